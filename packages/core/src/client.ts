@@ -1,0 +1,126 @@
+import type { Readable } from 'node:stream';
+import type {
+  BandwidthLimits,
+  BulkResult,
+  Capacity,
+  ContainerInfo,
+  ContainerMetrics,
+  ContainerSpec,
+  CpuLimits,
+  DiskLimits,
+  Limits,
+  MemoryLimits,
+  NetOutRule,
+  PidLimits,
+  PortMapping,
+  ProcessIO,
+  ProcessSpec,
+  Properties,
+  Signal,
+  StreamInSpec,
+  StreamOutSpec,
+  TtySpec,
+} from './types';
+
+/** Process is a process running in a container, from Run or Attach. */
+export interface Process {
+  readonly id: string;
+  /**
+   * wait resolves with the exit status once every byte of stdout and stderr has been
+   * written to the ProcessIO streams: N for exit(N), 128+N when killed by signal N.
+   */
+  wait(): Promise<number>;
+  /** setTty changes the terminal's window size. @throws ProcessNotFoundError after exit */
+  setTty(spec: TtySpec): Promise<void>;
+  /** signal sends a POSIX signal. @throws ProcessNotFoundError after exit */
+  signal(signal: Signal): Promise<void>;
+}
+
+/** Container is one container; every method throws ContainerNotFoundError once it is destroyed. */
+export interface Container {
+  readonly handle: string;
+
+  /** stop sends TERM to every process (KILL after 10 s), or KILL at once when kill is true. */
+  stop(kill: boolean): Promise<void>;
+  info(): Promise<ContainerInfo>;
+  /**
+   * streamIn extracts an untrusted tar at spec.path as spec.user.
+   * @throws InvalidTarError for a truncated tar or an entry that would leave the container
+   * @throws PermissionDeniedError when the user may not write there
+   */
+  streamIn(spec: StreamInSpec): Promise<void>;
+  /** streamOut returns a tar of spec.path. @throws InvalidArgumentError when it does not exist */
+  streamOut(spec: StreamOutSpec): Promise<Readable>;
+
+  limitBandwidth(limits: BandwidthLimits): Promise<void>;
+  limitCpu(limits: CpuLimits): Promise<void>;
+  limitDisk(limits: DiskLimits): Promise<void>;
+  limitMemory(limits: MemoryLimits): Promise<void>;
+  limitPids(limits: PidLimits): Promise<void>;
+  /** currentLimits returns the limits in force; an absent field is unlimited. */
+  currentLimits(): Promise<Limits>;
+  currentBandwidthLimits(): Promise<BandwidthLimits>;
+  currentCpuLimits(): Promise<CpuLimits>;
+  currentDiskLimits(): Promise<DiskLimits>;
+  currentMemoryLimits(): Promise<MemoryLimits>;
+  currentPidLimits(): Promise<PidLimits>;
+
+  /**
+   * netIn maps a host port to a container port; 0 as host port takes one from the pool,
+   * 0 as container port means the host port. @throws PortInUseError, ResourceExhaustedError
+   */
+  netIn(hostPort: number, containerPort: number): Promise<PortMapping>;
+  /** netOut allows egress matching the rule. @throws InvalidArgumentError naming the field */
+  netOut(rule: NetOutRule): Promise<void>;
+  /** bulkNetOut applies every rule or none. */
+  bulkNetOut(rules: NetOutRule[]): Promise<void>;
+
+  /**
+   * run starts a process. @throws ExecutableNotFoundError, ProcessAlreadyExistsError,
+   * ContainerStoppedError
+   */
+  run(spec: ProcessSpec, io: ProcessIO): Promise<Process>;
+  /** attach connects to a running (or exited, not yet collected) process. @throws ProcessNotFoundError */
+  attach(processId: string, io: ProcessIO): Promise<Process>;
+
+  metrics(): Promise<ContainerMetrics>;
+  /** setGraceTime re-arms the reaper with a new grace time; 0 means never. */
+  setGraceTime(graceTimeMs: number): Promise<void>;
+
+  properties(): Promise<Properties>;
+  /** property returns one value. @throws PropertyNotFoundError */
+  property(name: string): Promise<string>;
+  setProperty(name: string, value: string): Promise<void>;
+  /** removeProperty deletes one property. @throws PropertyNotFoundError */
+  removeProperty(name: string): Promise<void>;
+}
+
+/** Client is what a user of Arbor talks to, in-process (the Gardener) or over gRPC. */
+export interface Client {
+  /** ping resolves when the server is healthy. @throws UnrecoverableError */
+  ping(): Promise<void>;
+  capacity(): Promise<Capacity>;
+  /**
+   * create makes a container; a failed create leaves nothing behind.
+   * @throws HandleAlreadyExistsError, InvalidArgumentError, ResourceExhaustedError
+   */
+  create(spec: ContainerSpec): Promise<Container>;
+  /** destroy removes the container and all it holds; retryable. @throws ContainerNotFoundError */
+  destroy(handle: string): Promise<void>;
+  /** containers lists the containers whose properties match every pair of the filter. */
+  containers(filter?: Properties): Promise<Container[]>;
+  bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>>;
+  bulkMetrics(handles: string[]): Promise<Record<string, BulkResult<ContainerMetrics>>>;
+  /** lookup returns a container by handle. @throws ContainerNotFoundError */
+  lookup(handle: string): Promise<Container>;
+}
+
+/** Backend is the server side: a Client that can start, stop and report grace times. */
+export interface Backend extends Client {
+  /** start restores what was on disk and cleans up what was half made. */
+  start(): Promise<void>;
+  /** stop ends timers and background work; containers and processes keep running. */
+  stop(): Promise<void>;
+  /** graceTime is the container's grace time in ms (0 = never reaped). */
+  graceTime(container: Container): Promise<number>;
+}

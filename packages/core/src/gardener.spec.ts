@@ -1,0 +1,370 @@
+import { PassThrough } from 'node:stream';
+import type { Process } from './client';
+import {
+  ArborError,
+  ContainerNotFoundError,
+  HandleAlreadyExistsError,
+  InvalidArgumentError,
+  PropertyNotFoundError,
+  ResourceExhaustedError,
+} from './errors';
+import { Gardener } from './gardener';
+import { silentLogger } from './logger';
+import type { Clock, ContainerRecord, Containerizer, Depot, Networker, Timer, Volumizer } from './ports';
+
+/** ManualClock runs timers only when the test advances time. */
+class ManualClock implements Clock {
+  private time = 1_000_000;
+  private timers: { at: number; fn: () => void; live: boolean }[] = [];
+  now(): number {
+    return this.time;
+  }
+  setTimer(ms: number, fn: () => void): Timer {
+    const t = { at: this.time + ms, fn, live: true };
+    this.timers.push(t);
+    return { cancel: () => (t.live = false) };
+  }
+  advance(ms: number): void {
+    this.time += ms;
+    for (const t of this.timers.filter((x) => x.live && x.at <= this.time)) {
+      t.live = false;
+      t.fn();
+    }
+  }
+}
+
+/** MemoryDepot keeps copies, as a disk would. */
+class MemoryDepot implements Depot {
+  readonly saved = new Map<string, ContainerRecord>();
+  save = jest.fn(async (r: ContainerRecord) => void this.saved.set(r.handle, structuredClone(r)));
+  load = jest.fn(async (h: string) => structuredClone(this.saved.get(h)));
+  remove = jest.fn(async (h: string) => void this.saved.delete(h));
+  list = jest.fn(async () => [...this.saved.values()].map((r) => structuredClone(r)));
+}
+
+function fakeProcess(exit: Promise<number>): Process {
+  return { id: 'p1', wait: () => exit, setTty: jest.fn(), signal: jest.fn() };
+}
+
+function ports() {
+  const calls: string[] = [];
+  const track = <T>(name: string, value: T) =>
+    jest.fn(async () => {
+      calls.push(name);
+      return value;
+    });
+  const containerizer = {
+    create: track('containerizer.create', { netnsPath: '/proc/42/ns/net' }),
+    destroy: track('containerizer.destroy', undefined),
+    stop: track('containerizer.stop', undefined),
+    run: jest.fn(async () => fakeProcess(new Promise<number>(() => undefined))),
+    attach: jest.fn(),
+    streamIn: jest.fn(async () => undefined),
+    streamOut: jest.fn(),
+    info: jest.fn(async () => ({ state: 'active' as const, events: [], processIds: [], containerPath: '/depot/x' })),
+    metrics: jest.fn(),
+    limit: track('containerizer.limit', undefined),
+    handles: jest.fn(async (): Promise<string[]> => []),
+    capacity: jest.fn(async () => ({ memoryInBytes: 1 << 30, maxContainers: 100 })),
+  } satisfies Containerizer;
+  const networker = {
+    setup: track('networker.setup', { hostIp: '10.254.0.1', containerIp: '10.254.0.2', externalIp: '192.0.2.1' }),
+    netIn: jest.fn(async (_h: string, host: number, container: number) => {
+      calls.push('networker.netIn');
+      return { hostPort: host || 61001, containerPort: container || host || 61001 };
+    }),
+    netOut: track('networker.netOut', undefined),
+    limitBandwidth: track('networker.limitBandwidth', undefined),
+    metrics: jest.fn(),
+    destroy: track('networker.destroy', undefined),
+    restore: jest.fn(async () => undefined),
+  } satisfies Networker;
+  const volumizer = {
+    create: track('volumizer.create', {
+      path: '/rootfs/x',
+      env: ['IMAGE=1', 'SHARED=image'],
+      user: 'vcap',
+      workingDir: '/app',
+      entrypoint: [],
+      cmd: [],
+    }),
+    destroy: track('volumizer.destroy', undefined),
+    limitDisk: track('volumizer.limitDisk', undefined),
+    metrics: jest.fn(),
+    capacity: jest.fn(async () => ({ diskInBytes: 1 << 30, schedulableDiskInBytes: 1 << 30 })),
+  } satisfies Volumizer;
+  const depot = new MemoryDepot();
+  const clock = new ManualClock();
+  let next = 0;
+  const gardener = new Gardener({
+    containerizer,
+    networker,
+    volumizer,
+    depot,
+    clock,
+    logger: silentLogger,
+    handleGenerator: { generate: () => `gen-${++next}` },
+    config: { defaultGraceTimeMs: 0, maxContainers: 0 },
+  });
+  return { gardener, containerizer, networker, volumizer, depot, clock, calls };
+}
+
+describe('Gardener.create', () => {
+  it('runs the steps in order and saves the record before the first step', async () => {
+    const p = ports();
+    p.depot.save.mockImplementationOnce(async (r) => {
+      p.calls.push(`depot.save:${r.phase}`);
+      p.depot.saved.set(r.handle, structuredClone(r));
+    });
+    await p.gardener.create({
+      handle: 'web',
+      netIn: [{ hostPort: 8080, containerPort: 80 }],
+      netOut: [{ protocol: 'tcp', ports: [{ start: 443, end: 443 }] }],
+      limits: { bandwidth: { rateInBytesPerSecond: 100, burstRateInBytesPerSecond: 200 } },
+    });
+    expect(p.calls).toEqual([
+      'depot.save:creating',
+      'volumizer.create',
+      'containerizer.create',
+      'networker.setup',
+      'networker.netIn',
+      'networker.netOut',
+      'networker.limitBandwidth',
+    ]);
+    expect(p.depot.saved.get('web')?.phase).toBe('created');
+    expect(p.networker.setup).toHaveBeenCalledWith('web', { network: '', netnsPath: '/proc/42/ns/net' });
+  });
+
+  it('gives the containerizer the last 49 characters of the handle as hostname and the merged env', async () => {
+    const p = ports();
+    const handle = 'h'.repeat(20) + 'x'.repeat(49);
+    await p.gardener.create({ handle, env: ['SHARED=spec', 'SPEC=1'] });
+    const desired = p.containerizer.create.mock.calls[0] as unknown as [{ hostname: string; env: string[] }];
+    expect(desired[0].hostname).toBe('x'.repeat(49));
+    expect(desired[0].env).toEqual(['IMAGE=1', 'SHARED=spec', 'SPEC=1']);
+  });
+
+  it('generates distinct handles when none is given', async () => {
+    const p = ports();
+    const a = await p.gardener.create({});
+    const b = await p.gardener.create({});
+    expect(a.handle).not.toBe(b.handle);
+  });
+
+  it('refuses a duplicate handle, even while the first create is in flight', async () => {
+    const p = ports();
+    const first = p.gardener.create({ handle: 'dup' });
+    await expect(p.gardener.create({ handle: 'dup' })).rejects.toThrow(HandleAlreadyExistsError);
+    await first;
+    await expect(p.gardener.create({ handle: 'dup' })).rejects.toThrow("Handle 'dup' already in use");
+  });
+
+  it('refuses bad input before touching any port', async () => {
+    const p = ports();
+    await expect(p.gardener.create({ handle: '../etc' })).rejects.toThrow(InvalidArgumentError);
+    await expect(p.gardener.create({ limits: { memory: { limitInBytes: -1 } } })).rejects.toThrow(
+      /limits\.memory\.limitInBytes/,
+    );
+    await expect(
+      p.gardener.create({ netOut: [{ protocol: 'tcp', networks: [{ start: '10.0.0.300', end: '10.0.0.1' }] }] }),
+    ).rejects.toThrow(/netOut\[0\]\.networks\[0\]\.start/);
+    expect(p.calls).toEqual([]);
+    expect(p.depot.save).not.toHaveBeenCalled();
+  });
+
+  it('refuses to go past max containers and creates nothing', async () => {
+    const p = ports();
+    p.containerizer.capacity.mockResolvedValue({ memoryInBytes: 1, maxContainers: 1 });
+    await p.gardener.create({ handle: 'one' });
+    await expect(p.gardener.create({ handle: 'two' })).rejects.toThrow(ResourceExhaustedError);
+    expect((await p.gardener.containers()).map((c) => c.handle)).toEqual(['one']);
+  });
+
+  describe.each([
+    ['volumizer.create', (p: ReturnType<typeof ports>) => p.volumizer.create],
+    ['containerizer.create', (p: ReturnType<typeof ports>) => p.containerizer.create],
+    ['networker.setup', (p: ReturnType<typeof ports>) => p.networker.setup],
+    ['networker.netIn', (p: ReturnType<typeof ports>) => p.networker.netIn],
+    ['networker.netOut', (p: ReturnType<typeof ports>) => p.networker.netOut],
+  ])('when %s fails', (_step, pick) => {
+    it('destroys everything, rethrows, lists nothing and frees the handle', async () => {
+      const p = ports();
+      (pick(p) as jest.Mock).mockRejectedValueOnce(new Error('boom'));
+      await expect(
+        p.gardener.create({ handle: 'h', netIn: [{ hostPort: 1, containerPort: 2 }], netOut: [{ protocol: 'all' }] }),
+      ).rejects.toThrow('boom');
+      expect(p.containerizer.destroy).toHaveBeenCalledWith('h');
+      expect(p.networker.destroy).toHaveBeenCalledWith('h');
+      expect(p.volumizer.destroy).toHaveBeenCalledWith('h');
+      expect(p.depot.saved.has('h')).toBe(false);
+      expect(await p.gardener.containers()).toEqual([]);
+      await expect(p.gardener.create({ handle: 'h' })).resolves.toBeDefined();
+    });
+  });
+
+  it('keeps the record when cleanup fails, so destroy can be retried', async () => {
+    const p = ports();
+    p.containerizer.create.mockRejectedValueOnce(new Error('boom'));
+    p.networker.destroy.mockRejectedValueOnce(new Error('veth busy'));
+    await expect(p.gardener.create({ handle: 'h' })).rejects.toThrow('boom');
+    expect(p.depot.saved.get('h')?.phase).toBe('destroying');
+    expect(await p.gardener.containers()).toEqual([]);
+    await p.gardener.destroy('h');
+    expect(p.depot.saved.has('h')).toBe(false);
+  });
+});
+
+describe('Gardener.destroy', () => {
+  it('tries every part, reports all failures, and finishes on retry', async () => {
+    const p = ports();
+    await p.gardener.create({ handle: 'h' });
+    p.networker.destroy.mockRejectedValueOnce(new Error('net'));
+    p.containerizer.destroy.mockRejectedValueOnce(new Error('cgroup'));
+    const err = await p.gardener.destroy('h').catch((e: unknown) => e);
+    expect(ArborError.is(err) && err.message).toMatch(/net.*cgroup|cgroup.*net/);
+    await expect(p.gardener.lookup('h')).rejects.toThrow(ContainerNotFoundError);
+    await p.gardener.destroy('h');
+    expect(p.depot.saved.size).toBe(0);
+  });
+
+  it('says unknown handle for a container it does not know', async () => {
+    const p = ports();
+    await expect(p.gardener.destroy('nope')).rejects.toThrow('unknown handle: nope');
+  });
+
+  it('joins concurrent destroys of one container', async () => {
+    const p = ports();
+    await p.gardener.create({ handle: 'h' });
+    await Promise.all([p.gardener.destroy('h'), p.gardener.destroy('h')]);
+    expect(p.containerizer.destroy).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('Gardener.start', () => {
+  it('restores created containers, destroys half-made ones and sweeps unknown ones', async () => {
+    const p = ports();
+    await p.gardener.create({ handle: 'kept', properties: { a: '1' } });
+    const half = { ...structuredClone(p.depot.saved.get('kept')!), handle: 'half', phase: 'creating' as const };
+    p.depot.saved.set('half', half);
+    p.containerizer.handles.mockResolvedValue(['kept', 'half', 'stray']);
+
+    const q = ports();
+    for (const [h, r] of p.depot.saved) q.depot.saved.set(h, r);
+    q.containerizer.handles.mockResolvedValue(['kept', 'half', 'stray']);
+    await q.gardener.start();
+
+    expect(q.networker.restore).toHaveBeenCalledWith([expect.objectContaining({ handle: 'kept' })]);
+    expect(q.containerizer.destroy.mock.calls.map((c) => (c as unknown[])[0]).sort()).toEqual(['half', 'stray']);
+    expect([...q.depot.saved.keys()]).toEqual(['kept']);
+    const kept = await q.gardener.lookup('kept');
+    expect(await kept.properties()).toEqual({ a: '1' });
+  });
+});
+
+describe('Gardener properties and limits', () => {
+  it('saves every property change to the depot before returning', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h', properties: { a: '1' } });
+    await c.setProperty('b', '2');
+    expect(p.depot.saved.get('h')?.properties).toEqual({ a: '1', b: '2' });
+    await c.removeProperty('a');
+    expect(p.depot.saved.get('h')?.properties).toEqual({ b: '2' });
+    await expect(c.property('a')).rejects.toThrow(PropertyNotFoundError);
+  });
+
+  it('filters containers by every property pair', async () => {
+    const p = ports();
+    await p.gardener.create({ handle: 'a', properties: { app: 'web', env: 'prod' } });
+    await p.gardener.create({ handle: 'b', properties: { app: 'web', env: 'dev' } });
+    const found = await p.gardener.containers({ app: 'web', env: 'dev' });
+    expect(found.map((c) => c.handle)).toEqual(['b']);
+  });
+
+  it('applies live limits through the right port and records them', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h' });
+    await c.limitMemory({ limitInBytes: 1 << 20 });
+    await c.limitDisk({ byteSoft: 0, byteHard: 10, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
+    expect(p.containerizer.limit).toHaveBeenCalledWith('h', { memory: { limitInBytes: 1 << 20 } });
+    expect(p.volumizer.limitDisk).toHaveBeenCalled();
+    expect(await c.currentMemoryLimits()).toEqual({ limitInBytes: 1 << 20 });
+    expect(p.depot.saved.get('h')?.limits.memory).toEqual({ limitInBytes: 1 << 20 });
+    await expect(c.limitPids({ max: -5 })).rejects.toThrow(InvalidArgumentError);
+    expect(await c.currentPidLimits()).toEqual({ max: 0 });
+  });
+
+  it('gives processes the image user and working dir unless the spec says otherwise', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h' });
+    await c.run({ path: 'true' }, {});
+    await c.run({ path: 'true', user: 'root', dir: '/' }, {});
+    expect(p.containerizer.run.mock.calls.map((call) => (call as unknown[])[1])).toEqual([
+      expect.objectContaining({ user: 'vcap', dir: '/app', id: expect.any(String) }),
+      expect.objectContaining({ user: 'root', dir: '/' }),
+    ]);
+  });
+});
+
+describe('Gardener grace time', () => {
+  async function reaped(p: ReturnType<typeof ports>, handle: string): Promise<boolean> {
+    await new Promise((r) => setImmediate(r));
+    return (await p.gardener.containers()).every((c) => c.handle !== handle);
+  }
+
+  it('destroys a container untouched for its grace time', async () => {
+    const p = ports();
+    await p.gardener.create({ handle: 'h', graceTimeMs: 1000 });
+    p.clock.advance(999);
+    expect(await reaped(p, 'h')).toBe(false);
+    p.clock.advance(1);
+    expect(await reaped(p, 'h')).toBe(true);
+  });
+
+  it('restarts the timer in full after each request', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h', graceTimeMs: 1000 });
+    p.clock.advance(900);
+    await c.info();
+    p.clock.advance(900);
+    expect(await reaped(p, 'h')).toBe(false);
+    p.clock.advance(100);
+    expect(await reaped(p, 'h')).toBe(true);
+  });
+
+  it('holds the timer while a process is attached, until it exits', async () => {
+    const p = ports();
+    let exit!: (code: number) => void;
+    p.containerizer.run.mockResolvedValueOnce(fakeProcess(new Promise((r) => (exit = r))));
+    const c = await p.gardener.create({ handle: 'h', graceTimeMs: 1000 });
+    await c.run({ path: 'sleep', args: ['100'] }, { stdout: new PassThrough() });
+    p.clock.advance(5000);
+    expect(await reaped(p, 'h')).toBe(false);
+    exit(0);
+    await new Promise((r) => setImmediate(r));
+    p.clock.advance(1000);
+    expect(await reaped(p, 'h')).toBe(true);
+  });
+
+  it('lets the timer run again once the caller detaches', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h', graceTimeMs: 1000 });
+    const detach = new AbortController();
+    await c.run({ path: 'sleep', args: ['100'] }, { detach: detach.signal });
+    p.clock.advance(5000);
+    expect(await reaped(p, 'h')).toBe(false);
+    detach.abort();
+    p.clock.advance(1000);
+    expect(await reaped(p, 'h')).toBe(true);
+  });
+
+  it('never reaps with grace time 0, and setGraceTime re-arms', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h', graceTimeMs: 0 });
+    p.clock.advance(10 ** 9);
+    expect(await reaped(p, 'h')).toBe(false);
+    await c.setGraceTime(50);
+    expect(await p.gardener.graceTime(c)).toBe(50);
+    p.clock.advance(50);
+    expect(await reaped(p, 'h')).toBe(true);
+  });
+});

@@ -1,0 +1,546 @@
+import type { Readable } from 'node:stream';
+import type { Backend, Container, Process } from './client';
+import {
+  ArborError,
+  ContainerNotFoundError,
+  HandleAlreadyExistsError,
+  InvalidArgumentError,
+  PropertyNotFoundError,
+  ResourceExhaustedError,
+} from './errors';
+import { GraceReaper } from './grace-reaper';
+import { mergeEnv } from './environment';
+import type { Logger } from './logger';
+import type {
+  Clock,
+  ContainerRecord,
+  Containerizer,
+  Depot,
+  GardenerConfig,
+  HandleGenerator,
+  Networker,
+  Volumizer,
+} from './ports';
+import type {
+  BandwidthLimits,
+  BulkResult,
+  Capacity,
+  ContainerInfo,
+  ContainerMetrics,
+  ContainerSpec,
+  CpuLimits,
+  DiskLimits,
+  Limits,
+  MemoryLimits,
+  NetOutRule,
+  PidLimits,
+  PortMapping,
+  ProcessIO,
+  ProcessSpec,
+  Properties,
+  StreamInSpec,
+  StreamOutSpec,
+} from './types';
+import {
+  validateBandwidthLimits,
+  validateContainerSpec,
+  validateCpuLimits,
+  validateDiskLimits,
+  validateHandle,
+  validateMemoryLimits,
+  validateNetOutRule,
+  validatePidLimits,
+  validatePortMapping,
+  validateProcessId,
+  validateProcessSpec,
+} from './validation';
+
+export interface GardenerPorts {
+  containerizer: Containerizer;
+  networker: Networker;
+  volumizer: Volumizer;
+  depot: Depot;
+  handleGenerator: HandleGenerator;
+  clock: Clock;
+  logger: Logger;
+  config: GardenerConfig;
+}
+
+/** HOSTNAME_LENGTH: a container's hostname is the last 49 characters of its handle. */
+const HOSTNAME_LENGTH = 49;
+
+/**
+ * Gardener is the one Backend: it validates input, runs create as ordered steps over the
+ * ports, rolls a failed create back with the same idempotent destroy, keeps every record in
+ * the Depot before a call returns, and reaps containers whose grace time has passed.
+ */
+export class Gardener implements Backend {
+  // records caches the Depot; every change is saved before the call that made it returns.
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly destroying = new Map<string, Promise<void>>();
+  private readonly reaper: GraceReaper;
+
+  constructor(private readonly ports: GardenerPorts) {
+    this.reaper = new GraceReaper(ports.clock, (handle) => {
+      ports.logger.info('grace-time-expired', { handle });
+      this.destroy(handle).catch((err: unknown) =>
+        ports.logger.error('reap-failed', { handle, error: String(err) }),
+      );
+    });
+  }
+
+  async start(): Promise<void> {
+    const { depot, networker, containerizer, logger } = this.ports;
+    const records = await depot.list();
+    const live = records.filter((r) => r.phase === 'created');
+    await networker.restore(live);
+    for (const record of records) this.records.set(record.handle, record);
+    for (const record of records) {
+      if (record.phase === 'created') {
+        this.reaper.track(record.handle, record.graceTimeMs);
+        continue;
+      }
+      logger.info('start-cleaning-up-half-made', { handle: record.handle, phase: record.phase });
+      await this.destroyRecord(record).catch((err: unknown) =>
+        logger.error('start-cleanup-failed', { handle: record.handle, error: String(err) }),
+      );
+    }
+    const known = new Set(records.map((r) => r.handle));
+    for (const handle of await containerizer.handles()) {
+      if (known.has(handle)) continue;
+      logger.info('start-sweeping-unknown-container', { handle });
+      await containerizer.destroy(handle).catch((err: unknown) =>
+        logger.error('start-sweep-failed', { handle, error: String(err) }),
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.reaper.stopAll();
+    await Promise.allSettled([...this.destroying.values()]);
+  }
+
+  async graceTime(container: Container): Promise<number> {
+    return this.record(container.handle).graceTimeMs;
+  }
+
+  async ping(): Promise<void> {}
+
+  async capacity(): Promise<Capacity> {
+    const [c, v] = await Promise.all([this.ports.containerizer.capacity(), this.ports.volumizer.capacity()]);
+    return {
+      memoryInBytes: c.memoryInBytes,
+      diskInBytes: v.diskInBytes,
+      schedulableDiskInBytes: v.schedulableDiskInBytes,
+      maxContainers: this.maxContainers(c.maxContainers),
+    };
+  }
+
+  async create(spec: ContainerSpec): Promise<Container> {
+    validateContainerSpec(spec);
+    const { containerizer, networker, volumizer, depot, logger, clock } = this.ports;
+    const handle = spec.handle || this.ports.handleGenerator.generate();
+    if (this.records.has(handle)) throw new HandleAlreadyExistsError(handle);
+    const { maxContainers } = await containerizer.capacity();
+    const max = this.maxContainers(maxContainers);
+    if (this.records.has(handle)) throw new HandleAlreadyExistsError(handle);
+    if (this.records.size >= max) {
+      throw new ResourceExhaustedError('containers', `max containers reached (${max}): destroy one before creating another`);
+    }
+    const log = logger.child({ handle });
+    const record: ContainerRecord = {
+      handle,
+      phase: 'creating',
+      createdAtMs: clock.now(),
+      graceTimeMs: spec.graceTimeMs ?? this.ports.config.defaultGraceTimeMs,
+      properties: { ...spec.properties },
+      limits: structuredClone(spec.limits ?? {}),
+      network: { hostIp: '', containerIp: '', externalIp: '' },
+      mappedPorts: [],
+      netOut: [],
+      rootfs: { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },
+      env: [],
+    };
+    // Reserve the handle before the first await so a concurrent create of it fails.
+    this.records.set(handle, record);
+    log.info('create-started');
+    try {
+      await depot.save(record);
+      record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk);
+      record.env = mergeEnv(record.rootfs.env, spec.env ?? []);
+      const created = await containerizer.create({
+        handle,
+        hostname: handle.slice(-HOSTNAME_LENGTH),
+        rootfs: record.rootfs,
+        env: record.env,
+        bindMounts: spec.bindMounts ?? [],
+        privileged: spec.privileged ?? false,
+        limits: record.limits,
+      });
+      record.network = await networker.setup(handle, { network: spec.network ?? '', netnsPath: created.netnsPath });
+      for (const m of spec.netIn ?? []) {
+        record.mappedPorts.push(await networker.netIn(handle, m.hostPort, m.containerPort));
+      }
+      if (spec.netOut?.length) {
+        await networker.netOut(handle, spec.netOut);
+        record.netOut.push(...spec.netOut);
+      }
+      if (spec.limits?.bandwidth) await networker.limitBandwidth(handle, spec.limits.bandwidth);
+      record.phase = 'created';
+      await depot.save(record);
+    } catch (err) {
+      log.error('create-failed-cleaning-up', { error: String(err) });
+      await this.destroyRecord(record).catch((cleanupErr: unknown) =>
+        log.error('create-cleanup-failed', { error: String(cleanupErr) }),
+      );
+      throw err;
+    }
+    this.reaper.track(handle, record.graceTimeMs);
+    log.info('create-finished');
+    return new GardenerContainer(this, handle);
+  }
+
+  async destroy(handle: string): Promise<void> {
+    validateHandle(handle);
+    const inFlight = this.destroying.get(handle);
+    if (inFlight) return inFlight;
+    const record = this.records.get(handle);
+    // a record still 'creating' belongs to a create in progress: it is not there yet
+    if (!record || record.phase === 'creating') throw new ContainerNotFoundError(handle);
+    return this.destroyRecord(record);
+  }
+
+  async containers(filter: Properties = {}): Promise<Container[]> {
+    const pairs = Object.entries(filter);
+    return [...this.records.values()]
+      .filter((r) => r.phase === 'created' && pairs.every(([k, v]) => r.properties[k] === v))
+      .map((r) => new GardenerContainer(this, r.handle));
+  }
+
+  async lookup(handle: string): Promise<Container> {
+    validateHandle(handle);
+    this.record(handle);
+    return new GardenerContainer(this, handle);
+  }
+
+  async bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>> {
+    return this.bulk(handles, (h) => this.info(h));
+  }
+
+  async bulkMetrics(handles: string[]): Promise<Record<string, BulkResult<ContainerMetrics>>> {
+    return this.bulk(handles, (h) => this.metrics(h));
+  }
+
+  // ------------------------------------------------------------ per-container operations
+
+  async stopContainer(handle: string, kill: boolean): Promise<void> {
+    await this.touch(handle, () => this.ports.containerizer.stop(handle, kill));
+  }
+
+  async info(handle: string): Promise<ContainerInfo> {
+    return this.touch(handle, async (record) => {
+      const info = await this.ports.containerizer.info(handle);
+      return {
+        ...info,
+        ...record.network,
+        properties: { ...record.properties },
+        mappedPorts: record.mappedPorts.map((m) => ({ ...m })),
+      };
+    });
+  }
+
+  async metrics(handle: string): Promise<ContainerMetrics> {
+    return this.touch(handle, async (record) => {
+      const [c, disk, network] = await Promise.all([
+        this.ports.containerizer.metrics(handle),
+        this.ports.volumizer.metrics(handle),
+        this.ports.networker.metrics(handle),
+      ]);
+      return { ...c, disk, network, ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
+    });
+  }
+
+  async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
+    await this.touch(handle, () => this.ports.containerizer.streamIn(handle, spec));
+  }
+
+  async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
+    return this.touch(handle, () => this.ports.containerizer.streamOut(handle, spec));
+  }
+
+  async run(handle: string, spec: ProcessSpec, io: ProcessIO): Promise<Process> {
+    validateProcessSpec(spec);
+    return this.holdWhileAttached(handle, io, () => {
+      const record = this.record(handle);
+      const id = spec.id || this.ports.handleGenerator.generate();
+      const withDefaults: ProcessSpec & { id: string } = { ...spec, id };
+      if (spec.user === undefined && record.rootfs.user) withDefaults.user = record.rootfs.user;
+      if (spec.dir === undefined && record.rootfs.workingDir) withDefaults.dir = record.rootfs.workingDir;
+      return this.ports.containerizer.run(handle, withDefaults, io);
+    });
+  }
+
+  async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
+    validateProcessId(processId);
+    return this.holdWhileAttached(handle, io, () => this.ports.containerizer.attach(handle, processId, io));
+  }
+
+  async limit(handle: string, limits: Limits): Promise<void> {
+    const { bandwidth, cpu, disk, memory, pid } = limits;
+    if (bandwidth) validateBandwidthLimits(bandwidth);
+    if (cpu) validateCpuLimits(cpu);
+    if (disk) validateDiskLimits(disk);
+    if (memory) validateMemoryLimits(memory);
+    if (pid) validatePidLimits(pid);
+    await this.touch(handle, async (record) => {
+      if (bandwidth) await this.ports.networker.limitBandwidth(handle, bandwidth);
+      if (disk) await this.ports.volumizer.limitDisk(handle, disk);
+      if (cpu || memory || pid) {
+        await this.ports.containerizer.limit(handle, { ...(cpu && { cpu }), ...(memory && { memory }), ...(pid && { pid }) });
+      }
+      Object.assign(record.limits, structuredClone(limits));
+      await this.ports.depot.save(record);
+    });
+  }
+
+  async currentLimits(handle: string): Promise<Limits> {
+    return this.touch(handle, async (record) => structuredClone(record.limits));
+  }
+
+  async netIn(handle: string, hostPort: number, containerPort: number): Promise<PortMapping> {
+    validatePortMapping(hostPort, containerPort);
+    return this.touch(handle, async (record) => {
+      const mapping = await this.ports.networker.netIn(handle, hostPort, containerPort);
+      record.mappedPorts.push(mapping);
+      await this.ports.depot.save(record);
+      return { ...mapping };
+    });
+  }
+
+  async netOut(handle: string, rules: NetOutRule[]): Promise<void> {
+    rules.forEach((r, i) => validateNetOutRule(r, rules.length === 1 ? 'rule' : `rules[${i}]`));
+    await this.touch(handle, async (record) => {
+      await this.ports.networker.netOut(handle, rules);
+      record.netOut.push(...structuredClone(rules));
+      await this.ports.depot.save(record);
+    });
+  }
+
+  async setGraceTime(handle: string, graceTimeMs: number): Promise<void> {
+    if (!Number.isSafeInteger(graceTimeMs) || graceTimeMs < 0) {
+      throw new InvalidArgumentError('graceTimeMs', `${graceTimeMs} must be a whole number of milliseconds, 0 or more`);
+    }
+    await this.touch(handle, async (record) => {
+      record.graceTimeMs = graceTimeMs;
+      await this.ports.depot.save(record);
+    });
+    // after the touch's own pause has ended, so the new time counts in full from now
+    this.reaper.setGraceTime(handle, graceTimeMs);
+  }
+
+  async properties(handle: string): Promise<Properties> {
+    return this.touch(handle, async (record) => ({ ...record.properties }));
+  }
+
+  async property(handle: string, name: string): Promise<string> {
+    return this.touch(handle, async (record) => {
+      const value = record.properties[name];
+      if (value === undefined) throw new PropertyNotFoundError(handle, name);
+      return value;
+    });
+  }
+
+  async setProperty(handle: string, name: string, value: string): Promise<void> {
+    if (name === '') throw new InvalidArgumentError('name', 'property names must not be empty');
+    await this.touch(handle, async (record) => {
+      record.properties[name] = value;
+      await this.ports.depot.save(record);
+    });
+  }
+
+  async removeProperty(handle: string, name: string): Promise<void> {
+    await this.touch(handle, async (record) => {
+      if (!(name in record.properties)) throw new PropertyNotFoundError(handle, name);
+      delete record.properties[name];
+      await this.ports.depot.save(record);
+    });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private maxContainers(containerizerMax: number): number {
+    const configured = this.ports.config.maxContainers;
+    return configured > 0 ? Math.min(configured, containerizerMax) : containerizerMax;
+  }
+
+  /** record returns a created container's record. @throws ContainerNotFoundError */
+  private record(handle: string): ContainerRecord {
+    const record = this.records.get(handle);
+    if (!record || record.phase !== 'created') throw new ContainerNotFoundError(handle);
+    return record;
+  }
+
+  /** touch runs fn on a created container with its grace timer paused. */
+  private async touch<T>(handle: string, fn: (record: ContainerRecord) => Promise<T>): Promise<T> {
+    validateHandle(handle);
+    const record = this.record(handle);
+    const release = this.reaper.pause(handle);
+    try {
+      return await fn(record);
+    } finally {
+      release();
+    }
+  }
+
+  /** holdWhileAttached keeps the grace timer paused until the process exits or the caller detaches. */
+  private async holdWhileAttached(handle: string, io: ProcessIO, start: () => Promise<Process>): Promise<Process> {
+    validateHandle(handle);
+    this.record(handle);
+    const release = this.reaper.pause(handle);
+    try {
+      const process = await start();
+      process.wait().then(release, release);
+      if (io.detach?.aborted) release();
+      io.detach?.addEventListener('abort', release, { once: true });
+      return process;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async bulk<T>(handles: string[], fn: (handle: string) => Promise<T>): Promise<Record<string, BulkResult<T>>> {
+    const entries = await Promise.all(
+      handles.map(async (h): Promise<[string, BulkResult<T>]> => {
+        try {
+          return [h, { value: await fn(h) }];
+        } catch (err) {
+          return [h, { error: err instanceof Error ? err : new Error(String(err)) }];
+        }
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
+  /**
+   * destroyRecord tears down every part, trying each even when one fails. The record stays
+   * (phase 'destroying') while anything failed, so that destroy can be retried.
+   */
+  private destroyRecord(record: ContainerRecord): Promise<void> {
+    const { handle } = record;
+    const run = async (): Promise<void> => {
+      const { containerizer, networker, volumizer, depot } = this.ports;
+      this.reaper.untrack(handle);
+      record.phase = 'destroying';
+      await depot.save(record);
+      const results = await Promise.allSettled([
+        (async () => {
+          await containerizer.destroy(handle);
+          await volumizer.destroy(handle);
+        })(),
+        networker.destroy(handle),
+      ]);
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (failures.length > 0) {
+        throw new ArborError('internal', `destroy ${handle}: ${failures.map(String).join('; ')} (retry destroy to finish)`, {
+          cause: new AggregateError(failures),
+        });
+      }
+      await depot.remove(handle);
+      this.records.delete(handle);
+      this.ports.logger.info('destroy-finished', { handle });
+    };
+    const promise = run().finally(() => this.destroying.delete(handle));
+    this.destroying.set(handle, promise);
+    return promise;
+  }
+}
+
+/** GardenerContainer is a handle-bound view of the Gardener. */
+class GardenerContainer implements Container {
+  constructor(
+    private readonly gardener: Gardener,
+    readonly handle: string,
+  ) {}
+
+  stop(kill: boolean): Promise<void> {
+    return this.gardener.stopContainer(this.handle, kill);
+  }
+  info(): Promise<ContainerInfo> {
+    return this.gardener.info(this.handle);
+  }
+  streamIn(spec: StreamInSpec): Promise<void> {
+    return this.gardener.streamIn(this.handle, spec);
+  }
+  streamOut(spec: StreamOutSpec): Promise<Readable> {
+    return this.gardener.streamOut(this.handle, spec);
+  }
+  limitBandwidth(limits: BandwidthLimits): Promise<void> {
+    return this.gardener.limit(this.handle, { bandwidth: limits });
+  }
+  limitCpu(limits: CpuLimits): Promise<void> {
+    return this.gardener.limit(this.handle, { cpu: limits });
+  }
+  limitDisk(limits: DiskLimits): Promise<void> {
+    return this.gardener.limit(this.handle, { disk: limits });
+  }
+  limitMemory(limits: MemoryLimits): Promise<void> {
+    return this.gardener.limit(this.handle, { memory: limits });
+  }
+  limitPids(limits: PidLimits): Promise<void> {
+    return this.gardener.limit(this.handle, { pid: limits });
+  }
+  currentLimits(): Promise<Limits> {
+    return this.gardener.currentLimits(this.handle);
+  }
+  async currentBandwidthLimits(): Promise<BandwidthLimits> {
+    return (await this.currentLimits()).bandwidth ?? { rateInBytesPerSecond: 0, burstRateInBytesPerSecond: 0 };
+  }
+  async currentCpuLimits(): Promise<CpuLimits> {
+    return (await this.currentLimits()).cpu ?? { weight: 0 };
+  }
+  async currentDiskLimits(): Promise<DiskLimits> {
+    return (
+      (await this.currentLimits()).disk ?? { byteSoft: 0, byteHard: 0, inodeSoft: 0, inodeHard: 0, scope: 'total' }
+    );
+  }
+  async currentMemoryLimits(): Promise<MemoryLimits> {
+    return (await this.currentLimits()).memory ?? { limitInBytes: 0 };
+  }
+  async currentPidLimits(): Promise<PidLimits> {
+    return (await this.currentLimits()).pid ?? { max: 0 };
+  }
+  netIn(hostPort: number, containerPort: number): Promise<PortMapping> {
+    return this.gardener.netIn(this.handle, hostPort, containerPort);
+  }
+  netOut(rule: NetOutRule): Promise<void> {
+    return this.gardener.netOut(this.handle, [rule]);
+  }
+  bulkNetOut(rules: NetOutRule[]): Promise<void> {
+    return this.gardener.netOut(this.handle, rules);
+  }
+  run(spec: ProcessSpec, io: ProcessIO): Promise<Process> {
+    return this.gardener.run(this.handle, spec, io);
+  }
+  attach(processId: string, io: ProcessIO): Promise<Process> {
+    return this.gardener.attach(this.handle, processId, io);
+  }
+  metrics(): Promise<ContainerMetrics> {
+    return this.gardener.metrics(this.handle);
+  }
+  setGraceTime(graceTimeMs: number): Promise<void> {
+    return this.gardener.setGraceTime(this.handle, graceTimeMs);
+  }
+  properties(): Promise<Properties> {
+    return this.gardener.properties(this.handle);
+  }
+  property(name: string): Promise<string> {
+    return this.gardener.property(this.handle, name);
+  }
+  setProperty(name: string, value: string): Promise<void> {
+    return this.gardener.setProperty(this.handle, name, value);
+  }
+  removeProperty(name: string): Promise<void> {
+    return this.gardener.removeProperty(this.handle, name);
+  }
+}

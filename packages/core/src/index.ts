@@ -1,0 +1,105 @@
+// @arbor/core: the contract every other package builds on. No gRPC, no Linux here.
+export type { Backend, Client, Container, Process } from './client';
+export type {
+  BandwidthLimits,
+  BindMount,
+  BulkResult,
+  Capacity,
+  ContainerInfo,
+  ContainerMetrics,
+  ContainerSpec,
+  ContainerState,
+  CpuLimits,
+  CpuStat,
+  DiskLimits,
+  DiskStat,
+  IcmpControl,
+  ImageRef,
+  IpRange,
+  Limits,
+  MemoryLimits,
+  MemoryStat,
+  NetOutProtocol,
+  NetOutRule,
+  NetworkStat,
+  PidLimits,
+  PidStat,
+  PortMapping,
+  PortRange,
+  ProcessIO,
+  ProcessSpec,
+  Properties,
+  ResourceLimitName,
+  ResourceLimits,
+  Signal,
+  StreamInSpec,
+  StreamOutSpec,
+  TtySpec,
+  WindowSize,
+} from './types';
+export type {
+  Clock,
+  ContainerRecord,
+  Containerizer,
+  ContainerizerInfo,
+  ContainerizerMetrics,
+  CreatedContainer,
+  DesiredContainer,
+  Depot,
+  GardenerConfig,
+  HandleGenerator,
+  NetworkConfig,
+  NetworkInfo,
+  Networker,
+  Rootfs,
+  RunRequest,
+  Timer,
+  Volumizer,
+} from './ports';
+export {
+  ArborError,
+  ContainerNotFoundError,
+  ContainerStoppedError,
+  ExecutableNotFoundError,
+  HandleAlreadyExistsError,
+  InvalidArgumentError,
+  InvalidTarError,
+  PermissionDeniedError,
+  PortInUseError,
+  ProcessAlreadyExistsError,
+  ProcessNotFoundError,
+  PropertyNotFoundError,
+  ResourceExhaustedError,
+  ServiceUnavailableError,
+  UnrecoverableError,
+  fromWireError,
+  toWireError,
+} from './errors';
+export type { ArborErrorKind, ErrorFields, WireError } from './errors';
+export { TOKENS } from './tokens';
+export type { Logger } from './logger';
+export { silentLogger } from './logger';
+export { Gardener } from './gardener';
+export type { GardenerPorts } from './gardener';
+export { GraceReaper } from './grace-reaper';
+export { SystemClock, UuidHandleGenerator } from './system';
+export { ROOT_PATH, USER_PATH, mergeEnv, processEnvironment } from './environment';
+export type { ProcessUser } from './environment';
+export { formatIPv4, parseCidr, parseIPv4 } from './ipv4';
+export type { Cidr } from './ipv4';
+export {
+  validateBandwidthLimits,
+  validateContainerSpec,
+  validateCpuLimits,
+  validateDiskLimits,
+  validateHandle,
+  validateLimits,
+  validateMemoryLimits,
+  validateNetOutRule,
+  validateNetworkRequest,
+  validatePidLimits,
+  validatePortMapping,
+  validateProcessId,
+  validateProcessSpec,
+  validateUser,
+} from './validation';

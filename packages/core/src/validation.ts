@@ -1,0 +1,191 @@
+import { InvalidArgumentError } from './errors';
+import { parseCidr, parseIPv4 } from './ipv4';
+import type {
+  BandwidthLimits,
+  ContainerSpec,
+  CpuLimits,
+  DiskLimits,
+  Limits,
+  MemoryLimits,
+  NetOutRule,
+  PidLimits,
+  ProcessSpec,
+  ResourceLimitName,
+} from './types';
+
+// The checks below run in the Gardener (in-process) and in the client (before anything is
+// sent), so that bad input fails the same way everywhere and changes nothing.
+
+const namePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,255}$/;
+
+/** validateHandle: 1-256 characters of A-Z a-z 0-9 . _ -, not starting with . or -. */
+export function validateHandle(handle: string, field = 'handle'): void {
+  if (!namePattern.test(handle)) {
+    throw new InvalidArgumentError(
+      field,
+      `'${handle}' is not a valid handle: use 1-256 characters from A-Z a-z 0-9 . _ - , not starting with . or -`,
+    );
+  }
+}
+
+/** validateProcessId: the same alphabet as handles. */
+export function validateProcessId(id: string, field = 'processId'): void {
+  if (!namePattern.test(id)) {
+    throw new InvalidArgumentError(
+      field,
+      `'${id}' is not a valid process id: use 1-256 characters from A-Z a-z 0-9 . _ - , not starting with . or -`,
+    );
+  }
+}
+
+function count(value: number, field: string, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new InvalidArgumentError(field, `${value} must be a whole number from 0 to ${max}`);
+  }
+}
+
+export function validateBandwidthLimits(l: BandwidthLimits, field = 'limits.bandwidth'): void {
+  count(l.rateInBytesPerSecond, `${field}.rateInBytesPerSecond`);
+  count(l.burstRateInBytesPerSecond, `${field}.burstRateInBytesPerSecond`);
+}
+
+export function validateCpuLimits(l: CpuLimits, field = 'limits.cpu'): void {
+  count(l.weight, `${field}.weight`);
+}
+
+export function validateDiskLimits(l: DiskLimits, field = 'limits.disk'): void {
+  count(l.byteSoft, `${field}.byteSoft`);
+  count(l.byteHard, `${field}.byteHard`);
+  count(l.inodeSoft, `${field}.inodeSoft`);
+  count(l.inodeHard, `${field}.inodeHard`);
+  if (l.scope !== 'total' && l.scope !== 'exclusive') {
+    throw new InvalidArgumentError(`${field}.scope`, `'${String(l.scope)}' must be 'total' or 'exclusive'`);
+  }
+  if (l.byteHard > 0 && l.byteSoft > l.byteHard) {
+    throw new InvalidArgumentError(`${field}.byteSoft`, `${l.byteSoft} is above byteHard ${l.byteHard}`);
+  }
+}
+
+export function validateMemoryLimits(l: MemoryLimits, field = 'limits.memory'): void {
+  count(l.limitInBytes, `${field}.limitInBytes`);
+}
+
+export function validatePidLimits(l: PidLimits, field = 'limits.pid'): void {
+  count(l.max, `${field}.max`);
+}
+
+export function validateLimits(limits: Limits, field = 'limits'): void {
+  if (limits.bandwidth) validateBandwidthLimits(limits.bandwidth, `${field}.bandwidth`);
+  if (limits.cpu) validateCpuLimits(limits.cpu, `${field}.cpu`);
+  if (limits.disk) validateDiskLimits(limits.disk, `${field}.disk`);
+  if (limits.memory) validateMemoryLimits(limits.memory, `${field}.memory`);
+  if (limits.pid) validatePidLimits(limits.pid, `${field}.pid`);
+}
+
+function port(value: number, field: string, allowZero: boolean): void {
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1) || value > 65535) {
+    throw new InvalidArgumentError(field, `${value} is not a port (${allowZero ? 0 : 1}-65535)`);
+  }
+}
+
+/** validatePortMapping: 0 means 'from the pool' (host) or 'same as host' (container). */
+export function validatePortMapping(hostPort: number, containerPort: number, field = 'netIn'): void {
+  port(hostPort, `${field}.hostPort`, true);
+  port(containerPort, `${field}.containerPort`, true);
+}
+
+export function validateNetOutRule(rule: NetOutRule, field = 'rule'): void {
+  if (!['all', 'tcp', 'udp', 'icmp'].includes(rule.protocol)) {
+    throw new InvalidArgumentError(`${field}.protocol`, `'${String(rule.protocol)}' must be all, tcp, udp or icmp`);
+  }
+  (rule.networks ?? []).forEach((range, i) => {
+    const start = parseIPv4(range.start, `${field}.networks[${i}].start`);
+    const end = parseIPv4(range.end, `${field}.networks[${i}].end`);
+    if (start > end) {
+      throw new InvalidArgumentError(`${field}.networks[${i}]`, `start ${range.start} is after end ${range.end}`);
+    }
+  });
+  const ports = rule.ports ?? [];
+  if (ports.length > 0 && rule.protocol !== 'tcp' && rule.protocol !== 'udp') {
+    throw new InvalidArgumentError(`${field}.ports`, `ports need protocol tcp or udp, not ${rule.protocol}`);
+  }
+  ports.forEach((range, i) => {
+    port(range.start, `${field}.ports[${i}].start`, false);
+    port(range.end, `${field}.ports[${i}].end`, false);
+    if (range.start > range.end) {
+      throw new InvalidArgumentError(`${field}.ports[${i}]`, `start ${range.start} is after end ${range.end}`);
+    }
+  });
+  if (rule.icmps) {
+    if (rule.protocol !== 'icmp') {
+      throw new InvalidArgumentError(`${field}.icmps`, `icmps need protocol icmp, not ${rule.protocol}`);
+    }
+    count(rule.icmps.type, `${field}.icmps.type`, 255);
+    if (rule.icmps.code !== undefined) count(rule.icmps.code, `${field}.icmps.code`, 255);
+  }
+}
+
+function envEntries(env: readonly string[], field: string): void {
+  env.forEach((entry, i) => {
+    if (!/^[^=\0]+=[^\0]*$/.test(entry)) {
+      throw new InvalidArgumentError(`${field}[${i}]`, `'${entry}' must look like KEY=VALUE`);
+    }
+  });
+}
+
+/** validateNetworkRequest: '', a subnet like '10.254.0.8/30' or an address in one. */
+export function validateNetworkRequest(network: string, field = 'network'): void {
+  if (network === '') return;
+  const cidr = parseCidr(network, field);
+  if (cidr.prefixLength > 30) {
+    throw new InvalidArgumentError(field, `'${network}' leaves no room for a gateway and a container: use /30 or wider`);
+  }
+}
+
+export function validateContainerSpec(spec: ContainerSpec): void {
+  if (spec.handle) validateHandle(spec.handle);
+  if (spec.graceTimeMs !== undefined) count(spec.graceTimeMs, 'graceTimeMs');
+  validateNetworkRequest(spec.network ?? '');
+  envEntries(spec.env ?? [], 'env');
+  (spec.bindMounts ?? []).forEach((m, i) => {
+    if (!m.srcPath.startsWith('/')) throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `'${m.srcPath}' must be absolute`);
+    if (!m.dstPath.startsWith('/')) throw new InvalidArgumentError(`bindMounts[${i}].dstPath`, `'${m.dstPath}' must be absolute`);
+  });
+  for (const [key] of Object.entries(spec.properties ?? {})) {
+    if (key === '') throw new InvalidArgumentError('properties', 'property names must not be empty');
+  }
+  validateLimits(spec.limits ?? {});
+  (spec.netIn ?? []).forEach((m, i) => validatePortMapping(m.hostPort, m.containerPort, `netIn[${i}]`));
+  (spec.netOut ?? []).forEach((r, i) => validateNetOutRule(r, `netOut[${i}]`));
+}
+
+const rlimitNames: readonly ResourceLimitName[] = [
+  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue',
+  'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'sigpending', 'stack',
+];
+
+/** validateUser: '' (root), a name like 'vcap', or 'uid:gid' like '1000:1000'. */
+export function validateUser(user: string, field = 'user'): void {
+  if (user === '') return;
+  if (!/^([a-z_][a-z0-9_.-]*\$?|\d+:\d+|\d+)$/i.test(user)) {
+    throw new InvalidArgumentError(field, `'${user}' must be a user name or uid:gid`);
+  }
+}
+
+export function validateProcessSpec(spec: ProcessSpec): void {
+  if (spec.id) validateProcessId(spec.id, 'id');
+  if (!spec.path) throw new InvalidArgumentError('path', 'the executable path must not be empty');
+  envEntries(spec.env ?? [], 'env');
+  validateUser(spec.user ?? '');
+  for (const [name, value] of Object.entries(spec.rlimits ?? {})) {
+    if (!rlimitNames.includes(name as ResourceLimitName)) {
+      throw new InvalidArgumentError(`rlimits.${name}`, `unknown rlimit: use one of ${rlimitNames.join(', ')}`);
+    }
+    if (value !== undefined) count(value, `rlimits.${name}`);
+  }
+  const size = spec.tty?.windowSize;
+  if (size) {
+    count(size.columns, 'tty.windowSize.columns', 65535);
+    count(size.rows, 'tty.windowSize.rows', 65535);
+  }
+}
