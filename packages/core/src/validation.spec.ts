@@ -1,0 +1,87 @@
+import { InvalidArgumentError } from './errors';
+import { validateContainerSpec, validateHandle, validateNetOutRule, validateProcessSpec } from './validation';
+
+function fieldOf(fn: () => void): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return err.field;
+    throw err;
+  }
+  return undefined;
+}
+
+describe('validateHandle', () => {
+  it.each(['web', 'a', 'web-1.prod_2', 'x'.repeat(256), '0a'])('accepts %s', (h) => {
+    expect(() => validateHandle(h)).not.toThrow();
+  });
+  it.each(['', '-web', '.web', '../etc', 'a/b', 'a b', 'x'.repeat(257), 'é'])('refuses %j', (h) => {
+    expect(() => validateHandle(h)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('validateNetOutRule', () => {
+  it('accepts the shapes Garden users send', () => {
+    expect(() =>
+      validateNetOutRule({
+        protocol: 'tcp',
+        networks: [{ start: '10.0.0.1', end: '10.0.0.255' }],
+        ports: [{ start: 80, end: 443 }],
+        log: true,
+      }),
+    ).not.toThrow();
+    expect(() => validateNetOutRule({ protocol: 'icmp', icmps: { type: 8, code: 0 } })).not.toThrow();
+    expect(() => validateNetOutRule({ protocol: 'all' })).not.toThrow();
+  });
+
+  it.each([
+    [{ protocol: 'tcp', networks: [{ start: '10.0.0', end: '10.0.0.1' }] }, 'rule.networks[0].start'],
+    [{ protocol: 'tcp', networks: [{ start: '10.0.0.9', end: '10.0.0.1' }] }, 'rule.networks[0]'],
+    [{ protocol: 'tcp', ports: [{ start: 90, end: 80 }] }, 'rule.ports[0]'],
+    [{ protocol: 'tcp', ports: [{ start: 0, end: 80 }] }, 'rule.ports[0].start'],
+    [{ protocol: 'icmp', ports: [{ start: 80, end: 80 }] }, 'rule.ports'],
+    [{ protocol: 'tcp', icmps: { type: 8 } }, 'rule.icmps'],
+    [{ protocol: 'icmp', icmps: { type: 300 } }, 'rule.icmps.type'],
+    [{ protocol: 'sctp' }, 'rule.protocol'],
+  ])('names the field at fault in %j', (rule, field) => {
+    expect(fieldOf(() => validateNetOutRule(rule as never))).toBe(field);
+  });
+});
+
+describe('validateContainerSpec', () => {
+  it.each([
+    [{ limits: { memory: { limitInBytes: -1 } } }, 'limits.memory.limitInBytes'],
+    [{ limits: { cpu: { weight: 1.5 } } }, 'limits.cpu.weight'],
+    [{ limits: { pid: { max: Number.NaN } } }, 'limits.pid.max'],
+    [{ limits: { disk: { byteSoft: 10, byteHard: 5, inodeSoft: 0, inodeHard: 0, scope: 'total' } } }, 'limits.disk.byteSoft'],
+    [{ network: '10.254.0.0/33' }, 'network'],
+    [{ network: '10.254.0.1/31' }, 'network'],
+    [{ env: ['NOEQUALS'] }, 'env[0]'],
+    [{ bindMounts: [{ srcPath: 'rel', dstPath: '/x', mode: 'ro', origin: 'host' }] }, 'bindMounts[0].srcPath'],
+    [{ netIn: [{ hostPort: 70000, containerPort: 80 }] }, 'netIn[0].hostPort'],
+    [{ graceTimeMs: -5 }, 'graceTimeMs'],
+  ])('names the field at fault in %j', (spec, field) => {
+    expect(fieldOf(() => validateContainerSpec(spec as never))).toBe(field);
+  });
+
+  it('accepts an empty spec', () => {
+    expect(() => validateContainerSpec({})).not.toThrow();
+  });
+});
+
+describe('validateProcessSpec', () => {
+  it.each([
+    [{ path: '' }, 'path'],
+    [{ path: 'ls', user: 'a b' }, 'user'],
+    [{ path: 'ls', rlimits: { nofile: -1 } }, 'rlimits.nofile'],
+    [{ path: 'ls', rlimits: { bogus: 1 } }, 'rlimits.bogus'],
+    [{ path: 'ls', tty: { windowSize: { columns: -1, rows: 2 } } }, 'tty.windowSize.columns'],
+    [{ path: 'ls', id: '../x' }, 'id'],
+  ])('names the field at fault in %j', (spec, field) => {
+    expect(fieldOf(() => validateProcessSpec(spec as never))).toBe(field);
+  });
+
+  it.each(['', 'root', 'vcap', '1000:1000', '0'])('accepts user %j', (user) => {
+    expect(() => validateProcessSpec({ path: 'ls', user })).not.toThrow();
+  });
+});
