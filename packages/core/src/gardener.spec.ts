@@ -132,7 +132,12 @@ describe('Gardener.create', () => {
       'networker.limitBandwidth',
     ]);
     expect(p.depot.saved.get('web')?.phase).toBe('created');
-    expect(p.networker.setup).toHaveBeenCalledWith('web', { network: '', netnsPath: '/proc/42/ns/net' });
+    expect(p.networker.setup).toHaveBeenCalledWith('web', {
+      network: '',
+      netnsPath: '/proc/42/ns/net',
+      rootfsPath: '/rootfs/x',
+      hostname: 'web',
+    });
   });
 
   it('gives the containerizer the last 49 characters of the handle as hostname and the merged env', async () => {

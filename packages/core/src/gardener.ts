@@ -168,16 +168,22 @@ export class Gardener implements Backend {
       await depot.save(record);
       record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk);
       record.env = mergeEnv(record.rootfs.env, spec.env ?? []);
+      const hostname = handle.slice(-HOSTNAME_LENGTH);
       const created = await containerizer.create({
         handle,
-        hostname: handle.slice(-HOSTNAME_LENGTH),
+        hostname,
         rootfs: record.rootfs,
         env: record.env,
         bindMounts: spec.bindMounts ?? [],
         privileged: spec.privileged ?? false,
         limits: record.limits,
       });
-      record.network = await networker.setup(handle, { network: spec.network ?? '', netnsPath: created.netnsPath });
+      record.network = await networker.setup(handle, {
+        network: spec.network ?? '',
+        netnsPath: created.netnsPath,
+        rootfsPath: record.rootfs.path,
+        hostname,
+      });
       for (const m of spec.netIn ?? []) {
         record.mappedPorts.push(await networker.netIn(handle, m.hostPort, m.containerPort));
       }

@@ -109,6 +109,10 @@ export interface NetworkConfig {
   /** network is the spec's request: '' (from the pool), a subnet, or an exact address. */
   network: string;
   netnsPath: string;
+  /** rootfsPath is where /etc/hosts and /etc/resolv.conf go; '' for a backend without files on disk. */
+  rootfsPath: string;
+  /** hostname is the container's hostname, for its /etc/hosts. */
+  hostname: string;
 }
 
 export interface NetworkInfo {
