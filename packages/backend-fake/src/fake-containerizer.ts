@@ -1,0 +1,131 @@
+import { totalmem } from 'node:os';
+import type { Readable } from 'node:stream';
+import { ArborError, ContainerNotFoundError } from '@arbor/core';
+import type {
+  Containerizer,
+  ContainerizerInfo,
+  ContainerizerMetrics,
+  CreatedContainer,
+  DesiredContainer,
+  Limits,
+  Process,
+  ProcessIO,
+  RunRequest,
+  StreamInSpec,
+  StreamOutSpec,
+} from '@arbor/core';
+import { FakeContainer } from './fake-container';
+import type { FakeVolumizer } from './fake-volumizer';
+import { writeEtcFiles } from './fs/etc-files';
+import { resolveUser } from './fs/users';
+import { streamIn } from './tar/stream-in';
+import { streamOut } from './tar/stream-out';
+
+export interface FakeContainerizerOptions {
+  /** maxContainers is what capacity reports; default 1024. */
+  maxContainers?: number;
+  /** stopTimeoutMs is how long stop waits after TERM before KILL; default 10 s. */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * FakeContainerizer runs containers in memory: each has the filesystem its FakeVolumizer
+ * made and runs fake busybox programs as processes, with real signals, exit codes, pid
+ * limits, terminals and back-pressured output. Nothing leaves the Node process.
+ */
+export class FakeContainerizer implements Containerizer {
+  private readonly containers = new Map<string, FakeContainer>();
+  private readonly maxContainers: number;
+  private readonly stopTimeoutMs: number;
+
+  constructor(
+    private readonly volumizer: FakeVolumizer,
+    options: FakeContainerizerOptions = {},
+  ) {
+    this.maxContainers = options.maxContainers ?? 1024;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  }
+
+  async create(desired: DesiredContainer): Promise<CreatedContainer> {
+    if (this.containers.has(desired.handle)) {
+      throw new ArborError('alreadyExists', `fake containerizer: '${desired.handle}' already exists`);
+    }
+    const fs = this.volumizer.filesystem(desired.handle);
+    await writeEtcFiles(fs, desired.hostname);
+    this.containers.set(desired.handle, new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits));
+    return { netnsPath: '' };
+  }
+
+  async destroy(handle: string): Promise<void> {
+    const container = this.containers.get(handle);
+    if (!container) return;
+    container.destroy();
+    this.containers.delete(handle);
+  }
+
+  async stop(handle: string, kill: boolean): Promise<void> {
+    await this.container(handle).stop(kill, this.stopTimeoutMs);
+  }
+
+  async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
+    return this.container(handle).run(spec, io);
+  }
+
+  async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
+    return this.container(handle).attach(processId, io);
+  }
+
+  async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
+    const container = this.container(handle);
+    const user = resolveUser(container.fs, spec.user ?? '');
+    const maxBytes = container.fs.byteLimit() ?? Number.MAX_SAFE_INTEGER;
+    await streamIn(container.fs, user, spec.path, spec.tar, maxBytes);
+  }
+
+  async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
+    const container = this.container(handle);
+    const user = resolveUser(container.fs, spec.user ?? '');
+    return streamOut(container.fs, user, spec.path);
+  }
+
+  async info(handle: string): Promise<ContainerizerInfo> {
+    const container = this.container(handle);
+    return {
+      state: container.state,
+      events: [...container.events],
+      processIds: container.runningProcessIds(),
+      containerPath: `/arbor-fake/containers/${handle}`,
+    };
+  }
+
+  /** metrics: the fake has no memory or CPU accounting, so those are 0; pids are exact. */
+  async metrics(handle: string): Promise<ContainerizerMetrics> {
+    const container = this.container(handle);
+    const limit = container.limits.memory?.limitInBytes ?? 0;
+    return {
+      memory: { usageInBytes: 0, limitInBytes: limit, rss: 0, cache: 0, swap: 0, totalUsageTowardLimit: 0 },
+      cpu: { usage: 0, user: 0, system: 0 },
+      pid: { current: container.liveTasks().length, max: container.limits.pid?.max ?? 0 },
+    };
+  }
+
+  async limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void> {
+    const container = this.container(handle);
+    container.limits = { ...container.limits, ...structuredClone(limits) };
+  }
+
+  async handles(): Promise<string[]> {
+    return [...this.containers.keys()];
+  }
+
+  async capacity(): Promise<{ memoryInBytes: number; maxContainers: number }> {
+    return { memoryInBytes: totalmem(), maxContainers: this.maxContainers };
+  }
+
+  /** container returns the FakeContainer for handle, for tests. @throws ContainerNotFoundError */
+  container(handle: string): FakeContainer {
+    const container = this.containers.get(handle);
+    if (!container) throw new ContainerNotFoundError(handle);
+    return container;
+  }
+}

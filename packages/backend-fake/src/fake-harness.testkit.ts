@@ -1,0 +1,111 @@
+// Test helpers for this package's specs: a containerizer with one container, and ways to
+// run a process in it and collect what it prints.
+import { Writable } from 'node:stream';
+import type { DiskLimits, ImageRef, Limits, Process, ProcessIO, RunRequest } from '@arbor/core';
+import type { FakeContainer } from './fake-container';
+import { FakeContainerizer } from './fake-containerizer';
+import { FakeVolumizer } from './fake-volumizer';
+import type { FakeFilesystem } from './fs/fake-filesystem';
+
+export interface Harness {
+  containerizer: FakeContainerizer;
+  volumizer: FakeVolumizer;
+  handle: string;
+  container: FakeContainer;
+  fs: FakeFilesystem;
+}
+
+let counter = 0;
+
+export async function makeHarness(options: { limits?: Limits; image?: ImageRef; stopTimeoutMs?: number; handle?: string } = {}): Promise<Harness> {
+  const volumizer = new FakeVolumizer();
+  const containerizer = new FakeContainerizer(volumizer, options.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: options.stopTimeoutMs });
+  const handle = options.handle ?? `c${++counter}`;
+  const limits = options.limits ?? {};
+  await volumizer.create(handle, options.image ?? { uri: '' }, limits.disk as DiskLimits | undefined);
+  await containerizer.create({
+    handle,
+    hostname: handle,
+    rootfs: { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },
+    env: [],
+    bindMounts: [],
+    privileged: false,
+    limits,
+  });
+  return { containerizer, volumizer, handle, container: containerizer.container(handle), fs: volumizer.filesystem(handle) };
+}
+
+/** Collector is a Writable that keeps what it is given; highWaterMark 0 slows the writer to each chunk. */
+export class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  constructor(options: { highWaterMark?: number } = {}) {
+    super({ highWaterMark: options.highWaterMark ?? 16 * 1024 });
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    callback();
+  }
+  get text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+  get bytes(): number {
+    return this.chunks.reduce((n, c) => n + c.length, 0);
+  }
+}
+
+/** StuckWriter never finishes a write: it models a client that stopped reading. */
+export class StuckWriter extends Writable {
+  received = 0;
+  constructor() {
+    super({ highWaterMark: 1024 });
+  }
+  override _write(chunk: Buffer): void {
+    this.received += chunk.length;
+  }
+}
+
+export function request(spec: Partial<RunRequest> & { path: string }): RunRequest {
+  return { id: `p${++counter}`, ...spec };
+}
+
+export function sh(script: string, extra: Partial<RunRequest> = {}): RunRequest {
+  return request({ path: 'sh', args: ['-c', script], ...extra });
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function start(h: Harness, spec: RunRequest, io: ProcessIO = {}): Promise<Process> {
+  return h.containerizer.run(h.handle, spec, io);
+}
+
+/** runToEnd runs spec and returns its exit code and output. */
+export async function runToEnd(h: Harness, spec: RunRequest, io: Omit<ProcessIO, 'stdout' | 'stderr'> = {}): Promise<RunResult> {
+  const stdout = new Collector();
+  const stderr = new Collector();
+  const process = await h.containerizer.run(h.handle, spec, { ...io, stdout, stderr });
+  const code = await process.wait();
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** shell runs a script with sh -c and returns what it did. */
+export function shell(h: Harness, script: string, extra: Partial<RunRequest> = {}): Promise<RunResult> {
+  return runToEnd(h, sh(script, extra));
+}
+
+/** eventually polls check until it passes or 2 s have gone. */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}

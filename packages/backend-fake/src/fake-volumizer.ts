@@ -1,0 +1,103 @@
+import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { ArborError, ContainerNotFoundError, InvalidArgumentError } from '@arbor/core';
+import type { DiskLimits, DiskStat, ImageRef, Rootfs, Volumizer } from '@arbor/core';
+import { APPLETS } from './applets/applets';
+import { buildDefaultRootfs } from './fs/default-rootfs';
+import { FakeFilesystem } from './fs/fake-filesystem';
+import { readHostTree } from './fs/read-host-tree';
+
+export interface FakeVolumizerOptions {
+  /** diskInBytes is what capacity reports; absent: the size of the filesystem holding the tmp dir. */
+  diskInBytes?: number;
+  now?: () => number;
+}
+
+/**
+ * FakeVolumizer gives each container its own in-memory filesystem: the fake busybox-like
+ * default rootfs for image uri '', or a copy of a host directory for 'raw:///abs/dir'
+ * (the directory itself is never written). Disk usage is counted exactly, and a byteHard
+ * limit makes writes fail with ENOSPC.
+ */
+export class FakeVolumizer implements Volumizer {
+  private readonly filesystems = new Map<string, FakeFilesystem>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: FakeVolumizerOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async create(handle: string, image: ImageRef, disk: DiskLimits | undefined): Promise<Rootfs> {
+    if (this.filesystems.has(handle)) {
+      throw new ArborError('alreadyExists', `fake volumizer: '${handle}' already has a rootfs`);
+    }
+    const fs = await this.load(image.uri);
+    fs.sealImage();
+    fs.setLimits(disk);
+    this.filesystems.set(handle, fs);
+    return { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
+  }
+
+  async destroy(handle: string): Promise<void> {
+    this.filesystems.delete(handle);
+  }
+
+  async limitDisk(handle: string, disk: DiskLimits): Promise<void> {
+    this.filesystem(handle).setLimits(disk);
+  }
+
+  async metrics(handle: string): Promise<DiskStat> {
+    return this.filesystem(handle).stat();
+  }
+
+  async capacity(): Promise<{ diskInBytes: number; schedulableDiskInBytes: number }> {
+    let disk = this.options.diskInBytes ?? 0;
+    if (disk <= 0) {
+      const st = await statfs(tmpdir());
+      disk = st.bsize * st.blocks;
+    }
+    return { diskInBytes: disk, schedulableDiskInBytes: disk };
+  }
+
+  hasFilesystem(handle: string): boolean {
+    return this.filesystems.has(handle);
+  }
+
+  /** filesystem returns the container's filesystem. @throws ContainerNotFoundError */
+  filesystem(handle: string): FakeFilesystem {
+    const fs = this.filesystems.get(handle);
+    if (!fs) throw new ContainerNotFoundError(handle);
+    return fs;
+  }
+
+  private async load(uri: string): Promise<FakeFilesystem> {
+    if (uri === '') return buildDefaultRootfs([...APPLETS.keys()], this.now);
+    if (uri.startsWith('raw://')) {
+      const dir = uri.slice('raw://'.length);
+      if (!dir.startsWith('/')) {
+        throw new InvalidArgumentError('image.uri', `'${uri}' must name an absolute directory, like raw:///var/lib/rootfs`);
+      }
+      const fs = await readHostTree(dir, uri, this.now);
+      addMounts(fs);
+      return fs;
+    }
+    throw new InvalidArgumentError(
+      'image.uri',
+      `'${uri}' is not served by the fake backend: use '' for its default rootfs or raw:///abs/dir for a host directory`,
+    );
+  }
+}
+
+/** addMounts adds what every container gets whatever its image: /dev nodes, a sticky /tmp and /etc. */
+function addMounts(fs: FakeFilesystem): void {
+  for (const dir of ['/dev', '/etc']) if (!fs.tryResolve(dir)) fs.mkdir(dir, 0o755);
+  const tmp = fs.tryResolve('/tmp');
+  if (!tmp) fs.mkdir('/tmp', 0o1777);
+  else if (tmp.inode.kind === 'dir') fs.chmod(tmp.inode, 0o1777);
+  for (const [name, kind] of [['null', 'null'], ['zero', 'zero'], ['urandom', 'urandom']] as const) {
+    const found = fs.tryResolve(`/dev/${name}`, { follow: false });
+    if (found?.inode.kind === 'device') continue;
+    if (found) fs.unlink(`/dev/${name}`);
+    fs.mknod(`/dev/${name}`, kind, 0o666);
+  }
+}
