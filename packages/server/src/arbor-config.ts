@@ -1,0 +1,177 @@
+import { ArborError, parseCidr } from '@arbor/core';
+
+/** LogLevel: 'debug' shows everything, 'silent' nothing. */
+export type LogLevel = 'debug' | 'info' | 'error' | 'silent';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'error', 'silent'];
+
+/** TlsConfig holds file paths of PEM files; '' means not set. */
+export interface TlsConfig {
+  /** cert is like /etc/arbor/tls/server.crt. */
+  cert: string;
+  key: string;
+  /** ca verifies client certificates; needed when requireClientCert is true. */
+  ca: string;
+  requireClientCert: boolean;
+}
+
+/** ArborConfig is everything arbord reads at start; the backend gets it whole (TOKENS.BackendConfig). */
+export interface ArborConfig {
+  /** backend names an entry of the backend registry, like 'fake'. */
+  backend: string;
+  /** listen is like 'unix:///run/arbor/arbord.sock' or 'tcp://127.0.0.1:7777'. */
+  listen: string;
+  tls: TlsConfig;
+  /** insecureTcp allows TCP without TLS; without it arbord refuses to listen so. */
+  insecureTcp: boolean;
+  /** stateDir is like /var/lib/arbor: where backends keep containers across restarts. */
+  stateDir: string;
+  /** defaultGraceTimeMs applies to containers created without one; 0 means never reaped. */
+  defaultGraceTimeMs: number;
+  /** defaultRootfs is the image used when a spec has none, like 'raw:///var/lib/arbor/rootfs'. */
+  defaultRootfs: string;
+  /** maxContainers caps the containers; 0 lets the backend decide. */
+  maxContainers: number;
+  /** stopTimeoutMs is how long Stop(kill=false) waits after TERM before it sends KILL. */
+  stopTimeoutMs: number;
+  /** portPoolStart and portPoolSize give the host ports NetIn hands out for host port 0. */
+  portPoolStart: number;
+  portPoolSize: number;
+  /** networkPool is the subnet containers get their /30 from, like '10.254.0.0/22'. */
+  networkPool: string;
+  logLevel: LogLevel;
+}
+
+/** ArborConfigInput is a config with any field left out; left-out fields take the defaults. */
+export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls'>> & { tls?: Partial<TlsConfig> };
+
+export const DEFAULT_CONFIG: ArborConfig = {
+  backend: 'fake',
+  listen: 'unix:///run/arbor/arbord.sock',
+  tls: { cert: '', key: '', ca: '', requireClientCert: false },
+  insecureTcp: false,
+  stateDir: '/var/lib/arbor',
+  defaultGraceTimeMs: 0,
+  defaultRootfs: '',
+  maxContainers: 0,
+  stopTimeoutMs: 10_000,
+  portPoolStart: 61001,
+  portPoolSize: 4534,
+  networkPool: '10.254.0.0/22',
+  logLevel: 'info',
+};
+
+/** ConfigError names the config field at fault, like 'portPoolSize'. */
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`invalid config: ${field}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** mergeConfig lays inputs over the defaults in order, later ones winning field by field. */
+export function mergeConfig(...inputs: ArborConfigInput[]): ArborConfig {
+  const merged: ArborConfig = { ...DEFAULT_CONFIG, tls: { ...DEFAULT_CONFIG.tls } };
+  for (const input of inputs) {
+    const { tls, ...rest } = input;
+    Object.assign(merged, dropUndefined(rest));
+    if (tls) Object.assign(merged.tls, dropUndefined(tls));
+  }
+  return merged;
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Listener is a parsed listen address. */
+export type Listener = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** parseListen parses 'unix:///abs/path' or 'tcp://host:port' (port 0: any free port). */
+export function parseListen(listen: string): Listener {
+  if (listen.startsWith('unix://')) {
+    const path = listen.slice('unix://'.length);
+    if (!path.startsWith('/')) {
+      throw new ConfigError('listen', `'${listen}' needs an absolute path, like unix:///run/arbor/arbord.sock`);
+    }
+    return { kind: 'unix', path };
+  }
+  const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listen);
+  if (m && Number(m[2]) <= 65535) {
+    return { kind: 'tcp', host: m[1] ?? '', port: Number(m[2]) };
+  }
+  throw new ConfigError(
+    'listen',
+    `'${listen}' must look like unix:///run/arbor/arbord.sock or tcp://127.0.0.1:7777`,
+  );
+}
+
+function wholeNumber(config: ArborConfig, field: 'defaultGraceTimeMs' | 'maxContainers' | 'stopTimeoutMs' | 'portPoolStart' | 'portPoolSize'): void {
+  const value = config[field];
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigError(field, `${String(value)} must be a whole number, 0 or more`);
+  }
+}
+
+/**
+ * validateConfig checks every field and how they fit together.
+ * @throws ConfigError naming the field, with what to change
+ */
+export function validateConfig(config: ArborConfig, backendNames: readonly string[]): void {
+  if (!backendNames.includes(config.backend)) {
+    throw new ConfigError(
+      'backend',
+      `unknown backend '${config.backend}': valid backends are ${backendNames.join(', ')}`,
+    );
+  }
+  const listener = parseListen(config.listen);
+  wholeNumber(config, 'defaultGraceTimeMs');
+  wholeNumber(config, 'maxContainers');
+  wholeNumber(config, 'stopTimeoutMs');
+  wholeNumber(config, 'portPoolStart');
+  wholeNumber(config, 'portPoolSize');
+  if (config.portPoolStart < 1 || config.portPoolStart > 65535) {
+    throw new ConfigError('portPoolStart', `${config.portPoolStart} is not a port (1-65535)`);
+  }
+  if (config.portPoolSize < 1 || config.portPoolStart + config.portPoolSize - 1 > 65535) {
+    throw new ConfigError(
+      'portPoolSize',
+      `${config.portPoolSize} ports from ${config.portPoolStart} must be at least 1 and end at 65535 or below`,
+    );
+  }
+  try {
+    const cidr = parseCidr(config.networkPool, 'networkPool');
+    if (cidr.prefixLength > 30) {
+      throw new ConfigError('networkPool', `'${config.networkPool}' is smaller than one /30: use /30 or wider`);
+    }
+  } catch (err) {
+    if (ArborError.is(err)) throw new ConfigError('networkPool', `'${config.networkPool}' is not a subnet like 10.254.0.0/22`);
+    throw err;
+  }
+  if (!config.stateDir.startsWith('/')) {
+    throw new ConfigError('stateDir', `'${config.stateDir}' must be an absolute path, like /var/lib/arbor`);
+  }
+  if (!LOG_LEVELS.includes(config.logLevel)) {
+    throw new ConfigError('logLevel', `'${String(config.logLevel)}' must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const { tls } = config;
+  if ((tls.cert === '') !== (tls.key === '')) {
+    throw new ConfigError(tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
+  }
+  if (tls.requireClientCert && tls.ca === '') {
+    throw new ConfigError('tls.ca', 'tls.requireClientCert needs tls.ca to verify client certificates');
+  }
+  if (listener.kind === 'unix' && tls.cert !== '') {
+    throw new ConfigError('tls.cert', `TLS applies to tcp:// listeners only, and listen is ${config.listen}`);
+  }
+  if (listener.kind === 'tcp' && tls.cert === '' && !config.insecureTcp) {
+    throw new ConfigError(
+      'listen',
+      `TCP without TLS is refused (${config.listen}): set tls.cert and tls.key (--tls-cert, --tls-key), ` +
+        'or set insecureTcp (--insecure-tcp) to accept plaintext connections from anyone who can reach the port',
+    );
+  }
+}

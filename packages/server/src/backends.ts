@@ -1,0 +1,10 @@
+import type { ContainerModule } from 'inversify';
+import { fakeBackendModule } from '@arbor/backend-fake';
+
+/** BackendModules maps a backend name (config.backend) to the ContainerModule that binds its ports. */
+export type BackendModules = Readonly<Record<string, () => ContainerModule>>;
+
+/** backends is the registry: adding a backend is one line here. */
+export const backends: BackendModules = {
+  fake: () => fakeBackendModule,
+};

@@ -1,0 +1,88 @@
+import { chmod, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { ServerCredentials } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
+import { ConfigError, parseListen } from './arbor-config';
+import type { ArborConfig } from './arbor-config';
+
+/** BoundListener is where the server listens, as a client would dial it, and how to clean up. */
+export interface BoundListener {
+  /** address is like 'unix:///run/arbor/arbord.sock' or '127.0.0.1:7777'. */
+  address: string;
+  /** cleanup removes the socket file, if any. */
+  cleanup(): Promise<void>;
+}
+
+function bind(server: Server, target: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(target, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+/** isListening tells whether something accepts connections on the unix socket at path. */
+function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** removeStaleSocket deletes a socket file left by a daemon that is gone; refuses a live one. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const stat = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stat) return;
+  if (!stat.isSocket()) {
+    throw new ConfigError('listen', `${path} exists and is not a socket: remove it or choose another path`);
+  }
+  if (await isListening(path)) {
+    throw new ConfigError('listen', `another server is listening on unix://${path}: stop it or choose another path`);
+  }
+  await unlink(path);
+}
+
+async function readPem(path: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new ConfigError(field, `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * bindListener binds the server as config.listen says: a unix socket (parent created, stale
+ * socket removed, mode 0600) or TCP (TLS unless insecureTcp; port 0 picks a free port).
+ */
+export async function bindListener(server: Server, config: ArborConfig): Promise<BoundListener> {
+  const listener = parseListen(config.listen);
+  if (listener.kind === 'unix') {
+    const { path } = listener;
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await removeStaleSocket(path);
+    await bind(server, `unix://${path}`, ServerCredentials.createInsecure());
+    await chmod(path, 0o600);
+    return {
+      address: `unix://${path}`,
+      cleanup: () => unlink(path).catch(() => undefined),
+    };
+  }
+  const { tls } = config;
+  let credentials = ServerCredentials.createInsecure();
+  if (tls.cert !== '') {
+    const [cert, key, ca] = await Promise.all([
+      readPem(tls.cert, 'tls.cert'),
+      readPem(tls.key, 'tls.key'),
+      tls.ca === '' ? Promise.resolve(null) : readPem(tls.ca, 'tls.ca'),
+    ]);
+    credentials = ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], tls.requireClientCert);
+  }
+  const port = await bind(server, `${listener.host}:${listener.port}`, credentials);
+  return { address: `${listener.host}:${port}`, cleanup: async () => undefined };
+}

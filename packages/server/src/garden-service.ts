@@ -1,0 +1,167 @@
+import type { handleUnaryCall } from '@grpc/grpc-js';
+import type { Backend, Logger } from '@arbor/core';
+import type * as pb from '@arbor/proto';
+import {
+  bandwidthFromProto,
+  capacityToProto,
+  containerInfoToProto,
+  containerMetricsToProto,
+  containerSpecFromProto,
+  cpuFromProto,
+  diskFromProto,
+  limitsToProto,
+  memoryFromProto,
+  netOutRuleFromProto,
+  pidFromProto,
+  required,
+} from './proto-codec';
+import { processStreamHandler } from './process-stream';
+import { streamInHandler, streamOutHandler } from './file-streams';
+import { encodeErrorDetail, toGrpcStatus } from './to-grpc-status';
+import { decoded } from './undecodable-message';
+import { callLogger } from './call-logger';
+
+/**
+ * createGardenService implements arbor.v1.Garden over a Backend: each handler decodes the
+ * request, calls the backend, encodes the answer; every error goes out through toGrpcStatus.
+ */
+export function createGardenService(backend: Backend, logger: Logger): pb.GardenServer {
+  const unary =
+    <Req, Res>(rpc: string, fn: (req: Req, log: Logger) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      const log = callLogger(logger, rpc, call.request);
+      const started = Date.now();
+      Promise.resolve()
+        .then(() => fn(decoded(call.request), log))
+        .then(
+          (res) => {
+            log.debug('rpc-finished', { durationMs: Date.now() - started });
+            callback(null, res);
+          },
+          (err: unknown) => callback(toGrpcStatus(err, log)),
+        );
+    };
+  const lookup = (handle: string) => backend.lookup(handle);
+
+  return {
+    ping: unary('Ping', async () => {
+      await backend.ping();
+      return {};
+    }),
+    capacity: unary('Capacity', async () => capacityToProto(await backend.capacity())),
+    create: unary('Create', async (req: pb.CreateRequest, log) => {
+      const container = await backend.create(containerSpecFromProto(req.spec));
+      log.info('container-created', { handle: container.handle });
+      return { handle: container.handle };
+    }),
+    destroy: unary('Destroy', async (req: pb.DestroyRequest, log) => {
+      await backend.destroy(req.handle);
+      log.info('container-destroyed');
+      return {};
+    }),
+    stop: unary('Stop', async (req: pb.StopRequest) => {
+      await (await lookup(req.handle)).stop(req.kill);
+      return {};
+    }),
+    list: unary('List', async (req: pb.ListRequest) => {
+      const containers = await backend.containers({ ...req.properties });
+      return { handles: containers.map((c) => c.handle) };
+    }),
+    lookup: unary('Lookup', async (req: pb.LookupRequest) => {
+      await lookup(req.handle);
+      return {};
+    }),
+    info: unary('Info', async (req: pb.InfoRequest) => ({
+      info: containerInfoToProto(await (await lookup(req.handle)).info()),
+    })),
+    bulkInfo: unary('BulkInfo', async (req: pb.BulkInfoRequest) => {
+      const results = await backend.bulkInfo([...req.handles]);
+      const infos: Record<string, pb.ContainerInfoEntry> = {};
+      for (const [handle, r] of Object.entries(results)) {
+        infos[handle] = {
+          result: r.error
+            ? { $case: 'error', value: encodeErrorDetail(r.error) }
+            : { $case: 'info', value: containerInfoToProto(r.value) },
+        };
+      }
+      return { infos };
+    }),
+    metrics: unary('Metrics', async (req: pb.MetricsRequest) => ({
+      metrics: containerMetricsToProto(await (await lookup(req.handle)).metrics()),
+    })),
+    bulkMetrics: unary('BulkMetrics', async (req: pb.BulkMetricsRequest) => {
+      const results = await backend.bulkMetrics([...req.handles]);
+      const metrics: Record<string, pb.ContainerMetricsEntry> = {};
+      for (const [handle, r] of Object.entries(results)) {
+        metrics[handle] = {
+          result: r.error
+            ? { $case: 'error', value: encodeErrorDetail(r.error) }
+            : { $case: 'metrics', value: containerMetricsToProto(r.value) },
+        };
+      }
+      return { metrics };
+    }),
+
+    run: processStreamHandler(backend, logger, 'run'),
+    attach: processStreamHandler(backend, logger, 'attach'),
+    streamIn: streamInHandler(backend, logger),
+    streamOut: streamOutHandler(backend, logger),
+
+    limitBandwidth: unary('LimitBandwidth', async (req: pb.LimitBandwidthRequest) => {
+      await (await lookup(req.handle)).limitBandwidth(bandwidthFromProto(required(req.limits, 'limits')));
+      return {};
+    }),
+    limitCpu: unary('LimitCpu', async (req: pb.LimitCpuRequest) => {
+      await (await lookup(req.handle)).limitCpu(cpuFromProto(required(req.limits, 'limits')));
+      return {};
+    }),
+    limitDisk: unary('LimitDisk', async (req: pb.LimitDiskRequest) => {
+      await (await lookup(req.handle)).limitDisk(diskFromProto(required(req.limits, 'limits'), 'limits'));
+      return {};
+    }),
+    limitMemory: unary('LimitMemory', async (req: pb.LimitMemoryRequest) => {
+      await (await lookup(req.handle)).limitMemory(memoryFromProto(required(req.limits, 'limits')));
+      return {};
+    }),
+    limitPids: unary('LimitPids', async (req: pb.LimitPidsRequest) => {
+      await (await lookup(req.handle)).limitPids(pidFromProto(required(req.limits, 'limits')));
+      return {};
+    }),
+    currentLimits: unary('CurrentLimits', async (req: pb.CurrentLimitsRequest) => ({
+      limits: limitsToProto(await (await lookup(req.handle)).currentLimits()),
+    })),
+
+    netIn: unary('NetIn', async (req: pb.NetInRequest) => {
+      const mapping = await (await lookup(req.handle)).netIn(req.hostPort, req.containerPort);
+      return { mapping: { hostPort: mapping.hostPort, containerPort: mapping.containerPort } };
+    }),
+    netOut: unary('NetOut', async (req: pb.NetOutRequest) => {
+      await (await lookup(req.handle)).netOut(netOutRuleFromProto(req.rule));
+      return {};
+    }),
+    bulkNetOut: unary('BulkNetOut', async (req: pb.BulkNetOutRequest) => {
+      const rules = req.rules.map((r, i) => netOutRuleFromProto(r, `rules[${i}]`));
+      await (await lookup(req.handle)).bulkNetOut(rules);
+      return {};
+    }),
+
+    getProperties: unary('GetProperties', async (req: pb.GetPropertiesRequest) => ({
+      properties: await (await lookup(req.handle)).properties(),
+    })),
+    getProperty: unary('GetProperty', async (req: pb.GetPropertyRequest) => ({
+      value: await (await lookup(req.handle)).property(req.name),
+    })),
+    setProperty: unary('SetProperty', async (req: pb.SetPropertyRequest) => {
+      await (await lookup(req.handle)).setProperty(req.name, req.value);
+      return {};
+    }),
+    removeProperty: unary('RemoveProperty', async (req: pb.RemovePropertyRequest) => {
+      await (await lookup(req.handle)).removeProperty(req.name);
+      return {};
+    }),
+    setGraceTime: unary('SetGraceTime', async (req: pb.SetGraceTimeRequest) => {
+      await (await lookup(req.handle)).setGraceTime(req.graceTimeMs);
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,118 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, DEFAULT_CONFIG, mergeConfig, validateConfig } from './arbor-config';
+import type { ArborConfigInput } from './arbor-config';
+import { configFromFlags, loadConfig } from './load-config';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'arbor-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function yamlFile(text: string): Promise<string> {
+  const path = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  test('defaults when nothing is given', async () => {
+    const config = await loadConfig({ env: {}, configPath: await yamlFile('') });
+    expect(config).toEqual(DEFAULT_CONFIG);
+    expect(config.listen).toBe('unix:///run/arbor/arbord.sock');
+    expect(config.portPoolStart).toBe(61001);
+    expect(config.portPoolSize).toBe(4534);
+    expect(config.networkPool).toBe('10.254.0.0/22');
+  });
+
+  test('file < environment < flags, field by field', async () => {
+    const configPath = await yamlFile(
+      ['stateDir: /from/file', 'maxContainers: 5', 'logLevel: debug', 'tls:', '  ca: /file/ca.pem', 'portPoolSize: 10'].join('\n'),
+    );
+    const env = { ARBOR_MAX_CONTAINERS: '7', ARBOR_LOG_LEVEL: 'error', ARBOR_DEFAULT_GRACE_TIME: '10s' };
+    const flags = configFromFlags({ 'log-level': 'info', 'tls-require-client-cert': true });
+    const config = await loadConfig({ configPath, env, flags });
+    expect(config.stateDir).toBe('/from/file');
+    expect(config.portPoolSize).toBe(10);
+    expect(config.maxContainers).toBe(7);
+    expect(config.defaultGraceTimeMs).toBe(10_000);
+    expect(config.logLevel).toBe('info');
+    expect(config.tls).toEqual({ cert: '', key: '', ca: '/file/ca.pem', requireClientCert: true });
+  });
+
+  test('ARBOR_CONFIG names the file when --config is not given', async () => {
+    const configPath = await yamlFile('backend: fromenvfile');
+    const config = await loadConfig({ env: { ARBOR_CONFIG: configPath } });
+    expect(config.backend).toBe('fromenvfile');
+  });
+
+  test('durations take ms or units', () => {
+    expect(configFromFlags({ 'default-grace-time': '1500' }).defaultGraceTimeMs).toBe(1500);
+    expect(configFromFlags({ 'default-grace-time': '5m' }).defaultGraceTimeMs).toBe(300_000);
+    expect(configFromFlags({ 'default-grace-time': '1h' }).defaultGraceTimeMs).toBe(3_600_000);
+  });
+
+  test('a value of the wrong type names the field and where it came from', async () => {
+    await expect(loadConfig({ env: { ARBOR_PORT_POOL_SIZE: 'lots' }, configPath: await yamlFile('') })).rejects.toThrow(
+      'invalid config: portPoolSize: environment variable ARBOR_PORT_POOL_SIZE: "lots" must be a whole number, 0 or more',
+    );
+    expect(() => configFromFlags({ 'default-grace-time': 'soon' })).toThrow(/defaultGraceTimeMs: flag --default-grace-time/);
+  });
+
+  test('an unknown key in the file is refused, listing the valid ones', async () => {
+    const configPath = await yamlFile('listenn: unix:///tmp/x.sock');
+    await expect(loadConfig({ env: {}, configPath })).rejects.toThrow(/listenn: .*unknown field; valid fields are backend, listen/);
+  });
+
+  test('a missing config file named explicitly is an error', async () => {
+    await expect(loadConfig({ env: {}, configPath: join(dir, 'nope.yaml') })).rejects.toThrow(/cannot read config file/);
+  });
+});
+
+describe('validateConfig', () => {
+  const check = (input: ArborConfigInput): void => validateConfig(mergeConfig(input), ['fake', 'linux']);
+
+  test('the defaults are valid', () => {
+    expect(() => check({})).not.toThrow();
+  });
+
+  test('an unknown backend lists the registered ones', () => {
+    expect(() => check({ backend: 'x' })).toThrow("unknown backend 'x': valid backends are fake, linux");
+  });
+
+  test.each<[ArborConfigInput, string]>([
+    [{ listen: 'http://localhost:1' }, 'listen'],
+    [{ listen: 'unix://relative.sock' }, 'listen'],
+    [{ portPoolStart: 0 }, 'portPoolStart'],
+    [{ portPoolStart: 65000, portPoolSize: 1000 }, 'portPoolSize'],
+    [{ portPoolSize: 1.5 }, 'portPoolSize'],
+    [{ maxContainers: -1 }, 'maxContainers'],
+    [{ defaultGraceTimeMs: -5 }, 'defaultGraceTimeMs'],
+    [{ networkPool: '10.254.0.0' }, 'networkPool'],
+    [{ networkPool: '10.254.0.0/31' }, 'networkPool'],
+    [{ stateDir: 'relative/dir' }, 'stateDir'],
+    [{ logLevel: 'loud' as never }, 'logLevel'],
+    [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem' } }, 'tls.key'],
+    [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', requireClientCert: true } }, 'tls.ca'],
+  ])('%j is refused, naming %s', (input, field) => {
+    let error: unknown;
+    try {
+      check(input);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe(field);
+    expect((error as ConfigError).message).toMatch(new RegExp(`^invalid config: ${field.replace('.', '\\.')}: `));
+  });
+
+  test('TCP without TLS is refused unless insecureTcp is set, saying how to fix it', () => {
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777' })).toThrow(/TCP without TLS is refused.*--insecure-tcp/);
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', insecureTcp: true })).not.toThrow();
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem' } })).not.toThrow();
+  });
+});

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG } from './arbor-config';
+import { backends } from './backends';
+import { CONFIG_FIELDS, DEFAULT_CONFIG_PATH, configFromFlags, loadConfig } from './load-config';
+import { startArbord } from './start-arbord';
+
+function usage(): string {
+  const lines = CONFIG_FIELDS.map((f) => {
+    const arg = f.kind === 'bool' ? '' : ' <value>';
+    return `  --${f.flag}${arg}`.padEnd(34) + `${f.description} [${f.env}]`;
+  });
+  return [
+    'Usage: arbord [options]',
+    '',
+    'arbord serves the Arbor (Garden) container API over gRPC.',
+    '',
+    'Options (precedence: flags > ARBOR_* environment > config file > defaults):',
+    `  --config <file>`.padEnd(34) + `YAML config file [ARBOR_CONFIG; default ${DEFAULT_CONFIG_PATH} if it exists]`,
+    ...lines,
+    '  -h, --help'.padEnd(34) + 'show this help',
+    '',
+    `Backends: ${Object.keys(backends).join(', ')}. Defaults: listen ${DEFAULT_CONFIG.listen}, state dir ${DEFAULT_CONFIG.stateDir}.`,
+    '',
+    'Examples:',
+    '  arbord --backend fake --listen unix:///tmp/arbord.sock --state-dir /tmp/arbor',
+    '  arbord --listen tcp://0.0.0.0:7777 --tls-cert server.crt --tls-key server.key',
+    '  ARBOR_LOG_LEVEL=debug arbord --config /etc/arbor/arbord.yaml',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    };
+    for (const f of CONFIG_FIELDS) options[f.flag] = { type: f.kind === 'bool' ? 'boolean' : 'string' };
+    ({ values } = parseArgs({ options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    process.stderr.write(`arbord: ${err instanceof Error ? err.message : String(err)}\n(run arbord --help for usage)\n`);
+    process.exit(2);
+  }
+  if (values['help']) {
+    process.stdout.write(usage());
+    return;
+  }
+  const configPath = values['config'];
+  const config = await loadConfig({
+    flags: configFromFlags(values),
+    env: process.env,
+    ...(typeof configPath === 'string' && { configPath }),
+  });
+  const running = await startArbord(config);
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`arbord: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`arbord: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`arbord: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+import { Server } from '@grpc/grpc-js';
+import { load as loadProto } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { Backend, Logger } from '@arbor/core';
+import { GardenService, PROTO_PATH, PROTO_ROOT } from '@arbor/proto';
+import { mergeConfig, validateConfig } from './arbor-config';
+import type { ArborConfig, ArborConfigInput } from './arbor-config';
+import { backends as defaultBackends } from './backends';
+import type { BackendModules } from './backends';
+import { bindListener } from './bind-listener';
+import { composeBackend } from './composition-root';
+import { createGardenService } from './garden-service';
+import { JsonLogger } from './json-logger';
+import { tolerantDefinition } from './undecodable-message';
+
+/** GARDEN_SERVICE_NAME is the fully qualified gRPC service name, for health checks and reflection. */
+export const GARDEN_SERVICE_NAME = 'arbor.v1.Garden';
+
+export interface RunningArbord {
+  /** address is what GrpcClient.connect takes, like 'unix:///run/arbor/arbord.sock' or '127.0.0.1:40123'. */
+  address: string;
+  config: ArborConfig;
+  /** backend is the Gardener the server serves, for in-process inspection. */
+  backend: Backend;
+  /** stop stops accepting calls, waits for running ones (or cuts them after shutdownTimeoutMs), stops the backend and removes the socket. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** backends replaces the registry, like { fake: () => myModule } in tests. */
+  backends?: BackendModules;
+  /** logger replaces the JSON logger on stdout. */
+  logger?: Logger;
+  /** shutdownTimeoutMs: how long stop() lets open calls finish before cutting them; default 5000. */
+  shutdownTimeoutMs?: number;
+}
+
+function shutdown(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * startArbord validates the config (left-out fields take the defaults; no file or
+ * environment is read here: see loadConfig), builds the backend, starts it and serves
+ * arbor.v1.Garden with health checks and reflection.
+ * @throws ConfigError naming the field at fault; whatever the backend throws when it cannot start
+ */
+export async function startArbord(input: ArborConfigInput = {}, options: StartOptions = {}): Promise<RunningArbord> {
+  const config = mergeConfig(input);
+  const registry = options.backends ?? defaultBackends;
+  validateConfig(config, Object.keys(registry));
+  const logger = options.logger ?? new JsonLogger({ level: config.logLevel });
+  const backend = await composeBackend(config, logger, registry);
+  await backend.start();
+
+  const server = new Server();
+  server.addService(tolerantDefinition(GardenService), createGardenService(backend, logger));
+  const health = new HealthImplementation({ '': 'SERVING', [GARDEN_SERVICE_NAME]: 'SERVING' });
+  health.addToServer(server);
+  const reflected = await loadProto([PROTO_PATH, healthProtoPath], { includeDirs: [PROTO_ROOT] });
+  new ReflectionService(reflected).addToServer(server);
+
+  let listener;
+  try {
+    listener = await bindListener(server, config);
+  } catch (err) {
+    server.forceShutdown();
+    await backend.stop();
+    throw err;
+  }
+  const { address } = listener;
+  logger.info('arbord-started', { address, backend: config.backend, pid: process.pid });
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    logger.info('arbord-stopping', { address });
+    health.setStatus('', 'NOT_SERVING');
+    health.setStatus(GARDEN_SERVICE_NAME, 'NOT_SERVING');
+    await shutdown(server, options.shutdownTimeoutMs ?? 5000);
+    await backend.stop();
+    await listener.cleanup();
+    logger.info('arbord-stopped', { address });
+  };
+  return {
+    address,
+    config,
+    backend,
+    stop: () => (stopping ??= stop()),
+  };
+}

@@ -1,0 +1,44 @@
+import { Metadata, status } from '@grpc/grpc-js';
+import type { StatusObject } from '@grpc/grpc-js';
+import { ArborError, toWireError } from '@arbor/core';
+import type { ArborErrorKind, Logger } from '@arbor/core';
+import { ErrorDetail } from '@arbor/proto';
+
+/** ERROR_METADATA_KEY is the trailer holding an encoded ErrorDetail; '-bin' makes it binary. */
+export const ERROR_METADATA_KEY = 'arbor-error-bin';
+
+const codes: Record<ArborErrorKind, status> = {
+  notFound: status.NOT_FOUND,
+  alreadyExists: status.ALREADY_EXISTS,
+  invalidArgument: status.INVALID_ARGUMENT,
+  resourceExhausted: status.RESOURCE_EXHAUSTED,
+  failedPrecondition: status.FAILED_PRECONDITION,
+  permissionDenied: status.PERMISSION_DENIED,
+  unavailable: status.UNAVAILABLE,
+  internal: status.INTERNAL,
+};
+
+/** encodeErrorDetail is the wire form of an error, for the trailer and for bulk results. */
+export function encodeErrorDetail(err: unknown): ErrorDetail {
+  const wire = toWireError(err);
+  return { name: wire.name, kind: wire.kind, message: wire.message, fields: wire.fields };
+}
+
+/**
+ * toGrpcStatus is the one place errors become gRPC statuses: the code comes from the
+ * ArborError kind (anything else is INTERNAL), and the trailer 'arbor-error-bin' carries
+ * the ErrorDetail so clients rebuild the same class. It logs the error, once: internal
+ * and unexpected errors at error level, the caller's mistakes at debug level.
+ */
+export function toGrpcStatus(err: unknown, log?: Logger): StatusObject {
+  const metadata = new Metadata();
+  const detail = encodeErrorDetail(err);
+  metadata.set(ERROR_METADATA_KEY, Buffer.from(ErrorDetail.encode(detail).finish()));
+  if (!ArborError.is(err)) {
+    log?.error('unexpected-error', { error: err });
+    return { code: status.INTERNAL, details: `internal error: ${detail.message}`, metadata };
+  }
+  if (err.kind === 'internal') log?.error('call-failed', { error: err });
+  else log?.debug('call-failed', { error: err.message, kind: err.kind });
+  return { code: codes[err.kind], details: err.message, metadata };
+}
