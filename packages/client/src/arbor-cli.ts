@@ -1,0 +1,577 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { Command, CommanderError, Option } from 'commander';
+import { toWireError } from '@arbor/core';
+import type { BulkResult, Container, ContainerSpec, DiskLimits, NetOutProtocol, NetOutRule, Process, ProcessSpec, Signal } from '@arbor/core';
+import {
+  collect,
+  parseAddress,
+  parseBindMount,
+  parseCount,
+  parseDuration,
+  parseIpRange,
+  parsePort,
+  parsePortMapping,
+  parsePortRange,
+  parseProperties,
+  parseRlimits,
+  parseSize,
+} from './cli-parsers';
+import { extractTar } from './extract-tar';
+import { DEFAULT_ADDRESS, GrpcClient } from './grpc-client';
+import type { TlsOptions } from './grpc-client';
+import { tarDirectory } from './tar-directory';
+
+/** CliStdio is the terminal the CLI talks to; process's own by default. */
+export interface CliStdio {
+  stdin: NodeJS.ReadStream | Readable;
+  stdout: NodeJS.WriteStream | Writable;
+  stderr: NodeJS.WriteStream | Writable;
+}
+
+interface GlobalOptions {
+  address: string;
+  /** socket is --socket, already as unix://path; it wins over --address. */
+  socket?: string;
+  json: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** ExitCode carries a process's exit status out of an action. */
+class ExitCode {
+  constructor(readonly code: number) {}
+}
+
+function write(stream: Writable | NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream.write(text)) stream.once('drain', resolve);
+    else resolve();
+  });
+}
+
+/** flatten turns { memory: { rss: 1 } } into ['memory.rss: 1'] for human output. */
+function flatten(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v !== 'object' || v === null)) return [`${prefix}: ${value.join(', ')}`];
+    return value.flatMap((v, i) => flatten(v, `${prefix}[${i}]`));
+  }
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value);
+    if (entries.length === 0) return prefix ? [`${prefix}: -`] : [];
+    return entries.flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return [`${prefix}: ${String(value)}`];
+}
+
+/**
+ * createArborCli builds the `arbor` command line. Each action prints its result (plain or
+ * --json) and returns; errors propagate to runArborCli, which maps them to exit codes.
+ */
+export function createArborCli(stdio: CliStdio): Command {
+  const program = new Command('arbor');
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  const connect = async (cmd: Command): Promise<GrpcClient> => {
+    const g = globals(cmd);
+    const address = g.socket ?? parseAddress(g.address);
+    if (!g.tlsCa && !g.tlsCert && !g.tlsKey) return GrpcClient.connect(address);
+    const tls: TlsOptions = {};
+    if (g.tlsCa) tls.ca = await readFile(g.tlsCa);
+    if (g.tlsCert) tls.cert = await readFile(g.tlsCert);
+    if (g.tlsKey) tls.key = await readFile(g.tlsKey);
+    return GrpcClient.connect({ address, tls });
+  };
+  /** withClient runs fn with a client that is closed afterwards. */
+  const withClient = async <T>(cmd: Command, fn: (client: GrpcClient) => Promise<T>): Promise<T> => {
+    const client = await connect(cmd);
+    try {
+      return await fn(client);
+    } finally {
+      client.close();
+    }
+  };
+  const withContainer = <T>(cmd: Command, handle: string, fn: (c: Container) => Promise<T>): Promise<T> =>
+    withClient(cmd, async (client) => fn(await client.lookup(handle)));
+
+  /** print writes a result: JSON with --json, else text (or flattened key: value lines). */
+  const print = async (cmd: Command, value: unknown, text?: string): Promise<void> => {
+    if (globals(cmd).json) await write(stdio.stdout, `${JSON.stringify(value ?? null)}\n`);
+    else if (text !== undefined) await write(stdio.stdout, text === '' ? '' : `${text}\n`);
+    else {
+      const lines = flatten(value);
+      if (lines.length) await write(stdio.stdout, `${lines.join('\n')}\n`);
+    }
+  };
+
+  program
+    .description('arbor talks to arbord, the Arbor container server (the Garden API over gRPC).')
+    .addOption(
+      new Option('-a, --address <address>', 'arbord address: unix:///path/to.sock, host:port or a socket path')
+        .env('ARBOR_ADDRESS')
+        .default(DEFAULT_ADDRESS),
+    )
+    .addOption(new Option('--socket <path>', 'same as --address, for a unix socket path').argParser(parseAddress))
+    .option('--json', 'print machine-readable JSON', false)
+    .option('--tls-ca <file>', 'CA certificate (PEM) to verify arbord over TCP')
+    .option('--tls-cert <file>', 'client certificate (PEM)')
+    .option('--tls-key <file>', 'client private key (PEM)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  arbor create --handle web-1 --memory 512M --env PORT=8080 --property app=web',
+        '  arbor run web-1 -- /bin/echo hello',
+        '  echo data | arbor run web-1 -- /bin/cat',
+        '  arbor run --tty web-1 -- /bin/sh',
+        '  arbor stream-in web-1 --path /app --from-dir ./build',
+        '  arbor stream-out web-1 --path /var/log --to-dir ./logs',
+        '  arbor --json list --property app=web',
+        '  arbor destroy web-1',
+      ].join('\n'),
+    );
+  program
+    .command('ping')
+    .description('check that arbord answers')
+    .action(async (_opts, cmd: Command) => {
+      await withClient(cmd, (c) => c.ping());
+      await print(cmd, { ok: true }, 'ok');
+    });
+
+  program
+    .command('capacity')
+    .description("show the server's memory, disk and container capacity")
+    .action(async (_opts, cmd: Command) => {
+      await print(cmd, await withClient(cmd, (c) => c.capacity()));
+    });
+
+  program
+    .command('create')
+    .description('create a container and print its handle')
+    .option('--handle <handle>', 'handle (default: generated)')
+    .option('--image <uri>', "rootfs: raw:///dir or docker:///repo#tag (default: the server's)")
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('--property <key=value>', 'property (repeatable)', collect, [])
+    .option('--grace-time <duration>', 'destroy after this long untouched: ms, 10s, 5m; 0 = never', parseDuration)
+    .option('--network <cidr>', 'subnet like 10.254.0.8/30, or an exact address in one')
+    .option('--memory <size>', 'memory limit, like 512M', parseSize)
+    .option('--cpu-weight <n>', 'relative CPU share', parseCount)
+    .option('--pids <n>', 'most processes', parseCount)
+    .option('--disk-hard <size>', 'disk limit, like 1G', parseSize)
+    .addOption(new Option('--disk-scope <scope>', 'what --disk-hard counts').choices(['total', 'exclusive']).default('total'))
+    .option('--bind <src:dst[:ro|rw]>', 'bind mount from the host, read-only unless :rw (repeatable)', collect, [])
+    .option('--net-in <host:container>', 'port mapping; host 0 = from the pool (repeatable)', collect, [])
+    .option('--privileged', 'a privileged container', false)
+    .addHelpText('after', '\nExample:\n  arbor create --handle web-1 --memory 512M --bind /srv/data:/data:rw --net-in 0:8080')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const spec: ContainerSpec = {};
+      if (typeof opts['handle'] === 'string') spec.handle = opts['handle'];
+      if (typeof opts['image'] === 'string') spec.image = { uri: opts['image'] };
+      const envs = opts['env'] as string[];
+      if (envs.length) spec.env = envs;
+      const props = opts['property'] as string[];
+      if (props.length) spec.properties = parseProperties(props);
+      if (typeof opts['graceTime'] === 'number') spec.graceTimeMs = opts['graceTime'];
+      if (typeof opts['network'] === 'string') spec.network = opts['network'];
+      const limits: NonNullable<ContainerSpec['limits']> = {};
+      if (typeof opts['memory'] === 'number') limits.memory = { limitInBytes: opts['memory'] };
+      if (typeof opts['cpuWeight'] === 'number') limits.cpu = { weight: opts['cpuWeight'] };
+      if (typeof opts['pids'] === 'number') limits.pid = { max: opts['pids'] };
+      if (typeof opts['diskHard'] === 'number') {
+        limits.disk = { byteSoft: 0, byteHard: opts['diskHard'], inodeSoft: 0, inodeHard: 0, scope: opts['diskScope'] as DiskLimits['scope'] };
+      }
+      if (Object.keys(limits).length) spec.limits = limits;
+      const binds = opts['bind'] as string[];
+      if (binds.length) spec.bindMounts = binds.map(parseBindMount);
+      const netIn = opts['netIn'] as string[];
+      if (netIn.length) spec.netIn = netIn.map(parsePortMapping);
+      if (opts['privileged'] === true) spec.privileged = true;
+      const container = await withClient(cmd, (c) => c.create(spec));
+      await print(cmd, { handle: container.handle }, container.handle);
+    });
+
+  program
+    .command('destroy')
+    .description('destroy containers and everything they hold')
+    .argument('<handle...>')
+    .action(async (handles: string[], _opts, cmd: Command) => {
+      await withClient(cmd, async (c) => {
+        for (const handle of handles) await c.destroy(handle);
+      });
+      await print(cmd, { destroyed: handles }, '');
+    });
+
+  program
+    .command('stop')
+    .description('stop every process: TERM, then KILL after 10 s (or KILL at once with --kill)')
+    .argument('<handle>')
+    .option('--kill', 'send KILL at once', false)
+    .action(async (handle: string, opts: { kill: boolean }, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.stop(opts.kill));
+      await print(cmd, { stopped: handle }, '');
+    });
+
+  program
+    .command('list')
+    .description('list container handles, optionally only those with every given property')
+    .option('--property <key=value>', 'filter (repeatable)', collect, [])
+    .action(async (opts: { property: string[] }, cmd: Command) => {
+      const containers = await withClient(cmd, (c) => c.containers(parseProperties(opts.property)));
+      const handles = containers.map((c) => c.handle);
+      await print(cmd, handles, handles.join('\n'));
+    });
+
+  program
+    .command('info')
+    .description("show a container's state, addresses, processes and properties")
+    .argument('<handle>')
+    .action(async (handle: string, _opts, cmd: Command) => {
+      await print(cmd, await withContainer(cmd, handle, (c) => c.info()));
+    });
+
+  const bulkPrint = async <T>(cmd: Command, results: Record<string, BulkResult<T>>): Promise<void> => {
+    const json = Object.fromEntries(
+      Object.entries(results).map(([h, r]) => [h, r.error ? { error: toWireError(r.error) } : { value: r.value }]),
+    );
+    const text = Object.entries(results)
+      .map(([h, r]) => (r.error ? `${h}: error: ${r.error.message}` : flatten(r.value, h).join('\n')))
+      .join('\n');
+    await print(cmd, json, text);
+  };
+
+  program
+    .command('bulk-info')
+    .description('info for several containers; an unknown handle gives an error entry')
+    .argument('<handle...>')
+    .action(async (handles: string[], _opts, cmd: Command) => {
+      await bulkPrint(cmd, await withClient(cmd, (c) => c.bulkInfo(handles)));
+    });
+
+  program
+    .command('metrics')
+    .description("show a container's memory, cpu, disk, network and pid usage")
+    .argument('<handle>')
+    .action(async (handle: string, _opts, cmd: Command) => {
+      await print(cmd, await withContainer(cmd, handle, (c) => c.metrics()));
+    });
+
+  program
+    .command('bulk-metrics')
+    .description('metrics for several containers')
+    .argument('<handle...>')
+    .action(async (handles: string[], _opts, cmd: Command) => {
+      await bulkPrint(cmd, await withClient(cmd, (c) => c.bulkMetrics(handles)));
+    });
+
+  /** drive connects a running process to this terminal and resolves with its exit status. */
+  const drive = async (startProcess: (io: Parameters<Container['run']>[1]) => Promise<Process>, tty: boolean): Promise<number> => {
+    const stdin = stdio.stdin as NodeJS.ReadStream;
+    const stdout = stdio.stdout as NodeJS.WriteStream;
+    const raw = tty && stdin.isTTY === true && typeof stdin.setRawMode === 'function';
+    if (raw) stdin.setRawMode(true);
+    const cleanups: Array<() => void> = [];
+    try {
+      const process = await startProcess({ stdin: stdio.stdin as Readable, stdout: stdio.stdout as Writable, stderr: stdio.stderr as Writable });
+      if (tty && stdout.isTTY) {
+        const resize = (): void => {
+          process.setTty({ windowSize: { columns: stdout.columns, rows: stdout.rows } }).catch(() => undefined);
+        };
+        globalThis.process.on('SIGWINCH', resize);
+        cleanups.push(() => globalThis.process.off('SIGWINCH', resize));
+      }
+      if (!raw) {
+        // without a terminal in raw mode, ^C reaches us: pass it on to the process
+        for (const signal of ['SIGINT', 'SIGTERM'] as Signal[]) {
+          const forward = (): void => {
+            process.signal(signal).catch(() => undefined);
+          };
+          globalThis.process.on(signal, forward);
+          cleanups.push(() => globalThis.process.off(signal, forward));
+        }
+      }
+      return await process.wait();
+    } finally {
+      for (const cleanup of cleanups) cleanup();
+      if (raw) stdin.setRawMode(false);
+      stdin.pause();
+    }
+  };
+
+  program
+    .command('run')
+    .description("run a program in a container, connected to this terminal; exits with the program's code")
+    .argument('<handle>')
+    .argument('<command...>', 'program and arguments, after --')
+    .option('--id <id>', 'process id (default: generated)')
+    .option('--user <user>', 'user name or uid:gid (default: root)')
+    .option('--dir <dir>', "working directory (default: the user's home)")
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('--rlimit <name=value>', 'resource limit like nofile=1024 (repeatable)', collect, [])
+    .option('-t, --tty', 'allocate a terminal: raw mode here, window size and resizes passed on', false)
+    .addHelpText('after', '\nExamples:\n  arbor run web-1 -- /bin/ls -la /\n  arbor run --tty --user vcap web-1 -- /bin/sh')
+    .action(async (handle: string, command: string[], opts: Record<string, unknown>, cmd: Command) => {
+      const [path, ...args] = command;
+      const spec: ProcessSpec = { path: path ?? '', args };
+      if (typeof opts['id'] === 'string') spec.id = opts['id'];
+      if (typeof opts['user'] === 'string') spec.user = opts['user'];
+      if (typeof opts['dir'] === 'string') spec.dir = opts['dir'];
+      const envs = opts['env'] as string[];
+      if (envs.length) spec.env = envs;
+      const rlimits = opts['rlimit'] as string[];
+      if (rlimits.length) spec.rlimits = parseRlimits(rlimits);
+      const tty = opts['tty'] === true;
+      if (tty) {
+        const out = stdio.stdout as NodeJS.WriteStream;
+        spec.tty = out.isTTY ? { windowSize: { columns: out.columns, rows: out.rows } } : {};
+      }
+      const status = await withContainer(cmd, handle, (c) => drive((io) => c.run(spec, io), tty));
+      throw new ExitCode(status);
+    });
+
+  program
+    .command('attach')
+    .description("attach to a running process's output (and input); exits with its code")
+    .argument('<handle>')
+    .argument('<process-id>')
+    .option('-t, --tty', 'put this terminal in raw mode and pass resizes on', false)
+    .action(async (handle: string, processId: string, opts: { tty: boolean }, cmd: Command) => {
+      const status = await withContainer(cmd, handle, (c) => drive((io) => c.attach(processId, io), opts.tty));
+      throw new ExitCode(status);
+    });
+
+  program
+    .command('stream-in')
+    .description('extract a tar into the container at --path: from --from-dir, --tar or standard input')
+    .argument('<handle>')
+    .requiredOption('--path <path>', 'destination in the container (relative: to the user home)')
+    .option('--user <user>', 'write as this user (default: root)')
+    .option('--from-dir <dir>', 'tar this local directory')
+    .option('--tar <file>', 'a local tar file')
+    .addHelpText('after', '\nExamples:\n  arbor stream-in web-1 --path /app --from-dir ./build\n  tar -c . | arbor stream-in web-1 --path /app')
+    .action(async (handle: string, opts: { path: string; user?: string; fromDir?: string; tar?: string }, cmd: Command) => {
+      if (opts.fromDir && opts.tar) throw new CommanderError(2, 'arbor.usage', 'error: use one of --from-dir and --tar');
+      const tar: Readable = opts.fromDir
+        ? tarDirectory(opts.fromDir)
+        : opts.tar
+          ? createReadStream(opts.tar)
+          : (stdio.stdin as Readable);
+      await withContainer(cmd, handle, (c) => c.streamIn({ path: opts.path, tar, ...(opts.user && { user: opts.user }) }));
+      await print(cmd, { streamedIn: opts.path }, '');
+    });
+
+  program
+    .command('stream-out')
+    .description('tar --path out of the container: into --to-dir, --tar or standard output')
+    .argument('<handle>')
+    .requiredOption('--path <path>', "'a/b' gives entries b/...; 'a/b/' gives the directory's contents")
+    .option('--user <user>', 'read as this user (default: root)')
+    .option('--to-dir <dir>', 'extract here (entries that would leave it are refused)')
+    .option('--tar <file>', 'write the tar to this file')
+    .addHelpText('after', '\nExamples:\n  arbor stream-out web-1 --path /var/log/ --to-dir ./logs\n  arbor stream-out web-1 --path /etc/hosts | tar -t')
+    .action(async (handle: string, opts: { path: string; user?: string; toDir?: string; tar?: string }, cmd: Command) => {
+      if (opts.toDir && opts.tar) throw new CommanderError(2, 'arbor.usage', 'error: use one of --to-dir and --tar');
+      await withContainer(cmd, handle, async (c) => {
+        const tar = await c.streamOut({ path: opts.path, ...(opts.user && { user: opts.user }) });
+        if (opts.toDir) await extractTar(tar, opts.toDir);
+        else if (opts.tar) await pipeline(tar, createWriteStream(opts.tar));
+        else await pipeline(tar, stdio.stdout as Writable, { end: false });
+      });
+    });
+
+  program
+    .command('limit-bandwidth')
+    .description('limit network bandwidth')
+    .argument('<handle>')
+    .requiredOption('--rate <size>', 'bytes per second, like 1M', parseSize)
+    .requiredOption('--burst <size>', 'burst bytes, like 64K', parseSize)
+    .action(async (handle: string, opts: { rate: number; burst: number }, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.limitBandwidth({ rateInBytesPerSecond: opts.rate, burstRateInBytesPerSecond: opts.burst }));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('limit-cpu')
+    .description('set the relative CPU weight')
+    .argument('<handle>')
+    .requiredOption('--weight <n>', 'relative share', parseCount)
+    .action(async (handle: string, opts: { weight: number }, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.limitCpu({ weight: opts.weight }));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('limit-disk')
+    .description('limit disk bytes and inodes')
+    .argument('<handle>')
+    .option('--byte-soft <size>', 'soft byte limit', parseSize, 0)
+    .option('--byte-hard <size>', 'hard byte limit', parseSize, 0)
+    .option('--inode-soft <n>', 'soft inode limit', parseCount, 0)
+    .option('--inode-hard <n>', 'hard inode limit', parseCount, 0)
+    .addOption(new Option('--scope <scope>', 'what counts').choices(['total', 'exclusive']).default('total'))
+    .action(async (handle: string, opts: Omit<DiskLimits, 'scope'> & { scope: DiskLimits['scope'] }, cmd: Command) => {
+      const limits: DiskLimits = {
+        byteSoft: opts.byteSoft,
+        byteHard: opts.byteHard,
+        inodeSoft: opts.inodeSoft,
+        inodeHard: opts.inodeHard,
+        scope: opts.scope,
+      };
+      await withContainer(cmd, handle, (c) => c.limitDisk(limits));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('limit-memory')
+    .description('limit memory')
+    .argument('<handle>')
+    .requiredOption('--limit <size>', 'bytes, like 512M; 0 = unlimited', parseSize)
+    .action(async (handle: string, opts: { limit: number }, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.limitMemory({ limitInBytes: opts.limit }));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('limit-pids')
+    .description('limit the number of processes')
+    .argument('<handle>')
+    .requiredOption('--max <n>', 'most processes; 0 = unlimited', parseCount)
+    .action(async (handle: string, opts: { max: number }, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.limitPids({ max: opts.max }));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('limits')
+    .description('show the limits in force')
+    .argument('<handle>')
+    .action(async (handle: string, _opts, cmd: Command) => {
+      await print(cmd, await withContainer(cmd, handle, (c) => c.currentLimits()));
+    });
+
+  program
+    .command('net-in')
+    .description('map a host port to a container port and print the mapping')
+    .argument('<handle>')
+    .option('--host-port <port>', '0 = one from the pool', parsePort, 0)
+    .option('--container-port <port>', '0 = same as the host port', parsePort, 0)
+    .action(async (handle: string, opts: { hostPort: number; containerPort: number }, cmd: Command) => {
+      const m = await withContainer(cmd, handle, (c) => c.netIn(opts.hostPort, opts.containerPort));
+      await print(cmd, m, `${m.hostPort}:${m.containerPort}`);
+    });
+
+  program
+    .command('net-out')
+    .description('allow egress matching a rule')
+    .argument('<handle>')
+    .addOption(new Option('--protocol <protocol>', 'protocol').choices(['all', 'tcp', 'udp', 'icmp']).default('all'))
+    .option('--network <a.b.c.d[-e.f.g.h]>', 'destination address or range (repeatable)', collect, [])
+    .option('--port <N[-M]>', 'destination port or range, tcp/udp only (repeatable)', collect, [])
+    .option('--icmp-type <n>', 'ICMP type (protocol icmp)', parseCount)
+    .option('--icmp-code <n>', 'ICMP code (protocol icmp)', parseCount)
+    .option('--log', 'log matching connections', false)
+    .addHelpText('after', '\nExample:\n  arbor net-out web-1 --protocol tcp --network 10.0.0.0-10.0.0.255 --port 443')
+    .action(async (handle: string, opts: Record<string, unknown>, cmd: Command) => {
+      const rule: NetOutRule = { protocol: opts['protocol'] as NetOutProtocol };
+      const networks = opts['network'] as string[];
+      if (networks.length) rule.networks = networks.map(parseIpRange);
+      const ports = opts['port'] as string[];
+      if (ports.length) rule.ports = ports.map(parsePortRange);
+      if (typeof opts['icmpType'] === 'number') {
+        rule.icmps = { type: opts['icmpType'], ...(typeof opts['icmpCode'] === 'number' && { code: opts['icmpCode'] }) };
+      }
+      if (opts['log'] === true) rule.log = true;
+      await withContainer(cmd, handle, (c) => c.netOut(rule));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('properties')
+    .description("show a container's properties")
+    .argument('<handle>')
+    .action(async (handle: string, _opts, cmd: Command) => {
+      const props = await withContainer(cmd, handle, (c) => c.properties());
+      await print(cmd, props, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n'));
+    });
+
+  program
+    .command('get-property')
+    .description('print one property')
+    .argument('<handle>')
+    .argument('<name>')
+    .action(async (handle: string, name: string, _opts, cmd: Command) => {
+      const value = await withContainer(cmd, handle, (c) => c.property(name));
+      await print(cmd, { [name]: value }, value);
+    });
+
+  program
+    .command('set-property')
+    .description('set one property')
+    .argument('<handle>')
+    .argument('<name>')
+    .argument('<value>')
+    .action(async (handle: string, name: string, value: string, _opts, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.setProperty(name, value));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('remove-property')
+    .description('remove one property')
+    .argument('<handle>')
+    .argument('<name>')
+    .action(async (handle: string, name: string, _opts, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.removeProperty(name));
+      await print(cmd, { ok: true }, '');
+    });
+
+  program
+    .command('set-grace-time')
+    .description('destroy the container after it is untouched this long: ms, 10s, 5m, 1h; 0 = never')
+    .argument('<handle>')
+    .argument('<duration>', 'like 30s', parseDuration)
+    .action(async (handle: string, graceTimeMs: number, _opts, cmd: Command) => {
+      await withContainer(cmd, handle, (c) => c.setGraceTime(graceTimeMs));
+      await print(cmd, { ok: true }, '');
+    });
+
+  return program;
+}
+
+/**
+ * runArborCli runs the CLI and resolves with the exit code: a process's own code for run
+ * and attach, 0 for success, 1 for an error (message on stderr), 2 for a usage error.
+ */
+export async function runArborCli(argv: readonly string[], stdio: CliStdio): Promise<number> {
+  const program = createArborCli(stdio);
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (s) => void stdio.stdout.write(s),
+    writeErr: (s) => void stdio.stderr.write(s),
+  });
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeOut: (s) => void stdio.stdout.write(s), writeErr: (s) => void stdio.stderr.write(s) });
+    cmd.showHelpAfterError('(run with --help for usage)');
+  }
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
+      if (err.code === 'arbor.usage') await write(stdio.stderr, `${err.message}\n`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    if (json) await write(stdio.stderr, `${JSON.stringify({ error: toWireError(err) })}\n`);
+    else await write(stdio.stderr, `arbor: ${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { runArborCli } from './arbor-cli';
+
+runArborCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    // let buffered output reach a pipe before exiting
+    process.stdout.write('', () => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`arbor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,140 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { chmod, link, lstat, mkdir, symlink, unlink } from 'node:fs/promises';
+import { isAbsolute, join, normalize, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { extract } from 'tar-stream';
+import type { Header } from 'tar-stream';
+
+/** Body is a tar entry's content stream (a streamx Readable). */
+interface Body extends AsyncIterable<unknown> {
+  resume(): unknown;
+}
+
+/** UnsafeTarEntryError: an entry would land outside the target directory. */
+export class UnsafeTarEntryError extends Error {
+  constructor(
+    readonly entry: string,
+    reason: string,
+  ) {
+    super(`refusing tar entry '${entry}': ${reason}`);
+    this.name = 'UnsafeTarEntryError';
+  }
+}
+
+/**
+ * safeRelative turns an entry name into its path components under the target, like
+ * './app/a.txt' -> ['app', 'a.txt']. @throws UnsafeTarEntryError for absolute or '..' names
+ */
+function safeRelative(name: string): string[] {
+  if (isAbsolute(name)) throw new UnsafeTarEntryError(name, 'absolute path');
+  const parts = normalize(name).split(sep).filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new UnsafeTarEntryError(name, 'it leaves the target directory');
+  return parts;
+}
+
+/**
+ * ensureDirectories creates dir/parts[0]/parts[1]/... as directories, refusing to pass
+ * through a symlink: a tar that first plants 'x -> /etc' cannot then write 'x/passwd'.
+ */
+async function ensureDirectories(dir: string, parts: readonly string[], entry: string): Promise<void> {
+  let path = dir;
+  for (const part of parts) {
+    path = join(path, part);
+    const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!st) await mkdir(path);
+    else if (st.isSymbolicLink()) throw new UnsafeTarEntryError(entry, `it passes through the symlink ${path}`);
+    else if (!st.isDirectory()) throw new UnsafeTarEntryError(entry, `${path} is not a directory`);
+  }
+}
+
+/** removeExisting unlinks a file or symlink at path, so that nothing is written through a link. */
+async function removeExisting(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st && !st.isDirectory()) await unlink(path);
+}
+
+async function extractEntry(dir: string, header: Header, body: Body): Promise<void> {
+  const parts = safeRelative(header.name);
+  const mode = header.mode & 0o7777;
+  if (parts.length === 0) {
+    body.resume();
+    return;
+  }
+  const parents = parts.slice(0, -1);
+  const path = join(dir, ...parts);
+  await ensureDirectories(dir, parents, header.name);
+  switch (header.type) {
+    case 'directory':
+      await ensureDirectories(dir, parts, header.name);
+      await chmod(path, mode);
+      body.resume();
+      return;
+    case 'file':
+    case 'contiguous-file': {
+      await removeExisting(path);
+      const out = createWriteStream(path, { mode, flags: 'wx' });
+      for await (const chunk of body) {
+        if (!out.write(chunk as Buffer)) await once(out, 'drain');
+      }
+      out.end();
+      await finished(out);
+      return;
+    }
+    case 'symlink':
+      await removeExisting(path);
+      await symlink(header.linkname, path);
+      body.resume();
+      return;
+    case 'link': {
+      const targetParts = safeRelative(header.linkname);
+      await ensureDirectories(dir, targetParts.slice(0, -1), header.name);
+      const target = join(dir, ...targetParts);
+      await removeExisting(path);
+      await link(target, path);
+      body.resume();
+      return;
+    }
+    default:
+      // devices, fifos: not something a client should create
+      body.resume();
+  }
+}
+
+/**
+ * extractTar unpacks an untrusted tar stream into dir (created if missing). Entries that
+ * would leave dir — absolute names, '..', or paths through a symlink — are refused, and the
+ * extraction stops with UnsafeTarEntryError.
+ */
+export async function extractTar(tar: Readable, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (header, body, next) => {
+      extractEntry(dir, header, body).then(
+        () => next(),
+        (err: unknown) => {
+          body.resume();
+          next(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  const feed = async (): Promise<void> => {
+    for await (const chunk of tar) {
+      if (!ex.write(chunk as Buffer)) await once(ex, 'drain');
+    }
+    // streamx's end takes an optional last chunk; its types insist on one
+    ex.end(undefined);
+  };
+  await Promise.all([feed().catch((err: unknown) => {
+    ex.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }), done]);
+}

@@ -1,0 +1,138 @@
+import { Metadata, credentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { validateContainerSpec, validateHandle } from '@arbor/core';
+import type { BulkResult, Capacity, Client, Container, ContainerInfo, ContainerMetrics, ContainerSpec, Properties } from '@arbor/core';
+import { GardenClient } from '@arbor/proto';
+import type { ContainerInfoEntry, ContainerMetricsEntry } from '@arbor/proto';
+import { errorFromDetail, fromGrpcError } from './from-grpc-error';
+import { GrpcContainer } from './grpc-container';
+import type { UnaryMethod, Wire } from './grpc-container';
+import { capacityFromProto, containerInfoFromProto, containerMetricsFromProto, containerSpecToProto } from './proto-codec';
+
+/** DEFAULT_ADDRESS is where arbord listens unless configured otherwise. */
+export const DEFAULT_ADDRESS = 'unix:///run/arbor/arbord.sock';
+
+/** TlsOptions are PEM contents (not paths): ca verifies the server; cert and key identify the client. */
+export interface TlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/**
+ * ConnectTarget is an address, like 'unix:///run/arbor/arbord.sock', '127.0.0.1:7777' or
+ * 'tcp://127.0.0.1:7777', or an address with TLS options.
+ */
+export type ConnectTarget = string | { address: string; tls?: TlsOptions };
+
+/** MAX_MESSAGE_BYTES lets large bulk answers through; streams use 64 KiB messages. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+function dialAddress(address: string): string {
+  return address.startsWith('tcp://') ? address.slice('tcp://'.length) : address;
+}
+
+function infosFromProto(infos: Record<string, ContainerInfoEntry>): Record<string, BulkResult<ContainerInfo>> {
+  const out: Record<string, BulkResult<ContainerInfo>> = {};
+  for (const [handle, { result }] of Object.entries(infos)) {
+    if (result?.$case === 'info') out[handle] = { value: containerInfoFromProto(result.value) };
+    if (result?.$case === 'error') out[handle] = { error: errorFromDetail(result.value) };
+  }
+  return out;
+}
+
+function metricsFromProto(metrics: Record<string, ContainerMetricsEntry>): Record<string, BulkResult<ContainerMetrics>> {
+  const out: Record<string, BulkResult<ContainerMetrics>> = {};
+  for (const [handle, { result }] of Object.entries(metrics)) {
+    if (result?.$case === 'metrics') out[handle] = { value: containerMetricsFromProto(result.value) };
+    if (result?.$case === 'error') out[handle] = { error: errorFromDetail(result.value) };
+  }
+  return out;
+}
+
+/**
+ * GrpcClient is the Client over gRPC: code written against Client runs the same against
+ * arbord as in-process. Input is validated before it is sent, with core's validators, so
+ * bad input fails with the same InvalidArgumentError either way; server errors come back
+ * as the same ArborError classes the server threw.
+ */
+export class GrpcClient implements Client {
+  private readonly wire: Wire;
+
+  private constructor(
+    private readonly grpc: GardenClient,
+    /** address is what was dialled, like 'unix:///run/arbor/arbord.sock'. */
+    readonly address: string,
+  ) {
+    this.wire = {
+      grpc,
+      target: address,
+      unary: <Req, Res>(method: UnaryMethod<Req, Res>, request: Req) =>
+        new Promise<Res>((resolve, reject) => {
+          method.call(grpc, request, new Metadata(), {}, (err, res) => (err ? reject(fromGrpcError(err, address)) : resolve(res)));
+        }),
+    };
+  }
+
+  /**
+   * connect sets up a client for arbord at target. It does not wait for the server: a call
+   * fails with ServiceUnavailableError when arbord cannot be reached.
+   */
+  static async connect(target: ConnectTarget = DEFAULT_ADDRESS): Promise<GrpcClient> {
+    const address = typeof target === 'string' ? target : target.address;
+    const tls = typeof target === 'string' ? undefined : target.tls;
+    const creds: ChannelCredentials = tls
+      ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+      : credentials.createInsecure();
+    const grpc = new GardenClient(dialAddress(address), creds, {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    });
+    return new GrpcClient(grpc, address);
+  }
+
+  /** close ends the connection; calls in flight are cancelled. */
+  close(): void {
+    this.grpc.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.wire.unary(this.grpc.ping, {});
+  }
+
+  async capacity(): Promise<Capacity> {
+    return capacityFromProto(await this.wire.unary(this.grpc.capacity, {}));
+  }
+
+  async create(spec: ContainerSpec): Promise<Container> {
+    validateContainerSpec(spec);
+    const res = await this.wire.unary(this.grpc.create, { spec: containerSpecToProto(spec) });
+    return new GrpcContainer(this.wire, res.handle);
+  }
+
+  async destroy(handle: string): Promise<void> {
+    validateHandle(handle);
+    await this.wire.unary(this.grpc.destroy, { handle });
+  }
+
+  async containers(filter: Properties = {}): Promise<Container[]> {
+    const res = await this.wire.unary(this.grpc.list, { properties: { ...filter } });
+    return res.handles.map((handle) => new GrpcContainer(this.wire, handle));
+  }
+
+  async bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>> {
+    const res = await this.wire.unary(this.grpc.bulkInfo, { handles: [...handles] });
+    return infosFromProto(res.infos);
+  }
+
+  async bulkMetrics(handles: string[]): Promise<Record<string, BulkResult<ContainerMetrics>>> {
+    const res = await this.wire.unary(this.grpc.bulkMetrics, { handles: [...handles] });
+    return metricsFromProto(res.metrics);
+  }
+
+  async lookup(handle: string): Promise<Container> {
+    validateHandle(handle);
+    await this.wire.unary(this.grpc.lookup, { handle });
+    return new GrpcContainer(this.wire, handle);
+  }
+}
