@@ -1,0 +1,167 @@
+import { PassThrough } from 'node:stream';
+import { ProcessNotFoundError, InvalidArgumentError } from '@arbor/core';
+import type { ContractContext } from '../contract-context';
+import { expectRejection } from '../helpers/expect-rejection';
+import { attachProcess, finish, runToEnd, sh, startProcess } from '../helpers/run-process';
+import { settlesWithin, sleep } from '../helpers/timing';
+import { waitForOutput } from '../helpers/wait-for-output';
+
+export function describeAttachAndSignals(ctx: ContractContext): void {
+  describe('attach', () => {
+    it('gets the output produced after attaching and the exit status', async () => {
+      const container = await ctx.create();
+      const started = await startProcess(container, sh('sleep 0.5; echo later; echo later-err >&2; exit 3'));
+      started.detach();
+      const attached = await attachProcess(container, started.process.id);
+      expect(attached.process.id).toBe(started.process.id);
+      const result = await finish(attached);
+      expect(result).toMatchObject({ exitCode: 3, stdout: 'later\n', stderr: 'later-err\n' });
+    });
+
+    it('lets several clients attach at once, each getting the output and the status', async () => {
+      const container = await ctx.create();
+      const started = await startProcess(container, sh('sleep 0.5; echo for-everyone; exit 9'));
+      const [one, two] = await Promise.all([
+        attachProcess(container, started.process.id),
+        attachProcess(container, started.process.id),
+      ]);
+      const results = await Promise.all([finish(started), finish(one), finish(two)]);
+      for (const result of results) expect(result).toMatchObject({ exitCode: 9, stdout: 'for-everyone\n' });
+    });
+
+    it('stops feeding a detached caller while another attach gets the rest', async () => {
+      const container = await ctx.create();
+      const started = await startProcess(container, sh('echo early; sleep 0.6; echo late'));
+      const first = await attachProcess(container, started.process.id);
+      first.detach();
+      started.detach();
+      const second = await attachProcess(container, started.process.id);
+      const result = await finish(second);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe('late\n');
+      expect(first.stdout.text()).not.toContain('late');
+      expect(started.stdout.text()).not.toContain('late');
+    });
+
+    it('gets the exit status of a process that exited while nobody was attached', async () => {
+      const container = await ctx.create();
+      const started = await startProcess(container, sh('echo gone; exit 7'));
+      started.detach();
+      await sleep(300);
+      const attached = await attachProcess(container, started.process.id);
+      expect(await attached.process.wait()).toBe(7);
+    });
+
+    it('keeps a process running after the client that started it disconnects', async () => {
+      const container = await ctx.create();
+      const other = await ctx.server.connect();
+      let id: string;
+      try {
+        const remote = await other.client.lookup(container.handle);
+        const started = await startProcess(remote, sh('sleep 0.6; echo survived; exit 4'));
+        id = started.process.id;
+      } finally {
+        await other.close();
+      }
+      const attached = await attachProcess(container, id);
+      expect(await finish(attached)).toMatchObject({ exitCode: 4, stdout: 'survived\n' });
+    });
+
+    it("sends an attaching caller's stdin to the process", async () => {
+      const container = await ctx.create();
+      const runStdin = new PassThrough();
+      const started = await startProcess(container, { path: 'cat' }, runStdin);
+      started.detach();
+      const attachStdin = new PassThrough();
+      const attached = await attachProcess(container, started.process.id, attachStdin);
+      attachStdin.write('typed later\n');
+      await waitForOutput(attached.stdout, 'typed later\n');
+      // whether an attacher's EOF closes the process's stdin is left open; end it by signal
+      await attached.process.signal('SIGTERM');
+      expect(await attached.process.wait()).toBe(143);
+      runStdin.end();
+      attachStdin.end();
+    });
+
+    it('refuses an unknown process id with ProcessNotFoundError "unknown process: id"', async () => {
+      const container = await ctx.create();
+      await expectRejection(attachProcess(container, 'no-such-process'), ProcessNotFoundError, {
+        processId: 'no-such-process',
+        kind: 'notFound',
+        message: 'unknown process: no-such-process',
+      });
+    });
+
+    it('refuses a malformed process id with InvalidArgumentError', async () => {
+      const container = await ctx.create();
+      await expectRejection(attachProcess(container, '../bad'), InvalidArgumentError, { field: 'processId' });
+    });
+
+    it('does not attach to a process of another container', async () => {
+      const [a, b] = await Promise.all([ctx.create(), ctx.create()]);
+      const started = await startProcess(a, { id: 'only-in-a', path: 'sleep', args: ['100'] });
+      await expectRejection(attachProcess(b, started.process.id), ProcessNotFoundError, { processId: 'only-in-a' });
+    });
+  });
+
+  describe('signals', () => {
+    it('ends a process with SIGTERM as 143', async () => {
+      const container = await ctx.create();
+      const running = await startProcess(container, { path: 'sleep', args: ['100'] });
+      await running.process.signal('SIGTERM');
+      expect(await running.process.wait()).toBe(143);
+    });
+
+    it('ends a process with SIGKILL as 137', async () => {
+      const container = await ctx.create();
+      const running = await startProcess(container, { path: 'sleep', args: ['100'] });
+      await running.process.signal('SIGKILL');
+      expect(await running.process.wait()).toBe(137);
+    });
+
+    it("lets a process ignore SIGTERM with trap '' TERM, but not SIGKILL", async () => {
+      const container = await ctx.create();
+      const running = await startProcess(container, sh("trap '' TERM; echo ready; sleep 100"));
+      await waitForOutput(running.stdout, 'ready\n');
+      await running.process.signal('SIGTERM');
+      expect(await settlesWithin(running.process.wait(), 500)).toBe(false);
+      await running.process.signal('SIGKILL');
+      expect(await running.process.wait()).toBe(137);
+    });
+
+    it('signals a process through an attached handle', async () => {
+      const container = await ctx.create();
+      const started = await startProcess(container, { path: 'sleep', args: ['100'] });
+      started.detach();
+      const attached = await attachProcess(container, started.process.id);
+      await attached.process.signal('SIGTERM');
+      expect(await attached.process.wait()).toBe(143);
+    });
+
+    it('refuses a signal after exit with ProcessNotFoundError', async () => {
+      const container = await ctx.create();
+      const running = await startProcess(container, { path: 'true' });
+      expect(await running.process.wait()).toBe(0);
+      await expectRejection(running.process.signal('SIGTERM'), ProcessNotFoundError, { processId: running.process.id });
+    });
+
+    it('reports a signalled shell script by the signal, not by its own exit code', async () => {
+      const container = await ctx.create();
+      const running = await startProcess(container, sh('echo started; sleep 100; exit 5'));
+      await waitForOutput(running.stdout, 'started\n');
+      await running.process.signal('SIGKILL');
+      const result = await finish(running);
+      expect(result).toMatchObject({ exitCode: 137, stdout: 'started\n' });
+    });
+  });
+
+  it('leaves other processes in the container running when one is killed', async () => {
+    const container = await ctx.create();
+    const victim = await startProcess(container, { id: 'victim', path: 'sleep', args: ['100'] });
+    const bystander = await startProcess(container, sh('sleep 0.5; echo still-here'));
+    await victim.process.signal('SIGKILL');
+    expect(await victim.process.wait()).toBe(137);
+    expect(await finish(bystander)).toMatchObject({ exitCode: 0, stdout: 'still-here\n' });
+    expect((await runToEnd(container, { path: 'echo', args: ['fine'] })).stdout).toBe('fine\n');
+  });
+}

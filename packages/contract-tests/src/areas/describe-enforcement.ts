@@ -1,0 +1,61 @@
+import type { BackendCapabilities } from '../contract-setup';
+import type { ContractContext } from '../contract-context';
+import { runToEnd, sh } from '../helpers/run-process';
+import { eventually } from '../helpers/timing';
+
+const MiB = 1024 * 1024;
+
+// These need a backend whose limits bite (cgroups, quotas, setrlimit). The scripts use busybox
+// applets beyond the fake's command set on purpose: only real backends run them.
+export function describeEnforcement(ctx: ContractContext, capabilities: BackendCapabilities): void {
+  const describeIf = capabilities.enforcesLimits ? describe : describe.skip;
+
+  describeIf('limits enforced (enforcesLimits)', () => {
+    it('kills a process that exceeds the memory limit and records an "out of memory" event', async () => {
+      const container = await ctx.create({ limits: { memory: { limitInBytes: 64 * MiB } } });
+      // dd holds one block of bs bytes in memory
+      const result = await runToEnd(container, { path: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'] });
+      expect(result.exitCode).toBe(137);
+      await eventually(async () => expect((await container.info()).events).toContain('out of memory'), 3000);
+    }, 20_000);
+
+    it('lets the same allocation succeed without a memory limit', async () => {
+      const container = await ctx.create();
+      const result = await runToEnd(container, { path: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'] });
+      expect(result.exitCode).toBe(0);
+    }, 20_000);
+
+    it('refuses to fork beyond the pid limit', async () => {
+      const container = await ctx.create({ limits: { pid: { max: 5 } } });
+      const result = await runToEnd(
+        container,
+        sh('for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done 2>/dev/null; echo spawned; jobs -p | wc -l; wait'),
+      );
+      expect(result.stdout + result.stderr).toMatch(/fork|Resource temporarily unavailable|can't/i);
+    }, 20_000);
+
+    it('fails writes beyond the exclusive disk byteHard limit', async () => {
+      const container = await ctx.create({
+        limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } },
+      });
+      const within = await runToEnd(container, sh('dd if=/dev/zero of=/root/small bs=1M count=5 2>&1'));
+      expect(within.exitCode).toBe(0);
+      const beyond = await runToEnd(container, sh('dd if=/dev/zero of=/root/big bs=1M count=40 2>&1'));
+      expect(beyond.exitCode).not.toBe(0);
+      expect(beyond.stdout).toMatch(/space|quota/i);
+    }, 30_000);
+
+    it('applies process rlimits', async () => {
+      const container = await ctx.create();
+      const result = await runToEnd(container, sh('ulimit -n', { rlimits: { nofile: 123 } }));
+      expect(result.stdout).toBe('123\n');
+    });
+
+    it('applies a memory limit set on a running container', async () => {
+      const container = await ctx.create();
+      await container.limitMemory({ limitInBytes: 64 * MiB });
+      const result = await runToEnd(container, { path: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'] });
+      expect(result.exitCode).toBe(137);
+    }, 20_000);
+  });
+}

@@ -1,0 +1,72 @@
+import type { Client } from '@arbor/core';
+
+/**
+ * BackendOverrides are server settings a test needs to be small or fast. A harness passes
+ * each one it is given to the backend it starts; the suite always sets them explicitly, so
+ * a harness never has to guess.
+ */
+export interface BackendOverrides {
+  /** defaultGraceTimeMs applies to containers created without one; 0 means never reaped. */
+  defaultGraceTimeMs?: number;
+  /** maxContainers caps the number of containers; 0 means the host decides. */
+  maxContainers?: number;
+  /** portPoolStart and portPoolSize: NetIn with host port 0 takes ports from [start, start+size). */
+  portPoolStart?: number;
+  portPoolSize?: number;
+  /** networkPool is the subnet containers get a /30 from, like '10.254.0.0/22'. */
+  networkPool?: string;
+  /** stopTimeoutMs is how long Stop(false) waits after TERM before KILL (Garden: 10 s). */
+  stopTimeoutMs?: number;
+}
+
+/** ContractConnection is one more client of a running server, like a second user. */
+export interface ContractConnection {
+  client: Client;
+  /** close disconnects; processes started through this client keep running. */
+  close(): Promise<void>;
+}
+
+/** ContractServer is a backend started by a harness, with its first client. */
+export interface ContractServer extends ContractConnection {
+  /** connect opens another client to the same server (in-process: the same backend). */
+  connect(): Promise<ContractConnection>;
+  /**
+   * stopTimeoutMs is the TERM-to-KILL wait this server really uses: the override when the
+   * harness could apply it, else the server's default (10000).
+   */
+  readonly stopTimeoutMs: number;
+  /**
+   * restart stops the server without touching its containers and starts it again on the same
+   * state, returning a client of the new server. Only for backends with survivesRestart.
+   */
+  restart?(): Promise<Client>;
+}
+
+/**
+ * ContractSetup starts backends for the suite. The suite starts one server for most tests
+ * and a few more with their own overrides (a small port pool, a short default grace time);
+ * it closes every server it started.
+ */
+export interface ContractSetup {
+  makeClient(overrides: BackendOverrides): Promise<ContractServer>;
+}
+
+/**
+ * BackendCapabilities turn off the tests a backend cannot pass for a real reason. Everything
+ * else in the contract applies to every backend.
+ */
+export interface BackendCapabilities {
+  /** enforcesLimits: memory (OOM kill + event), pid max, disk byteHard and rlimits really bite. */
+  enforcesLimits: boolean;
+  /** realNetwork: containers have working interfaces; NetIn forwards real traffic. */
+  realNetwork: boolean;
+  /** isolation: own pid namespace with an init as pid 1, own hostname (the handle). */
+  isolation: boolean;
+  /** survivesRestart: containers and processes outlive a server restart (needs setup restart). */
+  survivesRestart: boolean;
+  /**
+   * images are image URIs besides the default rootfs that this backend serves with busybox
+   * in them, like 'raw:///var/lib/arbor-test/busybox' or 'docker:///busybox#latest'.
+   */
+  images: string[];
+}

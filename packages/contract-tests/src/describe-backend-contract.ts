@@ -1,0 +1,62 @@
+import { describeAttachAndSignals } from './areas/describe-attach-and-signals';
+import { describeCreate } from './areas/describe-create';
+import { describeDestroy } from './areas/describe-destroy';
+import { describeEnforcement } from './areas/describe-enforcement';
+import { describeErrorRoundTrip } from './areas/describe-error-round-trip';
+import { describeGraceTime } from './areas/describe-grace-time';
+import { describeInfoAndMetrics } from './areas/describe-info-and-metrics';
+import { describeIsolation } from './areas/describe-isolation';
+import { describeLimits } from './areas/describe-limits';
+import { describeListAndLookup } from './areas/describe-list-and-lookup';
+import { describeNetworking } from './areas/describe-networking';
+import { describePingAndCapacity } from './areas/describe-ping-and-capacity';
+import { describeProperties } from './areas/describe-properties';
+import { describeRealNetwork } from './areas/describe-real-network';
+import { describeRestart } from './areas/describe-restart';
+import { describeRun } from './areas/describe-run';
+import { describeStop } from './areas/describe-stop';
+import { describeStreaming } from './areas/describe-streaming';
+import { describeTty } from './areas/describe-tty';
+import { ContractContext } from './contract-context';
+import type { BackendCapabilities, ContractSetup } from './contract-setup';
+
+/**
+ * describeBackendContract declares the Garden API contract as Jest tests against whatever
+ * setup.makeClient returns: a backend in-process or a client talking to a server. One server
+ * (started in beforeAll) serves most tests; tests needing other settings start their own.
+ * Every test destroys what it created, so tests run in any order. Capabilities only skip tests.
+ *
+ * @example
+ * describeBackendContract('fake (in-process)', { makeClient: async (o) => ... }, {
+ *   enforcesLimits: false, realNetwork: false, isolation: false, survivesRestart: false, images: [],
+ * });
+ */
+export function describeBackendContract(name: string, setup: ContractSetup, capabilities: BackendCapabilities): void {
+  describe(`backend contract: ${name}`, () => {
+    const ctx = new ContractContext(setup);
+
+    beforeAll(() => ctx.start(), 30_000);
+    afterEach(() => ctx.cleanup(), 30_000);
+    afterAll(() => ctx.close(), 30_000);
+
+    describePingAndCapacity(ctx);
+    describeCreate(ctx, capabilities);
+    describeDestroy(ctx);
+    describeListAndLookup(ctx);
+    describeInfoAndMetrics(ctx);
+    describeRun(ctx);
+    describeAttachAndSignals(ctx);
+    describeTty(ctx);
+    describeStop(ctx);
+    describeStreaming(ctx);
+    describeLimits(ctx);
+    describeNetworking(ctx);
+    describeProperties(ctx);
+    describeGraceTime(ctx);
+    describeErrorRoundTrip(ctx);
+    describeEnforcement(ctx, capabilities);
+    describeIsolation(ctx, capabilities);
+    describeRealNetwork(ctx, capabilities);
+    describeRestart(ctx, capabilities);
+  });
+}

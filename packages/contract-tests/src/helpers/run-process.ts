@@ -1,0 +1,85 @@
+import { Readable } from 'node:stream';
+import type { Container, Process, ProcessSpec } from '@arbor/core';
+import { OutputCollector } from './output-collector';
+
+/** RunningProcess is a started process with its output collected and a way to detach. */
+export interface RunningProcess {
+  process: Process;
+  stdout: OutputCollector;
+  stderr: OutputCollector;
+  /** detach stops listening; the process keeps running. */
+  detach(): void;
+}
+
+export interface ProcessResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Buffer;
+}
+
+function stdinStream(stdin: Buffer | string | Readable | undefined): Readable | undefined {
+  if (stdin === undefined) return undefined;
+  if (stdin instanceof Readable) return stdin;
+  return Readable.from([Buffer.from(stdin)]);
+}
+
+/** startProcess runs spec with collectors on stdout and stderr and returns at once. */
+export async function startProcess(
+  container: Container,
+  spec: ProcessSpec,
+  stdin?: Buffer | string | Readable,
+): Promise<RunningProcess> {
+  const stdout = new OutputCollector();
+  const stderr = new OutputCollector();
+  const detacher = new AbortController();
+  const input = stdinStream(stdin);
+  const process = await container.run(spec, {
+    stdout,
+    stderr,
+    detach: detacher.signal,
+    ...(input && { stdin: input }),
+  });
+  return { process, stdout, stderr, detach: () => detacher.abort() };
+}
+
+/** attachProcess attaches to processId with fresh collectors. */
+export async function attachProcess(
+  container: Container,
+  processId: string,
+  stdin?: Buffer | string | Readable,
+): Promise<RunningProcess> {
+  const stdout = new OutputCollector();
+  const stderr = new OutputCollector();
+  const detacher = new AbortController();
+  const input = stdinStream(stdin);
+  const process = await container.attach(processId, {
+    stdout,
+    stderr,
+    detach: detacher.signal,
+    ...(input && { stdin: input }),
+  });
+  return { process, stdout, stderr, detach: () => detacher.abort() };
+}
+
+/** finish waits for the exit status and returns it with the output that had arrived by then. */
+export async function finish(running: RunningProcess): Promise<ProcessResult> {
+  const exitCode = await running.process.wait();
+  // read the collectors in the same tick: output must be complete when the status arrives
+  const stdoutBytes = running.stdout.bytes();
+  return { exitCode, stdout: stdoutBytes.toString('utf8'), stderr: running.stderr.text(), stdoutBytes };
+}
+
+/** runToEnd runs spec to completion, like a user who waits for the exit status. */
+export async function runToEnd(
+  container: Container,
+  spec: ProcessSpec,
+  stdin?: Buffer | string | Readable,
+): Promise<ProcessResult> {
+  return finish(await startProcess(container, spec, stdin));
+}
+
+/** sh is a ProcessSpec running a shell script, like sh('echo hi >&2'). */
+export function sh(script: string, extra: Omit<ProcessSpec, 'path' | 'args'> = {}): ProcessSpec {
+  return { path: 'sh', args: ['-c', script], ...extra };
+}
