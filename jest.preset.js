@@ -11,6 +11,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
+  // the second reporter feeds the one closing line of scripts/test.sh
+  reporters: ['default', require.resolve('./scripts/jest-summary-reporter.js')],
   testMatch: ['<rootDir>/src/**/*.spec.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: {
