@@ -64,6 +64,11 @@ export class FakeContainer implements Kernel {
     return [...this.tasks.values()].filter((t) => t.running);
   }
 
+  /** process returns the process with this API id, running or exited. */
+  process(processId: string): FakeProcess | undefined {
+    return this.processes.get(processId);
+  }
+
   /** runningProcessIds lists the processes (by API id) that have not exited. */
   runningProcessIds(): string[] {
     return [...this.processes.values()].filter((p) => p.running).map((p) => p.id);

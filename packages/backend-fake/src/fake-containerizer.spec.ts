@@ -123,7 +123,7 @@ describe('output', () => {
     const stuck = new StuckWriter();
     const p = await start(h, request({ id: 'flood', path: 'head', args: ['-c', String(10 * 1024 * 1024), '/dev/zero'] }), { stdout: stuck });
     await wait(150);
-    const process = (h.container as unknown as { processes: Map<string, { hub: { inFlightBytes(): number } }> }).processes.get('flood');
+    const process = h.container.process('flood');
     expect((await h.containerizer.info(h.handle)).processIds).toEqual(['flood']);
     expect(stuck.received).toBeLessThanOrEqual(64 * 1024);
     expect(stuck.writableLength).toBeLessThanOrEqual(64 * 1024);

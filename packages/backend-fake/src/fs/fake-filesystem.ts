@@ -139,6 +139,7 @@ export class FakeFilesystem {
   /** resolve looks path up. @throws FsError ENOENT, ENOTDIR, EACCES, ELOOP */
   resolve(path: string, options: LookupOptions = {}): Resolved {
     const cred = options.cred ?? ROOT;
+    if (path === '') throw new FsError('ENOENT', path);
     const queue = components(path, options.cwd ?? '/');
     const stack: Array<{ inode: Inode; name: string }> = [{ inode: this.root, name: '' }];
     let symlinks = 0;
@@ -188,6 +189,7 @@ export class FakeFilesystem {
 
   /** parentOf resolves all but the last component, for creating or removing it. */
   parentOf(path: string, options: LookupOptions = {}): ParentOf {
+    if (path === '') throw new FsError('ENOENT', path);
     const parts = components(path, options.cwd ?? '/');
     const name = parts.pop();
     if (name === undefined || name === '..') throw new FsError('EBUSY', path);
