@@ -24,6 +24,7 @@ describe('fakeBackendModule', () => {
       hostIp: '10.1.0.1',
       containerIp: '10.1.0.2',
       externalIp: '203.0.113.9',
+      subnet: '10.1.0.0/30',
     });
     expect((await c.get<Containerizer>(TOKENS.Containerizer).capacity()).maxContainers).toBe(3);
   });

@@ -7,7 +7,7 @@ import { contentOf } from './fs/fake-filesystem';
 const setup = (n: FakeNetworker, handle: string, network = ''): ReturnType<FakeNetworker['setup']> =>
   n.setup(handle, { network, netnsPath: '', rootfsPath: '', hostname: handle });
 
-function record(handle: string, hostIp: string, containerIp: string, hostPorts: number[]): ContainerRecord {
+function record(handle: string, subnet: string, hostIp: string, containerIp: string, hostPorts: number[]): ContainerRecord {
   return {
     handle,
     phase: 'created',
@@ -15,7 +15,7 @@ function record(handle: string, hostIp: string, containerIp: string, hostPorts: 
     graceTimeMs: 0,
     properties: {},
     limits: {},
-    network: { hostIp, containerIp, externalIp: '127.0.0.1' },
+    network: { hostIp, containerIp, externalIp: '127.0.0.1', subnet },
     mappedPorts: hostPorts.map((p) => ({ hostPort: p, containerPort: 8080 })),
     netOut: [{ protocol: 'tcp' }],
     rootfs: { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },
@@ -26,7 +26,12 @@ function record(handle: string, hostIp: string, containerIp: string, hostPorts: 
 describe('FakeNetworker', () => {
   it('gives each container a /30 from the pool and the configured external address', async () => {
     const n = new FakeNetworker({ externalIp: '192.0.2.7' });
-    expect(await setup(n, 'a')).toEqual({ hostIp: '10.254.0.1', containerIp: '10.254.0.2', externalIp: '192.0.2.7' });
+    expect(await setup(n, 'a')).toEqual({
+      hostIp: '10.254.0.1',
+      containerIp: '10.254.0.2',
+      externalIp: '192.0.2.7',
+      subnet: '10.254.0.0/30',
+    });
     expect((await setup(n, 'b')).containerIp).toBe('10.254.0.6');
     expect((await setup(n, 'c', '10.9.0.0/24')).containerIp).toBe('10.9.0.2');
   });
@@ -76,9 +81,9 @@ describe('FakeNetworker', () => {
   it('takes back addresses and ports after a restart', async () => {
     const n = new FakeNetworker({ portPoolStart: 7000, portPoolSize: 3 });
     await n.restore([
-      record('a', '10.254.0.1', '10.254.0.2', [7000]),
-      record('s1', '10.7.0.1', '10.7.0.2', []),
-      record('s2', '10.7.0.1', '10.7.0.3', []),
+      record('a', '10.254.0.0/30', '10.254.0.1', '10.254.0.2', [7000]),
+      record('s1', '10.7.0.0/29', '10.7.0.1', '10.7.0.2', []),
+      record('s2', '10.7.0.0/29', '10.7.0.1', '10.7.0.3', []),
     ]);
     expect((await setup(n, 'b')).containerIp).toBe('10.254.0.6');
     expect((await setup(n, 's3', '10.7.0.0/29')).containerIp).toBe('10.7.0.4');

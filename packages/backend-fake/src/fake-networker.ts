@@ -60,7 +60,12 @@ export class FakeNetworker implements Networker {
     this.wirings.set(handle, { allocation, ports: [], netOut: [], bandwidth: undefined });
     const fs = this.volumizer?.hasFilesystem(handle) ? this.volumizer.filesystem(handle) : undefined;
     if (fs) writeHostsFile(fs, config.hostname || hostnameOf(handle), allocation.containerIp);
-    return { hostIp: allocation.hostIp, containerIp: allocation.containerIp, externalIp: this.externalIp };
+    return {
+      hostIp: allocation.hostIp,
+      containerIp: allocation.containerIp,
+      externalIp: this.externalIp,
+      subnet: allocation.subnet,
+    };
   }
 
   async netIn(handle: string, hostPort: number, containerPort: number): Promise<PortMapping> {
@@ -94,10 +99,10 @@ export class FakeNetworker implements Networker {
 
   async restore(records: readonly ContainerRecord[]): Promise<void> {
     for (const handle of [...this.wirings.keys()]) await this.destroy(handle);
-    const subnets = inferSubnets(records);
     for (const record of records) {
-      const allocation = subnets.get(record.handle);
-      if (!allocation) continue;
+      const { hostIp, containerIp, subnet } = record.network;
+      if (!subnet) continue;
+      const allocation: SubnetAllocation = { hostIp, containerIp, subnet, prefixLength: parseCidr(subnet, 'network.subnet').prefixLength };
       this.subnets.reserve(record.handle, allocation);
       const wiring: Wiring = { allocation, ports: [], netOut: structuredClone(record.netOut), bandwidth: record.limits.bandwidth };
       this.wirings.set(record.handle, wiring);
@@ -126,36 +131,4 @@ export class FakeNetworker implements Networker {
   }
 }
 
-/**
- * inferSubnets works out each record's subnet from its gateway and address, which is all a
- * ContainerRecord keeps: containers sharing a gateway share a subnet, and it is the smallest
- * one (/30 or wider) whose first usable address is the gateway and that holds them all.
- */
-function inferSubnets(records: readonly ContainerRecord[]): Map<string, SubnetAllocation> {
-  const byGateway = new Map<string, ContainerRecord[]>();
-  for (const r of records) {
-    if (!r.network.hostIp || !r.network.containerIp) continue;
-    byGateway.set(r.network.hostIp, [...(byGateway.get(r.network.hostIp) ?? []), r]);
-  }
-  const result = new Map<string, SubnetAllocation>();
-  for (const [gateway, members] of byGateway) {
-    const gw = parseIPv4(gateway, 'hostIp');
-    const addresses = members.map((m) => parseIPv4(m.network.containerIp, 'containerIp'));
-    for (let prefix = 30; prefix >= 1; prefix--) {
-      const cidr = parseCidr(`${gateway}/${prefix}`, 'hostIp');
-      if (cidr.network + 1 !== gw) break;
-      if (!addresses.every((a) => a > cidr.network + 1 && a < cidr.broadcast)) continue;
-      for (const m of members) {
-        result.set(m.handle, {
-          containerIp: m.network.containerIp,
-          hostIp: gateway,
-          subnet: `${formatIPv4(cidr.network)}/${prefix}`,
-          prefixLength: prefix,
-        });
-      }
-      break;
-    }
-  }
-  return result;
-}
 

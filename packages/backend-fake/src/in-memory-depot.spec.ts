@@ -8,7 +8,7 @@ const record: ContainerRecord = {
   graceTimeMs: 0,
   properties: { app: 'web' },
   limits: {},
-  network: { hostIp: '', containerIp: '', externalIp: '' },
+  network: { hostIp: '', containerIp: '', externalIp: '', subnet: '' },
   mappedPorts: [],
   netOut: [],
   rootfs: { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },

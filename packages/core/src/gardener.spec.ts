@@ -68,7 +68,7 @@ function ports() {
     capacity: jest.fn(async () => ({ memoryInBytes: 1 << 30, maxContainers: 100 })),
   } satisfies Containerizer;
   const networker = {
-    setup: track('networker.setup', { hostIp: '10.254.0.1', containerIp: '10.254.0.2', externalIp: '192.0.2.1' }),
+    setup: track('networker.setup', { hostIp: '10.254.0.1', containerIp: '10.254.0.2', externalIp: '192.0.2.1', subnet: '10.254.0.0/30' }),
     netIn: jest.fn(async (_h: string, host: number, container: number) => {
       calls.push('networker.netIn');
       return { hostPort: host || 61001, containerPort: container || host || 61001 };

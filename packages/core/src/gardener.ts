@@ -155,7 +155,7 @@ export class Gardener implements Backend {
       graceTimeMs: spec.graceTimeMs ?? this.ports.config.defaultGraceTimeMs,
       properties: { ...spec.properties },
       limits: structuredClone(spec.limits ?? {}),
-      network: { hostIp: '', containerIp: '', externalIp: '' },
+      network: { hostIp: '', containerIp: '', externalIp: '', subnet: '' },
       mappedPorts: [],
       netOut: [],
       rootfs: { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },
@@ -246,9 +246,12 @@ export class Gardener implements Backend {
   async info(handle: string): Promise<ContainerInfo> {
     return this.touch(handle, async (record) => {
       const info = await this.ports.containerizer.info(handle);
+      const { hostIp, containerIp, externalIp } = record.network;
       return {
         ...info,
-        ...record.network,
+        hostIp,
+        containerIp,
+        externalIp,
         properties: { ...record.properties },
         mappedPorts: record.mappedPorts.map((m) => ({ ...m })),
       };

@@ -119,6 +119,8 @@ export interface NetworkInfo {
   hostIp: string;
   containerIp: string;
   externalIp: string;
+  /** subnet is the container's subnet, like '10.254.0.0/30', kept so a restart re-reserves it exactly. */
+  subnet: string;
 }
 
 /** Networker gives containers addresses, port mappings, egress rules and bandwidth limits. */

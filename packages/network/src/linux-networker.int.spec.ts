@@ -157,10 +157,10 @@ describeRoot('LinuxNetworker (root, network namespaces)', () => {
   }, 60_000);
 
   /** container makes a namespace and wires it, like the Gardener's create does. */
-  async function container(handle: string, network = ''): Promise<{ ns: string; ip: string; hostIp: string; externalIp: string }> {
+  async function container(handle: string, network = ''): Promise<{ ns: string; ip: string; hostIp: string; externalIp: string; subnet: string }> {
     const ns = await makeNetns();
     const info = await networker.setup(handle, { network, netnsPath: ns.path });
-    return { ns: ns.name, ip: info.containerIp, hostIp: info.hostIp, externalIp: info.externalIp };
+    return { ns: ns.name, ip: info.containerIp, hostIp: info.hostIp, externalIp: info.externalIp, subnet: info.subnet };
   }
 
   async function remove(handle: string, ns: string): Promise<void> {
@@ -364,7 +364,7 @@ describeRoot('LinuxNetworker (root, network namespaces)', () => {
       graceTimeMs: 0,
       properties: {},
       limits: {},
-      network: { hostIp: kept.hostIp, containerIp: kept.ip, externalIp: kept.externalIp },
+      network: { hostIp: kept.hostIp, containerIp: kept.ip, externalIp: kept.externalIp, subnet: kept.subnet },
       mappedPorts: [mapping],
       netOut: [rule],
       rootfs: { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },

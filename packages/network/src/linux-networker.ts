@@ -1,10 +1,11 @@
-import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   ArborError,
   ContainerNotFoundError,
   InvalidArgumentError,
   formatIPv4,
+  parseCidr,
   parseIPv4,
   silentLogger,
   validateBandwidthLimits,
@@ -202,7 +203,7 @@ export class LinuxNetworker implements Networker {
         });
       }
       this.logger.debug('network-setup', { handle, containerIp, bridge: w.bridge });
-      return { hostIp, containerIp, externalIp: this.externalIp ?? '' };
+      return { hostIp, containerIp, externalIp: this.externalIp ?? '', subnet: w.allocation.subnet };
     });
   }
 
@@ -440,8 +441,7 @@ export class LinuxNetworker implements Networker {
   private async rewire(record: ContainerRecord): Promise<void> {
     const { containerIp, hostIp } = record.network;
     const hostVeth = this.names.hostVeth(containerIp);
-    const master = await readlink(path.join(this.sysClassNet(), hostVeth, 'master')).catch(() => '');
-    const subnet = this.names.parseBridge(path.basename(master)) ?? inferSubnet(hostIp, containerIp);
+    const subnet = parseCidr(record.network.subnet, 'network.subnet');
     const allocation: SubnetAllocation = {
       containerIp,
       hostIp,
@@ -512,16 +512,3 @@ function group(w: Wired): number {
   return parseIPv4(w.containerIp, 'containerIp');
 }
 
-/**
- * inferSubnet guesses a container's subnet when its bridge is gone: the smallest aligned
- * subnet whose gateway (network + 1) is hostIp and which holds containerIp.
- */
-function inferSubnet(hostIp: string, containerIp: string): { network: number; prefixLength: number } {
-  const network = parseIPv4(hostIp, 'hostIp') - 1;
-  const address = parseIPv4(containerIp, 'containerIp');
-  for (let prefixLength = 30; prefixLength > 0; prefixLength--) {
-    const size = 2 ** (32 - prefixLength);
-    if (network % size === 0 && address < network + size - 1) return { network, prefixLength };
-  }
-  throw new ArborError('internal', `network: ${containerIp} and gateway ${hostIp} fit in no subnet`);
-}
