@@ -7,7 +7,7 @@ import type { ContainerInfoEntry, ContainerMetricsEntry } from '@arbor/proto';
 import { errorFromDetail, fromGrpcError } from './from-grpc-error';
 import { GrpcContainer } from './grpc-container';
 import type { UnaryMethod, Wire } from './grpc-container';
-import { capacityFromProto, containerInfoFromProto, containerMetricsFromProto, containerSpecToProto } from './proto-codec';
+import { capacityFromProto, containerInfoFromProto, containerMetricsFromProto, containerSpecToProto } from '@arbor/proto';
 
 /** DEFAULT_ADDRESS is where arbord listens unless configured otherwise. */
 export const DEFAULT_ADDRESS = 'unix:///run/arbor/arbord.sock';

@@ -47,7 +47,7 @@ import {
   netOutRuleToProto,
   pidToProto,
   processSpecToProto,
-} from './proto-codec';
+} from '@arbor/proto';
 
 /** MAX_TAR_CHUNK bounds one StreamIn message. */
 export const MAX_TAR_CHUNK = 64 * 1024;

@@ -5,7 +5,7 @@ import { ArborError, InvalidArgumentError, ProcessNotFoundError } from '@arbor/c
 import type { Process, ProcessIO, Signal, TtySpec } from '@arbor/core';
 import type { ProcessInput, ProcessOutput } from '@arbor/proto';
 import { fromGrpcError } from './from-grpc-error';
-import { ttyToProto } from './proto-codec';
+import { ttyToProto } from '@arbor/proto';
 
 /** MAX_STDIN_CHUNK bounds one stdin message. */
 export const MAX_STDIN_CHUNK = 64 * 1024;

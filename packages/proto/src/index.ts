@@ -7,3 +7,33 @@ export const PROTO_ROOT = path.resolve(__dirname, '../../../proto');
 
 /** Absolute path to arbor.proto, e.g. for @grpc/proto-loader and @grpc/reflection. */
 export const PROTO_PATH = path.join(PROTO_ROOT, 'arbor/v1/arbor.proto');
+
+export {
+  bandwidthFromProto,
+  bandwidthToProto,
+  capacityFromProto,
+  capacityToProto,
+  containerInfoFromProto,
+  containerInfoToProto,
+  containerMetricsFromProto,
+  containerMetricsToProto,
+  containerSpecFromProto,
+  containerSpecToProto,
+  cpuFromProto,
+  cpuToProto,
+  diskFromProto,
+  diskToProto,
+  limitsFromProto,
+  limitsToProto,
+  memoryFromProto,
+  memoryToProto,
+  netOutRuleFromProto,
+  netOutRuleToProto,
+  pidFromProto,
+  pidToProto,
+  processSpecFromProto,
+  processSpecToProto,
+  required,
+  ttyFromProto,
+  ttyToProto,
+} from './codec';

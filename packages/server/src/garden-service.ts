@@ -14,7 +14,7 @@ import {
   netOutRuleFromProto,
   pidFromProto,
   required,
-} from './proto-codec';
+} from '@arbor/proto';
 import { processStreamHandler } from './process-stream';
 import { streamInHandler, streamOutHandler } from './file-streams';
 import { encodeErrorDetail, toGrpcStatus } from './to-grpc-status';

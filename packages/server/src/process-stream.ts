@@ -6,7 +6,7 @@ import type { ServerDuplexStream, StatusObject, handleBidiStreamingCall } from '
 import { InvalidArgumentError } from '@arbor/core';
 import type { Backend, Logger, Process, ProcessIO, Signal } from '@arbor/core';
 import type { ProcessInput, ProcessOutput } from '@arbor/proto';
-import { processSpecFromProto, ttyFromProto } from './proto-codec';
+import { processSpecFromProto, ttyFromProto } from '@arbor/proto';
 import { toGrpcStatus } from './to-grpc-status';
 import { decoded } from './undecodable-message';
 
