@@ -1,0 +1,79 @@
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ArborError, validateHandle } from '@arbor/core';
+import type { ContainerRecord, Depot } from '@arbor/core';
+import { storageName } from './storage-name';
+import { writeFileAtomically } from './write-file-atomically';
+
+/**
+ * FileDepot keeps one JSON record per container, at <stateDir>/depot/<handle>/record.json,
+ * written atomically so that a kill -9 at any moment leaves the last saved record. The
+ * handle's directory belongs to the depot: containerizers keep their own files beside the
+ * record (like processes/), and remove() deletes the whole directory.
+ */
+export class FileDepot implements Depot {
+  /** root is like /var/lib/arbor/depot. */
+  readonly root: string;
+
+  constructor(stateDir: string) {
+    this.root = join(stateDir, 'depot');
+  }
+
+  /** dir is like /var/lib/arbor/depot/<handle> (a shortened name for handles over 128 characters). */
+  dir(handle: string): string {
+    validateHandle(handle);
+    return join(this.root, storageName(handle));
+  }
+
+  async save(record: ContainerRecord): Promise<void> {
+    const dir = this.dir(record.handle);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFileAtomically(join(dir, 'record.json'), `${JSON.stringify(record, null, 2)}\n`);
+    } catch (err) {
+      throw new ArborError('internal', `depot.save ${record.handle}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async load(handle: string): Promise<ContainerRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir(handle), 'record.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new ArborError('internal', `depot.load ${handle}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch (err) {
+      throw new ArborError('internal', `depot.load ${handle}: record.json is not JSON: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async remove(handle: string): Promise<void> {
+    await rm(this.dir(handle), { recursive: true, force: true });
+  }
+
+  /** list returns every readable record; a directory without one (a crash before the first save) is skipped. */
+  async list(): Promise<ContainerRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const records: ContainerRecord[] = [];
+    for (const name of names.sort()) {
+      if (name.startsWith('.')) continue;
+      const text = await readFile(join(this.root, name, 'record.json'), 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      try {
+        records.push(JSON.parse(text) as ContainerRecord);
+      } catch {
+        // a record that is not JSON was never completely written: skip it
+      }
+    }
+    return records;
+  }
+}
