@@ -1,0 +1,154 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError, type ImageRef, type Logger } from '@arbor/core';
+import Dockerode from 'dockerode';
+import { DockerArchiveSource } from './docker-archive-source';
+import { DockerDaemonSource } from './docker-daemon-source';
+import { imageDefaults, type ImageDefaults } from './image-config';
+import type { ImageSource } from './image-source';
+import { parseImageUri, type ImageUri } from './image-uri';
+import { IMAGE_OWNER_PREFIX, type LayerProgress, type LayerStore } from './layer-store';
+import { hostPlatform, type Platform } from './manifest';
+import { OciLayoutSource } from './oci-layout-source';
+import { RegistrySource } from './registry-source';
+
+/** PulledImage is an image ready to be a root filesystem. */
+export interface PulledImage {
+  /** id is the config digest, like 'sha256:<hex>', or 'raw:<path>' for a raw directory. */
+  id: string;
+  /** layerDirs are overlayfs lowerdirs, top layer first; for raw:// the directory itself. */
+  layerDirs: string[];
+  /** diffIds are the layers bottom first, as in the image config. */
+  diffIds: string[];
+  defaults: ImageDefaults;
+}
+
+export interface ImagePullerOptions {
+  store: LayerStore;
+  /** docker serves docker-daemon: URIs; by default the engine at /var/run/docker.sock or DOCKER_HOST. */
+  docker?: Dockerode;
+  /** platform picks a manifest from an index; by default linux and the host's architecture. */
+  platform?: Platform;
+  /** concurrency is how many layers of one image download at once. */
+  concurrency?: number;
+  logger?: Logger;
+}
+
+export interface PullOptions {
+  onProgress?: (progress: LayerProgress) => void;
+  /**
+   * owner, like 'container:<handle>', is recorded as a reference to the image's layers
+   * before pull returns, so no gc() can run between the pull and the owner's own record.
+   */
+  owner?: string;
+}
+
+/**
+ * ImagePuller turns an image URI into verified layer directories in a LayerStore and the
+ * image's defaults (Env, User, WorkingDir, Entrypoint, Cmd). Each pulled image is kept as
+ * a reference 'image:<uri>' so its layers survive gc() until that reference is dropped.
+ */
+export class ImagePuller {
+  private readonly store: LayerStore;
+  private dockerClient: Dockerode | undefined;
+  private readonly platform: Platform;
+  private readonly concurrency: number;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: ImagePullerOptions) {
+    this.store = options.store;
+    this.dockerClient = options.docker;
+    this.platform = options.platform ?? hostPlatform();
+    this.concurrency = Math.max(1, options.concurrency ?? 3);
+    this.logger = options.logger;
+  }
+
+  /**
+   * pull fetches what the store lacks of image and returns its layer dirs and defaults.
+   * @throws InvalidArgumentError('image.uri') for a bad URI or a missing raw directory.
+   * @throws DigestMismatchError when any manifest, config or layer is not what it claims.
+   * @throws InvalidTarError when a layer tries to leave its directory.
+   */
+  async pull(image: ImageRef, options: PullOptions = {}): Promise<PulledImage> {
+    const uri = parseImageUri(image.uri);
+    if (uri.kind === 'raw') return this.raw(image.uri, uri.path);
+    const source = this.source(image, uri);
+    const started = Date.now();
+    try {
+      const resolved = await source.resolve((digest) => this.store.readBlob(digest));
+      const diffIds = resolved.layers.map((layer) => layer.diffId);
+      const release = await this.store.pin(diffIds);
+      try {
+        const layerDirs = await mapLimit(resolved.layers, this.concurrency, (layer) =>
+          this.store.ensureLayer(layer, () => source.openLayer(layer), options.onProgress),
+        );
+        if (resolved.configBytes !== undefined && (await this.store.readBlob(resolved.configDigest)) === undefined) {
+          await this.store.writeBlob(`config of ${image.uri}`, resolved.configDigest, resolved.configBytes);
+        }
+        await this.store.addReference({ owner: `${IMAGE_OWNER_PREFIX}${image.uri}`, diffIds, configDigest: resolved.configDigest });
+        if (options.owner !== undefined) {
+          await this.store.addReference({ owner: options.owner, diffIds, configDigest: resolved.configDigest });
+        }
+        this.logger?.info('image-pulled', { uri: image.uri, layers: diffIds.length, ms: Date.now() - started });
+        return { id: resolved.configDigest, layerDirs: layerDirs.reverse(), diffIds, defaults: imageDefaults(resolved.config) };
+      } finally {
+        release();
+      }
+    } finally {
+      await source.close();
+    }
+  }
+
+  private source(image: ImageRef, uri: Exclude<ImageUri, { kind: 'raw' }>): ImageSource {
+    switch (uri.kind) {
+      case 'oci':
+        return new OciLayoutSource(uri.layoutPath, uri.tag, this.platform, image.uri);
+      case 'docker-archive':
+        return new DockerArchiveSource(uri.path, uri.tag, image.uri);
+      case 'docker-daemon':
+        return new DockerDaemonSource(this.docker(), uri.name, join(this.store.root, 'tmp'), (id) => this.store.hasLayer(id), image.uri);
+      case 'registry': {
+        const hasCredentials = image.username !== undefined && image.username !== '';
+        const credentials = hasCredentials ? { username: image.username ?? '', password: image.password ?? '' } : undefined;
+        return new RegistrySource(uri, uri.reference, this.platform, credentials);
+      }
+    }
+  }
+
+  private docker(): Dockerode {
+    this.dockerClient ??= new Dockerode();
+    return this.dockerClient;
+  }
+
+  private async raw(text: string, path: string): Promise<PulledImage> {
+    const info = await stat(path).catch(() => undefined);
+    if (info === undefined || !info.isDirectory()) {
+      throw new InvalidArgumentError('image.uri', `'${text}': ${path} is not a directory`);
+    }
+    return { id: `raw:${path}`, layerDirs: [path], diffIds: [], defaults: imageDefaults({}) };
+  }
+}
+
+/** mapLimit maps items with at most limit calls running, keeping the order of results. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const index = next;
+      next += 1;
+      try {
+        results[index] = await fn(items[index] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure !== undefined) throw failure.reason as unknown;
+  return results;
+}
+

@@ -1,0 +1,17 @@
+// @arbor/images: root filesystems for containers. For now an overlay over a directory.
+export { DEFAULT_ROOTFS, OverlayVolumizer } from './overlay-volumizer';
+export type { OverlayVolumizerOptions } from './overlay-volumizer';
+
+// Image sources, the content-addressed layer store and pulling images into it.
+export { parseImageUri, DEFAULT_REGISTRY_HOST } from './image-uri';
+export type { ImageUri } from './image-uri';
+export { LayerStore, IMAGE_OWNER_PREFIX } from './layer-store';
+export type { GcResult, LayerDescriptor, LayerProgress, LayerStoreOptions, LayerStoreStats, Reference } from './layer-store';
+export { ImagePuller } from './image-puller';
+export type { ImagePullerOptions, PullOptions, PulledImage } from './image-puller';
+export type { ImageDefaults } from './image-config';
+export { DigestMismatchError } from './digest-mismatch-error';
+export { CommandSpecialFiles } from './special-files';
+export type { SpecialFiles } from './special-files';
+export { LayerExtractor } from './layer-extractor';
+export type { Platform } from './manifest';
