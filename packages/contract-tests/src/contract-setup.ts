@@ -56,8 +56,10 @@ export interface ContractSetup {
  * else in the contract applies to every backend.
  */
 export interface BackendCapabilities {
-  /** enforcesLimits: memory (OOM kill + event), pid max, disk byteHard and rlimits really bite. */
+  /** enforcesLimits: memory (OOM kill + event), pid max and rlimits really bite. */
   enforcesLimits: boolean;
+  /** enforcesDiskLimits: writes beyond disk byteHard fail in the container. */
+  enforcesDiskLimits: boolean;
   /** realNetwork: containers have working interfaces; NetIn forwards real traffic. */
   realNetwork: boolean;
   /** isolation: own pid namespace with an init as pid 1, own hostname (the handle). */

@@ -23,5 +23,5 @@ async function startFake(overrides: BackendOverrides): Promise<ContractServer> {
 describeBackendContract(
   'fake (in-process)',
   { makeClient: startFake },
-  { enforcesLimits: false, realNetwork: false, isolation: false, survivesRestart: false, images: [] },
+  { enforcesLimits: false, enforcesDiskLimits: true, realNetwork: false, isolation: false, survivesRestart: false, images: [] },
 );

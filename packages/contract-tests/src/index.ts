@@ -8,3 +8,4 @@ export type {
   ContractSetup,
 } from './contract-setup';
 export { MAIN_OVERRIDES } from './contract-context';
+export { startArbordContractServer } from './arbord-contract-server';

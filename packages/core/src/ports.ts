@@ -103,6 +103,8 @@ export interface Containerizer {
   /** handles lists every container the containerizer holds, for the sweep at start. */
   handles(): Promise<string[]>;
   capacity(): Promise<{ memoryInBytes: number; maxContainers: number }>;
+  /** close releases arbord's own resources (open FIFOs, coprocesses); containers keep running. */
+  close?(): Promise<void>;
 }
 
 export interface NetworkConfig {
@@ -135,6 +137,8 @@ export interface Networker {
   destroy(handle: string): Promise<void>;
   /** restore re-reserves what the given containers held before a restart, and sweeps the rest. */
   restore(records: readonly ContainerRecord[]): Promise<void>;
+  /** close releases arbord's own resources (helper coprocesses); container networks stay. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -37,17 +37,6 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
       expect(result.exitCode).not.toBe(0);
     }, 20_000);
 
-    it('fails writes beyond the exclusive disk byteHard limit', async () => {
-      const container = await ctx.create({
-        limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } },
-      });
-      const within = await runToEnd(container, sh('dd if=/dev/zero of=/root/small bs=1M count=5 2>&1'));
-      expect(within.exitCode).toBe(0);
-      const beyond = await runToEnd(container, sh('dd if=/dev/zero of=/root/big bs=1M count=40 2>&1'));
-      expect(beyond.exitCode).not.toBe(0);
-      expect(beyond.stdout).toMatch(/space|quota/i);
-    }, 30_000);
-
     it('applies process rlimits', async () => {
       const container = await ctx.create();
       const result = await runToEnd(container, sh('ulimit -n', { rlimits: { nofile: 123 } }));
@@ -60,5 +49,20 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
       const result = await runToEnd(container, { path: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'] });
       expect(result.exitCode).toBe(137);
     }, 20_000);
+  });
+
+  const describeDiskIf = capabilities.enforcesDiskLimits ? describe : describe.skip;
+
+  describeDiskIf('disk limits enforced (enforcesDiskLimits)', () => {
+    it('fails writes beyond the exclusive disk byteHard limit', async () => {
+      const container = await ctx.create({
+        limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } },
+      });
+      const within = await runToEnd(container, sh('dd if=/dev/zero of=/root/small bs=1M count=5 2>&1'));
+      expect(within.exitCode).toBe(0);
+      const beyond = await runToEnd(container, sh('dd if=/dev/zero of=/root/big bs=1M count=40 2>&1'));
+      expect(beyond.exitCode).not.toBe(0);
+      expect(beyond.stdout).toMatch(/space|quota/i);
+    }, 30_000);
   });
 }

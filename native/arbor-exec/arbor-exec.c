@@ -1,0 +1,591 @@
+/* arbor-exec runs a process in a container so that it outlives arbord: it makes the stdio
+ * FIFOs and a control FIFO in the process's depot dir, starts a supervisor in its own session
+ * (double fork, so arbord is not its parent), and the supervisor forks the process into the
+ * container: cgroups, namespaces of the container's init, user from the container's own
+ * /etc/passwd, rlimits, working dir, env, default capabilities, no_new_privs and a seccomp
+ * filter (not with --privileged), then exec.
+ * The supervisor relays signals and window sizes from the control FIFO, holds the output
+ * FIFOs until they are drained, and writes the exit status (128+N on signal N) atomically to
+ * <dir>/exit. arbor-exec itself exits once the process has started: 0, printing the pid, or
+ * EXIT_NOT_FOUND when the executable does not exist.
+ *
+ * usage: arbor-exec --init-pid PID --dir PROCESS_DIR [--cgroup DIR]... [--user SPEC]
+ *          [--cwd DIR] [--env K=V]... [--rlimit NAME=N]... [--tty COLSxROWS] [--privileged] [--log-fd N]
+ *          -- PATH [ARG]...
+ * Container env entries come before process env entries; later ones win.
+ *
+ * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts
+ * (processes, users, rlimits, TTY, restart) */
+#define _GNU_SOURCE
+#include "../common/arbor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ITEMS 512
+
+static struct {
+  const char *init_pid, *dir, *user, *cwd;
+  const char *cgroups[64];
+  int ncgroups;
+  const char *env[MAX_ITEMS];
+  int nenv;
+  struct {
+    int resource;
+    rlim_t value;
+  } rlimits[32];
+  int nrlimits;
+  int tty, privileged;
+  unsigned short cols, rows;
+  char **argv;
+} opt;
+
+static const struct {
+  const char *name;
+  int resource;
+} rlimit_names[] = {
+    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},     {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
+    {"fsize", RLIMIT_FSIZE},   {"locks", RLIMIT_LOCKS},   {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE},
+    {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO}, {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
+};
+
+static void parse(int argc, char **argv) {
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has = i + 1 < argc;
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    } else if (strcmp(a, "--init-pid") == 0 && has) opt.init_pid = argv[++i];
+    else if (strcmp(a, "--dir") == 0 && has) opt.dir = argv[++i];
+    else if (strcmp(a, "--user") == 0 && has) opt.user = argv[++i];
+    else if (strcmp(a, "--privileged") == 0) opt.privileged = 1;
+    else if (strcmp(a, "--cwd") == 0 && has) opt.cwd = argv[++i];
+    else if (strcmp(a, "--log-fd") == 0 && has) log_fd = (int)parse_int(argv[++i], "--log-fd");
+    else if (strcmp(a, "--cgroup") == 0 && has && opt.ncgroups < 64) opt.cgroups[opt.ncgroups++] = argv[++i];
+    else if (strcmp(a, "--env") == 0 && has && opt.nenv < MAX_ITEMS) opt.env[opt.nenv++] = argv[++i];
+    else if (strcmp(a, "--tty") == 0 && has) {
+      unsigned c, r;
+      if (sscanf(argv[++i], "%ux%u", &c, &r) != 2) bail(EXIT_BAD_USAGE, "--tty wants COLSxROWS");
+      opt.tty = 1;
+      opt.cols = (unsigned short)c;
+      opt.rows = (unsigned short)r;
+    } else if (strcmp(a, "--rlimit") == 0 && has && opt.nrlimits < 32) {
+      char *spec = argv[++i];
+      char *eq = strchr(spec, '=');
+      if (!eq) bail(EXIT_BAD_USAGE, "--rlimit wants NAME=N");
+      *eq = '\0';
+      int found = -1;
+      for (size_t k = 0; k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
+        if (strcmp(rlimit_names[k].name, spec) == 0) found = rlimit_names[k].resource;
+      if (found < 0) bail(EXIT_BAD_USAGE, "unknown rlimit %s", spec);
+      opt.rlimits[opt.nrlimits].resource = found;
+      opt.rlimits[opt.nrlimits++].value = (rlim_t)parse_int(eq + 1, spec);
+    } else {
+      bail(EXIT_BAD_USAGE, "unknown or incomplete argument '%s'", a);
+    }
+  }
+  if (!opt.init_pid || !opt.dir || i >= argc) bail(EXIT_BAD_USAGE, "--init-pid, --dir and a program after -- are required");
+  opt.argv = &argv[i];
+  if (opt.argv[0][0] == '\0') bail(EXIT_BAD_USAGE, "the program path is empty");
+  if (!opt.user) opt.user = "";
+}
+
+/* ------------------------------------------------------------------ the container side */
+
+/* report_fd is the supervisor's error pipe: the child writes "<code> <message>" there. */
+static int report_fd = -1;
+
+static void child_fail(int code, const char *fmt, const char *arg) {
+  char msg[1024];
+  int saved = errno;
+  snprintf(msg, sizeof msg, fmt, arg);
+  if (saved) {
+    size_t n = strlen(msg);
+    snprintf(msg + n, sizeof msg - n, ": %s", strerror(saved));
+  }
+  dprintf(report_fd, "%d %s", code, msg);
+  _exit(127);
+}
+
+/* env_set puts "K=V" into env, replacing an entry with the same key in place. */
+static void env_set(char **env, int *n, const char *entry) {
+  size_t keylen = strcspn(entry, "=");
+  for (int i = 0; i < *n; i++) {
+    if (strncmp(env[i], entry, keylen) == 0 && env[i][keylen] == '=') {
+      env[i] = (char *)entry;
+      return;
+    }
+  }
+  if (*n < MAX_ITEMS + 3) env[(*n)++] = (char *)entry;
+}
+
+static void exec_program(char **env) {
+  const char *path = opt.argv[0];
+  if (strchr(path, '/')) {
+    execve(path, opt.argv, env);
+    child_fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, "exec %s", path);
+  }
+  const char *search = "/usr/local/bin:/usr/bin:/bin";
+  for (int i = 0; env[i]; i++)
+    if (strncmp(env[i], "PATH=", 5) == 0) search = env[i] + 5;
+  int denied = 0;
+  char dirs[8192];
+  snprintf(dirs, sizeof dirs, "%s", search);
+  char *save = NULL;
+  for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    char full[PATH_MAX];
+    snprintf(full, sizeof full, "%s/%s", d, path);
+    execve(full, opt.argv, env);
+    if (errno == EACCES) denied = 1;
+  }
+  errno = denied ? EACCES : 0;
+  child_fail(denied ? EXIT_HELPER_FAILED : EXIT_NOT_FOUND, "exec %s", path);
+}
+
+/* send_fd passes fd over the unix socket sock. */
+static int send_fd(int sock, int fd) {
+  char byte = 'm';
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock) {
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
+/* DENIED_SYSCALLS fail with EPERM in a container (unless --privileged): what dropped
+ * capabilities already forbid, plus what needs none and widens the kernel's surface. */
+static const int denied_syscalls[] = {
+    SCMP_SYS(mount),        SCMP_SYS(umount2),         SCMP_SYS(pivot_root),    SCMP_SYS(move_mount),
+    SCMP_SYS(open_tree),    SCMP_SYS(fsopen),          SCMP_SYS(fsconfig),      SCMP_SYS(fsmount),
+    SCMP_SYS(fspick),       SCMP_SYS(setns),           SCMP_SYS(swapon),        SCMP_SYS(swapoff),
+    SCMP_SYS(reboot),       SCMP_SYS(kexec_load),      SCMP_SYS(kexec_file_load), SCMP_SYS(init_module),
+    SCMP_SYS(finit_module), SCMP_SYS(delete_module),   SCMP_SYS(keyctl),        SCMP_SYS(add_key),
+    SCMP_SYS(request_key),  SCMP_SYS(bpf),             SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
+    SCMP_SYS(open_by_handle_at), SCMP_SYS(acct),       SCMP_SYS(settimeofday),  SCMP_SYS(clock_settime),
+    SCMP_SYS(iopl),         SCMP_SYS(ioperm),          SCMP_SYS(syslog),        SCMP_SYS(quotactl),
+};
+
+/* apply_seccomp loads the default filter: the calls above, and new user namespaces (with
+ * clone3 answering ENOSYS, as its flags cannot be inspected, so libc falls back to clone). */
+static void apply_seccomp(void) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (!ctx) child_fail(EXIT_HELPER_FAILED, "seccomp_init%s", "");
+  int rc = 0;
+  for (size_t i = 0; i < sizeof denied_syscalls / sizeof denied_syscalls[0]; i++)
+    if (denied_syscalls[i] >= 0) rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied_syscalls[i], 0);
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  if (rc != 0 || seccomp_load(ctx) != 0) {
+    errno = 0;
+    child_fail(EXIT_HELPER_FAILED, "load the seccomp filter%s", "");
+  }
+  seccomp_release(ctx);
+}
+
+/* ns_fds are the init's namespaces, opened before anything is entered. */
+static const char *ns_names[] = {"ipc", "uts", "net", "mnt"};
+static int ns_fds[4];
+
+static void container_child(int stdio[3], int pty_sock) {
+  for (int i = 0; i < opt.ncgroups; i++) {
+    char procs[PATH_MAX];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroups[i]);
+    if (write_file(procs, "0") != 0) child_fail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
+  }
+  for (int i = 0; i < 4; i++)
+    if (setns(ns_fds[i], 0) != 0) child_fail(EXIT_HELPER_FAILED, "enter %s namespace", ns_names[i]);
+  /* from here on every path is the container's */
+  struct container_user user;
+  if (resolve_user(opt.user, &user) != 0) {
+    errno = 0;
+    child_fail(EXIT_HELPER_FAILED, "unknown user '%s' in the container's /etc/passwd", opt.user);
+  }
+  for (int i = 0; i < opt.nrlimits; i++) {
+    struct rlimit rl = {opt.rlimits[i].value, opt.rlimits[i].value};
+    if (setrlimit(opt.rlimits[i].resource, &rl) != 0) child_fail(EXIT_HELPER_FAILED, "setrlimit %s", "");
+  }
+  const char *cwd = opt.cwd ? opt.cwd : user.home;
+  if (mkdir_p(cwd, 0755, user.uid, user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", cwd);
+
+  static char *env[MAX_ITEMS + 4];
+  int n = 0;
+  static char path[96], name[300], home[4200];
+  snprintf(path, sizeof path, "PATH=%s",
+           user.uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : "/usr/local/bin:/usr/bin:/bin");
+  snprintf(name, sizeof name, "USER=%s", user.name);
+  snprintf(home, sizeof home, "HOME=%s", user.home);
+  env_set(env, &n, path);
+  env_set(env, &n, name);
+  env_set(env, &n, home);
+  for (int i = 0; i < opt.nenv; i++) env_set(env, &n, opt.env[i]);
+  env[n] = NULL;
+
+  if (opt.tty) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) child_fail(EXIT_HELPER_FAILED, "open /dev/ptmx%s", "");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0) child_fail(EXIT_HELPER_FAILED, "unlock pty%s", "");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0) child_fail(EXIT_HELPER_FAILED, "open pty peer%s", "");
+    struct winsize ws = {.ws_row = opt.rows, .ws_col = opt.cols};
+    ioctl(slave, TIOCSWINSZ, &ws);
+    if (fchown(slave, user.uid, 5) != 0) {
+    }
+    if (send_fd(pty_sock, master) != 0) child_fail(EXIT_HELPER_FAILED, "pass pty to the supervisor%s", "");
+    close(master);
+    setsid();
+    if (ioctl(slave, TIOCSCTTY, 0) != 0) child_fail(EXIT_HELPER_FAILED, "set controlling terminal%s", "");
+    for (int i = 0; i < 3; i++) dup2(slave, i);
+    if (slave > 2) close(slave);
+  } else {
+    for (int i = 0; i < 3; i++) {
+      if (dup2(stdio[i], i) < 0) child_fail(EXIT_HELPER_FAILED, "stdio%s", "");
+      int fl = fcntl(i, F_GETFL);
+      fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    setsid();
+  }
+  /* a privileged container's root keeps what the host gave arbord */
+  if (!opt.privileged) drop_bounding_caps();
+  enter_user(&user);
+  if (user.uid == 0 && !opt.privileged) set_default_caps();
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(EXIT_HELPER_FAILED, "no_new_privs%s", "");
+  if (chdir(cwd) != 0) child_fail(EXIT_HELPER_FAILED, "chdir %s", cwd);
+  if (!opt.privileged) apply_seccomp();
+  sigset_t none;
+  sigemptyset(&none);
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  exec_program(env);
+}
+
+/* ------------------------------------------------------------------ the supervisor */
+
+static char *in_dir(const char *name) {
+  static char bufs[8][PATH_MAX];
+  static int next;
+  char *b = bufs[next++ % 8];
+  snprintf(b, PATH_MAX, "%s/%s", opt.dir, name);
+  return b;
+}
+
+/* write_atomically writes text to <dir>/name through a temp file and a rename: a reader (or
+ * arbord after kill -9) sees all of it or nothing. Not synced: these files only have to
+ * outlive arbord, not the host. */
+static void write_atomically(const char *name, const char *text) {
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", opt.dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  if (write(fd, text, strlen(text)) < 0) {
+  }
+  close(fd);
+  rename(tmp, in_dir(name));
+}
+
+static int open_fifo(const char *name, int flags) {
+  int fd = open(in_dir(name), flags | O_CLOEXEC);
+  if (fd < 0) bail(EXIT_HELPER_FAILED, "open %s", in_dir(name));
+  return fd;
+}
+
+static void write_all(int fd, const char *buf, ssize_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, (size_t)n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        poll(&p, 1, 100);
+        continue;
+      }
+      return;
+    }
+    buf += w;
+    n -= w;
+  }
+}
+
+static int pending_bytes(int fd) {
+  int n = 0;
+  if (fd < 0 || ioctl(fd, FIONREAD, &n) != 0) return 0;
+  return n;
+}
+
+/* control handles one line from the control FIFO: "signal N", "winsize C R" or "eof". */
+static void control(const char *line, pid_t child, int exited, int pty, int *stdin_hold) {
+  int a, b;
+  if (sscanf(line, "signal %d", &a) == 1) {
+    if (!exited) kill(child, a);
+  } else if (sscanf(line, "winsize %d %d", &a, &b) == 2) {
+    if (pty >= 0) {
+      struct winsize ws = {.ws_row = (unsigned short)b, .ws_col = (unsigned short)a};
+      ioctl(pty, TIOCSWINSZ, &ws);
+    }
+  } else if (strcmp(line, "eof") == 0) {
+    if (pty >= 0 && !exited) {
+      /* a terminal has no end of input: the line discipline's EOF character stands for it */
+      write_all(pty, "\x04", 1);
+    }
+    if (*stdin_hold >= 0 && pty < 0) {
+      close(*stdin_hold);
+      *stdin_hold = -1;
+    }
+  }
+}
+
+/* relay copies what src has now to dst; returns 0 at end of input (EOF, or EIO of a pty
+ * without a terminal end), 1 otherwise. */
+static int relay(int src, int dst) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(src, buf, sizeof buf);
+    if (n > 0) {
+      write_all(dst, buf, n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return 1;
+    return 0;
+  }
+}
+
+/* supervise relays the process's output (pipes, or the pty) into the output FIFOs and
+ * commands from the control FIFO to the process. Once the process has exited, it takes what
+ * its output still holds, writes the exit status, and leaves when a reader has everything:
+ * a background child that keeps the output open does not hold the exit back. */
+static void supervise(pid_t child, int out_src, int err_src, int tty, int out_hold, int err_hold, int stdin_hold, int ctl) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  int exited = 0, status = 0;
+  char ctlbuf[4096];
+  size_t ctllen = 0;
+  int pty = tty ? out_src : -1;
+  for (;;) {
+    if (exited) {
+      if (out_src >= 0) relay(out_src, out_hold);
+      if (err_src >= 0) relay(err_src, err_hold);
+      break;
+    }
+    struct pollfd p[5] = {{.fd = sfd, .events = POLLIN},
+                          {.fd = ctl, .events = POLLIN},
+                          {.fd = out_src, .events = POLLIN},
+                          {.fd = err_src, .events = POLLIN},
+                          {.fd = tty ? stdin_hold : -1, .events = POLLIN}};
+    if (poll(p, 5, -1) < 0 && errno != EINTR) break;
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (!relay(out_src, out_hold)) {
+        close(out_src);
+        out_src = -1;
+      }
+    }
+    if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (!relay(err_src, err_hold)) {
+        close(err_src);
+        err_src = -1;
+      }
+    }
+    if (p[4].revents & POLLIN) {
+      char buf[65536];
+      ssize_t n = read(stdin_hold, buf, sizeof buf);
+      if (n > 0 && out_src >= 0) write_all(out_src, buf, n);
+    }
+    if (p[1].revents & POLLIN) {
+      ssize_t n = read(ctl, ctlbuf + ctllen, sizeof ctlbuf - ctllen - 1);
+      if (n > 0) ctllen += (size_t)n;
+      char *nl;
+      while ((nl = memchr(ctlbuf, '\n', ctllen))) {
+        *nl = '\0';
+        control(ctlbuf, child, exited, out_src >= 0 ? pty : -1, &stdin_hold);
+        size_t used = (size_t)(nl - ctlbuf) + 1;
+        memmove(ctlbuf, ctlbuf + used, ctllen - used);
+        ctllen -= used;
+      }
+      if (ctllen == sizeof ctlbuf - 1) ctllen = 0;
+    }
+    if (p[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) > 0) {
+      }
+      int st;
+      if (waitpid(child, &st, WNOHANG) == child) {
+        exited = 1;
+        status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+      }
+    }
+  }
+  if (out_src >= 0) close(out_src);
+  if (err_src >= 0) close(err_src);
+  char text[32];
+  snprintf(text, sizeof text, "%d\n", status);
+  write_atomically("exit", text);
+  /* the output is complete once no unread bytes are left for a reader */
+  while (pending_bytes(out_hold) > 0 || pending_bytes(err_hold) > 0) {
+    struct pollfd p = {.fd = ctl, .events = POLLIN};
+    if (poll(&p, 1, 50) > 0) {
+      char drop[4096];
+      if (read(ctl, drop, sizeof drop) < 0) {
+      }
+    }
+  }
+  close(out_hold);
+  close(err_hold);
+  _exit(0);
+}
+
+int main(int argc, char **argv) {
+  helper_name = "arbor-exec";
+  parse(argc, argv);
+  static const char *fifos[] = {"stdin", "stdout", "stderr", "control"};
+  for (int i = 0; i < 4; i++)
+    if (mkfifo(in_dir(fifos[i]), 0600) != 0) bail(EXIT_HELPER_FAILED, "mkfifo %s", in_dir(fifos[i]));
+  for (int i = 0; i < 4; i++) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "/proc/%s/ns/%s", opt.init_pid, ns_names[i]);
+    ns_fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+    if (ns_fds[i] < 0) bail(EXIT_HELPER_FAILED, "open %s (is the container running?)", p);
+  }
+  char pidns[PATH_MAX];
+  snprintf(pidns, sizeof pidns, "/proc/%s/ns/pid", opt.init_pid);
+  int pidns_fd = open(pidns, O_RDONLY | O_CLOEXEC);
+  if (pidns_fd < 0) bail(EXIT_HELPER_FAILED, "open %s", pidns);
+
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  pid_t first = fork();
+  if (first < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (first > 0) {
+    /* arbor-exec as arbord sees it: wait for the supervisor's "<code> <message>" */
+    close(ready[1]);
+    char msg[2048];
+    ssize_t total = 0, n;
+    while ((n = read(ready[0], msg + total, sizeof msg - 1 - (size_t)total)) > 0) total += n;
+    msg[total] = '\0';
+    waitpid(first, NULL, 0);
+    int code = EXIT_HELPER_FAILED;
+    char *text = msg;
+    if (total > 0) code = (int)strtol(msg, &text, 10);
+    if (code == 0) {
+      printf("%s\n", text + 1);
+      return 0;
+    }
+    errno = 0;
+    bail(code, "%s", total > 0 ? text + 1 : "the supervisor died before the process started");
+  }
+  close(ready[0]);
+  if (setsid() < 0) bail(EXIT_HELPER_FAILED, "setsid");
+  pid_t second = fork();
+  if (second < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (second > 0) _exit(0);
+
+  /* the supervisor: holding a read-write end of each FIFO keeps it open without a peer */
+  int out_hold = open_fifo("stdout", O_RDWR | O_NONBLOCK);
+  int err_hold = open_fifo("stderr", O_RDWR | O_NONBLOCK);
+  int stdin_hold = open_fifo("stdin", O_RDWR | O_NONBLOCK);
+  int ctl = open_fifo("control", O_RDWR | O_NONBLOCK);
+  /* the process writes into pipes the supervisor relays, so that its exit is not held back by
+   * a background child that keeps them open */
+  int outpipe[2] = {-1, -1}, errpipe_out[2] = {-1, -1};
+  if (!opt.tty && (pipe2(outpipe, O_CLOEXEC) != 0 || pipe2(errpipe_out, O_CLOEXEC) != 0)) bail(EXIT_HELPER_FAILED, "pipe");
+  int stdio[3] = {open_fifo("stdin", O_RDONLY | O_NONBLOCK), outpipe[1], errpipe_out[1]};
+  int errpipe[2], sock[2] = {-1, -1};
+  if (pipe2(errpipe, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  if (opt.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) bail(EXIT_HELPER_FAILED, "socketpair");
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  if (setns(pidns_fd, CLONE_NEWPID) != 0) bail(EXIT_HELPER_FAILED, "enter pid namespace");
+  pid_t child = fork();
+  if (child < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (child == 0) {
+    close(errpipe[0]);
+    report_fd = errpipe[1];
+    if (sock[0] >= 0) close(sock[0]);
+    container_child(stdio, sock[1]);
+  }
+  close(errpipe[1]);
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] >= 0) close(stdio[i]);
+  int pty = -1;
+  if (opt.tty) {
+    close(sock[1]);
+    pty = recv_fd(sock[0]);
+    close(sock[0]);
+    if (pty >= 0) fcntl(pty, F_SETFL, fcntl(pty, F_GETFL) | O_NONBLOCK);
+  }
+  char failure[1100];
+  ssize_t total = 0, n;
+  while ((n = read(errpipe[0], failure + total, sizeof failure - 1 - (size_t)total)) > 0) total += n;
+  failure[total] = '\0';
+  close(errpipe[0]);
+  if (total > 0) {
+    waitpid(child, NULL, 0);
+    dprintf(ready[1], "%s", failure);
+    _exit(1);
+  }
+  char pids[64];
+  snprintf(pids, sizeof pids, "%d %d\n", getpid(), child);
+  write_atomically("pid", pids);
+  dprintf(ready[1], "0 %d", child);
+  close(ready[1]);
+  log_fd = -1;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int i = 0; i < 3; i++) dup2(null, i);
+  prctl(PR_SET_NAME, "arbor-exec", 0, 0, 0);
+  if (opt.tty) {
+    supervise(child, pty, -1, 1, out_hold, err_hold, stdin_hold, ctl);
+  } else {
+    fcntl(outpipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(errpipe_out[0], F_SETFL, O_NONBLOCK);
+    supervise(child, outpipe[0], errpipe_out[0], 0, out_hold, err_hold, stdin_hold, ctl);
+  }
+}

@@ -1,0 +1,59 @@
+/* arbor.h: what every Arbor helper shares: errors, JSON log lines, container users,
+ * capabilities. Covered through the helpers' tests in packages/backend-linux. */
+#ifndef ARBOR_H
+#define ARBOR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Exit codes the TypeScript side maps to typed errors (see helper-exit-codes.ts). */
+#define EXIT_HELPER_FAILED 1   /* anything else: the message is on stderr */
+#define EXIT_NOT_FOUND 3       /* the executable or the path does not exist */
+#define EXIT_PERMISSION 4      /* the user may not do this */
+#define EXIT_BAD_USAGE 64
+
+/* helper_name is set by each helper's main for messages, like "arbor-exec". */
+extern const char *helper_name;
+/* log_fd is where JSON lines go (-1: nowhere); set from --log-fd. */
+extern int log_fd;
+
+/* bail_hook, when set, runs in bail before the exit (e.g. to tell a waiting parent). */
+extern void (*bail_hook)(void);
+/* bail prints "<helper>: <what>: <strerror(errno)>" (when errno != 0) and exits with code. */
+void bail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* log_event writes {"helper":..,"event":..,"detail":..} to log_fd. */
+void log_event(const char *event, const char *detail);
+
+/* ContainerUser is a user resolved in the container's /etc/passwd and /etc/group. */
+struct container_user {
+  uid_t uid;
+  gid_t gid;
+  char name[256];
+  char home[4096];
+  gid_t groups[64];
+  int ngroups;
+};
+
+/* resolve_user reads /etc/passwd and /etc/group of the current root: call it only after
+ * entering the container's mount namespace. spec is "", "name", "uid" or "uid:gid".
+ * Returns 0, or -1 when a name is unknown. */
+int resolve_user(const char *spec, struct container_user *out);
+
+/* enter_user sets groups, gid and uid. */
+void enter_user(const struct container_user *user);
+
+/* drop_bounding_caps keeps only the default capability set in the bounding set (before the
+ * uid change); set_default_caps sets effective/permitted/inheritable to it (root only). */
+void drop_bounding_caps(void);
+void set_default_caps(void);
+
+/* mkdir_p makes every missing directory of path with mode, owned by uid:gid. */
+int mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid);
+
+/* write_file writes text to path (for cgroup files); returns 0 or -1. */
+int write_file(const char *path, const char *text);
+
+/* parse_int parses a whole decimal number or bails naming what. */
+long long parse_int(const char *text, const char *what);
+
+#endif

@@ -1,0 +1,59 @@
+import type { CpuStat, Limits, MemoryStat, PidStat } from '@arbor/core';
+
+/** CgroupLimits are the limits a cgroup enforces: cpu weight, memory, pids. */
+export type CgroupLimits = Pick<Limits, 'cpu' | 'memory' | 'pid'>;
+
+export interface CgroupStats {
+  memory: MemoryStat;
+  cpu: CpuStat;
+  pid: PidStat;
+  /** oomKills counts the processes the kernel killed for the memory limit. */
+  oomKills: number;
+}
+
+/** CgroupDriver keeps one cgroup (or one per v1 controller) per container. */
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** create makes the container's cgroups with limits; creating an existing one only applies limits. */
+  create(handle: string, limits: CgroupLimits): Promise<void>;
+  /** dirs are the cgroup directories a process joins (writes itself to cgroup.procs). */
+  dirs(handle: string): string[];
+  /** apply sets the limits present; 0 or an absent field means unlimited for that field when given. */
+  apply(handle: string, limits: CgroupLimits): Promise<void>;
+  stats(handle: string): Promise<CgroupStats>;
+  /** pids lists the host pids in the container's cgroup. */
+  pids(handle: string): Promise<number[]>;
+  /** destroy removes the cgroups once empty; missing ones are fine. */
+  destroy(handle: string): Promise<void>;
+  /** handles lists containers that have cgroups, for the sweep at start. */
+  handles(): Promise<string[]>;
+}
+
+/** DEVICE_ALLOW are the character devices a container may use (and mknod): the standard ones. */
+export const DEVICE_ALLOW = [
+  'c 1:3 rwm', // null
+  'c 1:5 rwm', // zero
+  'c 1:7 rwm', // full
+  'c 1:8 rwm', // random
+  'c 1:9 rwm', // urandom
+  'c 5:0 rwm', // tty
+  'c 5:1 rwm', // console
+  'c 5:2 rwm', // ptmx
+  'c 136:* rwm', // pts
+] as const;
+
+/** sharesToWeight maps cgroup v1 cpu.shares (2-262144) onto v2 cpu.weight (1-10000). */
+export function sharesToWeight(shares: number): number {
+  const clamped = Math.min(262144, Math.max(2, shares));
+  return 1 + Math.floor(((clamped - 2) * 9999) / 262142);
+}
+
+/** parseKeyValues parses 'key value' lines, like memory.stat or cpu.stat. */
+export function parseKeyValues(text: string): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined && /^-?\d+$/.test(value)) map.set(key, Number(value));
+  }
+  return map;
+}

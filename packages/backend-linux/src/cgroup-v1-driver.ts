@@ -1,0 +1,136 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { validateHandle } from '@arbor/core';
+import { isPlainName, storageName } from '@arbor/depot';
+import { DEVICE_ALLOW, parseKeyValues } from './cgroup-driver';
+import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
+import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, writeControl } from './cgroup-fs';
+
+const CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer'] as const;
+type Controller = (typeof CONTROLLERS)[number];
+
+/** USER_HZ_NS: cpuacct.stat counts in USER_HZ (100 per second on Linux). */
+const USER_HZ_NS = 10_000_000;
+/** UNLIMITED is what v1 memory files take for 'no limit'. */
+const UNLIMITED = '-1';
+
+/**
+ * CgroupV1Driver keeps a container in one cgroup per controller, like
+ * /sys/fs/cgroup/memory/arbor/<handle> (this host's layout: one mount per controller).
+ */
+export class CgroupV1Driver implements CgroupDriver {
+  readonly version = 1 as const;
+
+  /** root is like /sys/fs/cgroup; parent is the group under each controller, like 'arbor'. */
+  constructor(
+    private readonly root = '/sys/fs/cgroup',
+    private readonly parent = 'arbor',
+  ) {}
+
+  private dir(controller: Controller, handle: string): string {
+    validateHandle(handle);
+    return join(this.root, controller, this.parent, storageName(handle));
+  }
+
+  dirs(handle: string): string[] {
+    return CONTROLLERS.map((c) => this.dir(c, handle));
+  }
+
+  async create(handle: string, limits: CgroupLimits): Promise<void> {
+    for (const c of CONTROLLERS) {
+      const parentDir = join(this.root, c, this.parent);
+      await mkdir(parentDir, { recursive: true });
+      if (c === 'cpuset') await this.inheritCpuset(parentDir);
+      await mkdir(this.dir(c, handle), { recursive: true });
+    }
+    await this.inheritCpuset(this.dir('cpuset', handle));
+    const devices = this.dir('devices', handle);
+    await writeControl(join(devices, 'devices.deny'), 'a');
+    for (const rule of DEVICE_ALLOW) await writeControl(join(devices, 'devices.allow'), rule);
+    await this.apply(handle, limits);
+  }
+
+  /** inheritCpuset copies cpus and mems from the parent: a v1 cpuset takes no task without them. */
+  private async inheritCpuset(dir: string): Promise<void> {
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      if ((await readTrimmed(join(dir, file))) === '') {
+        const parentValue = await readTrimmed(join(dir, '..', file));
+        if (parentValue) await writeControl(join(dir, file), parentValue);
+      }
+    }
+  }
+
+  async apply(handle: string, limits: CgroupLimits): Promise<void> {
+    if (limits.memory) {
+      const value = limits.memory.limitInBytes > 0 ? String(limits.memory.limitInBytes) : UNLIMITED;
+      const memory = this.dir('memory', handle);
+      const mem = join(memory, 'memory.limit_in_bytes');
+      const memsw = join(memory, 'memory.memsw.limit_in_bytes');
+      const hasSwapAccounting = (await readTrimmed(memsw)) !== undefined;
+      if (!hasSwapAccounting) {
+        await writeControl(mem, value);
+      } else {
+        // memsw must stay >= the memory limit: raise memsw first, lower it last
+        try {
+          await writeControl(mem, value);
+          await writeControl(memsw, value);
+        } catch {
+          await writeControl(memsw, value);
+          await writeControl(mem, value);
+        }
+      }
+    }
+    if (limits.pid) {
+      await writeControl(join(this.dir('pids', handle), 'pids.max'), limits.pid.max > 0 ? String(limits.pid.max) : 'max');
+    }
+    if (limits.cpu) {
+      const shares = limits.cpu.weight > 0 ? Math.max(2, limits.cpu.weight) : 1024;
+      await writeControl(join(this.dir('cpu', handle), 'cpu.shares'), String(shares));
+    }
+  }
+
+  async stats(handle: string): Promise<CgroupStats> {
+    const memory = this.dir('memory', handle);
+    const stat = parseKeyValues((await readTrimmed(join(memory, 'memory.stat'))) ?? '');
+    const usage = await readNumber(join(memory, 'memory.usage_in_bytes'));
+    const limit = await readNumber(join(memory, 'memory.limit_in_bytes'));
+    const cpuStat = parseKeyValues((await readTrimmed(join(this.dir('cpuacct', handle), 'cpuacct.stat'))) ?? '');
+    const oom = parseKeyValues((await readTrimmed(join(memory, 'memory.oom_control'))) ?? '');
+    const pidsMax = await readTrimmed(join(this.dir('pids', handle), 'pids.max'));
+    const inactiveFile = stat.get('total_inactive_file') ?? 0;
+    return {
+      memory: {
+        usageInBytes: usage,
+        // a v1 'unlimited' is a huge page-rounded number: report 0 (unlimited) instead
+        limitInBytes: limit >= 2 ** 62 ? 0 : limit,
+        rss: stat.get('total_rss') ?? 0,
+        cache: stat.get('total_cache') ?? 0,
+        swap: stat.get('total_swap') ?? 0,
+        totalUsageTowardLimit: Math.max(0, usage - inactiveFile),
+      },
+      cpu: {
+        usage: await readNumber(join(this.dir('cpuacct', handle), 'cpuacct.usage')),
+        user: (cpuStat.get('user') ?? 0) * USER_HZ_NS,
+        system: (cpuStat.get('system') ?? 0) * USER_HZ_NS,
+      },
+      pid: {
+        current: await readNumber(join(this.dir('pids', handle), 'pids.current')),
+        max: pidsMax === undefined || pidsMax === 'max' ? 0 : Number(pidsMax),
+      },
+      oomKills: oom.get('oom_kill') ?? 0,
+    };
+  }
+
+  pids(handle: string): Promise<number[]> {
+    return readPids(join(this.dir('memory', handle), 'cgroup.procs'));
+  }
+
+  async destroy(handle: string): Promise<void> {
+    for (const c of CONTROLLERS) await removeCgroup(this.dir(c, handle));
+  }
+
+  async handles(): Promise<string[]> {
+    // shortened names cannot be mapped back here; the depot's container.json lists those
+    return (await listDirs(join(this.root, 'memory', this.parent))).filter(isPlainName);
+  }
+}

@@ -1,0 +1,77 @@
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ArborError, Gardener, SystemClock, UuidHandleGenerator, silentLogger } from '@arbor/core';
+import type { Logger, Networker } from '@arbor/core';
+import { FileDepot } from '@arbor/depot';
+import { OverlayVolumizer } from '@arbor/images';
+import type { CgroupDriver } from './cgroup-driver';
+import { CgroupV1Driver } from './cgroup-v1-driver';
+import { CgroupV2Driver } from './cgroup-v2-driver';
+import { defaultBusybox } from './linux-backend-config';
+import type { LinuxBackendConfig } from './linux-backend-config';
+import { LoopbackOnlyNetworker } from './loopback-only-networker';
+import { NamespaceContainerizer } from './namespace-containerizer';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from './run-helper';
+
+/**
+ * hostCgroupDriver picks the driver for this host at start (not on a request path):
+ * v2 when the unified hierarchy is mounted at the root, v1 otherwise.
+ * @throws ArborError naming what is missing
+ */
+export function hostCgroupDriver(root = '/sys/fs/cgroup'): CgroupDriver {
+  if (existsSync(join(root, 'cgroup.controllers'))) return new CgroupV2Driver(root);
+  if (existsSync(join(root, 'memory', 'memory.limit_in_bytes'))) return new CgroupV1Driver(root);
+  throw new ArborError('failedPrecondition', `linux backend: no cgroup v2 (${root}/cgroup.controllers) nor v1 memory controller (${root}/memory)`);
+}
+
+/**
+ * makeNamespaceContainerizer checks that this host can serve the linux backend (root, the
+ * built helpers, a static busybox) and builds the containerizer.
+ * @throws ArborError saying what is missing and how to fix it
+ */
+export function makeNamespaceContainerizer(config: LinuxBackendConfig, logger: Logger = silentLogger): NamespaceContainerizer {
+  if (process.getuid?.() !== 0) throw new ArborError('failedPrecondition', 'linux backend: arbord must run as root (namespaces, cgroups, mounts)');
+  const helpers = new HelperRunner(config.helpersDir ?? DEFAULT_HELPERS_DIR);
+  for (const name of ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar'] as const) {
+    try {
+      accessSync(helpers.path(name), constants.X_OK);
+    } catch {
+      throw new ArborError('failedPrecondition', `linux backend: ${name} not found at ${helpers.path(name)}: build the helpers with make -C native`);
+    }
+  }
+  const busybox = config.busybox ?? defaultBusybox();
+  if (!existsSync(busybox)) {
+    throw new ArborError('failedPrecondition', `linux backend: ${busybox} not found: build the default rootfs with scripts/build-rootfs.sh`);
+  }
+  return new NamespaceContainerizer({
+    stateDir: config.stateDir,
+    cgroups: hostCgroupDriver(config.cgroupRoot),
+    helpers,
+    busybox,
+    ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),
+    ...(config.maxContainers ? { maxContainers: config.maxContainers } : {}),
+    logger,
+  });
+}
+
+export interface LinuxBackendOptions extends LinuxBackendConfig {
+  logger?: Logger;
+  /** networker: default LoopbackOnlyNetworker. */
+  networker?: Networker;
+  defaultGraceTimeMs?: number;
+}
+
+/** createLinuxBackend returns a Gardener over the linux ports, for in-process use and tests; call start() first. */
+export function createLinuxBackend(options: LinuxBackendOptions): Gardener {
+  const logger = options.logger ?? silentLogger;
+  return new Gardener({
+    containerizer: makeNamespaceContainerizer(options, logger),
+    networker: options.networker ?? new LoopbackOnlyNetworker(),
+    volumizer: new OverlayVolumizer({ stateDir: options.stateDir, defaultRootfs: options.defaultRootfs }),
+    depot: new FileDepot(options.stateDir),
+    handleGenerator: new UuidHandleGenerator(),
+    clock: new SystemClock(),
+    logger,
+    config: { defaultGraceTimeMs: options.defaultGraceTimeMs ?? 0, maxContainers: options.maxContainers ?? 0 },
+  });
+}

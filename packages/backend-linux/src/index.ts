@@ -1,0 +1,12 @@
+// @arbor/backend-linux: containers made from namespaces, cgroups and pivot_root by the C helpers of native/.
+export { linuxBackendModule, makeLinuxBackendModule } from './linux-backend-module';
+export { createLinuxBackend, hostCgroupDriver, makeNamespaceContainerizer } from './create-linux-backend';
+export type { LinuxBackendOptions } from './create-linux-backend';
+export type { LinuxBackendConfig } from './linux-backend-config';
+export { NamespaceContainerizer, OOM_EVENT } from './namespace-containerizer';
+export type { NamespaceContainerizerOptions } from './namespace-containerizer';
+export { CgroupV1Driver } from './cgroup-v1-driver';
+export { CgroupV2Driver } from './cgroup-v2-driver';
+export type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
+export { LoopbackOnlyNetworker } from './loopback-only-networker';
+export { HelperError, HelperRunner } from './run-helper';

@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { DEFAULT_ROOTFS } from '@arbor/images';
+
+/**
+ * LinuxBackendConfig is the part of the server's config (TOKENS.BackendConfig) this backend
+ * reads, plus options for tests.
+ */
+export interface LinuxBackendConfig {
+  /** stateDir is like /var/lib/arbor. */
+  stateDir: string;
+  /** defaultRootfs is a directory or 'raw:///dir'; '' means the busybox rootfs of scripts/build-rootfs.sh. */
+  defaultRootfs: string;
+  /** maxContainers is what Capacity reports; 0 means 256. */
+  maxContainers?: number;
+  /** networkPool, portPoolStart, portPoolSize configure the LinuxNetworker, like '10.254.0.0/22', 61001, 4534. */
+  networkPool?: string;
+  portPoolStart?: number;
+  portPoolSize?: number;
+  /** helpersDir holds the built native/ helpers, like /opt/arbor/native/build. */
+  helpersDir?: string;
+  /** busybox is the static busybox whose tar applet streams files; default: the default rootfs's. */
+  busybox?: string;
+  /** stopTimeoutMs is how long Stop waits after TERM before KILL; default 10 s. */
+  stopTimeoutMs?: number;
+  /** cgroupRoot is like /sys/fs/cgroup. */
+  cgroupRoot?: string;
+}
+
+/** defaultBusybox is the busybox of the default busybox rootfs, trusted because Arbor built it. */
+export function defaultBusybox(): string {
+  return join(DEFAULT_ROOTFS, 'bin', 'busybox');
+}

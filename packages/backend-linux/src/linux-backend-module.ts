@@ -1,0 +1,47 @@
+import { ContainerModule } from 'inversify';
+import { TOKENS } from '@arbor/core';
+import type { Containerizer, Depot, Logger, Networker } from '@arbor/core';
+import { FileDepot } from '@arbor/depot';
+import { OverlayVolumizer } from '@arbor/images';
+import { LinuxNetworker } from '@arbor/network';
+import { makeNamespaceContainerizer } from './create-linux-backend';
+import type { LinuxBackendConfig } from './linux-backend-config';
+
+/**
+ * makeLinuxBackendModule binds the linux backend's ports, reading stateDir, defaultRootfs,
+ * maxContainers, stopTimeoutMs and the network pools from TOKENS.BackendConfig (the server's
+ * ArborConfig); the network is @arbor/network's LinuxNetworker. Resolving the Containerizer
+ * fails with the reason when the host cannot serve it (not root, helpers not built, no default
+ * rootfs). The Gardener closes the networker's coprocesses when arbord stops.
+ */
+export function makeLinuxBackendModule(): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind<Containerizer>(TOKENS.Containerizer)
+      .toResolvedValue((config: LinuxBackendConfig, logger: Logger) => makeNamespaceContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
+      .inSingletonScope();
+    bind<OverlayVolumizer>(TOKENS.Volumizer)
+      .toResolvedValue(
+        (config: LinuxBackendConfig) => new OverlayVolumizer({ stateDir: config.stateDir, defaultRootfs: config.defaultRootfs }),
+        [TOKENS.BackendConfig],
+      )
+      .inSingletonScope();
+    bind<Depot>(TOKENS.Depot)
+      .toResolvedValue((config: LinuxBackendConfig) => new FileDepot(config.stateDir), [TOKENS.BackendConfig])
+      .inSingletonScope();
+    bind<Networker>(TOKENS.Networker)
+      .toResolvedValue(
+        (config: LinuxBackendConfig, logger: Logger) =>
+          new LinuxNetworker({
+            ...(config.networkPool && { networkPool: config.networkPool }),
+            ...(config.portPoolStart && { portPoolStart: config.portPoolStart }),
+            ...(config.portPoolSize && { portPoolSize: config.portPoolSize }),
+            logger,
+          }),
+        [TOKENS.BackendConfig, TOKENS.Logger],
+      )
+      .inSingletonScope();
+  });
+}
+
+/** linuxBackendModule is what the server's backend registry binds for `backend: linux`. */
+export const linuxBackendModule = makeLinuxBackendModule();

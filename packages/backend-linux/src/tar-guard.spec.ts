@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream';
+import { pack as tarPack, extract as tarExtract } from 'tar-stream';
+import type { Header } from 'tar-stream';
+import { InvalidTarError } from '@arbor/core';
+import { guardTar } from './tar-guard';
+
+type Entry = Partial<Header> & { name: string; content?: string };
+
+async function tarOf(entries: Entry[]): Promise<Buffer> {
+  const pack = tarPack();
+  for (const { content, ...header } of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (content !== undefined) pack.entry({ type: 'file', ...header }, content, done);
+      else pack.entry(header, done);
+    });
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function names(tar: Readable): Promise<string[]> {
+  const extract = tarExtract();
+  const found: string[] = [];
+  extract.on('entry', (h, s, next) => {
+    found.push(h.name);
+    s.on('end', () => next());
+    s.resume();
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('finish', () => resolve());
+    extract.on('error', reject);
+    tar.on('error', reject);
+  });
+  tar.pipe(extract as unknown as NodeJS.WritableStream);
+  await done;
+  return found;
+}
+
+describe('guardTar', () => {
+  it('passes a harmless tar through entry for entry', async () => {
+    const tar = await tarOf([
+      { name: 'dir', type: 'directory' },
+      { name: 'dir/file', content: 'x' },
+      { name: 'dir/link', type: 'symlink', linkname: '/etc/passwd' },
+      { name: './dir/hard', type: 'link', linkname: 'dir/file' },
+    ]);
+    expect(await names(guardTar(Readable.from([tar])))).toEqual(['dir', 'dir/file', 'dir/link', './dir/hard']);
+  });
+
+  it.each<[string, Entry[]]>([
+    ['a ../ path', [{ name: 'a/../../x', content: 'x' }]],
+    ['an absolute path', [{ name: '/etc/passwd', content: 'x' }]],
+    ['a write through a symlink of the same tar', [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', content: 'x' }]],
+    ['a hard link leaving the tree', [{ name: 'h', type: 'link', linkname: '../../etc/shadow' }]],
+    ['a hard link to an absolute path', [{ name: 'h', type: 'link', linkname: '/etc/shadow' }]],
+    ['a hard link through a symlink of the same tar', [{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'h', type: 'link', linkname: 'l/etc/shadow' }]],
+    ['a block device', [{ name: 'sda', type: 'block-device', devmajor: 8, devminor: 0 }]],
+  ])('refuses %s with InvalidTarError', async (_what, entries) => {
+    await expect(names(guardTar(Readable.from([await tarOf(entries)])))).rejects.toBeInstanceOf(InvalidTarError);
+  });
+
+  it('refuses a truncated tar', async () => {
+    const tar = await tarOf([{ name: 'f', content: 'y'.repeat(5000) }]);
+    await expect(names(guardTar(Readable.from([tar.subarray(0, 1000)])))).rejects.toBeInstanceOf(InvalidTarError);
+  });
+
+  it('refuses an empty stream', async () => {
+    await expect(names(guardTar(Readable.from([Buffer.alloc(0)])))).rejects.toBeInstanceOf(InvalidTarError);
+  });
+});

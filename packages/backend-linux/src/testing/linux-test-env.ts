@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Container, Process, ProcessSpec } from '@arbor/core';
+import { DEFAULT_ROOTFS } from '@arbor/images';
+import { createLinuxBackend } from '../create-linux-backend';
+import type { LinuxBackendOptions } from '../create-linux-backend';
+import { DEFAULT_HELPERS_DIR } from '../run-helper';
+
+const REPO = resolve(__dirname, '..', '..', '..', '..');
+
+/** describeRoot runs a block only as root (CI and this machine are root). */
+export const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
+
+/** prepareHost builds the helpers and the default rootfs when they are missing (both are idempotent). */
+export function prepareHost(): void {
+  if (!['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar'].every((h) => existsSync(join(DEFAULT_HELPERS_DIR, h)))) {
+    execFileSync('make', ['-s', '-C', join(REPO, 'native')], { stdio: 'inherit' });
+  }
+  if (!existsSync(join(DEFAULT_ROOTFS, 'bin', 'busybox'))) {
+    execFileSync(join(REPO, 'scripts', 'build-rootfs.sh'), [], { stdio: 'inherit' });
+  }
+}
+
+export async function makeStateDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'arbor-linux-'));
+}
+
+export function backendFor(stateDir: string, overrides: Partial<LinuxBackendOptions> = {}) {
+  return createLinuxBackend({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000, ...overrides });
+}
+
+export async function removeStateDir(stateDir: string): Promise<void> {
+  await rm(stateDir, { recursive: true, force: true });
+}
+
+/** Collector is a Writable that keeps what it was given. */
+export class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** runToEnd runs a process and returns its exit code and output. */
+export async function runToEnd(
+  container: Container,
+  spec: ProcessSpec,
+): Promise<{ code: number; stdout: string; stderr: string; process: Process }> {
+  const stdout = new Collector();
+  const stderr = new Collector();
+  const process = await container.run(spec, { stdout, stderr });
+  const code = await process.wait();
+  return { code, stdout: stdout.text(), stderr: stderr.text(), process };
+}
+
+export function sh(script: string, extra: Partial<ProcessSpec> = {}): ProcessSpec {
+  return { path: 'sh', args: ['-c', script], ...extra };
+}
+
+/** hostSnapshot is what a destroy must leave as it found: mounts, arbor cgroups, processes of arbor. */
+export async function hostSnapshot(): Promise<{ mounts: string[]; cgroups: string[]; processes: string[] }> {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter(Boolean)
+    .sort();
+  const cgroups: string[] = [];
+  for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer']) {
+    const names = await readdir(join('/sys/fs/cgroup', c, 'arbor')).catch(() => [] as string[]);
+    cgroups.push(...names.filter((n) => !n.includes('.')).map((n) => `${c}/${n}`));
+  }
+  const processes: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    // zombies wait for the host's pid 1 to reap them; they hold no resources
+    if (state !== 'Z' && ['arbor-init', 'arbor-exec', 'arbor-create', 'arbor-tar'].includes(comm)) processes.push(`${pid} ${comm}`);
+  }
+  return { mounts, cgroups: cgroups.sort(), processes: processes.sort() };
+}

@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GrpcClient } from '@arbor/client';
+import { silentLogger } from '@arbor/core';
+import { startArbord, type StartOptions } from '@arbor/server';
+import type { BackendOverrides, ContractServer } from './contract-setup';
+
+/**
+ * startArbordContractServer runs arbord with the named backend on a unix socket in a temp
+ * dir and reaches it through GrpcClient: the whole path a user takes (client -> gRPC ->
+ * server -> backend). Every backend's over-gRPC contract run uses it.
+ */
+export async function startArbordContractServer(
+  backend: string,
+  overrides: BackendOverrides,
+  options: StartOptions = {},
+): Promise<ContractServer> {
+  const dir = await mkdtemp(join(tmpdir(), `arbor-contract-${backend}-`));
+  const server = await startArbord(
+    { backend, listen: `unix://${join(dir, 'arbord.sock')}`, stateDir: join(dir, 'state'), ...overrides },
+    { logger: silentLogger, ...options },
+  );
+  const opened: GrpcClient[] = [];
+  const open = async (): Promise<GrpcClient> => {
+    const client = await GrpcClient.connect(server.address);
+    opened.push(client);
+    return client;
+  };
+  const client = await open();
+  return {
+    client,
+    stopTimeoutMs: server.config.stopTimeoutMs,
+    connect: async () => {
+      const other = await open();
+      return { client: other, close: async () => other.close() };
+    },
+    close: async () => {
+      const left = await client.containers().catch(() => []);
+      await Promise.allSettled(left.map((c) => client.destroy(c.handle)));
+      for (const c of opened) c.close();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,18 @@
+// The contract against arbord with the linux backend over a unix socket (root only).
+import { DEFAULT_ROOTFS } from '@arbor/images';
+import { startArbordContractServer } from './arbord-contract-server';
+import { describeBackendContract } from './describe-backend-contract';
+import { LINUX_CAPABILITIES } from './linux-capabilities';
+
+if (process.getuid?.() === 0) {
+  describeBackendContract(
+    'linux over gRPC',
+    { makeClient: (overrides) => startArbordContractServer('linux', overrides) },
+    // Restart is covered in-process (linux.int.spec.ts) and by a kill -9 of a separate process
+    // (backend-linux's namespace-containerizer.int.spec.ts): a second arbord in this jest
+    // process would share the first one's process channels.
+    { ...LINUX_CAPABILITIES, survivesRestart: false, images: [`raw://${DEFAULT_ROOTFS}`] },
+  );
+} else {
+  describe.skip('linux over gRPC: needs root', () => it('runs as root', () => undefined));
+}
