@@ -12,9 +12,9 @@ PNPM_VERSION=12.21.0
 
 need_root
 check_node
-# gcc/make/libc6-dev: native/ helpers; iproute2/iptables: container networks;
+# gcc/make/libc6-dev/libseccomp-dev: native/ helpers; iproute2/iptables: container networks;
 # busybox-static: the default rootfs; attr: overlay xattrs of image layers.
-apt_install ca-certificates git make gcc libc6-dev iproute2 iptables iputils-ping busybox-static attr
+apt_install ca-certificates git make gcc libc6-dev libseccomp-dev iproute2 iptables iputils-ping busybox-static attr
 install_pnpm
 log "native helpers"
 make -s -C native

@@ -46,7 +46,7 @@ export interface ArborConfig {
 export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls'>> & { tls?: Partial<TlsConfig> };
 
 export const DEFAULT_CONFIG: ArborConfig = {
-  backend: 'fake',
+  backend: 'linux',
   listen: 'unix:///run/arbor/arbord.sock',
   tls: { cert: '', key: '', ca: '', requireClientCert: false },
   insecureTcp: false,

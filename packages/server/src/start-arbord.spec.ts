@@ -30,7 +30,8 @@ afterAll(async () => {
 
 function start(config: ArborConfigInput, options: StartOptions = {}): Promise<RunningArbord> {
   return startArbord(
-    { stateDir: join(dir, 'state'), listen: `unix://${dir}/arbord.sock`, ...config },
+    // the fake backend: these tests are about the server, not about containers
+    { backend: 'fake', stateDir: join(dir, 'state'), listen: `unix://${dir}/arbord.sock`, ...config },
     { logger: silentLogger, shutdownTimeoutMs: 500, ...options },
   );
 }
@@ -138,7 +139,7 @@ describe('serving', () => {
   });
 
   test('an unknown backend fails start, listing the valid ones', async () => {
-    await expect(start({ backend: 'x' })).rejects.toThrow("unknown backend 'x': valid backends are fake");
+    await expect(start({ backend: 'x' })).rejects.toThrow("unknown backend 'x': valid backends are linux, fake");
   });
 
   test('health reports SERVING for the server and for arbor.v1.Garden', async () => {
