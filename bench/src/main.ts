@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import { startArbord } from '@arbor/server';
+import { benchLinux } from './linux';
 import { withRawGrpcServer } from './raw-grpc';
 import { percentile, printTable, ratePerSecond, timeEach } from './stats';
 
@@ -51,6 +52,7 @@ async function benchFakeOverGrpc(): Promise<void> {
 
 async function main(): Promise<void> {
   await benchFakeOverGrpc();
+  await benchLinux();
 }
 
 main().catch((err: unknown) => {
