@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Container, Process, ProcessSpec } from '@arbor/core';
+import type { Container, Process, ProcessIO, ProcessSpec } from '@arbor/core';
 import { OutputCollector } from './output-collector';
 
 /** RunningProcess is a started process with its output collected and a way to detach. */
@@ -24,42 +24,27 @@ function stdinStream(stdin: Buffer | string | Readable | undefined): Readable | 
   return Readable.from([Buffer.from(stdin)]);
 }
 
-/** startProcess runs spec with collectors on stdout and stderr and returns at once. */
-export async function startProcess(
-  container: Container,
-  spec: ProcessSpec,
-  stdin?: Buffer | string | Readable,
+/** withCollectors starts or attaches a process with fresh collectors on stdout and stderr. */
+async function withCollectors(
+  stdin: Buffer | string | Readable | undefined,
+  begin: (io: ProcessIO) => Promise<Process>,
 ): Promise<RunningProcess> {
   const stdout = new OutputCollector();
   const stderr = new OutputCollector();
   const detacher = new AbortController();
   const input = stdinStream(stdin);
-  const process = await container.run(spec, {
-    stdout,
-    stderr,
-    detach: detacher.signal,
-    ...(input && { stdin: input }),
-  });
+  const process = await begin({ stdout, stderr, detach: detacher.signal, ...(input && { stdin: input }) });
   return { process, stdout, stderr, detach: () => detacher.abort() };
 }
 
+/** startProcess runs spec with collectors on stdout and stderr and returns at once. */
+export function startProcess(container: Container, spec: ProcessSpec, stdin?: Buffer | string | Readable): Promise<RunningProcess> {
+  return withCollectors(stdin, (io) => container.run(spec, io));
+}
+
 /** attachProcess attaches to processId with fresh collectors. */
-export async function attachProcess(
-  container: Container,
-  processId: string,
-  stdin?: Buffer | string | Readable,
-): Promise<RunningProcess> {
-  const stdout = new OutputCollector();
-  const stderr = new OutputCollector();
-  const detacher = new AbortController();
-  const input = stdinStream(stdin);
-  const process = await container.attach(processId, {
-    stdout,
-    stderr,
-    detach: detacher.signal,
-    ...(input && { stdin: input }),
-  });
-  return { process, stdout, stderr, detach: () => detacher.abort() };
+export function attachProcess(container: Container, processId: string, stdin?: Buffer | string | Readable): Promise<RunningProcess> {
+  return withCollectors(stdin, (io) => container.attach(processId, io));
 }
 
 /** finish waits for the exit status and returns it with the output that had arrived by then. */
