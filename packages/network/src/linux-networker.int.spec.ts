@@ -389,16 +389,16 @@ describeRoot('LinuxNetworker (root, network namespaces)', () => {
   }, 60_000);
 
   it('cleans up a setup that failed half way when destroy runs, as the Gardener does', async () => {
-    await expect(networker.setup('half-made', { network: '', netnsPath: '/var/run/netns/arbt-does-not-exist' })).rejects.toThrow(
+    await expect(networker.setup('half-made', { network: '10.251.0.2/30', netnsPath: '/var/run/netns/arbt-does-not-exist' })).rejects.toThrow(
       /No such file/,
     );
     await networker.destroy('half-made');
     await networker.settle();
     expect(await ourLeftovers()).toEqual([]);
-    // The address came back: the next container gets it.
+    // The address came back: a container can ask for exactly it.
     const ns = await makeNetns();
     try {
-      const first = await networker.setup('after-half-made', { network: '', netnsPath: ns.path });
+      const first = await networker.setup('after-half-made', { network: '10.251.0.2/30', netnsPath: ns.path });
       expect(first.containerIp).toBe('10.251.0.2');
     } finally {
       await remove('after-half-made', ns.name);

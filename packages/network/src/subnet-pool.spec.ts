@@ -14,12 +14,15 @@ describe('SubnetPool', () => {
       expect(pool.allocate('b', '').containerIp).toBe('10.254.0.6');
     });
 
-    it('reuses a released /30', () => {
-      const pool = new SubnetPool();
+    it('reuses a released /30 last, after the rest of the pool', () => {
+      const pool = new SubnetPool({ pool: '10.254.0.0/28' });
       pool.allocate('a', '');
       pool.allocate('b', '');
       pool.release('a');
-      expect(pool.allocate('c', '').subnet).toBe('10.254.0.0/30');
+      expect(pool.allocate('c', '').subnet).toBe('10.254.0.8/30');
+      expect(pool.allocate('d', '').subnet).toBe('10.254.0.12/30');
+      expect(pool.allocate('e', '').subnet).toBe('10.254.0.0/30');
+      expect(() => pool.allocate('f', '')).toThrow(/no free \/30/);
     });
 
     it('skips /30s inside a subnet someone asked for by name', () => {

@@ -52,6 +52,9 @@ export class SubnetPool {
   private readonly pool: { network: number; broadcast: number; prefixLength: number };
   private readonly subnets = new Map<string, Subnet>();
   private readonly held = new Map<string, Held>();
+  // next is where the search for a free /30 starts: just past the last one handed out, so a
+  // subnet just freed is reused last (its kernel links may still be going away).
+  private next = 0;
 
   constructor(options: SubnetPoolOptions = {}) {
     const text = options.pool ?? DEFAULT_SUBNET_POOL;
@@ -124,9 +127,12 @@ export class SubnetPool {
 
   private allocateFromPool(handle: string): SubnetAllocation {
     const size = 2 ** (32 - DYNAMIC_PREFIX);
-    for (let network = this.pool.network; network + size - 1 <= this.pool.broadcast; network += size) {
-      const broadcast = network + size - 1;
-      if (this.overlapping(network, broadcast).length > 0) continue;
+    const count = Math.floor((this.pool.broadcast - this.pool.network + 1) / size);
+    for (let i = 0; i < count; i++) {
+      const slot = (this.next + i) % count;
+      const network = this.pool.network + slot * size;
+      if (this.overlapping(network, network + size - 1).length > 0) continue;
+      this.next = (slot + 1) % count;
       const subnet = this.subnetFor(network, DYNAMIC_PREFIX, '');
       return this.take(handle, subnet, network + 2);
     }
