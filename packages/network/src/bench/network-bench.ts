@@ -44,8 +44,7 @@ async function makeNamespaces(count: number, tag: string): Promise<string[]> {
 
 /**
  * benchNetworker wires every namespace, then unwires them all ('batch'), or wires and unwires
- * one namespace after another ('one-at-a-time', where each setup reuses the address the
- * previous destroy freed and so waits for that destroy's links to be gone).
+ * one namespace after another ('one-at-a-time', as a create-run-destroy loop does).
  */
 async function benchNetworker(
   networker: LinuxNetworker,
@@ -199,7 +198,7 @@ async function main(): Promise<void> {
     console.log(`${''.padEnd(26)} + kernel link deletion after destroy returned: ${(batch.settleMs / count).toFixed(2)} ms per container`);
     const theirs = report('ip + iptables commands', await benchCommands(forCommands));
     console.log(`ratio (commands / LinuxNetworker): ${(theirs.total / ours.total).toFixed(1)}x`);
-    console.log('one at a time (each setup reuses the address just freed, so it waits for the old links to go):');
+    console.log('one at a time (set up, tear down, next):');
     report('LinuxNetworker', await benchNetworker(networker, forOneByOne, 'one-at-a-time'));
     const parts = await benchParts(await makeNamespaces(count, 'p'));
     console.log('where the LinuxNetworker spends it (links and firewall run side by side):');
