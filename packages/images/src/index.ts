@@ -15,3 +15,6 @@ export { CommandSpecialFiles } from './special-files';
 export type { SpecialFiles } from './special-files';
 export { LayerExtractor } from './layer-extractor';
 export type { Platform } from './manifest';
+
+// For integration tests only (here and in the backends): a local registry and a test image.
+export * as imagesTesting from './testing/index';

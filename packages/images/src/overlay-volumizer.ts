@@ -1,30 +1,50 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArborError, InvalidArgumentError, validateHandle } from '@arbor/core';
-import type { DiskLimits, DiskStat, ImageRef, Rootfs, Volumizer } from '@arbor/core';
+import type { DiskLimits, DiskStat, ImageRef, Logger, Rootfs, Volumizer } from '@arbor/core';
+import type Dockerode from 'dockerode';
+import type { ImageDefaults } from './image-config';
+import { ImagePuller } from './image-puller';
+import { LayerStore, type GcResult } from './layer-store';
 
 const run = promisify(execFile);
 
 /** DEFAULT_ROOTFS is where scripts/build-rootfs.sh puts the busybox rootfs. */
 export const DEFAULT_ROOTFS = '/var/lib/arbor/rootfs/busybox';
 
+/** MAX_MOUNT_OPTIONS is the longest mount data the kernel takes: one 4 KiB page with its NUL. */
+const MAX_MOUNT_OPTIONS = 4095;
+
+/** IMAGE_MARKER, in a container's overlay dir, says the container holds a reference in the LayerStore. */
+const IMAGE_MARKER = 'image';
+
+const NO_DEFAULTS: ImageDefaults = { env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
+
 export interface OverlayVolumizerOptions {
   /** stateDir is like /var/lib/arbor; overlays live in <stateDir>/overlays/<handle>. */
   stateDir: string;
   /** defaultRootfs is a directory or 'raw:///dir' used when a spec has no image; '' means DEFAULT_ROOTFS. */
   defaultRootfs: string;
+  /** docker serves docker-daemon: images; by default the engine at DOCKER_HOST or /var/run/docker.sock. */
+  docker?: Dockerode;
+  logger?: Logger;
 }
 
 /**
- * OverlayVolumizer gives each container an overlay root: the image directory as the
- * read-only lower layer and a per-container upper layer, so containers never change the
- * image or each other. Only directories ('raw:///abs/dir' or the default rootfs) for now.
+ * OverlayVolumizer gives each container an overlay root: the image's read-only layers below
+ * and a per-container upper layer, so containers never change the image or each other.
+ * A directory ('raw:///abs/dir' or the default rootfs) is one lower layer; any other image
+ * URI is pulled by an ImagePuller into one LayerStore under <stateDir>/images, and the
+ * container keeps its layers alive with the reference 'container:<handle>' until destroy.
  */
 export class OverlayVolumizer implements Volumizer {
   private readonly baseSizes = new Map<string, Promise<{ bytes: number; inodes: number }>>();
+  private images: Promise<{ store: LayerStore; puller: ImagePuller }> | undefined;
+  private gcQueued: Promise<GcResult> | undefined;
+  private gcDone: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: OverlayVolumizerOptions) {}
 
@@ -36,24 +56,52 @@ export class OverlayVolumizer implements Volumizer {
   }
 
   async create(handle: string, image: ImageRef, _disk: DiskLimits | undefined): Promise<Rootfs> {
-    const base = await this.baseDir(image.uri);
     const dir = this.dir(handle);
     const upper = join(dir, 'upper');
     const work = join(dir, 'work');
     const rootfs = join(dir, 'rootfs');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let lowerDirs: string[];
+    let defaults = NO_DEFAULTS;
+    if (isDirectoryUri(image.uri)) {
+      lowerDirs = [await this.baseDir(image.uri)];
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } else {
+      const { puller } = await this.imageStore();
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      // written before the pull so that destroy, even of a half-made container, drops the reference
+      await writeFile(join(dir, IMAGE_MARKER), image.uri);
+      const pulled = await puller.pull(image, { owner: containerOwner(handle) });
+      lowerDirs = pulled.layerDirs;
+      defaults = pulled.defaults;
+    }
+    for (const lower of lowerDirs) {
+      if (/[,:\\]/.test(lower)) {
+        throw new InvalidArgumentError('image.uri', `layer directory '${lower}' must not contain ',', ':' or '\\' (overlay options)`);
+      }
+    }
+    const options = `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${work}`;
+    if (Buffer.byteLength(options) > MAX_MOUNT_OPTIONS) {
+      throw new InvalidArgumentError(
+        'image.uri',
+        `'${image.uri}' has ${lowerDirs.length} layers: their overlay mount options take ${Buffer.byteLength(options)} bytes, over the kernel's ${MAX_MOUNT_OPTIONS}; images with this many layers are not supported yet`,
+      );
+    }
     // the upper dir's mode becomes the mode of the container's / : it must be 0755
     for (const p of [upper, work, rootfs]) await mkdir(p, { recursive: true, mode: 0o755 });
     if (!(await isMountPoint(rootfs))) {
       try {
-        await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${upper},workdir=${work}`, rootfs]);
+        await run('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
       } catch (err) {
         throw new ArborError('internal', `volumizer.create ${handle}: mount overlay: ${stderrOf(err)}`, { cause: err });
       }
     }
-    return { path: rootfs, env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
+    return { path: rootfs, ...defaults };
   }
 
+  /**
+   * destroy unmounts the container's root, drops its reference to image layers and then
+   * collects the layers no container uses (see gc).
+   */
   async destroy(handle: string): Promise<void> {
     const dir = this.dir(handle);
     const rootfs = join(dir, 'rootfs');
@@ -64,7 +112,34 @@ export class OverlayVolumizer implements Volumizer {
         throw new ArborError('internal', `volumizer.destroy ${handle}: umount: ${stderrOf(err)}`, { cause: err });
       }
     }
+    if (await exists(join(dir, IMAGE_MARKER))) {
+      const { store } = await this.imageStore();
+      await store.removeReference(containerOwner(handle));
+      await this.gc().catch((err: unknown) => this.options.logger?.error('image-gc-failed', { handle, error: String(err) }));
+    }
     await rm(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * gc removes the pulled layers no container references (image references are dropped,
+   * so an image no container uses is pulled again next time). Calls made while one gc waits
+   * to start share it, so a burst of destroys costs at most two passes over the store.
+   */
+  gc(): Promise<GcResult> {
+    if (this.gcQueued !== undefined) return this.gcQueued;
+    const queued = this.gcDone.then(async () => {
+      this.gcQueued = undefined;
+      const { store } = await this.imageStore();
+      return store.gc({ dropImages: true });
+    });
+    this.gcQueued = queued;
+    this.gcDone = queued.catch(() => undefined);
+    return queued;
+  }
+
+  /** layerStore is the store pulled images live in, <stateDir>/images, made on first use. */
+  async layerStore(): Promise<LayerStore> {
+    return (await this.imageStore()).store;
   }
 
   /** limitDisk is accepted and not enforced yet: disk quotas come with the images work. */
@@ -73,7 +148,11 @@ export class OverlayVolumizer implements Volumizer {
   async metrics(handle: string): Promise<DiskStat> {
     const dir = this.dir(handle);
     const upper = await usage(join(dir, 'upper'));
-    const base = await this.baseUsage(await readLowerDir(join(dir, 'rootfs')));
+    let base = { bytes: 0, inodes: 0 };
+    for (const lower of (await readLowerDir(join(dir, 'rootfs')))?.split(':') ?? []) {
+      const layer = await this.baseUsage(lower);
+      base = { bytes: base.bytes + layer.bytes, inodes: base.inodes + layer.inodes };
+    }
     return {
       totalBytesUsed: upper.bytes + base.bytes,
       totalInodesUsed: upper.inodes + base.inodes,
@@ -88,6 +167,24 @@ export class OverlayVolumizer implements Volumizer {
     return { diskInBytes: fs.blocks * fs.bsize, schedulableDiskInBytes: fs.bavail * fs.bsize };
   }
 
+  private imageStore(): Promise<{ store: LayerStore; puller: ImagePuller }> {
+    this.images ??= (async () => {
+      const store = new LayerStore({ stateDir: this.options.stateDir, ...(this.options.logger && { logger: this.options.logger }) });
+      await store.init();
+      const puller = new ImagePuller({
+        store,
+        ...(this.options.docker && { docker: this.options.docker }),
+        ...(this.options.logger && { logger: this.options.logger }),
+      });
+      return { store, puller };
+    })();
+    // a failed init (say a read-only disk) is retried by the next create
+    this.images.catch(() => {
+      this.images = undefined;
+    });
+    return this.images;
+  }
+
   private async baseDir(uri: string): Promise<string> {
     let dir: string;
     if (uri === '') {
@@ -96,10 +193,7 @@ export class OverlayVolumizer implements Volumizer {
     } else if (uri.startsWith('raw://')) {
       dir = uri.slice('raw://'.length);
     } else {
-      throw new InvalidArgumentError(
-        'image.uri',
-        `'${uri}' is not supported by this backend yet: use 'raw:///abs/dir' or leave it empty (docker and OCI images come with the images work)`,
-      );
+      throw new InvalidArgumentError('image.uri', `'${uri}' is not a directory URI`);
     }
     if (!dir.startsWith('/')) throw new InvalidArgumentError('image.uri', `'${uri}' must name an absolute directory, like raw:///var/lib/rootfs`);
     if (/[,:\\]/.test(dir)) throw new InvalidArgumentError('image.uri', `'${dir}' must not contain ',', ':' or '\\' (overlay options)`);
@@ -119,6 +213,22 @@ export class OverlayVolumizer implements Volumizer {
     }
     return size;
   }
+}
+
+/** isDirectoryUri tells the URIs served by a plain directory: '' (the default rootfs) and raw://. */
+function isDirectoryUri(uri: string): boolean {
+  return uri === '' || uri.startsWith('raw://');
+}
+
+function containerOwner(handle: string): string {
+  return `container:${handle}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** usage counts the bytes and inodes under dir (hard links once), like du. */
