@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArborError, type Logger } from '@arbor/core';
-import { atomicWrite } from './atomic-write';
+import { writeFileAtomically } from '@arbor/depot';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { digestHex, HashingStream, isSha256Digest, sha256Of, verifyBytes } from './digest';
 import { LayerDecoder } from './layer-decoder';
@@ -142,7 +142,7 @@ export class LayerStore extends EventEmitter {
    */
   async writeBlob(what: string, digest: string, bytes: Buffer): Promise<void> {
     verifyBytes(what, bytes, digest);
-    await atomicWrite(join(this.root, 'blobs/sha256', digestHex(digest)), bytes);
+    await writeFileAtomically(join(this.root, 'blobs/sha256', digestHex(digest)), bytes, 0o644);
   }
 
   /**
@@ -237,7 +237,7 @@ export class LayerStore extends EventEmitter {
       const diffId = diffHash.digest();
       if (diffId !== layer.diffId) throw new DigestMismatchError(`uncompressed layer ${layer.diffId}`, layer.diffId, diffId);
       const meta: LayerMeta = { diffId, blobDigest, unpackedBytes: extracted.fileBytes };
-      await atomicWrite(join(work, 'meta.json'), JSON.stringify(meta));
+      await writeFileAtomically(join(work, 'meta.json'), JSON.stringify(meta), 0o644);
       // The layer's files reach the disk before its name does, so a crash cannot leave a
       // layer that exists with half its files.
       if (this.durable) await this.syncTmp();
@@ -250,7 +250,7 @@ export class LayerStore extends EventEmitter {
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
         await rm(work, { recursive: true, force: true });
       }
-      await atomicWrite(join(this.root, 'blob-diffids/sha256', digestHex(blobDigest)), diffId);
+      await writeFileAtomically(join(this.root, 'blob-diffids/sha256', digestHex(blobDigest)), diffId, 0o644);
       report({ diffId, bytesDone: blobHash.bytes, bytesTotal: total === -1 ? blobHash.bytes : total, done: true });
       this.logger?.debug('layer-stored', { diffId, bytes: blobHash.bytes });
       return join(final, 'diff');
@@ -291,7 +291,7 @@ export class LayerStore extends EventEmitter {
 
   /** addReference records, durably, that owner uses these layers and config. */
   async addReference(reference: Reference): Promise<void> {
-    await atomicWrite(this.referencePath(reference.owner), JSON.stringify(reference));
+    await writeFileAtomically(this.referencePath(reference.owner), JSON.stringify(reference), 0o644);
   }
 
   /** removeReference forgets owner; removing an unknown owner succeeds. */
