@@ -30,7 +30,7 @@ export async function readPids(procsFile: string): Promise<number[]> {
 /** removeCgroup rmdirs a cgroup, retrying while its last processes are being reaped. */
 export async function removeCgroup(dir: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
     try {
       // children first: a cgroup with child cgroups cannot be removed
       const entries = await readdir(dir, { withFileTypes: true });
@@ -41,7 +41,7 @@ export async function removeCgroup(dir: string, timeoutMs = 5000): Promise<void>
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
       if (code !== 'EBUSY' || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, pause));
     }
   }
 }

@@ -37,13 +37,16 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 
   async create(handle: string, limits: CgroupLimits): Promise<void> {
-    for (const c of CONTROLLERS) {
-      const parentDir = join(this.root, c, this.parent);
-      await mkdir(parentDir, { recursive: true });
-      if (c === 'cpuset') await this.inheritCpuset(parentDir);
-      await mkdir(this.dir(c, handle), { recursive: true });
-    }
-    await this.inheritCpuset(this.dir('cpuset', handle));
+    // each controller is its own hierarchy: make them side by side
+    await Promise.all(
+      CONTROLLERS.map(async (c) => {
+        const parentDir = join(this.root, c, this.parent);
+        await mkdir(parentDir, { recursive: true });
+        if (c === 'cpuset') await this.inheritCpuset(parentDir);
+        await mkdir(this.dir(c, handle), { recursive: true });
+        if (c === 'cpuset') await this.inheritCpuset(this.dir(c, handle));
+      }),
+    );
     const devices = this.dir('devices', handle);
     await writeControl(join(devices, 'devices.deny'), 'a');
     for (const rule of DEVICE_ALLOW) await writeControl(join(devices, 'devices.allow'), rule);
@@ -126,7 +129,7 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 
   async destroy(handle: string): Promise<void> {
-    for (const c of CONTROLLERS) await removeCgroup(this.dir(c, handle));
+    await Promise.all(CONTROLLERS.map((c) => removeCgroup(this.dir(c, handle))));
   }
 
   async handles(): Promise<string[]> {

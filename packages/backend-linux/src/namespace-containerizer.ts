@@ -1,4 +1,5 @@
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -30,7 +31,7 @@ import type {
   StreamInSpec,
   StreamOutSpec,
 } from '@arbor/core';
-import { storageName, writeFileAtomically } from '@arbor/depot';
+import { storageName } from '@arbor/depot';
 import type { CgroupDriver } from './cgroup-driver';
 import { ProcessChannel } from './process-channel';
 import { HELPER_EXIT, HelperError, HelperRunner } from './run-helper';
@@ -97,8 +98,8 @@ export class NamespaceContainerizer implements Containerizer {
     const { handle } = desired;
     const { cgroups, helpers } = this.options;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'the linux backend needs a root filesystem on disk');
-    await mkdir(this.dir(handle), { recursive: true, mode: 0o700 });
-    await cgroups.create(handle, desired.limits);
+    // independent: the state dir and the cgroups
+    await Promise.all([mkdir(this.dir(handle), { recursive: true, mode: 0o700 }), cgroups.create(handle, desired.limits)]);
     const args = ['--rootfs', desired.rootfs.path, '--hostname', desired.hostname, '--init', helpers.path('arbor-init')];
     for (const dir of cgroups.dirs(handle)) args.push('--cgroup', dir);
     for (const m of desired.bindMounts) args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
@@ -125,17 +126,21 @@ export class NamespaceContainerizer implements Containerizer {
         this.channels.delete(key);
       }
     }
+    // the supervisors live outside the container: kill them while the init dies
+    const supervisors = this.killSupervisors(handle);
     if (state && (await this.initAlive(state))) {
       killQuietly(state.initPid, 'SIGKILL');
       await this.waitGone(state, 5000);
     }
     // what is left in the cgroup (nothing, once the pid namespace died with its init)
     for (const pid of await this.options.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
-    await this.killSupervisors(handle);
+    await supervisors;
     await this.waitEmpty(handle, 5000);
-    await this.options.cgroups.destroy(handle);
-    await rm(join(this.dir(handle), 'processes'), { recursive: true, force: true });
-    await rm(join(this.dir(handle), 'container.json'), { force: true });
+    await Promise.all([
+      this.options.cgroups.destroy(handle),
+      rm(join(this.dir(handle), 'processes'), { recursive: true, force: true }),
+      rm(join(this.dir(handle), 'container.json'), { force: true }),
+    ]);
     this.states.delete(handle);
   }
 
@@ -146,11 +151,11 @@ export class NamespaceContainerizer implements Containerizer {
     const others = async () => (await this.options.cgroups.pids(handle)).filter((p) => p !== state.initPid);
     for (const pid of await others()) killQuietly(pid, kill ? 'SIGKILL' : 'SIGTERM');
     const deadline = Date.now() + (kill ? 0 : this.stopTimeoutMs);
-    while ((await others()).length > 0 && Date.now() < deadline) await sleep(50);
+    for (let pause = 1; (await others()).length > 0 && Date.now() < deadline; pause = Math.min(pause * 2, 50)) await sleep(pause);
     // KILL until none is left: a process may fork while it is being killed
-    for (let left = await others(); left.length > 0; left = await others()) {
+    for (let left = await others(), pause = 1; left.length > 0; left = await others(), pause = Math.min(pause * 2, 20)) {
       for (const pid of left) killQuietly(pid, 'SIGKILL');
-      await sleep(20);
+      await sleep(pause);
     }
   }
 
@@ -340,8 +345,9 @@ export class NamespaceContainerizer implements Containerizer {
 
   // ------------------------------------------------------------ state
 
+  /** saveState replaces container.json whole but does not sync it: it describes processes, which a host crash ends anyway (the depot's synced record still names the container). */
   private async saveState(handle: string, state: ContainerState): Promise<void> {
-    await writeFileAtomically(join(this.dir(handle), 'container.json'), `${JSON.stringify(state)}\n`);
+    await replaceFile(join(this.dir(handle), 'container.json'), `${JSON.stringify(state)}\n`);
     this.states.set(handle, state);
   }
 
@@ -383,15 +389,15 @@ export class NamespaceContainerizer implements Containerizer {
   /** waitGone waits until the init has died (a zombie counts as gone). */
   private async waitGone(state: ContainerState, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && (await this.initAlive(state))) await sleep(10);
+    for (let pause = 1; Date.now() < deadline && (await this.initAlive(state)); pause = Math.min(pause * 2, 10)) await sleep(pause);
   }
 
   private async waitEmpty(handle: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    for (let pause = 1; Date.now() < deadline; pause = Math.min(pause * 2, 20)) {
       const pids = await this.options.cgroups.pids(handle).catch(() => []);
       if (pids.length === 0) return;
-      await sleep(20);
+      await sleep(pause);
     }
   }
 }
@@ -429,6 +435,13 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** replaceFile writes a temp file beside path and renames it over path: readers see all of it or nothing. Not synced. */
+async function replaceFile(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, path);
 }
 
 function sleep(ms: number): Promise<void> {
