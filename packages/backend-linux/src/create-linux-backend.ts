@@ -11,7 +11,7 @@ import { defaultBusybox } from './linux-backend-config';
 import type { LinuxBackendConfig } from './linux-backend-config';
 import { LoopbackOnlyNetworker } from './loopback-only-networker';
 import { NamespaceContainerizer } from './namespace-containerizer';
-import { DEFAULT_HELPERS_DIR, HelperRunner } from './run-helper';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
 
 /**
  * hostCgroupDriver picks the driver for this host at start (not on a request path):

@@ -9,4 +9,4 @@ export { CgroupV1Driver } from './cgroup-v1-driver';
 export { CgroupV2Driver } from './cgroup-v2-driver';
 export type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
 export { LoopbackOnlyNetworker } from './loopback-only-networker';
-export { HelperError, HelperRunner } from './run-helper';
+export { HelperError, HelperRunner } from '@arbor/native-helpers';

@@ -32,9 +32,8 @@ import type {
   StreamOutSpec,
 } from '@arbor/core';
 import { storageName } from '@arbor/depot';
+import { HELPER_EXIT, HelperError, HelperRunner, ProcessChannel } from '@arbor/native-helpers';
 import type { CgroupDriver } from './cgroup-driver';
-import { ProcessChannel } from './process-channel';
-import { HELPER_EXIT, HelperError, HelperRunner } from './run-helper';
 import { guardTar } from './tar-guard';
 
 /** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */

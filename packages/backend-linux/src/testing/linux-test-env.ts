@@ -8,7 +8,7 @@ import type { Container, Process, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { createLinuxBackend } from '../create-linux-backend';
 import type { LinuxBackendOptions } from '../create-linux-backend';
-import { DEFAULT_HELPERS_DIR } from '../run-helper';
+import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
 
 const REPO = resolve(__dirname, '..', '..', '..', '..');
 
