@@ -11,8 +11,13 @@
  *
  * usage: arbor-exec --init-pid PID --dir PROCESS_DIR [--cgroup DIR]... [--user SPEC]
  *          [--cwd DIR] [--env K=V]... [--rlimit NAME=N]... [--tty COLSxROWS] [--privileged] [--log-fd N]
- *          -- PATH [ARG]...
+ *          [--runc BINARY --runc-root DIR --runc-id ID] -- PATH [ARG]...
  * Container env entries come before process env entries; later ones win.
+ *
+ * With --runc (the runc backend), the supervisor resolves the user and working dir in the
+ * container's mount namespace, writes <dir>/process.json and starts the process with
+ * `runc exec --detach`, a TTY through runc's console socket. As a child subreaper it then
+ * waits for the process runc leaves behind, exactly as for its own child.
  *
  * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts
  * (processes, users, rlimits, TTY, restart) */
@@ -34,6 +39,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -51,12 +57,15 @@ static struct {
   int nenv;
   struct {
     int resource;
+    const char *name;
     rlim_t value;
   } rlimits[32];
   int nrlimits;
   int tty, privileged;
   unsigned short cols, rows;
   char **argv;
+  /* runc mode: the runc binary, its --root and the container's id */
+  const char *runc, *runc_root, *runc_id;
 } opt;
 
 static const struct {
@@ -82,6 +91,9 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--user") == 0 && has) opt.user = argv[++i];
     else if (strcmp(a, "--privileged") == 0) opt.privileged = 1;
     else if (strcmp(a, "--cwd") == 0 && has) opt.cwd = argv[++i];
+    else if (strcmp(a, "--runc") == 0 && has) opt.runc = argv[++i];
+    else if (strcmp(a, "--runc-root") == 0 && has) opt.runc_root = argv[++i];
+    else if (strcmp(a, "--runc-id") == 0 && has) opt.runc_id = argv[++i];
     else if (strcmp(a, "--log-fd") == 0 && has) log_fd = (int)parse_int(argv[++i], "--log-fd");
     else if (strcmp(a, "--cgroup") == 0 && has && opt.ncgroups < 64) opt.cgroups[opt.ncgroups++] = argv[++i];
     else if (strcmp(a, "--env") == 0 && has && opt.nenv < MAX_ITEMS) opt.env[opt.nenv++] = argv[++i];
@@ -98,15 +110,17 @@ static void parse(int argc, char **argv) {
       *eq = '\0';
       int found = -1;
       for (size_t k = 0; k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
-        if (strcmp(rlimit_names[k].name, spec) == 0) found = rlimit_names[k].resource;
+        if (strcmp(rlimit_names[k].name, spec) == 0) found = (int)k;
       if (found < 0) bail(EXIT_BAD_USAGE, "unknown rlimit %s", spec);
-      opt.rlimits[opt.nrlimits].resource = found;
+      opt.rlimits[opt.nrlimits].resource = rlimit_names[found].resource;
+      opt.rlimits[opt.nrlimits].name = rlimit_names[found].name;
       opt.rlimits[opt.nrlimits++].value = (rlim_t)parse_int(eq + 1, spec);
     } else {
       bail(EXIT_BAD_USAGE, "unknown or incomplete argument '%s'", a);
     }
   }
   if (!opt.init_pid || !opt.dir || i >= argc) bail(EXIT_BAD_USAGE, "--init-pid, --dir and a program after -- are required");
+  if (opt.runc && (!opt.runc_root || !opt.runc_id)) bail(EXIT_BAD_USAGE, "--runc needs --runc-root and --runc-id");
   opt.argv = &argv[i];
   if (opt.argv[0][0] == '\0') bail(EXIT_BAD_USAGE, "the program path is empty");
   if (!opt.user) opt.user = "";
@@ -139,6 +153,21 @@ static void env_set(char **env, int *n, const char *entry) {
     }
   }
   if (*n < MAX_ITEMS + 3) env[(*n)++] = (char *)entry;
+}
+
+/* build_env fills env (NULL-terminated): default PATH, USER and HOME, then the --env entries. */
+static void build_env(const struct container_user *user, char **env) {
+  int n = 0;
+  static char path[96], name[300], home[4200];
+  snprintf(path, sizeof path, "PATH=%s",
+           user->uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : "/usr/local/bin:/usr/bin:/bin");
+  snprintf(name, sizeof name, "USER=%s", user->name);
+  snprintf(home, sizeof home, "HOME=%s", user->home);
+  env_set(env, &n, path);
+  env_set(env, &n, name);
+  env_set(env, &n, home);
+  for (int i = 0; i < opt.nenv; i++) env_set(env, &n, opt.env[i]);
+  env[n] = NULL;
 }
 
 static void exec_program(char **env) {
@@ -254,17 +283,7 @@ static void container_child(int stdio[3], int pty_sock) {
   if (mkdir_p(cwd, 0755, user.uid, user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", cwd);
 
   static char *env[MAX_ITEMS + 4];
-  int n = 0;
-  static char path[96], name[300], home[4200];
-  snprintf(path, sizeof path, "PATH=%s",
-           user.uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : "/usr/local/bin:/usr/bin:/bin");
-  snprintf(name, sizeof name, "USER=%s", user.name);
-  snprintf(home, sizeof home, "HOME=%s", user.home);
-  env_set(env, &n, path);
-  env_set(env, &n, name);
-  env_set(env, &n, home);
-  for (int i = 0; i < opt.nenv; i++) env_set(env, &n, opt.env[i]);
-  env[n] = NULL;
+  build_env(&user, env);
 
   if (opt.tty) {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -396,6 +415,18 @@ static int relay(int src, int dst) {
   }
 }
 
+/* reap collects every ended child (a subreaper also gets orphans) and notes the process's
+ * status: 128+N on signal N. */
+static void reap(pid_t child, int *exited, int *status) {
+  int st;
+  pid_t pid;
+  while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (pid != child) continue;
+    *exited = 1;
+    *status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+  }
+}
+
 /* supervise relays the process's output (pipes, or the pty) into the output FIFOs and
  * commands from the control FIFO to the process. Once the process has exited, it takes what
  * its output still holds, writes the exit status, and leaves when a reader has everything:
@@ -409,6 +440,8 @@ static void supervise(pid_t child, int out_src, int err_src, int tty, int out_ho
   char ctlbuf[4096];
   size_t ctllen = 0;
   int pty = tty ? out_src : -1;
+  /* the process may have ended before this loop began (its SIGCHLD is still pending then) */
+  reap(child, &exited, &status);
   for (;;) {
     if (exited) {
       if (out_src >= 0) relay(out_src, out_hold);
@@ -455,11 +488,7 @@ static void supervise(pid_t child, int out_src, int err_src, int tty, int out_ho
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {
       }
-      int st;
-      if (waitpid(child, &st, WNOHANG) == child) {
-        exited = 1;
-        status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-      }
+      reap(child, &exited, &status);
     }
   }
   if (out_src >= 0) close(out_src);
@@ -479,6 +508,248 @@ static void supervise(pid_t child, int out_src, int err_src, int tty, int out_ho
   close(out_hold);
   close(err_hold);
   _exit(0);
+}
+
+/* ------------------------------------------------------------------ runc mode */
+
+/* resolved is what the supervisor learns inside the container before runc starts the process. */
+struct resolved {
+  struct container_user user;
+  char cwd[PATH_MAX];
+};
+
+/* resolve_in_container resolves the user and makes the working dir in a child that entered
+ * the container's mount namespace, so no container path is ever looked up on the host. On
+ * failure it forwards the child's "<code> <message>" to ready_fd and exits. */
+static void resolve_in_container(int ready_fd, struct resolved *out) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  pid_t c = fork();
+  if (c < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (c == 0) {
+    close(p[0]);
+    report_fd = p[1];
+    if (setns(ns_fds[3], CLONE_NEWNS) != 0) child_fail(EXIT_HELPER_FAILED, "enter mnt namespace%s", "");
+    static struct resolved r;
+    if (resolve_user(opt.user, &r.user) != 0) {
+      errno = 0;
+      child_fail(EXIT_HELPER_FAILED, "unknown user '%s' in the container's /etc/passwd", opt.user);
+    }
+    snprintf(r.cwd, sizeof r.cwd, "%s", opt.cwd ? opt.cwd : r.user.home);
+    if (mkdir_p(r.cwd, 0755, r.user.uid, r.user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", r.cwd);
+    if (write(p[1], "R", 1) != 1) _exit(1);
+    write_all(p[1], (const char *)&r, sizeof r);
+    _exit(0);
+  }
+  close(p[1]);
+  static char buf[sizeof(struct resolved) + 1];
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read(p[0], buf + total, sizeof buf - total);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    total += (size_t)n;
+    if (total == sizeof buf) break;
+  }
+  close(p[0]);
+  waitpid(c, NULL, 0);
+  if (total == sizeof buf && buf[0] == 'R') {
+    memcpy(out, buf + 1, sizeof *out);
+    return;
+  }
+  if (total > 1100) total = 1100;
+  buf[total] = '\0';
+  dprintf(ready_fd, "%s", total > 0 ? buf : "1 the user lookup in the container died");
+  _exit(1);
+}
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      fprintf(f, "\\%c", *c);
+    else if (*c < 0x20)
+      fprintf(f, "\\u%04x", *c);
+    else
+      fputc(*c, f);
+  }
+  fputc('"', f);
+}
+
+static void json_caps(FILE *f, int any) {
+  fputc('[', f);
+  for (int i = 0; any && default_cap_names[i]; i++) {
+    if (i) fputc(',', f);
+    json_string(f, default_cap_names[i]);
+  }
+  fputc(']', f);
+}
+
+/* write_process_json writes <dir>/process.json, the OCI process runc exec starts. A
+ * privileged container's processes take the capabilities of its config.json. */
+static void write_process_json(const struct resolved *r) {
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s/.process.json.tmp", opt.dir);
+  FILE *f = fopen(tmp, "we");
+  if (!f) bail(EXIT_HELPER_FAILED, "create %s", tmp);
+  static char *env[MAX_ITEMS + 4];
+  build_env(&r->user, env);
+  fprintf(f, "{\"terminal\":%s", opt.tty ? "true" : "false");
+  if (opt.tty) fprintf(f, ",\"consoleSize\":{\"height\":%u,\"width\":%u}", opt.rows, opt.cols);
+  fprintf(f, ",\"user\":{\"uid\":%u,\"gid\":%u,\"additionalGids\":[", r->user.uid, r->user.gid);
+  for (int i = 0; i < r->user.ngroups; i++) fprintf(f, "%s%u", i ? "," : "", r->user.groups[i]);
+  fputs("]},\"args\":[", f);
+  for (int i = 0; opt.argv[i]; i++) {
+    if (i) fputc(',', f);
+    json_string(f, opt.argv[i]);
+  }
+  fputs("],\"env\":[", f);
+  for (int i = 0; env[i]; i++) {
+    if (i) fputc(',', f);
+    json_string(f, env[i]);
+  }
+  fputs("],\"cwd\":", f);
+  json_string(f, r->cwd);
+  if (!opt.privileged) {
+    /* root has the default set; any other user only has it as the bounding set */
+    int root = r->user.uid == 0;
+    fputs(",\"capabilities\":{\"bounding\":", f);
+    json_caps(f, 1);
+    fputs(",\"effective\":", f);
+    json_caps(f, root);
+    fputs(",\"permitted\":", f);
+    json_caps(f, root);
+    fputs(",\"inheritable\":[],\"ambient\":[]}", f);
+  }
+  fputs(",\"rlimits\":[", f);
+  for (int i = 0; i < opt.nrlimits; i++) {
+    fputs(i ? ",{\"type\":\"RLIMIT_" : "{\"type\":\"RLIMIT_", f);
+    for (const char *c = opt.rlimits[i].name; *c; c++) fputc(*c - 'a' + 'A', f);
+    fprintf(f, "\",\"hard\":%llu,\"soft\":%llu}", (unsigned long long)opt.rlimits[i].value, (unsigned long long)opt.rlimits[i].value);
+  }
+  fputs("],\"noNewPrivileges\":true}\n", f);
+  if (fclose(f) != 0) bail(EXIT_HELPER_FAILED, "write %s", tmp);
+  if (rename(tmp, in_dir("process.json")) != 0) bail(EXIT_HELPER_FAILED, "rename %s", tmp);
+}
+
+/* runc_error copies the last error runc logged to <dir>/runc.log into out. */
+static void runc_error(char *out, size_t size) {
+  snprintf(out, size, "runc exec failed");
+  FILE *f = fopen(in_dir("runc.log"), "re");
+  if (!f) return;
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    char *m = strstr(line, "\"msg\":\"");
+    if (!m || (!strstr(line, "\"level\":\"error\"") && !strstr(line, "\"level\":\"fatal\""))) continue;
+    size_t k = 0;
+    for (m += 7; *m && k + 1 < size; m++) {
+      if (*m == '\\' && m[1]) {
+        m++;
+        out[k++] = *m == 'n' ? ' ' : *m;
+        continue;
+      }
+      if (*m == '"') break;
+      out[k++] = *m;
+    }
+    out[k] = '\0';
+  }
+  fclose(f);
+}
+
+/* start_with_runc starts the process with `runc exec --detach` and returns its host pid; the
+ * supervisor is a child subreaper, so the process becomes its child once runc exits. On
+ * failure it reports to ready_fd and exits. */
+static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
+  struct resolved r;
+  resolve_in_container(ready_fd, &r);
+  write_process_json(&r);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become a subreaper");
+  /* runc dials the console socket by path: through an inherited directory fd it stays
+   * within a socket address's 108 bytes however deep the process dir is */
+  int dirfd = open(opt.dir, O_PATH | O_DIRECTORY);
+  if (dirfd < 0) bail(EXIT_HELPER_FAILED, "open %s", opt.dir);
+  char sockpath[64];
+  snprintf(sockpath, sizeof sockpath, "/proc/self/fd/%d/console.sock", dirfd);
+  int listener = -1;
+  if (opt.tty) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sockpath);
+    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 1) != 0)
+      bail(EXIT_HELPER_FAILED, "console socket %s", in_dir("console.sock"));
+  }
+  pid_t runc = fork();
+  if (runc < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (runc == 0) {
+    /* without a TTY, runc hands its stdio to the process */
+    int null = open("/dev/null", O_RDWR);
+    for (int i = 0; i < 3; i++) {
+      dup2(opt.tty ? null : stdio[i], i);
+      fcntl(i, F_SETFL, fcntl(i, F_GETFL) & ~O_NONBLOCK);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    const char *args[24];
+    int n = 0;
+    args[n++] = opt.runc;
+    args[n++] = "--root";
+    args[n++] = opt.runc_root;
+    args[n++] = "--log";
+    args[n++] = in_dir("runc.log");
+    args[n++] = "--log-format";
+    args[n++] = "json";
+    args[n++] = "exec";
+    args[n++] = "--detach";
+    args[n++] = "--pid-file";
+    args[n++] = in_dir("runc.pid");
+    args[n++] = "--process";
+    args[n++] = in_dir("process.json");
+    if (opt.tty) {
+      args[n++] = "--console-socket";
+      args[n++] = sockpath;
+    }
+    args[n++] = opt.runc_id;
+    args[n] = NULL;
+    execv(opt.runc, (char **)args);
+    _exit(127);
+  }
+  close(dirfd);
+  int st = 0, reaped = 0;
+  if (opt.tty) {
+    while (*pty < 0) {
+      struct pollfd p = {.fd = listener, .events = POLLIN};
+      if (poll(&p, 1, 50) > 0) {
+        int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (conn >= 0) {
+          *pty = recv_fd(conn);
+          close(conn);
+        }
+        if (*pty >= 0) fcntl(*pty, F_SETFL, fcntl(*pty, F_GETFL) | O_NONBLOCK);
+      } else if (waitpid(runc, &st, WNOHANG) == runc) {
+        reaped = 1;
+        break;
+      }
+    }
+    close(listener);
+    unlink(in_dir("console.sock"));
+  }
+  if (!reaped) waitpid(runc, &st, 0);
+  char text[64] = "";
+  int fd = open(in_dir("runc.pid"), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, text, sizeof text - 1) < 0) text[0] = '\0';
+    close(fd);
+  }
+  pid_t child = (pid_t)atoi(text);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || child <= 0) {
+    char msg[1024];
+    runc_error(msg, sizeof msg);
+    int not_found = strstr(msg, "executable file not found") || (strstr(msg, "exec: ") && strstr(msg, "no such file or directory"));
+    dprintf(ready_fd, "%d %s", not_found ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, msg);
+    _exit(1);
+  }
+  return child;
 }
 
 int main(int argc, char **argv) {
@@ -536,41 +807,48 @@ int main(int argc, char **argv) {
   int outpipe[2] = {-1, -1}, errpipe_out[2] = {-1, -1};
   if (!opt.tty && (pipe2(outpipe, O_CLOEXEC) != 0 || pipe2(errpipe_out, O_CLOEXEC) != 0)) bail(EXIT_HELPER_FAILED, "pipe");
   int stdio[3] = {open_fifo("stdin", O_RDONLY | O_NONBLOCK), outpipe[1], errpipe_out[1]};
-  int errpipe[2], sock[2] = {-1, -1};
-  if (pipe2(errpipe, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
-  if (opt.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) bail(EXIT_HELPER_FAILED, "socketpair");
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  if (setns(pidns_fd, CLONE_NEWPID) != 0) bail(EXIT_HELPER_FAILED, "enter pid namespace");
-  pid_t child = fork();
-  if (child < 0) bail(EXIT_HELPER_FAILED, "fork");
-  if (child == 0) {
-    close(errpipe[0]);
-    report_fd = errpipe[1];
-    if (sock[0] >= 0) close(sock[0]);
-    container_child(stdio, sock[1]);
-  }
-  close(errpipe[1]);
-  for (int i = 0; i < 3; i++)
-    if (stdio[i] >= 0) close(stdio[i]);
+  pid_t child;
   int pty = -1;
-  if (opt.tty) {
-    close(sock[1]);
-    pty = recv_fd(sock[0]);
-    close(sock[0]);
-    if (pty >= 0) fcntl(pty, F_SETFL, fcntl(pty, F_GETFL) | O_NONBLOCK);
-  }
-  char failure[1100];
-  ssize_t total = 0, n;
-  while ((n = read(errpipe[0], failure + total, sizeof failure - 1 - (size_t)total)) > 0) total += n;
-  failure[total] = '\0';
-  close(errpipe[0]);
-  if (total > 0) {
-    waitpid(child, NULL, 0);
-    dprintf(ready[1], "%s", failure);
-    _exit(1);
+  if (opt.runc) {
+    child = start_with_runc(stdio, ready[1], &pty);
+    for (int i = 0; i < 3; i++)
+      if (stdio[i] >= 0) close(stdio[i]);
+  } else {
+    int errpipe[2], sock[2] = {-1, -1};
+    if (pipe2(errpipe, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+    if (opt.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) bail(EXIT_HELPER_FAILED, "socketpair");
+    if (setns(pidns_fd, CLONE_NEWPID) != 0) bail(EXIT_HELPER_FAILED, "enter pid namespace");
+    child = fork();
+    if (child < 0) bail(EXIT_HELPER_FAILED, "fork");
+    if (child == 0) {
+      close(errpipe[0]);
+      report_fd = errpipe[1];
+      if (sock[0] >= 0) close(sock[0]);
+      container_child(stdio, sock[1]);
+    }
+    close(errpipe[1]);
+    for (int i = 0; i < 3; i++)
+      if (stdio[i] >= 0) close(stdio[i]);
+    if (opt.tty) {
+      close(sock[1]);
+      pty = recv_fd(sock[0]);
+      close(sock[0]);
+      if (pty >= 0) fcntl(pty, F_SETFL, fcntl(pty, F_GETFL) | O_NONBLOCK);
+    }
+    char failure[1100];
+    ssize_t total = 0, n;
+    while ((n = read(errpipe[0], failure + total, sizeof failure - 1 - (size_t)total)) > 0) total += n;
+    failure[total] = '\0';
+    close(errpipe[0]);
+    if (total > 0) {
+      waitpid(child, NULL, 0);
+      dprintf(ready[1], "%s", failure);
+      _exit(1);
+    }
   }
   char pids[64];
   snprintf(pids, sizeof pids, "%d %d\n", getpid(), child);
