@@ -1,14 +1,17 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readFile, readdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArborError, InvalidArgumentError, validateHandle } from '@arbor/core';
 import type { DiskLimits, DiskStat, ImageRef, Logger, Rootfs, Volumizer } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import type { ImageDefaults } from './image-config';
+import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
 import { ImagePuller } from './image-puller';
+import { parseImageUri } from './image-uri';
 import { LayerStore, type GcResult } from './layer-store';
+import type { QuotaVolumes } from './quota-volumes';
 
 const run = promisify(execFile);
 
@@ -31,6 +34,10 @@ export interface OverlayVolumizerOptions {
   /** docker serves docker-daemon: images; by default the engine at DOCKER_HOST or /var/run/docker.sock. */
   docker?: Dockerode;
   logger?: Logger;
+  /** quotaSizeBytes sizes <stateDir>/volumes.btrfs when it is made; absent means 90% of the free space, at most 256 GiB. */
+  quotaSizeBytes?: number;
+  /** volumes holds the per-container dirs; absent means BtrfsQuotaVolumes over stateDir (or, where it cannot work, UnenforcedQuotaVolumes). */
+  volumes?: QuotaVolumes;
 }
 
 /**
@@ -39,12 +46,21 @@ export interface OverlayVolumizerOptions {
  * A directory ('raw:///abs/dir' or the default rootfs) is one lower layer; any other image
  * URI is pulled by an ImagePuller into one LayerStore under <stateDir>/images, and the
  * container keeps its layers alive with the reference 'container:<handle>' until destroy.
+ *
+ * Disk limits: each container dir (upper, work, rootfs mount point) is one QuotaVolumes
+ * volume, by default a btrfs subvolume with a qgroup limit (see BtrfsQuotaVolumes). Scope
+ * 'exclusive' caps the container's writes at byteHard; 'total' caps them at byteHard minus
+ * the image's size. Where the host cannot enforce (no btrfs-progs, no loop device), the
+ * volumizer logs 'disk-quotas-unavailable' with the reason at first use and keeps working
+ * without limits, but a create or limitDisk asking for a byteHard > 0 fails with
+ * failedPrecondition naming that reason. inodeHard is accepted and not enforced.
  */
 export class OverlayVolumizer implements Volumizer {
   private readonly baseSizes = new Map<string, Promise<{ bytes: number; inodes: number }>>();
   private images: Promise<{ store: LayerStore; puller: ImagePuller }> | undefined;
   private gcQueued: Promise<GcResult> | undefined;
   private gcDone: Promise<unknown> = Promise.resolve();
+  private quotaVolumes: Promise<QuotaVolumes> | undefined;
 
   constructor(private readonly options: OverlayVolumizerOptions) {}
 
@@ -55,19 +71,28 @@ export class OverlayVolumizer implements Volumizer {
     return join(this.options.stateDir, 'overlays', name);
   }
 
-  async create(handle: string, image: ImageRef, _disk: DiskLimits | undefined): Promise<Rootfs> {
+  /**
+   * create mounts the container's root; with disk.byteHard > 0 its writes are capped first.
+   * @throws InvalidArgumentError for a bad image URI, or a 'total' byteHard the image alone fills
+   * @throws ArborError failedPrecondition for a byteHard > 0 on a host that cannot enforce it
+   */
+  async create(handle: string, image: ImageRef, disk: DiskLimits | undefined): Promise<Rootfs> {
     const dir = this.dir(handle);
     const upper = join(dir, 'upper');
     const work = join(dir, 'work');
     const rootfs = join(dir, 'rootfs');
-    let lowerDirs: string[];
+    // a bad image URI fails before the quota filesystem is touched
+    let lowerDirs: string[] = [];
+    if (isDirectoryUri(image.uri)) lowerDirs = [await this.baseDir(image.uri)];
+    else parseImageUri(image.uri);
+    const volumes = await this.volumes();
+    if (disk && disk.byteHard > 0) assertEnforced(volumes, handle, disk.byteHard);
     let defaults = NO_DEFAULTS;
     if (isDirectoryUri(image.uri)) {
-      lowerDirs = [await this.baseDir(image.uri)];
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await volumes.create(dir);
     } else {
       const { puller } = await this.imageStore();
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await volumes.create(dir);
       // written before the pull so that destroy, even of a half-made container, drops the reference
       await writeFile(join(dir, IMAGE_MARKER), image.uri);
       const pulled = await puller.pull(image, { owner: containerOwner(handle) });
@@ -86,6 +111,7 @@ export class OverlayVolumizer implements Volumizer {
         `'${image.uri}' has ${lowerDirs.length} layers: their overlay mount options take ${Buffer.byteLength(options)} bytes, over the kernel's ${MAX_MOUNT_OPTIONS}; images with this many layers are not supported yet`,
       );
     }
+    if (disk && disk.byteHard > 0) await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, image.uri));
     // the upper dir's mode becomes the mode of the container's / : it must be 0755
     for (const p of [upper, work, rootfs]) await mkdir(p, { recursive: true, mode: 0o755 });
     if (!(await isMountPoint(rootfs))) {
@@ -117,7 +143,9 @@ export class OverlayVolumizer implements Volumizer {
       await store.removeReference(containerOwner(handle));
       await this.gc().catch((err: unknown) => this.options.logger?.error('image-gc-failed', { handle, error: String(err) }));
     }
-    await rm(dir, { recursive: true, force: true });
+    const volumes = await this.volumes();
+    await volumes.remove(dir);
+    await volumes.release();
   }
 
   /**
@@ -142,17 +170,31 @@ export class OverlayVolumizer implements Volumizer {
     return (await this.imageStore()).store;
   }
 
-  /** limitDisk is accepted and not enforced yet: disk quotas come with the images work. */
-  async limitDisk(_handle: string, _disk: DiskLimits): Promise<void> {}
+  /**
+   * limitDisk changes the cap on a live container's writes (byteHard 0 removes it); writes
+   * already made stay, further ones fail with EDQUOT once over.
+   * @throws InvalidArgumentError for a 'total' byteHard the image alone fills
+   * @throws ArborError failedPrecondition for a byteHard > 0 on a host that cannot enforce it
+   */
+  async limitDisk(handle: string, disk: DiskLimits): Promise<void> {
+    const dir = this.dir(handle);
+    const volumes = await this.volumes();
+    if (disk.byteHard > 0) assertEnforced(volumes, handle, disk.byteHard);
+    const lowerDirs = (await readLowerDir(join(dir, 'rootfs')))?.split(':') ?? [];
+    await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, handle));
+  }
 
+  /**
+   * metrics: with quotas on, exclusiveBytesUsed is the container volume's bytes on disk from
+   * its qgroup (blocks, not file sizes) and inodes are counted from directory entries alone;
+   * without quotas both come from a walk of the upper dir.
+   */
   async metrics(handle: string): Promise<DiskStat> {
     const dir = this.dir(handle);
-    const upper = await usage(join(dir, 'upper'));
-    let base = { bytes: 0, inodes: 0 };
-    for (const lower of (await readLowerDir(join(dir, 'rootfs')))?.split(':') ?? []) {
-      const layer = await this.baseUsage(lower);
-      base = { bytes: base.bytes + layer.bytes, inodes: base.inodes + layer.inodes };
-    }
+    const volumes = await this.volumes();
+    const quotaBytes = await volumes.usage(dir);
+    const upper = quotaBytes === undefined ? await usage(join(dir, 'upper')) : { bytes: quotaBytes, inodes: await countEntries(join(dir, 'upper')) };
+    const base = await this.imageUsage((await readLowerDir(join(dir, 'rootfs')))?.split(':') ?? []);
     return {
       totalBytesUsed: upper.bytes + base.bytes,
       totalInodesUsed: upper.inodes + base.inodes,
@@ -165,6 +207,41 @@ export class OverlayVolumizer implements Volumizer {
     await mkdir(this.options.stateDir, { recursive: true });
     const fs = await statfs(this.options.stateDir);
     return { diskInBytes: fs.blocks * fs.bsize, schedulableDiskInBytes: fs.bavail * fs.bsize };
+  }
+
+  /** volumes are opened at first use: that is when a host without quotas logs why. */
+  private volumes(): Promise<QuotaVolumes> {
+    this.quotaVolumes ??= this.options.volumes
+      ? Promise.resolve(this.options.volumes)
+      : BtrfsQuotaVolumes.open({
+          stateDir: this.options.stateDir,
+          ...(this.options.quotaSizeBytes !== undefined && { sizeBytes: this.options.quotaSizeBytes }),
+          ...(this.options.logger && { logger: this.options.logger }),
+        });
+    return this.quotaVolumes;
+  }
+
+  /** quotaBytes is the cap on a container's own writes: byteHard, less the image for scope 'total'; 0 is none. */
+  private async quotaBytes(disk: DiskLimits, lowerDirs: string[], what: string): Promise<number> {
+    if (disk.byteHard <= 0) return 0;
+    if (disk.scope === 'exclusive') return disk.byteHard;
+    const image = await this.imageUsage(lowerDirs);
+    if (image.bytes >= disk.byteHard) {
+      throw new InvalidArgumentError(
+        'limits.disk.byteHard',
+        `${disk.byteHard} bytes with scope 'total' leaves nothing to write: the image of ${what} alone takes ${image.bytes} bytes`,
+      );
+    }
+    return disk.byteHard - image.bytes;
+  }
+
+  private async imageUsage(lowerDirs: string[]): Promise<{ bytes: number; inodes: number }> {
+    let base = { bytes: 0, inodes: 0 };
+    for (const lower of lowerDirs) {
+      const layer = await this.baseUsage(lower);
+      base = { bytes: base.bytes + layer.bytes, inodes: base.inodes + layer.inodes };
+    }
+    return base;
   }
 
   private imageStore(): Promise<{ store: LayerStore; puller: ImagePuller }> {
@@ -249,6 +326,24 @@ async function usage(dir: string): Promise<{ bytes: number; inodes: number }> {
   };
   await walk(dir);
   return { bytes, inodes };
+}
+
+/** countEntries counts the entries under dir and dir itself from directory reads alone (no stat per file). */
+async function countEntries(dir: string): Promise<number> {
+  let count = 1;
+  const handle = await opendir(dir).catch(() => undefined);
+  if (!handle) return 0;
+  for await (const entry of handle) {
+    count += entry.isDirectory() ? await countEntries(join(dir, entry.name)) : 1;
+  }
+  return count;
+}
+
+/** assertEnforced fails a real byte limit on a host where QuotaVolumes cannot enforce one. */
+function assertEnforced(volumes: QuotaVolumes, handle: string, byteHard: number): void {
+  if (volumes.unenforcedReason) {
+    throw new ArborError('failedPrecondition', `volumizer ${handle}: disk limit byteHard ${byteHard} cannot be enforced on this host: ${volumes.unenforcedReason}`);
+  }
 }
 
 /** isMountPoint tells whether path is a mount point in arbord's mount namespace. */

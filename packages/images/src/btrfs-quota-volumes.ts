@@ -1,0 +1,206 @@
+import { execFile } from 'node:child_process';
+import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ArborError } from '@arbor/core';
+import type { Logger } from '@arbor/core';
+import type { QuotaVolumes } from './quota-volumes';
+import { UnenforcedQuotaVolumes } from './unenforced-quota-volumes';
+
+const run = promisify(execFile);
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/** DEFAULT_MAX_SIZE caps the backing file made when no size is given: it is sparse, but a cap keeps a full fs from looking roomy. */
+const DEFAULT_MAX_SIZE = 256 * GiB;
+/** MIN_SIZE: mkfs.btrfs refuses much less (two copies of metadata, system chunks). */
+const MIN_SIZE = 256 * MiB;
+
+/** SUBVOLUME_INO is the inode number of every btrfs subvolume's root directory. */
+const SUBVOLUME_INO = 256;
+
+export interface BtrfsQuotaVolumesOptions {
+  /** stateDir is like /var/lib/arbor: volumes live in <stateDir>/overlays, backed by <stateDir>/volumes.btrfs. */
+  stateDir: string;
+  /** sizeBytes is the backing file's size when it is made; 0 or absent means 90% of the free space, at most 256 GiB. */
+  sizeBytes?: number;
+  logger?: Logger;
+}
+
+/**
+ * BtrfsQuotaVolumes makes each container dir a btrfs subvolume with a qgroup limit, on a
+ * btrfs filesystem in a sparse file (<stateDir>/volumes.btrfs) loop-mounted at
+ * <stateDir>/overlays. Why btrfs: XFS project quotas and ext4 project quotas need
+ * CONFIG_XFS_QUOTA and CONFIG_QFMT_V2, which kernels like this host's leave out, while btrfs
+ * qgroups come with btrfs itself. A qgroup is named by its subvolume's id, which btrfs never
+ * reuses, lives inside the filesystem (so limits survive a restart of arbord or of the host)
+ * and is dropped by the kernel once its deleted subvolume is cleaned.
+ *
+ * The filesystem is mounted at first use when the file exists (after a reboot) and is
+ * unmounted by release() when no container dir is left, so that an idle arbord holds no
+ * loop device and a state dir can be removed. inodeHard is not enforced: qgroups count bytes.
+ */
+export class BtrfsQuotaVolumes implements QuotaVolumes {
+  readonly unenforcedReason = '';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly options: BtrfsQuotaVolumesOptions) {}
+
+  /** root is like /var/lib/arbor/overlays. */
+  get root(): string {
+    return join(this.options.stateDir, 'overlays');
+  }
+
+  /** image is like /var/lib/arbor/volumes.btrfs. */
+  get image(): string {
+    return join(this.options.stateDir, 'volumes.btrfs');
+  }
+
+  /**
+   * open mounts (making it first if needed) the quota filesystem of stateDir and returns it;
+   * when this host cannot (no btrfs-progs, no loop device, the overlays dir already holds
+   * containers made without quotas) it logs why once and returns UnenforcedQuotaVolumes.
+   */
+  static async open(options: BtrfsQuotaVolumesOptions): Promise<QuotaVolumes> {
+    const volumes = new BtrfsQuotaVolumes(options);
+    try {
+      await volumes.serial(() => volumes.ensureMounted());
+      return volumes;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      options.logger?.error('disk-quotas-unavailable', { stateDir: options.stateDir, reason });
+      return new UnenforcedQuotaVolumes(reason);
+    }
+  }
+
+  create(dir: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureMounted();
+      if (await exists(dir)) return;
+      await this.btrfs('create', ['subvolume', 'create', dir]);
+      await chmod(dir, 0o700);
+    });
+  }
+
+  async limit(dir: string, bytes: number): Promise<void> {
+    await this.btrfs('limit', ['qgroup', 'limit', bytes > 0 ? String(bytes) : 'none', dir]);
+  }
+
+  /** usage commits the filesystem first: qgroups count a write only once its transaction is committed. */
+  async usage(dir: string): Promise<number | undefined> {
+    await this.btrfs('usage', ['filesystem', 'sync', this.root]);
+    const out = await this.btrfs('usage', ['qgroup', 'show', '--raw', '-f', dir]);
+    const row = out.split('\n').find((line) => line.startsWith('0/'));
+    const referenced = Number(row?.trim().split(/\s+/)[1]);
+    if (!Number.isFinite(referenced)) throw new ArborError('internal', `volumizer.quota usage ${dir}: no qgroup in: ${out.trim()}`);
+    return referenced;
+  }
+
+  remove(dir: string): Promise<void> {
+    return this.serial(async () => {
+      const st = await lstat(dir).catch(() => undefined);
+      if (!st) return;
+      // a dir made before this mechanism (or a half-made one) is a plain directory
+      if (st.isDirectory() && st.ino === SUBVOLUME_INO) await this.btrfs('remove', ['subvolume', 'delete', dir]);
+      else await rm(dir, { recursive: true, force: true });
+    });
+  }
+
+  release(): Promise<void> {
+    return this.serial(async () => {
+      if ((await mountType(this.root)) !== 'btrfs') return;
+      if ((await readdir(this.root)).length > 0) return;
+      try {
+        await run('umount', [this.root]);
+      } catch (err) {
+        // busy (a shell cd'd into it, say): stay mounted, the next release tries again
+        this.options.logger?.error('disk-quota-release-failed', { root: this.root, error: stderrOf(err) });
+      }
+    });
+  }
+
+  /** ensureMounted is idempotent; it runs under serial so that release cannot unmount beneath it. */
+  private async ensureMounted(): Promise<void> {
+    const type = await mountType(this.root);
+    if (type === 'btrfs') return;
+    if (type !== undefined) throw new Error(`${this.root} is a ${type} mount, not the btrfs this volumizer makes`);
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const entries = await readdir(this.root);
+    if (entries.length > 0) {
+      throw new Error(`${this.root} holds ${entries.length} entries on the state dir's own filesystem (containers made without disk quotas): destroy them to enable quotas`);
+    }
+    if (!(await exists(this.image))) await this.makeImage();
+    try {
+      await run('mount', ['-t', 'btrfs', '-o', 'loop', this.image, this.root]);
+    } catch (err) {
+      throw new Error(`mount ${this.image} (btrfs, loop) at ${this.root}: ${stderrOf(err)}`, { cause: err });
+    }
+    await this.btrfs('mount', ['quota', 'enable', this.root]);
+    await chmod(this.root, 0o700);
+  }
+
+  /** makeImage makes the sparse backing file under a temporary name, so that a crash never leaves a half-made one. */
+  private async makeImage(): Promise<void> {
+    let size = this.options.sizeBytes ?? 0;
+    if (size <= 0) {
+      const fs = await statfs(this.options.stateDir);
+      size = Math.min(DEFAULT_MAX_SIZE, Math.floor((fs.bavail * fs.bsize * 0.9) / MiB) * MiB);
+    }
+    if (size < MIN_SIZE) throw new Error(`${this.image} would get ${Math.floor(size / MiB)} MiB, under the ${MIN_SIZE / MiB} MiB btrfs needs`);
+    const tmp = `${this.image}.tmp`;
+    await rm(tmp, { force: true });
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.truncate(size);
+    } finally {
+      await file.close();
+    }
+    try {
+      await run('mkfs.btrfs', ['-q', '-f', tmp]);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new Error(missing ? 'mkfs.btrfs not found: install btrfs-progs' : `mkfs.btrfs ${tmp}: ${stderrOf(err)}`, { cause: err });
+    }
+    await rename(tmp, this.image);
+    this.options.logger?.info('disk-quota-filesystem-made', { image: this.image, sizeBytes: size });
+  }
+
+  private async btrfs(step: string, args: string[]): Promise<string> {
+    try {
+      return (await run('btrfs', args)).stdout;
+    } catch (err) {
+      throw new ArborError('internal', `volumizer.quota ${step}: btrfs ${args.join(' ')}: ${stderrOf(err)}`, { cause: err });
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** mountType is the filesystem type mounted at path in arbord's mount namespace (the topmost), or undefined. */
+async function mountType(path: string): Promise<string | undefined> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  let type: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [fields = '', rest = ''] = line.split(' - ');
+    if (fields.split(' ')[4] === path) type = rest.split(' ')[0];
+  }
+  return type;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function stderrOf(err: unknown): string {
+  const e = err as { stderr?: string; message?: string };
+  return (e.stderr || e.message || String(err)).trim();
+}
