@@ -102,7 +102,7 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
       const st = await lstat(dir).catch(() => undefined);
       if (!st) return;
       // a dir made before this mechanism (or a half-made one) is a plain directory
-      if (st.isDirectory() && st.ino === SUBVOLUME_INO) await this.btrfs('remove', ['subvolume', 'delete', dir]);
+      if (st.isDirectory() && st.ino === SUBVOLUME_INO) await this.btrfs('remove', ['subvolume', 'delete', '--commit-after', dir]);
       else await rm(dir, { recursive: true, force: true });
     });
   }

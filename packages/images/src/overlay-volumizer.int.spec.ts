@@ -1,17 +1,21 @@
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { InvalidArgumentError, type Rootfs } from '@arbor/core';
+import { ArborError, InvalidArgumentError, type DiskLimits, type Rootfs } from '@arbor/core';
 import Dockerode from 'dockerode';
 import { OverlayVolumizer } from './overlay-volumizer';
 import { buildTestImage, removeTestImages } from './testing/test-image';
+import { UnenforcedQuotaVolumes } from './unenforced-quota-volumes';
 
 const run = promisify(execFile);
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
@@ -25,7 +29,7 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
     base = join(stateDir, 'base');
     await mkdir(join(base, 'etc'), { recursive: true });
     await writeFile(join(base, 'etc', 'motd'), 'from the image\n');
-    volumizer = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}` });
+    volumizer = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, quotaSizeBytes: GiB });
   });
   afterEach(async () => {
     await volumizer.destroy('a');
@@ -48,7 +52,9 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
     const before = await volumizer.metrics('a');
     await writeFile(join(a.path, 'big'), Buffer.alloc(100_000));
     const after = await volumizer.metrics('a');
-    expect(after.exclusiveBytesUsed - before.exclusiveBytesUsed).toBe(100_000);
+    // blocks on disk, as the quota counts them: 100 000 bytes take 25 pages, plus tree nodes
+    expect(after.exclusiveBytesUsed - before.exclusiveBytesUsed).toBeGreaterThanOrEqual(100_000);
+    expect(after.exclusiveBytesUsed - before.exclusiveBytesUsed).toBeLessThanOrEqual(100_000 + 64 * 1024);
     expect(after.exclusiveInodesUsed - before.exclusiveInodesUsed).toBe(1);
     expect(after.totalBytesUsed).toBeGreaterThanOrEqual(after.exclusiveBytesUsed + 'from the image\n'.length);
   });
@@ -60,7 +66,129 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(a.path);
     expect(await readdir(join(stateDir, 'overlays'))).toEqual([]);
   });
+
+  describe('disk limits (btrfs qgroups)', () => {
+    const exclusive = (byteHard: number): DiskLimits => ({ byteSoft: 0, byteHard, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
+
+    it('stops a writer at byteHard with EDQUOT and shows the usage in metrics', async () => {
+      const a = await volumizer.create('a', { uri: '' }, exclusive(10 * MiB));
+      const written = await fill(join(a.path, 'big'), 40);
+      expect(written.error).toMatch(/EDQUOT|ENOSPC|-122/);
+      expect(written.bytes).toBeGreaterThan(6 * MiB);
+      expect(written.bytes).toBeLessThanOrEqual(10 * MiB);
+      const used = (await volumizer.metrics('a')).exclusiveBytesUsed;
+      expect(used).toBeGreaterThanOrEqual(written.bytes);
+      expect(used).toBeLessThanOrEqual(10 * MiB + 64 * 1024);
+    });
+
+    it('lets more writes through once the limit of a live container is raised, and caps again when lowered', async () => {
+      const a = await volumizer.create('a', { uri: '' }, exclusive(5 * MiB));
+      expect((await fill(join(a.path, 'one'), 8)).error).toMatch(/EDQUOT|ENOSPC|-122/);
+      await volumizer.limitDisk('a', exclusive(30 * MiB));
+      expect(await fill(join(a.path, 'two'), 8)).toEqual({ bytes: 8 * MiB, error: '' });
+      await volumizer.limitDisk('a', exclusive(0));
+      expect(await fill(join(a.path, 'three'), 32)).toEqual({ bytes: 32 * MiB, error: '' });
+      await volumizer.limitDisk('a', exclusive(50 * MiB));
+      expect((await fill(join(a.path, 'four'), 16)).error).toMatch(/EDQUOT|ENOSPC|-122/);
+    });
+
+    it("caps scope 'total' at byteHard less the image, and refuses a byteHard the image alone fills", async () => {
+      await writeFile(join(base, 'image-data'), Buffer.alloc(3 * MiB, 1));
+      const a = await volumizer.create('a', { uri: '' }, { ...exclusive(8 * MiB), scope: 'total' });
+      expect(await qgroupMaxReferenced(join(stateDir, 'overlays', 'a'))).toBe(8 * MiB - (3 * MiB + 'from the image\n'.length));
+      const err = await volumizer.create('b', { uri: '' }, { ...exclusive(2 * MiB), scope: 'total' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as InvalidArgumentError).field).toBe('limits.disk.byteHard');
+      await expect(volumizer.limitDisk('a', { ...exclusive(3 * MiB), scope: 'total' })).rejects.toThrow(/alone takes/);
+      expect((await fill(join(a.path, 'x'), 8)).error).toMatch(/EDQUOT|ENOSPC|-122/);
+    });
+
+    it('keeps limits across a restart (a new volumizer, even after the quota filesystem was unmounted)', async () => {
+      const a = await volumizer.create('a', { uri: '' }, exclusive(6 * MiB));
+      const overlays = join(stateDir, 'overlays');
+      // a host reboot: nothing mounted, the files stay
+      await run('umount', [a.path]);
+      await run('umount', [overlays]);
+      expect(await mountedAt(overlays)).toBeUndefined();
+      const restarted = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, quotaSizeBytes: GiB });
+      const again = await restarted.create('a', { uri: '' }, undefined);
+      expect(await mountedAt(overlays)).toMatch(/ - btrfs /);
+      expect(await qgroupMaxReferenced(join(overlays, 'a'))).toBe(6 * MiB);
+      expect((await fill(join(again.path, 'big'), 10)).error).toMatch(/EDQUOT|ENOSPC|-122/);
+      // a kill -9 of arbord: everything stays mounted, a new volumizer uses it as is
+      const third = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, quotaSizeBytes: GiB });
+      await third.limitDisk('a', exclusive(20 * MiB));
+      expect(await qgroupMaxReferenced(join(overlays, 'a'))).toBe(20 * MiB);
+      volumizer = third;
+    });
+
+    it('destroy leaves no subvolume nor qgroup, and unmounts the quota filesystem once no container is left', async () => {
+      await volumizer.create('a', { uri: '' }, exclusive(6 * MiB));
+      await volumizer.create('b', { uri: '' }, undefined);
+      const overlays = join(stateDir, 'overlays');
+      const groups = await qgroups(overlays);
+      expect(groups).toHaveLength(3); // the top level, a and b
+      await volumizer.destroy('a');
+      expect(await mountedAt(overlays)).toBeDefined();
+      await run('btrfs', ['subvolume', 'sync', overlays]);
+      expect(await qgroups(overlays)).toEqual(groups.filter((g) => g !== groups[1]));
+      await volumizer.destroy('b');
+      await run('btrfs', ['subvolume', 'sync', overlays]).catch(() => undefined);
+      expect(await mountedAt(overlays)).toBeUndefined();
+      expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(stateDir)).toBe(false);
+      expect((await run('losetup', ['-j', join(stateDir, 'volumes.btrfs')])).stdout).toBe('');
+      // the cleaner finishes on the next mount: no qgroup is left behind
+      await volumizer.create('a', { uri: '' }, undefined);
+      await run('btrfs', ['subvolume', 'sync', overlays]);
+      expect((await qgroups(overlays)).map((g) => g.split(' ')[0])).toEqual(['0/5', expect.stringMatching(/^0\/\d+$/)]);
+    });
+
+    it('refuses a byteHard, naming why, where quotas cannot work, and works without one', async () => {
+      const unenforced = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('mkfs.btrfs not found: install btrfs-progs') });
+      const err = await unenforced.create('a', { uri: '' }, exclusive(MiB)).catch((e: unknown) => e);
+      expect(ArborError.is(err) && err.kind).toBe('failedPrecondition');
+      expect((err as Error).message).toMatch(/cannot be enforced on this host: mkfs.btrfs not found/);
+      await unenforced.create('b', { uri: '' }, undefined);
+      await expect(unenforced.limitDisk('b', exclusive(MiB))).rejects.toThrow(/cannot be enforced/);
+      await unenforced.limitDisk('b', exclusive(0));
+      expect((await unenforced.metrics('b')).exclusiveInodesUsed).toBeGreaterThan(0);
+      await unenforced.destroy('a');
+      await unenforced.destroy('b');
+    });
+  });
 });
+
+/** fill writes up to mib MiB of zeroes to path, 1 MiB at a time with a sync each, and says how far it got. */
+async function fill(path: string, mib: number): Promise<{ bytes: number; error: string }> {
+  const file = await open(path, 'w');
+  let bytes = 0;
+  try {
+    for (let i = 0; i < mib; i += 1) {
+      const { bytesWritten } = await file.write(Buffer.alloc(MiB));
+      bytes += bytesWritten;
+      await file.sync();
+    }
+    return { bytes, error: '' };
+  } catch (err) {
+    return { bytes, error: String((err as NodeJS.ErrnoException).code) };
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+async function qgroups(mnt: string): Promise<string[]> {
+  const { stdout } = await run('btrfs', ['qgroup', 'show', '--raw', mnt]);
+  return stdout.split('\n').filter((l) => l.startsWith('0/')).map((l) => l.trim().split(/\s+/).slice(0, 1).join(' '));
+}
+
+async function qgroupMaxReferenced(dir: string): Promise<number> {
+  const { stdout } = await run('btrfs', ['qgroup', 'show', '-re', '--raw', '-f', dir]);
+  return Number(stdout.split('\n').find((l) => l.startsWith('0/'))?.trim().split(/\s+/)[3]);
+}
+
+async function mountedAt(path: string): Promise<string | undefined> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((line) => line.split(' ')[4] === path);
+}
 
 describeRoot('OverlayVolumizer with pulled images (root, a Docker engine)', () => {
   jest.setTimeout(120_000);
