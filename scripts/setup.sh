@@ -13,8 +13,9 @@ PNPM_VERSION=12.21.0
 need_root
 check_node
 # gcc/make/libc6-dev/libseccomp-dev: native/ helpers; iproute2/iptables: container networks;
-# busybox-static: the default rootfs; attr: overlay xattrs of image layers.
-apt_install ca-certificates git make gcc libc6-dev libseccomp-dev iproute2 iptables iputils-ping busybox-static attr
+# busybox-static: the default rootfs; attr: overlay xattrs of image layers; btrfs-progs: disk
+# quotas (qgroups on <stateDir>/volumes.btrfs; this kernel has no XFS or ext4 project quotas).
+apt_install ca-certificates git make gcc libc6-dev libseccomp-dev iproute2 iptables iputils-ping busybox-static attr btrfs-progs
 install_pnpm
 log "native helpers"
 make -s -C native
