@@ -64,5 +64,33 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
       expect(beyond.exitCode).not.toBe(0);
       expect(beyond.stdout).toMatch(/space|quota/i);
     }, 30_000);
+
+    it("counts the image against a 'total' byteHard", async () => {
+      const container = await ctx.create({
+        limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'total' } },
+      });
+      const within = await runToEnd(container, sh('dd if=/dev/zero of=/root/small bs=1M count=5 2>&1'));
+      expect(within.exitCode).toBe(0);
+      // 5 MiB written, the image takes some more: 15 MiB no longer fits under 20 MiB in all
+      const beyond = await runToEnd(container, sh('dd if=/dev/zero of=/root/big bs=1M count=15 2>&1'));
+      expect(beyond.exitCode).not.toBe(0);
+      expect(beyond.stdout).toMatch(/space|quota/i);
+    }, 30_000);
+
+    it('applies a disk limit set on a running container, and lets writes through again once raised', async () => {
+      const container = await ctx.create();
+      const before = await ctx.client.capacity();
+      expect((await runToEnd(container, sh('dd if=/dev/zero of=/root/a bs=1M count=5 2>&1'))).exitCode).toBe(0);
+      await container.limitDisk({ byteSoft: 0, byteHard: 10 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
+      const capped = await runToEnd(container, sh('dd if=/dev/zero of=/root/b bs=1M count=40 2>&1'));
+      expect(capped.exitCode).not.toBe(0);
+      expect(capped.stdout).toMatch(/space|quota/i);
+      await container.limitDisk({ byteSoft: 0, byteHard: 100 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
+      expect((await runToEnd(container, sh('rm /root/b; dd if=/dev/zero of=/root/c bs=1M count=40 2>&1'))).exitCode).toBe(0);
+      // the host's disk paid for the writes and no more: the cap did not come from a full host disk
+      const after = await ctx.client.capacity();
+      expect(before.schedulableDiskInBytes - after.schedulableDiskInBytes).toBeLessThan(before.schedulableDiskInBytes / 2);
+      expect(after.schedulableDiskInBytes).toBeGreaterThan(100 * MiB);
+    }, 30_000);
   });
 }
