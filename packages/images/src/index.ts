@@ -1,6 +1,12 @@
 // @arbor/images: root filesystems for containers. For now an overlay over a directory.
 export { DEFAULT_ROOTFS, OverlayVolumizer } from './overlay-volumizer';
 export type { OverlayVolumizerOptions } from './overlay-volumizer';
+// Disk quotas for container writes (btrfs qgroups) and the null object for hosts without them.
+export { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
+export type { BtrfsQuotaVolumesOptions } from './btrfs-quota-volumes';
+export { UnenforcedQuotaVolumes } from './unenforced-quota-volumes';
+export type { QuotaVolumes } from './quota-volumes';
+export { OverlayMounter, findMountHelper } from './overlay-mounter';
 
 // Image sources, the content-addressed layer store and pulling images into it.
 export { parseImageUri, DEFAULT_REGISTRY_HOST } from './image-uri';

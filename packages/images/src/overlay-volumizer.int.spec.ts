@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { ArborError, InvalidArgumentError, type DiskLimits, type Rootfs } from '@arbor/core';
 import Dockerode from 'dockerode';
+import { findMountHelper } from './overlay-mounter';
 import { OverlayVolumizer } from './overlay-volumizer';
 import { buildTestImage, removeTestImages } from './testing/test-image';
 import { UnenforcedQuotaVolumes } from './unenforced-quota-volumes';
@@ -65,6 +66,18 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
     await volumizer.destroy('a');
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(a.path);
     expect(await readdir(join(stateDir, 'overlays'))).toEqual([]);
+  });
+
+  it.each([
+    ['arbor-mount', findMountHelper()],
+    ['mount(8)', ''],
+  ])('mounts through arbor-mount, or mount(8) without it: %s', async (_how, mountHelperPath) => {
+    if (_how === 'arbor-mount') expect(mountHelperPath).toMatch(/native\/build\/arbor-mount$/);
+    const mounter = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, quotaSizeBytes: GiB, mountHelperPath });
+    const a = await mounter.create('a', { uri: '' }, undefined);
+    expect(await readFile(join(a.path, 'etc', 'motd'), 'utf8')).toBe('from the image\n');
+    await mounter.destroy('a');
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(a.path);
   });
 
   describe('disk limits (btrfs qgroups)', () => {

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readFile, readdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ArborError, InvalidArgumentError, validateHandle } from '@arbor/core';
 import type { DiskLimits, DiskStat, ImageRef, Logger, Rootfs, Volumizer } from '@arbor/core';
 import type Dockerode from 'dockerode';
@@ -10,10 +8,9 @@ import type { ImageDefaults } from './image-config';
 import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
 import { ImagePuller } from './image-puller';
 import { parseImageUri } from './image-uri';
+import { OverlayMounter } from './overlay-mounter';
 import { LayerStore, type GcResult } from './layer-store';
 import type { QuotaVolumes } from './quota-volumes';
-
-const run = promisify(execFile);
 
 /** DEFAULT_ROOTFS is where scripts/build-rootfs.sh puts the busybox rootfs. */
 export const DEFAULT_ROOTFS = '/var/lib/arbor/rootfs/busybox';
@@ -36,6 +33,8 @@ export interface OverlayVolumizerOptions {
   logger?: Logger;
   /** quotaSizeBytes sizes <stateDir>/volumes.btrfs when it is made; absent means 90% of the free space, at most 256 GiB. */
   quotaSizeBytes?: number;
+  /** mountHelperPath is the arbor-mount coprocess, like native/build/arbor-mount; '' spawns mount(8)/umount(8); absent means found beside the repository. */
+  mountHelperPath?: string;
   /** volumes holds the per-container dirs; absent means BtrfsQuotaVolumes over stateDir (or, where it cannot work, UnenforcedQuotaVolumes). */
   volumes?: QuotaVolumes;
 }
@@ -61,8 +60,11 @@ export class OverlayVolumizer implements Volumizer {
   private gcQueued: Promise<GcResult> | undefined;
   private gcDone: Promise<unknown> = Promise.resolve();
   private quotaVolumes: Promise<QuotaVolumes> | undefined;
+  private readonly mounter: OverlayMounter;
 
-  constructor(private readonly options: OverlayVolumizerOptions) {}
+  constructor(private readonly options: OverlayVolumizerOptions) {
+    this.mounter = new OverlayMounter(options.mountHelperPath);
+  }
 
   /** dir is like /var/lib/arbor/overlays/<handle>; handles over 128 characters are shortened with a hash. */
   dir(handle: string): string {
@@ -116,9 +118,9 @@ export class OverlayVolumizer implements Volumizer {
     for (const p of [upper, work, rootfs]) await mkdir(p, { recursive: true, mode: 0o755 });
     if (!(await isMountPoint(rootfs))) {
       try {
-        await run('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
+        await this.mounter.overlay(rootfs, options);
       } catch (err) {
-        throw new ArborError('internal', `volumizer.create ${handle}: mount overlay: ${stderrOf(err)}`, { cause: err });
+        throw new ArborError('internal', `volumizer.create ${handle}: ${(err as Error).message}`, { cause: err });
       }
     }
     return { path: rootfs, ...defaults };
@@ -133,9 +135,9 @@ export class OverlayVolumizer implements Volumizer {
     const rootfs = join(dir, 'rootfs');
     if (await isMountPoint(rootfs)) {
       try {
-        await run('umount', [rootfs]);
+        await this.mounter.umount(rootfs);
       } catch (err) {
-        throw new ArborError('internal', `volumizer.destroy ${handle}: umount: ${stderrOf(err)}`, { cause: err });
+        throw new ArborError('internal', `volumizer.destroy ${handle}: ${(err as Error).message}`, { cause: err });
       }
     }
     if (await exists(join(dir, IMAGE_MARKER))) {
@@ -357,9 +359,4 @@ async function readLowerDir(path: string): Promise<string | undefined> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
   const line = mountinfo.split('\n').find((l) => l.split(' ')[4] === path);
   return line?.match(/lowerdir=([^,\s]+)/)?.[1];
-}
-
-function stderrOf(err: unknown): string {
-  const e = err as { stderr?: string; message?: string };
-  return (e.stderr || e.message || String(err)).trim();
 }
