@@ -50,9 +50,12 @@ async function benchFakeOverGrpc(): Promise<void> {
   }
 }
 
+/** BENCH_ONLY is like `linux` to run one section, e.g. while tuning one backend. */
+const ONLY = process.env.BENCH_ONLY;
+
 async function main(): Promise<void> {
-  await benchFakeOverGrpc();
-  await benchLinux();
+  if (!ONLY || ONLY === 'fake') await benchFakeOverGrpc();
+  if (!ONLY || ONLY === 'linux') await benchLinux();
 }
 
 main().catch((err: unknown) => {

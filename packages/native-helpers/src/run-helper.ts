@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ArborError } from '@arbor/core';
+import { SpawnServer } from './spawn-server';
 
 /** HELPER_EXIT are the helpers' exit codes (native/common/arbor.h) that mean something. */
 export const HELPER_EXIT = {
@@ -27,19 +30,73 @@ export class HelperError extends ArborError {
   }
 }
 
+export interface HelperRunnerOptions {
+  /**
+   * forkServer: run() starts helpers through arbor-spawn (in dir) when it is built, true by
+   * default; false always uses Node's child_process.spawn.
+   */
+  forkServer?: boolean;
+}
+
 /**
  * HelperRunner starts the C helpers of native/ without a shell. run() collects stdout and
  * folds stderr and the exit code into a HelperError; spawnStreaming() hands back the child
  * for helpers that stream (tar).
+ *
+ * run() goes through the arbor-spawn fork server (native/arbor-spawn) when it is built in
+ * dir: Node's own spawn forks all of arbord, 10-14 ms a helper. The server starts on first
+ * use; when it dies, the runs in flight fail saying so (a helper may or may not have run, so
+ * none is retried) and the next run starts a new one. Without arbor-spawn in dir, run() uses
+ * child_process.spawn, as it did before.
  */
 export class HelperRunner {
-  constructor(readonly dir: string = DEFAULT_HELPERS_DIR) {}
+  private server: SpawnServer | undefined;
+  private serverBuilt: Promise<boolean> | undefined;
+  private readonly forkServer: boolean;
+
+  constructor(
+    readonly dir: string = DEFAULT_HELPERS_DIR,
+    options: HelperRunnerOptions = {},
+  ) {
+    this.forkServer = options.forkServer ?? true;
+  }
 
   path(name: HelperName): string {
     return join(this.dir, name);
   }
 
-  run(name: HelperName, args: readonly string[]): Promise<string> {
+  async run(name: HelperName, args: readonly string[]): Promise<string> {
+    const server = await this.spawnServer();
+    if (!server) return this.runWithNodeSpawn(name, args);
+    const result = await server.run([this.path(name), ...args]);
+    if (result.spawnErrno !== 0) {
+      const code = Object.entries(osConstants.errno).find(([, n]) => n === result.spawnErrno)?.[0] ?? `errno ${result.spawnErrno}`;
+      throw new ArborError('internal', `${name}: cannot start ${this.path(name)}: ${code} (build it with make -C native)`);
+    }
+    if (result.exitCode === 0) return result.stdout.toString('utf8');
+    throw new HelperError(name, result.exitCode, result.stderr.toString('utf8'));
+  }
+
+  /** close ends the fork server once the helpers it runs have exited; a later run starts a new one. */
+  close(): void {
+    this.server?.close();
+    this.server = undefined;
+  }
+
+  /** spawnServer is the running fork server, a new one when the last died, or undefined when it is not built or not wanted. */
+  private async spawnServer(): Promise<SpawnServer | undefined> {
+    if (!this.forkServer) return undefined;
+    const path = join(this.dir, 'arbor-spawn');
+    this.serverBuilt ??= access(path, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    if (!(await this.serverBuilt)) return undefined;
+    if (!this.server || this.server.dead) this.server = new SpawnServer(path);
+    return this.server;
+  }
+
+  private runWithNodeSpawn(name: HelperName, args: readonly string[]): Promise<string> {
     return new Promise((resolvePromise, reject) => {
       const child = spawn(this.path(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
