@@ -59,7 +59,7 @@ export class ImagePuller {
     this.store = options.store;
     this.dockerClient = options.docker;
     this.platform = options.platform ?? hostPlatform();
-    this.concurrency = Math.max(1, options.concurrency ?? 3);
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.logger = options.logger;
   }
 
@@ -79,16 +79,17 @@ export class ImagePuller {
       const diffIds = resolved.layers.map((layer) => layer.diffId);
       const release = await this.store.pin(diffIds);
       try {
-        const layerDirs = await mapLimit(resolved.layers, this.concurrency, (layer) =>
-          this.store.ensureLayer(layer, () => source.openLayer(layer), options.onProgress),
+        // The config goes in unflushed: the one flush of the layers below covers it.
+        const writeConfig = resolved.configBytes !== undefined && (await this.store.readBlob(resolved.configDigest)) === undefined;
+        if (writeConfig && resolved.configBytes !== undefined) {
+          await this.store.writeBlob(`config of ${image.uri}`, resolved.configDigest, resolved.configBytes, { flush: false });
+        }
+        const layerDirs = await this.store.ensureLayers(
+          resolved.layers.map((layer) => ({ layer, open: () => source.openLayer(layer) })),
+          { onProgress: options.onProgress, concurrency: this.concurrency, flush: writeConfig },
         );
-        if (resolved.configBytes !== undefined && (await this.store.readBlob(resolved.configDigest)) === undefined) {
-          await this.store.writeBlob(`config of ${image.uri}`, resolved.configDigest, resolved.configBytes);
-        }
-        await this.store.addReference({ owner: `${IMAGE_OWNER_PREFIX}${image.uri}`, diffIds, configDigest: resolved.configDigest });
-        if (options.owner !== undefined) {
-          await this.store.addReference({ owner: options.owner, diffIds, configDigest: resolved.configDigest });
-        }
+        const owners = [`${IMAGE_OWNER_PREFIX}${image.uri}`, ...(options.owner !== undefined ? [options.owner] : [])];
+        await Promise.all(owners.map((owner) => this.store.addReference({ owner, diffIds, configDigest: resolved.configDigest })));
         this.logger?.info('image-pulled', { uri: image.uri, layers: diffIds.length, ms: Date.now() - started });
         return { id: resolved.configDigest, layerDirs: layerDirs.reverse(), diffIds, defaults: imageDefaults(resolved.config) };
       } finally {
@@ -128,27 +129,3 @@ export class ImagePuller {
     return { id: `raw:${path}`, layerDirs: [path], diffIds: [], defaults: imageDefaults({}) };
   }
 }
-
-/** mapLimit maps items with at most limit calls running, keeping the order of results. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const index = next;
-      next += 1;
-      try {
-        results[index] = await fn(items[index] as T);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure !== undefined) throw failure.reason as unknown;
-  return results;
-}
-

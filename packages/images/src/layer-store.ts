@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArborError, type Logger } from '@arbor/core';
@@ -12,6 +10,7 @@ import { DigestMismatchError } from './digest-mismatch-error';
 import { digestHex, HashingStream, isSha256Digest, sha256Of, verifyBytes } from './digest';
 import { LayerDecoder } from './layer-decoder';
 import { LayerExtractor } from './layer-extractor';
+import { sharedSyncer, type FilesystemSyncer } from './layer-store-syncer';
 import { CommandSpecialFiles, type SpecialFiles } from './special-files';
 
 /** LayerDescriptor says which layer to fetch and what its bytes must hash to. */
@@ -60,6 +59,39 @@ export interface LayerStoreOptions {
   logger?: Logger;
   /** durable flushes a layer's files to disk (`sync -f`) before the layer appears; default true. */
   durable?: boolean;
+  /** syncer runs the flushes; by default one helper shared by the process. */
+  syncer?: FilesystemSyncer;
+}
+
+/** LayerRequest is one layer to ensure and how to open its blob. */
+export interface LayerRequest {
+  layer: LayerDescriptor;
+  open: () => Promise<Readable>;
+}
+
+export interface EnsureLayersOptions {
+  onProgress?: ((progress: LayerProgress) => void) | undefined;
+  /** concurrency is how many layers download at once; default 8. */
+  concurrency?: number;
+  /** flush makes the store durable even when no layer was missing (a config was just written). */
+  flush?: boolean;
+}
+
+interface StagedLayer {
+  diffId: string;
+  blobDigest: string;
+  blobBytes: number;
+  /** work is like <root>/tmp/layer-<hex12>-XXXXXX, holding diff/ and meta.json. */
+  work: string;
+  final: string;
+  deferred: Deferred<string>;
+  report: (progress: LayerProgress) => void;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
 }
 
 interface InFlight {
@@ -74,8 +106,6 @@ interface LayerMeta {
 }
 
 export const IMAGE_OWNER_PREFIX = 'image:';
-
-const run = promisify(execFile);
 
 /**
  * LayerStore keeps image layers unpacked, content-addressed and shared between images:
@@ -96,6 +126,7 @@ export class LayerStore extends EventEmitter {
   private readonly pins = new Map<string, number>();
   private gcRunning: Promise<unknown> = Promise.resolve();
   private readonly durable: boolean;
+  private readonly syncer: FilesystemSyncer;
   private syncRunning: Promise<void> | undefined;
   private syncQueued: Promise<void> | undefined;
 
@@ -105,10 +136,12 @@ export class LayerStore extends EventEmitter {
     this.extractor = new LayerExtractor(options.specialFiles ?? new CommandSpecialFiles());
     this.logger = options.logger;
     this.durable = options.durable ?? true;
+    this.syncer = options.syncer ?? sharedSyncer;
   }
 
   /** init makes the store's directories and removes what an earlier crash left in tmp/. */
   async init(): Promise<void> {
+    if (this.durable) this.syncer.start();
     await rm(join(this.root, 'tmp'), { recursive: true, force: true });
     for (const dir of ['layers/sha256', 'blobs/sha256', 'blob-diffids/sha256', 'refs', 'tmp']) {
       await mkdir(join(this.root, dir), { recursive: true });
@@ -137,12 +170,15 @@ export class LayerStore extends EventEmitter {
   }
 
   /**
-   * writeBlob stores a small blob (an image config) under its digest.
+   * writeBlob stores a small blob (an image config) under its digest. With flush: false it
+   * is not flushed on its own: the caller flushes it with its layers (ensureLayers).
    * @throws DigestMismatchError when bytes do not hash to digest.
    */
-  async writeBlob(what: string, digest: string, bytes: Buffer): Promise<void> {
+  async writeBlob(what: string, digest: string, bytes: Buffer, options: { flush?: boolean } = {}): Promise<void> {
     verifyBytes(what, bytes, digest);
-    await writeFileAtomically(join(this.root, 'blobs/sha256', digestHex(digest)), bytes, 0o644);
+    const path = join(this.root, 'blobs/sha256', digestHex(digest));
+    if (options.flush === false) await writeFileReplacing(path, bytes);
+    else await writeFileAtomically(path, bytes, 0o644);
   }
 
   /**
@@ -175,31 +211,138 @@ export class LayerStore extends EventEmitter {
     open: () => Promise<Readable>,
     onProgress?: (progress: LayerProgress) => void,
   ): Promise<string> {
-    digestHex(layer.diffId);
-    if (layer.blobDigest !== undefined) digestHex(layer.blobDigest);
-    const running = this.inFlight.get(layer.diffId);
-    if (running !== undefined) {
-      if (onProgress) running.listeners.add(onProgress);
-      return running.promise;
-    }
-    const listeners = new Set<(progress: LayerProgress) => void>();
-    if (onProgress) listeners.add(onProgress);
-    const promise = this.fetchLayer(layer, open, (progress) => {
-      for (const listener of listeners) listener(progress);
-      this.emit('progress', progress);
-    }).finally(() => this.inFlight.delete(layer.diffId));
-    this.inFlight.set(layer.diffId, { promise, listeners });
-    return promise;
+    const [dir] = await this.ensureLayers([{ layer, open }], { onProgress });
+    return dir as string;
   }
 
-  private async fetchLayer(
+  /**
+   * ensureLayers is ensureLayer for all the layers of one image at once: the missing ones
+   * download and unpack side by side into tmp/, then one flush of the filesystem makes them
+   * all durable, then each appears by a rename. A pull thus costs one flush, not one per
+   * layer or file. Layers another call is fetching are waited for, not fetched twice. When
+   * one layer fails, the layers already verified are still kept, then the first failure
+   * is thrown. Returns the layers' directories in the order given.
+   * @throws DigestMismatchError when a blob or its uncompressed tar hash to something else.
+   * @throws InvalidTarError when a layer's tar is corrupt or tries to leave its directory.
+   */
+  async ensureLayers(requests: readonly LayerRequest[], options: EnsureLayersOptions = {}): Promise<string[]> {
+    for (const { layer } of requests) {
+      digestHex(layer.diffId);
+      if (layer.blobDigest !== undefined) digestHex(layer.blobDigest);
+    }
+    const staged: StagedLayer[] = [];
+    let commitFailure: unknown;
+    const settled = await mapSettledLimit(requests, options.concurrency ?? 8, async ({ layer, open }): Promise<{ dir: Promise<string> }> => {
+      const running = this.inFlight.get(layer.diffId);
+      if (running !== undefined) {
+        if (options.onProgress) running.listeners.add(options.onProgress);
+        // Resolved by the other call's commit: waited for after this call's own commit.
+        running.promise.catch(() => undefined);
+        return { dir: running.promise };
+      }
+      const listeners = new Set<(progress: LayerProgress) => void>();
+      if (options.onProgress) listeners.add(options.onProgress);
+      const deferred = defer<string>();
+      this.inFlight.set(layer.diffId, { promise: deferred.promise, listeners });
+      deferred.promise.catch(() => undefined);
+      const report = (progress: LayerProgress): void => {
+        for (const listener of listeners) listener(progress);
+        this.emit('progress', progress);
+      };
+      try {
+        const final = join(this.root, 'layers/sha256', digestHex(layer.diffId));
+        if (await exists(final)) {
+          this.inFlight.delete(layer.diffId);
+          deferred.resolve(join(final, 'diff'));
+          return { dir: deferred.promise };
+        }
+        const stage = await this.stageLayer(layer, open, report);
+        staged.push({ ...stage, final, deferred, report });
+        // wrapped, as an async function returning a promise would wait for it (for commit())
+        return { dir: deferred.promise };
+      } catch (err) {
+        this.inFlight.delete(layer.diffId);
+        deferred.reject(err);
+        throw err;
+      }
+    });
+    try {
+      await this.commit(staged, options.flush === true);
+    } catch (err) {
+      commitFailure = err;
+    }
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure !== undefined) throw failure.reason as unknown;
+    if (commitFailure !== undefined) throw commitFailure;
+    return Promise.all(settled.map((r) => (r as PromiseFulfilledResult<{ dir: Promise<string> }>).value.dir));
+  }
+
+  /**
+   * commit makes staged layers durable with one flush, then renames each into place and
+   * flushes the directory that holds them, so a layer that appears has all its files and
+   * a layer that returned stays after a crash. flush forces the flush with nothing staged
+   * (for a config blob written just before).
+   */
+  private async commit(staged: StagedLayer[], flush: boolean): Promise<void> {
+    try {
+      if (this.durable && (staged.length > 0 || flush)) await this.syncTmp();
+    } catch (err) {
+      for (const stage of staged) {
+        this.inFlight.delete(stage.diffId);
+        stage.deferred.reject(err);
+        await rm(stage.work, { recursive: true, force: true });
+      }
+      throw err;
+    }
+    if (staged.length === 0) return;
+    let failure: unknown;
+    await Promise.all(
+      staged.map(async (stage) => {
+        try {
+          await this.publish(stage);
+          this.inFlight.delete(stage.diffId);
+          stage.deferred.resolve(join(stage.final, 'diff'));
+        } catch (err) {
+          failure ??= err;
+          this.inFlight.delete(stage.diffId);
+          stage.deferred.reject(err);
+          await rm(stage.work, { recursive: true, force: true });
+        }
+      }),
+    );
+    if (this.durable) await syncDir(join(this.root, 'layers/sha256'));
+    if (failure !== undefined) throw failure;
+    for (const stage of staged) {
+      stage.report({ diffId: stage.diffId, bytesDone: stage.blobBytes, bytesTotal: stage.blobBytes, done: true });
+    }
+  }
+
+  /** publish renames one flushed layer into place and notes which blob it came from. */
+  private async publish(stage: StagedLayer): Promise<void> {
+    try {
+      await rename(stage.work, stage.final);
+      this.stats.layersUnpacked += 1;
+    } catch (err) {
+      // Another process finished the same layer first: keep theirs.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      await rm(stage.work, { recursive: true, force: true });
+    }
+    // A hint only (diffIdOfBlob checks the layer is there): it need not be flushed.
+    await writeFileReplacing(join(this.root, 'blob-diffids/sha256', digestHex(stage.blobDigest)), stage.diffId);
+    this.logger?.debug('layer-stored', { diffId: stage.diffId, bytes: stage.blobBytes });
+  }
+
+  /**
+   * stageLayer streams a layer blob in one pass: hash the blob, gunzip, hash the tar and
+   * unpack it into a new directory in tmp/; it returns once both digests are checked.
+   */
+  private async stageLayer(
     layer: LayerDescriptor,
     open: () => Promise<Readable>,
     report: (progress: LayerProgress) => void,
-  ): Promise<string> {
+  ): Promise<{ diffId: string; blobDigest: string; blobBytes: number; work: string }> {
     const hex = digestHex(layer.diffId);
-    const final = join(this.root, 'layers/sha256', hex);
-    if (await exists(final)) return join(final, 'diff');
     const total = layer.size ?? -1;
     const work = await mkdtemp(join(this.root, 'tmp', `layer-${hex.slice(0, 12)}-`));
     try {
@@ -237,23 +380,9 @@ export class LayerStore extends EventEmitter {
       const diffId = diffHash.digest();
       if (diffId !== layer.diffId) throw new DigestMismatchError(`uncompressed layer ${layer.diffId}`, layer.diffId, diffId);
       const meta: LayerMeta = { diffId, blobDigest, unpackedBytes: extracted.fileBytes };
-      await writeFileAtomically(join(work, 'meta.json'), JSON.stringify(meta), 0o644);
-      // The layer's files reach the disk before its name does, so a crash cannot leave a
-      // layer that exists with half its files.
-      if (this.durable) await this.syncTmp();
-      try {
-        await rename(work, final);
-        this.stats.layersUnpacked += 1;
-      } catch (err) {
-        // Another process finished the same layer first: keep theirs.
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        await rm(work, { recursive: true, force: true });
-      }
-      await writeFileAtomically(join(this.root, 'blob-diffids/sha256', digestHex(blobDigest)), diffId, 0o644);
-      report({ diffId, bytesDone: blobHash.bytes, bytesTotal: total === -1 ? blobHash.bytes : total, done: true });
-      this.logger?.debug('layer-stored', { diffId, bytes: blobHash.bytes });
-      return join(final, 'diff');
+      // flushed with the layer's files by commit()
+      await writeFile(join(work, 'meta.json'), JSON.stringify(meta), { mode: 0o644 });
+      return { diffId, blobDigest, blobBytes: blobHash.bytes, work };
     } catch (err) {
       await rm(work, { recursive: true, force: true });
       this.logger?.debug('layer-refused', { diffId: layer.diffId, error: String(err) });
@@ -262,9 +391,8 @@ export class LayerStore extends EventEmitter {
   }
 
   /**
-   * syncTmp flushes the store's filesystem (syncfs through `sync -f`). Layers finishing
-   * while a flush runs share the next one (a group commit): one pull costs a flush or two,
-   * not one per layer.
+   * syncTmp flushes the store's filesystem (syncfs through the shared syncer). Pulls that
+   * commit while a flush runs share the next one (a group commit).
    */
   private syncTmp(): Promise<void> {
     if (this.syncQueued !== undefined) return this.syncQueued;
@@ -280,8 +408,8 @@ export class LayerStore extends EventEmitter {
   }
 
   private startSync(): Promise<void> {
-    const running: Promise<void> = run('sync', ['-f', join(this.root, 'tmp')])
-      .then(() => undefined)
+    const running: Promise<void> = this.syncer
+      .syncfs(join(this.root, 'tmp'))
       .finally(() => {
         if (this.syncRunning === running) this.syncRunning = undefined;
       });
@@ -361,6 +489,67 @@ export class LayerStore extends EventEmitter {
 
   private referencePath(owner: string): string {
     return join(this.root, 'refs', `${digestHex(sha256Of(owner))}.json`);
+  }
+}
+
+function defer<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * mapSettledLimit runs fn over items, at most limit at once, and settles them all; after
+ * the first failure it starts no more items. Results keep the items' order; items never
+ * started are rejected with the first failure.
+ */
+export async function mapSettledLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array<PromiseSettledResult<R>>(items.length);
+  let next = 0;
+  let firstFailure: unknown;
+  const worker = async (): Promise<void> => {
+    while (firstFailure === undefined && next < items.length) {
+      const index = next;
+      next += 1;
+      try {
+        results[index] = { status: 'fulfilled', value: await fn(items[index] as T) };
+      } catch (err) {
+        firstFailure ??= err;
+        results[index] = { status: 'rejected', reason: err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  for (let i = 0; i < items.length; i += 1) results[i] ??= { status: 'rejected', reason: firstFailure };
+  return results;
+}
+
+/** syncDir flushes a directory's entries (renames into it) to disk. */
+async function syncDir(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/**
+ * writeFileReplacing replaces path through a temp file and a rename, without flushing:
+ * for files that are checked when read or flushed by a later sync.
+ */
+async function writeFileReplacing(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, data, { mode: 0o644 });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
 
