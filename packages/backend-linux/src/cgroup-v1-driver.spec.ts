@@ -62,6 +62,27 @@ describe('CgroupV1Driver (a directory laid out like v1 cgroupfs)', () => {
     expect(await readFile(join(root, 'devices', 'arbor', 'web-1', 'devices.allow'), 'utf8')).toBe(DEVICE_ALLOW[DEVICE_ALLOW.length - 1]);
   });
 
+  it('sets the parent up once so that the kernel copies cpuset and devices into each container', async () => {
+    // the kernel's devices.list of a parent already holding exactly the standard rules
+    await writeFile(join(root, 'devices', 'arbor', 'devices.list'), `${DEVICE_ALLOW.join('\n')}\n`);
+    await driver.create('web-1', {});
+    expect(await readFile(join(root, 'cpuset', 'arbor', 'cgroup.clone_children'), 'utf8')).toBe('1');
+    expect(await readFile(join(root, 'devices', 'arbor', 'web-1', 'devices.deny'), 'utf8')).toBe('');
+    await writeFile(join(root, 'devices', 'arbor', 'devices.deny'), 'untouched');
+    await kernelFiles(root, 'web-2');
+    await driver.create('web-2', {});
+    expect(await readFile(join(root, 'devices', 'arbor', 'devices.deny'), 'utf8')).toBe('untouched');
+    expect(await readFile(join(root, 'devices', 'arbor', 'web-2', 'devices.deny'), 'utf8')).toBe('');
+  });
+
+  it('makes the parent again when it was removed after the first create', async () => {
+    await driver.create('web-1', {});
+    await rm(join(root, 'memory', 'arbor'), { recursive: true });
+    await driver.create('web-3', {});
+    expect(driver.dirs('web-3').every((d) => d.endsWith('/web-3'))).toBe(true);
+    expect(await readFile(join(root, 'devices', 'arbor', 'web-3', 'devices.deny'), 'utf8')).toBe('a');
+  });
+
   it('writes memory (and memsw: no swap beyond it), pids.max and cpu.shares', async () => {
     await driver.apply('web-1', { memory: { limitInBytes: 32 << 20 }, pid: { max: 7 }, cpu: { weight: 512 } });
     const read = (c: string, f: string) => readFile(join(root, c, 'arbor', 'web-1', f), 'utf8');

@@ -20,6 +20,7 @@ const UNLIMITED = '-1';
  */
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
+  private parentReady: Promise<{ devicesInherited: boolean }> | undefined;
 
   /** root is like /sys/fs/cgroup; parent is the group under each controller, like 'arbor'. */
   constructor(
@@ -37,20 +38,72 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 
   async create(handle: string, limits: CgroupLimits): Promise<void> {
-    // each controller is its own hierarchy: make them side by side
-    await Promise.all(
-      CONTROLLERS.map(async (c) => {
-        const parentDir = join(this.root, c, this.parent);
-        await mkdir(parentDir, { recursive: true });
-        if (c === 'cpuset') await this.inheritCpuset(parentDir);
-        await mkdir(this.dir(c, handle), { recursive: true });
-        if (c === 'cpuset') await this.inheritCpuset(this.dir(c, handle));
-      }),
-    );
+    let parent = await this.prepareParent();
+    const make = () => Promise.all(CONTROLLERS.map((c) => mkdir(this.dir(c, handle), { recursive: true })));
+    try {
+      await make();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // the parent went away under us (a test's cleanup, an operator): make it again
+      this.parentReady = undefined;
+      parent = await this.prepareParent();
+      await make();
+    }
     const devices = this.dir('devices', handle);
-    await writeControl(join(devices, 'devices.deny'), 'a');
-    for (const rule of DEVICE_ALLOW) await writeControl(join(devices, 'devices.allow'), rule);
+    await Promise.all([
+      // with clone_children set on the parent, the kernel copied cpus and mems: only checked
+      this.inheritCpuset(this.dir('cpuset', handle)),
+      (async () => {
+        if (parent.devicesInherited) return;
+        await writeControl(join(devices, 'devices.deny'), 'a');
+        for (const rule of DEVICE_ALLOW) await writeControl(join(devices, 'devices.allow'), rule);
+      })(),
+    ]);
     await this.apply(handle, limits);
+  }
+
+  /**
+   * prepareParent makes the parent group under each controller once per driver: cpuset with
+   * cpus and mems and clone_children (a child then starts with them), devices denying all but
+   * DEVICE_ALLOW (a v1 child starts with its parent's list). devicesInherited says the
+   * parent's list is exactly that, so a container's cgroup needs no writes of its own; a
+   * parent that had other rules and has children cannot be changed ('a' rules need no
+   * children), and each container then gets its rules written.
+   */
+  private prepareParent(): Promise<{ devicesInherited: boolean }> {
+    this.parentReady ??= (async () => {
+      let devicesInherited = false;
+      await Promise.all(
+        CONTROLLERS.map(async (c) => {
+          const parentDir = join(this.root, c, this.parent);
+          await mkdir(parentDir, { recursive: true });
+          if (c === 'cpuset') {
+            await this.inheritCpuset(parentDir);
+            await writeControl(join(parentDir, 'cgroup.clone_children'), '1');
+          }
+          if (c === 'devices') devicesInherited = await this.restrictDevices(parentDir);
+        }),
+      );
+      return { devicesInherited };
+    })().catch((err: unknown) => {
+      this.parentReady = undefined;
+      throw err;
+    });
+    return this.parentReady;
+  }
+
+  /** restrictDevices gives dir the standard device list when it can; true when dir's list is exactly that. */
+  private async restrictDevices(dir: string): Promise<boolean> {
+    const wanted = DEVICE_ALLOW.join('\n');
+    const list = join(dir, 'devices.list');
+    if ((await readTrimmed(list)) === wanted) return true;
+    try {
+      await writeControl(join(dir, 'devices.deny'), 'a');
+      for (const rule of DEVICE_ALLOW) await writeControl(join(dir, 'devices.allow'), rule);
+    } catch {
+      return false;
+    }
+    return (await readTrimmed(list)) === wanted;
   }
 
   /** inheritCpuset copies cpus and mems from the parent: a v1 cpuset takes no task without them. */
