@@ -44,6 +44,13 @@ describe('FileDepot', () => {
     expect(await readdir(join(stateDir, 'depot', 'web-1'))).toEqual(['record.json']);
   });
 
+  it('replaces a destroying record atomically too (written without a sync, as it only has to outlive arbord)', async () => {
+    await depot.save(record('web-1'));
+    await depot.save({ ...record('web-1'), phase: 'destroying' });
+    expect((await new FileDepot(stateDir).load('web-1'))?.phase).toBe('destroying');
+    expect(await readdir(join(stateDir, 'depot', 'web-1'))).toEqual(['record.json']);
+  });
+
   it('lists every record, a fresh depot (after a restart) too, and skips directories without one', async () => {
     await depot.save(record('a'));
     await depot.save(record('b'));

@@ -25,11 +25,19 @@ export class FileDepot implements Depot {
     return join(this.root, storageName(handle));
   }
 
+  /**
+   * save replaces the record atomically and, but for a record whose phase is 'destroying',
+   * durably. A destroying record only has to outlive arbord (a restart finishes the destroy);
+   * after a host crash the record before it, synced, names the same container, whose
+   * processes, mounts and links the crash ended, and a destroy of it finishes the job.
+   */
   async save(record: ContainerRecord): Promise<void> {
     const dir = this.dir(record.handle);
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFileAtomically(join(dir, 'record.json'), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFileAtomically(join(dir, 'record.json'), `${JSON.stringify(record, null, 2)}\n`, 0o600, {
+        sync: record.phase !== 'destroying',
+      });
     } catch (err) {
       throw new ArborError('internal', `depot.save ${record.handle}: ${(err as Error).message}`, { cause: err });
     }
