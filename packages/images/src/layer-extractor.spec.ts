@@ -52,6 +52,23 @@ describe('LayerExtractor', () => {
     expect(await readFile(join(root, 'etc/motd'), 'utf8')).toBe('hello\n');
   });
 
+  it('gives tiny, small and large files their exact modes and times, whatever the umask strips', async () => {
+    const mtime = new Date('2020-01-02T03:04:05Z');
+    const sizes = { tiny: 10, small: 100_000, large: 300_000 };
+    const modes = [0o644, 0o666, 0o600, 0o777, 0o2755, 0o1777];
+    const entries: TarEntry[] = [];
+    for (const [kind, size] of Object.entries(sizes)) {
+      for (const mode of modes) entries.push({ name: `${kind}-${mode.toString(8)}`, content: Buffer.alloc(size, 1), mode, mtime });
+    }
+    await extract(entries);
+    for (const [kind, size] of Object.entries(sizes)) {
+      for (const mode of modes) {
+        const info = await stat(join(root, `${kind}-${mode.toString(8)}`));
+        expect({ kind, mode: info.mode & 0o7777, size: info.size, mtime: info.mtimeMs }).toEqual({ kind, mode, size, mtime: mtime.getTime() });
+      }
+    }
+  });
+
   it('turns .wh.name into a whiteout for name and .wh..wh..opq into an opaque directory', async () => {
     await extract([
       { name: 'etc/', type: 'directory' },

@@ -13,6 +13,13 @@ const OPAQUE_MARK = '.wh..wh..opq';
 // read, at most MAX_PENDING at once; layers of many small files are bound by system calls.
 const SMALL_FILE = 256 * 1024;
 const MAX_PENDING = 16;
+// TINY_FILE: files up to this size are written at once with blocking calls. On this VM a
+// hop to libuv's thread pool costs more than the call itself (200 one-line files: 100 ms
+// of CPU through the pool, 40 ms direct), and a layer of small files is mostly such hops.
+const TINY_FILE = 64 * 1024;
+// UMASK is what open(2) strips from a new file's mode; a file whose mode survives it
+// needs no fchmod.
+const UMASK = process.umask();
 // WRITE_BATCH is how many bytes of a file gather before one write: fewer, larger writes.
 const WRITE_BATCH = 1024 * 1024;
 
@@ -119,6 +126,10 @@ class ExtractRun {
       this.made.add(rel);
       this.stats.fileBytes += content.length;
       const target = join(this.root, ...parts);
+      if (content.length <= TINY_FILE) {
+        this.writeTinyFile(target, header, (header.mode ?? 0o644) & 0o7777, content);
+        return;
+      }
       const write = this.writeSmallFile(target, header, (header.mode ?? 0o644) & 0o7777, content).catch((err: unknown) => {
         this.writeError ??= err;
       });
@@ -238,6 +249,26 @@ class ExtractRun {
       if (header.mtime) await file.utimes(header.mtime, header.mtime);
     } finally {
       await file.close();
+    }
+  }
+
+  /** writeTinyFile is writeSmallFile through blocking calls, four per file in the usual case. */
+  private writeTinyFile(target: string, header: Header, mode: number, content: Buffer): void {
+    const uid = header.uid ?? 0;
+    const gid = header.gid ?? 0;
+    const chown = this.preserveOwner && (uid !== 0 || gid !== 0);
+    // open(2) applies plain permission bits less the umask; set-id bits and chown need fchmod.
+    const exact = !chown && mode <= 0o777 && (mode & UMASK) === 0;
+    const fd = fs.openSync(target, 'wx', exact ? mode : 0o600);
+    try {
+      if (content.length > 0 && fs.writeSync(fd, content, 0, content.length, 0) !== content.length) {
+        throw new Error(`short write to ${target}`);
+      }
+      if (chown) fs.fchownSync(fd, uid, gid);
+      if (!exact) fs.fchmodSync(fd, mode);
+      if (header.mtime) fs.futimesSync(fd, header.mtime, header.mtime);
+    } finally {
+      fs.closeSync(fd);
     }
   }
 
