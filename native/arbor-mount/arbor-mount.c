@@ -1,8 +1,10 @@
-// arbor-mount: a long-lived mount(2)/umount2(2) helper for @arbor/images' OverlayVolumizer.
+// arbor-mount: a long-lived mount(2)/umount2(2) and btrfs ioctl helper for @arbor/images'
+// OverlayVolumizer and its BtrfsQuotaVolumes.
 //
 // It reads one request per line on stdin and writes one reply line per request on stdout:
-// "ok" or "err <errno> <message>". As a coprocess, a container's overlay mount costs one
-// syscall instead of one mount(8) process (milliseconds each, more on a busy host).
+// "ok", "ok <values>" or "err <errno> <message>". As a coprocess, a container's overlay mount
+// or its btrfs subvolume costs a syscall or two instead of one mount(8) or btrfs(8) process
+// (milliseconds each, more on a busy host).
 //
 // Requests (tokens separated by single spaces; the TS side refuses paths with whitespace):
 //   overlay <target> <options>
@@ -10,15 +12,39 @@
 //       lowerdir=/a:/b,upperdir=/s/overlays/h/upper,workdir=/s/overlays/h/work
 //   umount <target>
 //       unmount <target>; a target that is not mounted is not an error
+//   subvolume-create <path>
+//       make <path>, like /var/lib/arbor/overlays/<handle>, a btrfs subvolume with mode 0700;
+//       with quotas on, the kernel gives it a qgroup 0/<subvolume id>
+//   subvolume-delete <path>
+//       delete the subvolume <path> and start (not wait for) a commit of its filesystem: the
+//       kernel's cleaner drops a deleted subvolume, and then its qgroup, only once the delete is
+//       committed, which without a nudge waits for the next periodic commit (30 s by default);
+//       a path already gone is not an error
+//   qgroup-limit <path> <bytes>
+//       cap the referenced bytes of the qgroup of the subvolume holding <path>; 0 removes the cap
+//   qgroup-usage <path>
+//       commit the filesystem (qgroups count a write once its transaction is committed) and
+//       reply "ok <referenced> <exclusive>", the bytes of the qgroup of the subvolume at <path>
 //
-// Covered by packages/images/src/overlay-volumizer.int.spec.ts ('mounts through arbor-mount').
+// Covered by packages/images/src/overlay-volumizer.int.spec.ts ('mounts through arbor-mount'
+// and 'disk limits (btrfs qgroups)').
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
-#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OPEN_DIR (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 /* bail prints "arbor-mount: <what>: <strerror(errno)>" and exits: only for a broken channel. */
 static void bail(const char *what) {
@@ -35,6 +61,97 @@ static void reply(int err, const char *what) {
   if (fflush(stdout) != 0) bail("write reply");
 }
 
+/* reply_values answers "ok <a> <b>". */
+static void reply_values(uint64_t a, uint64_t b) {
+  fprintf(stdout, "ok %" PRIu64 " %" PRIu64 "\n", a, b);
+  if (fflush(stdout) != 0) bail("write reply");
+}
+
+/* open_parent opens the directory holding path and points *name at path's last component (in path). */
+static int open_parent(char *path, char **name) {
+  char *slash = strrchr(path, '/');
+  if (slash == NULL || slash[1] == '\0' || strlen(slash + 1) > BTRFS_PATH_NAME_MAX) {
+    errno = EINVAL;
+    return -1;
+  }
+  *name = slash + 1;
+  *slash = '\0';
+  int fd = open(slash == path ? "/" : path, OPEN_DIR);
+  *slash = '/';
+  return fd;
+}
+
+static int subvolume_create(char *path) {
+  char *name;
+  int dir = open_parent(path, &name);
+  if (dir < 0) return errno;
+  struct btrfs_ioctl_vol_args args = {0};
+  strcpy(args.name, name);
+  int err = ioctl(dir, BTRFS_IOC_SUBVOL_CREATE, &args) == 0 && fchmodat(dir, name, 0700, 0) == 0 ? 0 : errno;
+  close(dir);
+  return err;
+}
+
+static int subvolume_delete(char *path) {
+  char *name;
+  int dir = open_parent(path, &name);
+  if (dir < 0) return errno;
+  struct btrfs_ioctl_vol_args args = {0};
+  strcpy(args.name, name);
+  int err = ioctl(dir, BTRFS_IOC_SNAP_DESTROY, &args) == 0 ? 0 : errno;
+  __u64 transid;
+  if (err == 0 && ioctl(dir, BTRFS_IOC_START_SYNC, &transid) != 0) err = errno;
+  close(dir);
+  return err == ENOENT ? 0 : err;
+}
+
+static int qgroup_limit(const char *path, const char *bytes) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(bytes, &end, 10);
+  if (errno != 0 || *end != '\0' || bytes[0] == '-') return EINVAL;
+  int fd = open(path, OPEN_DIR);
+  if (fd < 0) return errno;
+  /* qgroupid 0 names the qgroup of fd's subvolume; a max of all ones clears the limit */
+  struct btrfs_ioctl_qgroup_limit_args args = {0};
+  args.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER;
+  args.lim.max_rfer = n == 0 ? UINT64_MAX : n;
+  int err = ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &args) == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+/* qgroup_usage commits path's filesystem and reads the qgroup info item of its subvolume from the quota tree. */
+static int qgroup_usage(const char *path, uint64_t *referenced, uint64_t *exclusive) {
+  int fd = open(path, OPEN_DIR);
+  if (fd < 0) return errno;
+  struct btrfs_ioctl_ino_lookup_args lookup = {0};
+  lookup.objectid = BTRFS_FIRST_FREE_OBJECTID;
+  struct btrfs_ioctl_search_args search = {0};
+  struct btrfs_ioctl_search_key *key = &search.key;
+  int err = 0;
+  if (ioctl(fd, BTRFS_IOC_SYNC, NULL) != 0 || ioctl(fd, BTRFS_IOC_INO_LOOKUP, &lookup) != 0) {
+    err = errno;
+  } else {
+    key->tree_id = BTRFS_QUOTA_TREE_OBJECTID;
+    key->min_type = key->max_type = BTRFS_QGROUP_INFO_KEY;
+    key->min_offset = key->max_offset = lookup.treeid; /* qgroup 0/<subvolume id> */
+    key->max_transid = UINT64_MAX;
+    key->nr_items = 1;
+    if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &search) != 0) err = errno;
+  }
+  close(fd);
+  if (err != 0) return err;
+  struct btrfs_ioctl_search_header header;
+  struct btrfs_qgroup_info_item info;
+  memcpy(&header, search.buf, sizeof(header));
+  if (key->nr_items < 1 || header.type != BTRFS_QGROUP_INFO_KEY || header.len < sizeof(info)) return ENOENT; /* quotas off */
+  memcpy(&info, search.buf + sizeof(header), sizeof(info));
+  *referenced = le64toh(info.rfer);
+  *exclusive = le64toh(info.excl);
+  return 0;
+}
+
 static void handle(char *line) {
   char *verb = strtok(line, " ");
   char *target = strtok(NULL, " ");
@@ -46,6 +163,17 @@ static void handle(char *line) {
   } else if (strcmp(verb, "umount") == 0 && options == NULL) {
     int err = umount2(target, UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
     reply(err == EINVAL ? 0 : err, "umount"); /* EINVAL: not a mount point */
+  } else if (strcmp(verb, "subvolume-create") == 0 && options == NULL) {
+    reply(subvolume_create(target), "btrfs subvolume create");
+  } else if (strcmp(verb, "subvolume-delete") == 0 && options == NULL) {
+    reply(subvolume_delete(target), "btrfs subvolume delete");
+  } else if (strcmp(verb, "qgroup-limit") == 0 && options != NULL) {
+    reply(qgroup_limit(target, options), "btrfs qgroup limit");
+  } else if (strcmp(verb, "qgroup-usage") == 0 && options == NULL) {
+    uint64_t referenced = 0, exclusive = 0;
+    int err = qgroup_usage(target, &referenced, &exclusive);
+    if (err == 0) reply_values(referenced, exclusive);
+    else reply(err, "btrfs qgroup usage");
   } else {
     reply(EINVAL, "unknown request");
   }

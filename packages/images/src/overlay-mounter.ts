@@ -24,7 +24,7 @@ export function findMountHelper(): string {
 
 interface Pending {
   request: string;
-  resolve: () => void;
+  resolve: (values: string) => void;
   reject: (err: Error) => void;
 }
 
@@ -32,8 +32,11 @@ interface Pending {
  * OverlayMounter mounts and unmounts container overlays through arbor-mount, a coprocess
  * doing mount(2)/umount2(2) (see native/arbor-mount): a syscall per mount instead of a
  * mount(8) process. Without the helper (helperPath '') it runs mount(8)/umount(8). The
- * coprocess starts on first use and again after it dies; it holds the event loop only while
- * a request waits, so an idle volumizer never keeps arbord (or a test run) alive.
+ * same coprocess makes, caps, counts and deletes btrfs subvolumes for BtrfsQuotaVolumes
+ * with ioctls (the subvolume* and qgroup* methods, which need the helper). It starts on
+ * first use and again after it dies; it holds the event loop only while a request waits,
+ * so an idle volumizer never keeps arbord (or a test run) alive. Requests are answered in
+ * order, one at a time.
  */
 export class OverlayMounter {
   private child: ChildProcessWithoutNullStreams | undefined;
@@ -66,6 +69,32 @@ export class OverlayMounter {
     await this.request('umount', target);
   }
 
+  /** subvolumeCreate makes dir, like /var/lib/arbor/overlays/<handle>, a btrfs subvolume with mode 0700. @throws ArborError */
+  async subvolumeCreate(dir: string): Promise<void> {
+    await this.request('subvolume-create', dir);
+  }
+
+  /** subvolumeDelete deletes the btrfs subvolume dir and starts a commit so its qgroup goes soon; one already gone is fine. @throws ArborError */
+  async subvolumeDelete(dir: string): Promise<void> {
+    await this.request('subvolume-delete', dir);
+  }
+
+  /** qgroupLimit caps the referenced bytes of dir's subvolume; 0 removes the cap. @throws ArborError */
+  async qgroupLimit(dir: string, bytes: number): Promise<void> {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ArborError('internal', `arbor-mount: qgroup limit ${bytes} for ${dir} is not a byte count`);
+    await this.request('qgroup-limit', dir, String(bytes));
+  }
+
+  /** qgroupUsage commits dir's filesystem and returns the bytes its subvolume's qgroup counts. @throws ArborError */
+  async qgroupUsage(dir: string): Promise<{ referenced: number; exclusive: number }> {
+    const values = await this.request('qgroup-usage', dir);
+    const [referenced, exclusive] = values.split(' ').map(Number);
+    if (referenced === undefined || exclusive === undefined || !Number.isFinite(referenced) || !Number.isFinite(exclusive)) {
+      throw new ArborError('internal', `arbor-mount: 'qgroup-usage ${dir}' answered '${values}', not two byte counts`);
+    }
+    return { referenced, exclusive };
+  }
+
   /** close ends the coprocess; a later request starts it again. */
   async close(): Promise<void> {
     const child = this.child;
@@ -76,13 +105,15 @@ export class OverlayMounter {
     });
   }
 
-  private request(...tokens: string[]): Promise<void> {
+  /** request sends one line and resolves with what follows 'ok' in the reply ('' for a bare 'ok'). */
+  private request(...tokens: string[]): Promise<string> {
     const line = tokens.join(' ');
+    if (!this.helperPath) return Promise.reject(new ArborError('internal', `arbor-mount: '${line}' needs the helper, which is not built`));
     if (tokens.some((t) => t === '' || /\s/.test(t))) {
       return Promise.reject(new ArborError('internal', `arbor-mount: '${line}' has an empty token or whitespace in a path`));
     }
     const child = this.start();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       if (this.pending.length === 0) this.hold(child, true);
       this.pending.push({ request: line, resolve, reject });
       child.stdin.write(`${line}\n`);
@@ -125,11 +156,13 @@ export class OverlayMounter {
       const waiting = this.pending.shift();
       if (this.pending.length === 0 && this.child) this.hold(this.child, false);
       if (!waiting) continue;
-      if (reply === 'ok') {
-        waiting.resolve();
+      if (reply === 'ok' || reply.startsWith('ok ')) {
+        waiting.resolve(reply.slice(3));
         continue;
       }
-      waiting.reject(new ArborError('internal', `arbor-mount: '${waiting.request}' failed: ${reply.replace(/^err \d+ /, '')}`));
+      // an arbor-mount built before a request existed answers 'unknown request'
+      const stale = reply.endsWith('unknown request: Invalid argument') ? ` (rebuild it: make -C native)` : '';
+      waiting.reject(new ArborError('internal', `arbor-mount: '${waiting.request}' failed: ${reply.replace(/^err \d+ /, '')}${stale}`));
     }
   }
 

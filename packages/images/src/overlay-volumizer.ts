@@ -217,6 +217,7 @@ export class OverlayVolumizer implements Volumizer {
       ? Promise.resolve(this.options.volumes)
       : BtrfsQuotaVolumes.open({
           stateDir: this.options.stateDir,
+          mounter: this.mounter,
           ...(this.options.quotaSizeBytes !== undefined && { sizeBytes: this.options.quotaSizeBytes }),
           ...(this.options.logger && { logger: this.options.logger }),
         });
