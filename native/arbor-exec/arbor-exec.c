@@ -711,7 +711,7 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
     }
     args[n++] = opt.runc_id;
     args[n] = NULL;
-    execv(opt.runc, (char **)args);
+    execvp(opt.runc, (char **)args);
     _exit(127);
   }
   close(dirfd);
@@ -745,6 +745,7 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || child <= 0) {
     char msg[1024];
     runc_error(msg, sizeof msg);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) snprintf(msg, sizeof msg, "cannot run %s", opt.runc);
     int not_found = strstr(msg, "executable file not found") || (strstr(msg, "exec: ") && strstr(msg, "no such file or directory"));
     dprintf(ready_fd, "%d %s", not_found ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, msg);
     _exit(1);

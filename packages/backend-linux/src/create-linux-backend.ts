@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArborError, Gardener, SystemClock, UuidHandleGenerator, silentLogger } from '@arbor/core';
-import type { Logger, Networker } from '@arbor/core';
+import type { Containerizer, Logger, Networker } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
 import { OverlayVolumizer } from '@arbor/images';
 import type { CgroupDriver } from './cgroup-driver';
@@ -15,12 +15,13 @@ import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
 
 /**
  * hostCgroupDriver picks the driver for this host at start (not on a request path):
- * v2 when the unified hierarchy is mounted at the root, v1 otherwise.
+ * v2 when the unified hierarchy is mounted at the root, v1 otherwise. parent is the group
+ * the containers' cgroups sit in, like 'arbor'.
  * @throws ArborError naming what is missing
  */
-export function hostCgroupDriver(root = '/sys/fs/cgroup'): CgroupDriver {
-  if (existsSync(join(root, 'cgroup.controllers'))) return new CgroupV2Driver(root);
-  if (existsSync(join(root, 'memory', 'memory.limit_in_bytes'))) return new CgroupV1Driver(root);
+export function hostCgroupDriver(root = '/sys/fs/cgroup', parent = 'arbor'): CgroupDriver {
+  if (existsSync(join(root, 'cgroup.controllers'))) return new CgroupV2Driver(root, parent);
+  if (existsSync(join(root, 'memory', 'memory.limit_in_bytes'))) return new CgroupV1Driver(root, parent);
   throw new ArborError('failedPrecondition', `linux backend: no cgroup v2 (${root}/cgroup.controllers) nor v1 memory controller (${root}/memory)`);
 }
 
@@ -64,8 +65,17 @@ export interface LinuxBackendOptions extends LinuxBackendConfig {
 /** createLinuxBackend returns a Gardener over the linux ports, for in-process use and tests; call start() first. */
 export function createLinuxBackend(options: LinuxBackendOptions): Gardener {
   const logger = options.logger ?? silentLogger;
+  return createHostBackend(makeNamespaceContainerizer(options, logger), options);
+}
+
+/**
+ * createHostBackend composes a Gardener from a containerizer and the host ports the real
+ * backends share: the overlay Volumizer, the FileDepot and (by default) a LoopbackOnlyNetworker.
+ */
+export function createHostBackend(containerizer: Containerizer, options: LinuxBackendOptions): Gardener {
+  const logger = options.logger ?? silentLogger;
   return new Gardener({
-    containerizer: makeNamespaceContainerizer(options, logger),
+    containerizer,
     networker: options.networker ?? new LoopbackOnlyNetworker(),
     volumizer: new OverlayVolumizer({ stateDir: options.stateDir, defaultRootfs: options.defaultRootfs }),
     depot: new FileDepot(options.stateDir),

@@ -15,9 +15,17 @@ import type { LinuxBackendConfig } from './linux-backend-config';
  * rootfs). The Gardener closes the networker's coprocesses when arbord stops.
  */
 export function makeLinuxBackendModule(): ContainerModule {
+  return makeHostBackendModule(makeNamespaceContainerizer);
+}
+
+/**
+ * makeHostBackendModule binds a containerizer made by makeContainerizer beside the host ports
+ * the real backends share: OverlayVolumizer, FileDepot and LinuxNetworker.
+ */
+export function makeHostBackendModule<C extends LinuxBackendConfig>(makeContainerizer: (config: C, logger: Logger) => Containerizer): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind<Containerizer>(TOKENS.Containerizer)
-      .toResolvedValue((config: LinuxBackendConfig, logger: Logger) => makeNamespaceContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
+      .toResolvedValue((config: C, logger: Logger) => makeContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
       .inSingletonScope();
     bind<OverlayVolumizer>(TOKENS.Volumizer)
       .toResolvedValue(

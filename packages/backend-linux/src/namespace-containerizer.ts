@@ -34,7 +34,7 @@ import type {
 import { storageName } from '@arbor/depot';
 import { HELPER_EXIT, HelperError, HelperRunner, ProcessChannel } from '@arbor/native-helpers';
 import type { CgroupDriver } from './cgroup-driver';
-import { guardTar } from './tar-guard';
+import { guardTar } from '@arbor/native-helpers';
 
 /** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */
 export const OOM_EVENT = 'out of memory';

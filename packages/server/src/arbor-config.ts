@@ -39,6 +39,8 @@ export interface ArborConfig {
   portPoolSize: number;
   /** networkPool is the subnet containers get their /30 from, like '10.254.0.0/22'. */
   networkPool: string;
+  /** runcBinary is the runc the runc backend runs: a path, or a name looked up in PATH. */
+  runcBinary: string;
   logLevel: LogLevel;
 }
 
@@ -58,6 +60,7 @@ export const DEFAULT_CONFIG: ArborConfig = {
   portPoolStart: 61001,
   portPoolSize: 4534,
   networkPool: '10.254.0.0/22',
+  runcBinary: 'runc',
   logLevel: 'info',
 };
 

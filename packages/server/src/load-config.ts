@@ -42,6 +42,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: 'portPoolStart', env: 'ARBOR_PORT_POOL_START', flag: 'port-pool-start', kind: 'count', description: 'first NetIn host port' },
   { path: 'portPoolSize', env: 'ARBOR_PORT_POOL_SIZE', flag: 'port-pool-size', kind: 'count', description: 'number of NetIn host ports' },
   { path: 'networkPool', env: 'ARBOR_NETWORK_POOL', flag: 'network-pool', kind: 'string', description: 'subnet of container addresses' },
+  { path: 'runcBinary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
   { path: 'tls.cert', env: 'ARBOR_TLS_CERT', flag: 'tls-cert', kind: 'string', description: 'server certificate (PEM file)' },
   { path: 'tls.key', env: 'ARBOR_TLS_KEY', flag: 'tls-key', kind: 'string', description: 'server private key (PEM file)' },

@@ -1,0 +1,63 @@
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ArborError, silentLogger } from '@arbor/core';
+import type { Gardener, Logger } from '@arbor/core';
+import { createHostBackend, defaultBusybox, hostCgroupDriver } from '@arbor/backend-linux';
+import type { LinuxBackendConfig, LinuxBackendOptions } from '@arbor/backend-linux';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
+import { RuncCli, checkRuncVersion } from './runc-cli';
+import { RuncContainerizer } from './runc-containerizer';
+
+/** RuncBackendConfig is the linux backend's config plus the runc binary. */
+export interface RuncBackendConfig extends LinuxBackendConfig {
+  /** runcBinary is a path or a name looked up in PATH; default 'runc'. */
+  runcBinary?: string;
+}
+
+/** CGROUP_PARENT: runc backend containers live in /sys/fs/cgroup/<controller>/arbor-runc/<handle>. */
+const CGROUP_PARENT = 'arbor-runc';
+
+/**
+ * makeRuncContainerizer checks that this host can serve the runc backend (root, a runc of
+ * 1.0 or later, the built helpers, a static busybox) and builds the containerizer. runc keeps
+ * its state under <stateDir>/runc.
+ * @throws ArborError saying what is missing and how to fix it
+ */
+export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger = silentLogger): RuncContainerizer {
+  if (process.getuid?.() !== 0) throw new ArborError('failedPrecondition', 'runc backend: arbord must run as root');
+  const binary = config.runcBinary || 'runc';
+  const version = checkRuncVersion(binary);
+  const helpers = new HelperRunner(config.helpersDir ?? DEFAULT_HELPERS_DIR);
+  for (const name of ['arbor-exec', 'arbor-init', 'arbor-tar'] as const) {
+    try {
+      accessSync(helpers.path(name), constants.X_OK);
+    } catch {
+      throw new ArborError('failedPrecondition', `runc backend: ${name} not found at ${helpers.path(name)}: build the helpers with make -C native`);
+    }
+  }
+  const busybox = config.busybox ?? defaultBusybox();
+  if (!existsSync(busybox)) {
+    throw new ArborError('failedPrecondition', `runc backend: ${busybox} not found: build the default rootfs with scripts/build-rootfs.sh`);
+  }
+  const cgroupRoot = config.cgroupRoot ?? '/sys/fs/cgroup';
+  logger.info('runc-backend', { runc: binary, version });
+  return new RuncContainerizer({
+    stateDir: config.stateDir,
+    runc: new RuncCli(binary, join(config.stateDir, 'runc')),
+    cgroups: hostCgroupDriver(cgroupRoot, CGROUP_PARENT),
+    cgroupParent: CGROUP_PARENT,
+    swapAccounting: existsSync(join(cgroupRoot, 'memory', 'memory.memsw.limit_in_bytes')),
+    helpers,
+    busybox,
+    ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),
+    ...(config.maxContainers ? { maxContainers: config.maxContainers } : {}),
+    logger,
+  });
+}
+
+export type RuncBackendOptions = LinuxBackendOptions & RuncBackendConfig;
+
+/** createRuncBackend returns a Gardener over the runc ports, for in-process use and tests; call start() first. */
+export function createRuncBackend(options: RuncBackendOptions): Gardener {
+  return createHostBackend(makeRuncContainerizer(options, options.logger ?? silentLogger), options);
+}

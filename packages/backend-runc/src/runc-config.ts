@@ -1,0 +1,234 @@
+import type { DesiredContainer, Limits } from '@arbor/core';
+
+/** INIT_PATH is where the host's static arbor-init is bind-mounted (read-only) in every container. */
+export const INIT_PATH = '/dev/arbor-init';
+
+/** DEFAULT_CAPABILITIES: what a container's root keeps, the OCI default set of 14. */
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_RAW',
+  'CAP_SYS_CHROOT',
+  'CAP_MKNOD',
+  'CAP_AUDIT_WRITE',
+  'CAP_SETFCAP',
+] as const;
+
+/** ALL_CAPABILITIES is every capability of Linux 5.x, for privileged containers. */
+const ALL_CAPABILITIES = [
+  ...DEFAULT_CAPABILITIES,
+  'CAP_DAC_READ_SEARCH',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_LEASE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+];
+
+/**
+ * DENIED_SYSCALLS fail with EPERM in an unprivileged container: what the dropped capabilities
+ * forbid anyway, plus calls that need none and widen the kernel's surface. The linux backend's
+ * arbor-exec loads the same list.
+ */
+export const DENIED_SYSCALLS = [
+  'mount', 'umount2', 'pivot_root', 'move_mount', 'open_tree', 'fsopen', 'fsconfig', 'fsmount', 'fspick',
+  'setns', 'swapon', 'swapoff', 'reboot', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module',
+  'delete_module', 'keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open', 'userfaultfd',
+  'open_by_handle_at', 'acct', 'settimeofday', 'clock_settime', 'iopl', 'ioperm', 'syslog', 'quotactl',
+];
+
+const EPERM = 1;
+const ENOSYS = 38;
+const CLONE_NEWUSER = 0x10000000;
+
+/** MASKED_PATHS and READONLY_PATHS hide and freeze what /proc and /sys would leak about the host. */
+const MASKED_PATHS = [
+  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** DEVICE_RULES: deny every device, then allow the standard character devices (and mknod of them). */
+const DEVICE_RULES: OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  ...(
+    [
+      [1, 3], // null
+      [1, 5], // zero
+      [1, 7], // full
+      [1, 8], // random
+      [1, 9], // urandom
+      [5, 0], // tty
+      [5, 1], // console
+      [5, 2], // ptmx
+      [136, -1], // pts
+    ] as const
+  ).map(([major, minor]) => ({ allow: true, type: 'c' as const, major, ...(minor >= 0 && { minor }), access: 'rwm' })),
+];
+
+interface OciDeviceRule {
+  allow: boolean;
+  type?: 'c' | 'b' | 'a';
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
+interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface OciResources {
+  devices?: OciDeviceRule[];
+  memory?: { limit: number; swap?: number };
+  cpu?: { shares: number };
+  pids?: { limit: number };
+}
+
+/** OciSpec is the part of the OCI runtime spec (config.json) Arbor writes. */
+export interface OciSpec {
+  ociVersion: string;
+  process: Record<string, unknown>;
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  linux: Record<string, unknown>;
+}
+
+export interface RuncConfigOptions {
+  /** initBinary is the host's static arbor-init, like /opt/arbor/native/build/arbor-init. */
+  initBinary: string;
+  /** cgroupsPath is like /arbor-runc/<handle>, under each controller. */
+  cgroupsPath: string;
+  /** arch is process.arch; it picks the seccomp architectures. */
+  arch?: string;
+  /** swapAccounting: the host's memory cgroup has memory+swap limits (memory.memsw.*). */
+  swapAccounting?: boolean;
+}
+
+/**
+ * runcConfig turns what the Gardener wants into an OCI bundle's config.json: new pid, mount,
+ * uts, ipc and network namespaces; the image's overlay as root; arbor-init as pid 1; the
+ * standard mounts, device rules, masked and read-only paths; the 14 default capabilities
+ * with an empty inheritable set, no_new_privs and the seccomp filter (a privileged container
+ * keeps every capability and has no filter); cgroup limits.
+ */
+export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions): OciSpec {
+  const privileged = desired.privileged;
+  const caps = privileged ? ALL_CAPABILITIES : [...DEFAULT_CAPABILITIES];
+  const mounts: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+    { destination: INIT_PATH, type: 'bind', source: options.initBinary, options: ['bind', 'ro', 'nosuid', 'nodev'] },
+    ...desired.bindMounts.map((m) => ({
+      destination: m.dstPath,
+      type: 'bind',
+      source: m.srcPath,
+      options: ['rbind', m.mode === 'rw' ? 'rw' : 'ro'],
+    })),
+  ];
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: [INIT_PATH],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      noNewPrivileges: true,
+    },
+    root: { path: desired.rootfs.path, readonly: false },
+    hostname: desired.hostname,
+    mounts,
+    linux: {
+      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+      cgroupsPath: options.cgroupsPath,
+      resources: { devices: DEVICE_RULES, ...runcResources(desired.limits, options.swapAccounting ?? false) },
+      ...(!privileged && {
+        maskedPaths: MASKED_PATHS,
+        readonlyPaths: READONLY_PATHS,
+        seccomp: seccompProfile(options.arch ?? process.arch),
+      }),
+    },
+  };
+}
+
+/** runcResources maps Arbor's cpu, memory and pid limits (0: unlimited) onto OCI resources. */
+export function runcResources(limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>, swapAccounting: boolean): OciResources {
+  const resources: OciResources = {};
+  if (limits.memory && limits.memory.limitInBytes > 0) {
+    // memory+swap equal to memory: the limit binds even on a host with swap
+    const limit = limits.memory.limitInBytes;
+    resources.memory = swapAccounting ? { limit, swap: limit } : { limit };
+  }
+  if (limits.cpu && limits.cpu.weight > 0) resources.cpu = { shares: Math.max(2, limits.cpu.weight) };
+  if (limits.pid && limits.pid.max > 0) resources.pids = { limit: limits.pid.max };
+  return resources;
+}
+
+/**
+ * runcUpdateArgs are `runc update` flags setting the given fields; a 0 (unlimited) becomes
+ * runc's -1 for memory and pids and the default 1024 shares for cpu.
+ */
+export function runcUpdateArgs(limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>, swapAccounting: boolean): string[] {
+  const args: string[] = [];
+  if (limits.memory) {
+    const value = limits.memory.limitInBytes > 0 ? String(limits.memory.limitInBytes) : '-1';
+    args.push('--memory', value);
+    if (swapAccounting) args.push('--memory-swap', value);
+  }
+  if (limits.cpu) args.push('--cpu-share', String(limits.cpu.weight > 0 ? Math.max(2, limits.cpu.weight) : 1024));
+  if (limits.pid) args.push('--pids-limit', String(limits.pid.max > 0 ? limits.pid.max : -1));
+  return args;
+}
+
+function seccompProfile(arch: string): Record<string, unknown> {
+  const architectures =
+    arch === 'arm64' ? ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] : ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
+  const newUser = [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }];
+  return {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures,
+    syscalls: [
+      { names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
+      // no new user namespaces; clone3's flags cannot be inspected, so it answers ENOSYS and libc falls back to clone
+      { names: ['unshare', 'clone'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: newUser },
+      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
+    ],
+  };
+}
