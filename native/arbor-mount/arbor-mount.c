@@ -12,6 +12,11 @@
 //       lowerdir=/a:/b,upperdir=/s/overlays/h/upper,workdir=/s/overlays/h/work
 //   umount <target>
 //       unmount <target>; a target that is not mounted is not an error
+//   btrfs-loop <target> <image>
+//       mount the btrfs in the file <image> at <target> through a free loop device that goes
+//       away by itself when the filesystem is unmounted (like mount -o loop)
+//   quota-enable <target>
+//       turn on qgroups for the btrfs mounted at <target>; already on is not an error
 //   subvolume-create <path>
 //       make <path>, like /var/lib/arbor/overlays/<handle>, a btrfs subvolume with mode 0700;
 //       with quotas on, the kernel gives it a qgroup 0/<subvolume id>
@@ -35,6 +40,7 @@
 #include <inttypes.h>
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
+#include <linux/loop.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +85,55 @@ static int open_parent(char *path, char **name) {
   int fd = open(slash == path ? "/" : path, OPEN_DIR);
   *slash = '/';
   return fd;
+}
+
+/* btrfs_loop binds image to a free loop device (LOOP_CONFIGURE, Linux 5.8) with autoclear and mounts it at target. */
+static int btrfs_loop(const char *target, const char *image) {
+  int file = open(image, O_RDWR | O_CLOEXEC);
+  if (file < 0) return errno;
+  int control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  int err = control < 0 ? errno : 0;
+  /* another process may take the free device between GET_FREE and CONFIGURE: then ask again */
+  for (int attempt = 0; err == 0 && attempt < 16; attempt++) {
+    int n = ioctl(control, LOOP_CTL_GET_FREE);
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    char dev[32];
+    snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+    int loop = open(dev, O_RDWR | O_CLOEXEC);
+    if (loop < 0) {
+      err = errno;
+      break;
+    }
+    struct loop_config config = {0};
+    config.fd = (__u32)file;
+    config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+    strncpy((char *)config.info.lo_file_name, image, LO_NAME_SIZE - 1);
+    if (ioctl(loop, LOOP_CONFIGURE, &config) != 0) {
+      err = errno == EBUSY ? 0 : errno;
+      close(loop);
+      continue;
+    }
+    /* the mount holds the device from here; closing ours lets autoclear detach it at unmount (or now, if the mount failed) */
+    err = mount(dev, target, "btrfs", 0, NULL) == 0 ? 0 : errno;
+    close(loop);
+    break;
+  }
+  if (control >= 0) close(control);
+  close(file);
+  return err;
+}
+
+static int quota_enable(const char *target) {
+  int fd = open(target, OPEN_DIR);
+  if (fd < 0) return errno;
+  struct btrfs_ioctl_quota_ctl_args args = {0};
+  args.cmd = BTRFS_QUOTA_CTL_ENABLE;
+  int err = ioctl(fd, BTRFS_IOC_QUOTA_CTL, &args) == 0 ? 0 : errno;
+  close(fd);
+  return err;
 }
 
 static int subvolume_create(char *path) {
@@ -163,6 +218,10 @@ static void handle(char *line) {
   } else if (strcmp(verb, "umount") == 0 && options == NULL) {
     int err = umount2(target, UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
     reply(err == EINVAL ? 0 : err, "umount"); /* EINVAL: not a mount point */
+  } else if (strcmp(verb, "btrfs-loop") == 0 && options != NULL) {
+    reply(btrfs_loop(target, options), "mount btrfs through a loop device");
+  } else if (strcmp(verb, "quota-enable") == 0 && options == NULL) {
+    reply(quota_enable(target), "btrfs quota enable");
   } else if (strcmp(verb, "subvolume-create") == 0 && options == NULL) {
     reply(subvolume_create(target), "btrfs subvolume create");
   } else if (strcmp(verb, "subvolume-delete") == 0 && options == NULL) {

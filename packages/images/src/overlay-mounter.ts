@@ -32,8 +32,9 @@ interface Pending {
  * OverlayMounter mounts and unmounts container overlays through arbor-mount, a coprocess
  * doing mount(2)/umount2(2) (see native/arbor-mount): a syscall per mount instead of a
  * mount(8) process. Without the helper (helperPath '') it runs mount(8)/umount(8). The
- * same coprocess makes, caps, counts and deletes btrfs subvolumes for BtrfsQuotaVolumes
- * with ioctls (the subvolume* and qgroup* methods, which need the helper). It starts on
+ * same coprocess mounts the quota filesystem and makes, caps, counts and deletes its btrfs
+ * subvolumes for BtrfsQuotaVolumes (btrfsLoop, quotaEnable, subvolume*, qgroup*: these need
+ * the helper). It starts on
  * first use and again after it dies; it holds the event loop only while a request waits,
  * so an idle volumizer never keeps arbord (or a test run) alive. Requests are answered in
  * order, one at a time.
@@ -67,6 +68,16 @@ export class OverlayMounter {
       return;
     }
     await this.request('umount', target);
+  }
+
+  /** btrfsLoop mounts the btrfs in image, like /var/lib/arbor/volumes.btrfs, at target through a loop device that goes at unmount. @throws ArborError */
+  async btrfsLoop(target: string, image: string): Promise<void> {
+    await this.request('btrfs-loop', target, image);
+  }
+
+  /** quotaEnable turns on qgroups for the btrfs mounted at target; already on is fine. @throws ArborError */
+  async quotaEnable(target: string): Promise<void> {
+    await this.request('quota-enable', target);
   }
 
   /** subvolumeCreate makes dir, like /var/lib/arbor/overlays/<handle>, a btrfs subvolume with mode 0700. @throws ArborError */
