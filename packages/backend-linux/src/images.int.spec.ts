@@ -1,5 +1,9 @@
-// Containers from docker-daemon: and docker:// images on the linux backend (root and a Docker engine).
+// Containers from docker-daemon:, docker-archive: and docker:// images on the linux backend (root and a Docker engine).
 import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Container, Gardener } from '@arbor/core';
 import { imagesTesting } from '@arbor/images';
@@ -24,6 +28,8 @@ describeRoot('linux backend: containers from images', () => {
     await proxy.start();
     await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${tag}`, `docker://${registry.host}/${tag}`]);
     stateDir = await makeStateDir();
+    // a `docker save` of the image, for docker-archive:
+    await pipeline((await docker.getImage(tag).get()) as unknown as Readable, createWriteStream(join(stateDir, 'saved.tar')));
     backend = backendFor(stateDir);
     await backend.start();
   });
@@ -55,6 +61,7 @@ describeRoot('linux backend: containers from images', () => {
 
   it.each([
     ['docker-daemon:', (): string => `docker-daemon:${tag}`],
+    ['docker-archive:', (): string => `docker-archive://${join(stateDir, 'saved.tar')}`],
     ['docker://127.0.0.1:PORT', registryUri],
   ])('runs the program of an image from %s with its Env, WorkingDir and whiteouts', async (_source, uri) => {
     const container = await backend.create({ image: { uri: uri() } });

@@ -1,0 +1,95 @@
+import type { DesiredContainer } from '@arbor/core';
+import { DEFAULT_CAPABILITIES, DENIED_SYSCALLS, INIT_PATH, runcConfig, runcUpdateArgs } from './runc-config';
+
+function desired(overrides: Partial<DesiredContainer> = {}): DesiredContainer {
+  return {
+    handle: 'web-1',
+    hostname: 'web-1',
+    rootfs: { path: '/var/lib/arbor/overlays/web-1/rootfs', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] },
+    env: [],
+    bindMounts: [],
+    privileged: false,
+    limits: {},
+    ...overrides,
+  } as DesiredContainer;
+}
+
+const options = { initBinary: '/opt/arbor/native/build/arbor-init', cgroupsPath: '/arbor-runc/web-1', arch: 'x64' };
+
+describe('runcConfig', () => {
+  it('gives an unprivileged container the 14 default capabilities, none inheritable, no_new_privs and the seccomp filter', () => {
+    const spec = runcConfig(desired(), options);
+    const caps = (spec.process as { capabilities: Record<string, string[]> }).capabilities;
+    expect(DEFAULT_CAPABILITIES).toHaveLength(14);
+    expect(caps).toEqual({ bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES], inheritable: [], ambient: [] });
+    expect(spec.process.noNewPrivileges).toBe(true);
+    const seccomp = spec.linux.seccomp as { defaultAction: string; architectures: string[]; syscalls: { names: string[]; action: string }[] };
+    expect(seccomp.defaultAction).toBe('SCMP_ACT_ALLOW');
+    expect(seccomp.architectures).toContain('SCMP_ARCH_X86_64');
+    expect(seccomp.syscalls[0]?.names).toEqual(DENIED_SYSCALLS);
+    expect(seccomp.syscalls.flatMap((s) => s.names)).toEqual(expect.arrayContaining(['mount', 'setns', 'unshare', 'clone3']));
+    expect(spec.linux.maskedPaths).toContain('/proc/kcore');
+    expect(spec.linux.readonlyPaths).toContain('/proc/sys');
+  });
+
+  it('gives a privileged container every capability and no seccomp filter or masked paths', () => {
+    const spec = runcConfig(desired({ privileged: true }), options);
+    const caps = (spec.process as { capabilities: Record<string, string[]> }).capabilities;
+    expect(caps.bounding).toContain('CAP_SYS_ADMIN');
+    expect(caps.inheritable).toEqual([]);
+    expect(spec.linux.seccomp).toBeUndefined();
+    expect(spec.linux.maskedPaths).toBeUndefined();
+  });
+
+  it('runs arbor-init as pid 1 in new namespaces, on the overlay root, named after the container', () => {
+    const spec = runcConfig(desired(), options);
+    expect(spec.process.args).toEqual([INIT_PATH]);
+    expect(spec.mounts).toContainEqual(expect.objectContaining({ destination: INIT_PATH, source: options.initBinary, options: expect.arrayContaining(['bind', 'ro']) }));
+    expect(spec.root).toEqual({ path: '/var/lib/arbor/overlays/web-1/rootfs', readonly: false });
+    expect(spec.hostname).toBe('web-1');
+    expect((spec.linux.namespaces as { type: string }[]).map((n) => n.type).sort()).toEqual(['ipc', 'mount', 'network', 'pid', 'uts']);
+    expect(spec.linux.cgroupsPath).toBe('/arbor-runc/web-1');
+  });
+
+  it('mounts /sys read-only and a tmpfs /tmp for everyone', () => {
+    const mounts = runcConfig(desired(), options).mounts;
+    expect(mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
+    expect(mounts.find((m) => m.destination === '/tmp')).toMatchObject({ type: 'tmpfs', options: expect.arrayContaining(['mode=1777']) });
+  });
+
+  it('denies every device but the standard character devices', () => {
+    const resources = runcConfig(desired(), options).linux.resources as { devices: { allow: boolean; type?: string; major?: number; minor?: number }[] };
+    expect(resources.devices[0]).toEqual({ allow: false, access: 'rwm' });
+    const allowed = resources.devices.filter((d) => d.allow).map((d) => `${d.type} ${d.major}:${d.minor ?? '*'}`);
+    expect(allowed).toEqual(['c 1:3', 'c 1:5', 'c 1:7', 'c 1:8', 'c 1:9', 'c 5:0', 'c 5:1', 'c 5:2', 'c 136:*']);
+    expect(allowed.some((d) => d.startsWith('b'))).toBe(false);
+  });
+
+  it('bind mounts what the spec asks, read-only unless rw', () => {
+    const spec = runcConfig(
+      desired({ bindMounts: [{ srcPath: '/srv/data', dstPath: '/data', mode: 'ro', origin: 'host' }, { srcPath: '/srv/out', dstPath: '/out', mode: 'rw', origin: 'host' }] } as Partial<DesiredContainer>),
+      options,
+    );
+    expect(spec.mounts).toContainEqual({ destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] });
+    expect(spec.mounts).toContainEqual({ destination: '/out', type: 'bind', source: '/srv/out', options: ['rbind', 'rw'] });
+  });
+
+  it('sets cgroup limits given at create, memory+swap with the memory limit where the host accounts swap', () => {
+    const limits = { memory: { limitInBytes: 64 << 20 }, cpu: { weight: 512 }, pid: { max: 20 } };
+    const spec = runcConfig(desired({ limits } as Partial<DesiredContainer>), { ...options, swapAccounting: true });
+    expect(spec.linux.resources).toMatchObject({ memory: { limit: 64 << 20, swap: 64 << 20 }, cpu: { shares: 512 }, pids: { limit: 20 } });
+    const unlimited = runcConfig(desired({ limits: { memory: { limitInBytes: 0 }, pid: { max: 0 } } } as Partial<DesiredContainer>), options);
+    expect(unlimited.linux.resources).not.toHaveProperty('memory');
+    expect(unlimited.linux.resources).not.toHaveProperty('pids');
+  });
+});
+
+describe('runcUpdateArgs', () => {
+  it('maps limits onto runc update flags, 0 meaning unlimited', () => {
+    expect(runcUpdateArgs({ memory: { limitInBytes: 1024 } }, true)).toEqual(['--memory', '1024', '--memory-swap', '1024']);
+    expect(runcUpdateArgs({ memory: { limitInBytes: 0 } }, false)).toEqual(['--memory', '-1']);
+    expect(runcUpdateArgs({ cpu: { weight: 0 }, pid: { max: 0 } }, false)).toEqual(['--cpu-share', '1024', '--pids-limit', '-1']);
+    expect(runcUpdateArgs({ pid: { max: 9 } }, false)).toEqual(['--pids-limit', '9']);
+    expect(runcUpdateArgs({}, true)).toEqual([]);
+  });
+});

@@ -1,0 +1,110 @@
+// kill -9 of a real arbord process, for each real backend: processes keep running, and a new
+// arbord over the same state dir gives their remaining output and exit status on Attach
+// (root only; runc only where the runc binary is installed).
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { GrpcClient } from '@arbor/client';
+
+const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
+const hasRunc = spawnSync('runc', ['--version']).status === 0;
+const backends = ['linux', ...(hasRunc ? ['runc'] : [])];
+const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
+
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
+  jest.setTimeout(60_000);
+  let dir: string;
+  let arbord: ChildProcess | undefined;
+  const socket = () => join(dir, 'arbord.sock');
+
+  /** startArbord runs the real arbord binary and waits until it answers a Ping. */
+  async function startArbord(): Promise<GrpcClient> {
+    if (!existsSync(ARBORD)) throw new Error(`${ARBORD} is missing: build @arbor/server first`);
+    arbord = spawn(process.execPath, [ARBORD, '--backend', backend, '--listen', `unix://${socket()}`, '--state-dir', join(dir, 'state'), '--log-level', 'error'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        const client = await GrpcClient.connect(`unix://${socket()}`);
+        await client.ping();
+        return client;
+      } catch (err) {
+        if (Date.now() > deadline || arbord.exitCode !== null) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async function killArbord(): Promise<void> {
+    const child = arbord;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), `arbor-kill-${backend}-`));
+  });
+  afterEach(async () => {
+    await killArbord();
+    const client = await startArbord();
+    for (const c of await client.containers()) await client.destroy(c.handle);
+    client.close();
+    arbord?.kill('SIGTERM');
+    await new Promise((r) => arbord?.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps a process running: Attach after the restart gets its remaining output and exit status', async () => {
+    const first = await startArbord();
+    const container = await first.create({ properties: { owner: 'kill-test' } });
+    await container.run({ id: 'survivor', path: 'sh', args: ['-c', 'read x; echo after $x; echo bye >&2; exit 7'] }, { stdin: new PassThrough() });
+    await killArbord();
+    first.close();
+
+    const second = await startArbord();
+    const again = await second.lookup(container.handle);
+    expect(await again.properties()).toEqual({ owner: 'kill-test' });
+    expect((await again.info()).processIds).toEqual(['survivor']);
+    const stdout = new Collector();
+    const stderr = new Collector();
+    const process = await again.attach('survivor', { stdout, stderr, stdin: PassThrough.from(['restarted\n']) });
+    expect(await process.wait()).toBe(7);
+    expect(stdout.text()).toBe('after restarted\n');
+    expect(stderr.text()).toBe('bye\n');
+    second.close();
+  });
+
+  it('gives the exit status and output of a process that ended while arbord was down', async () => {
+    const first = await startArbord();
+    const container = await first.create({});
+    await container.run({ id: 'quick', path: 'sh', args: ['-c', 'sleep 0.5; echo late; exit 3'] }, {});
+    await killArbord();
+    first.close();
+    await new Promise((r) => setTimeout(r, 1000));
+
+    const second = await startArbord();
+    const stdout = new Collector();
+    const process = await (await second.lookup(container.handle)).attach('quick', { stdout });
+    expect(await process.wait()).toBe(3);
+    expect(stdout.text()).toBe('late\n');
+    second.close();
+  });
+});
