@@ -1,13 +1,32 @@
 import { Metadata, credentials } from '@grpc/grpc-js';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { validateContainerSpec, validateHandle } from '@arbor/core';
-import type { BulkResult, Capacity, Client, Container, ContainerInfo, ContainerMetrics, ContainerSpec, Properties } from '@arbor/core';
+import { ArborError, InvalidArgumentError, validateContainerSpec, validateHandle } from '@arbor/core';
+import type {
+  BulkResult,
+  Capacity,
+  Client,
+  Container,
+  ContainerInfo,
+  ContainerMetrics,
+  ContainerSpec,
+  ImagePullProgress,
+  ImageRef,
+  Properties,
+  PulledImageInfo,
+} from '@arbor/core';
 import { GardenClient } from '@arbor/proto';
-import type { ContainerInfoEntry, ContainerMetricsEntry } from '@arbor/proto';
+import type { ContainerInfoEntry, ContainerMetricsEntry, PullImageProgress } from '@arbor/proto';
 import { errorFromDetail, fromGrpcError } from './from-grpc-error';
 import { GrpcContainer } from './grpc-container';
 import type { UnaryMethod, Wire } from './grpc-container';
-import { capacityFromProto, containerInfoFromProto, containerMetricsFromProto, containerSpecToProto } from '@arbor/proto';
+import {
+  capacityFromProto,
+  containerInfoFromProto,
+  containerMetricsFromProto,
+  containerSpecToProto,
+  imageRefToProto,
+  pullProgressFromProto,
+} from '@arbor/proto';
 
 /** DEFAULT_ADDRESS is where arbord listens unless configured otherwise. */
 export const DEFAULT_ADDRESS = 'unix:///run/arbor/arbord.sock';
@@ -134,5 +153,45 @@ export class GrpcClient implements Client {
     validateHandle(handle);
     await this.wire.unary(this.grpc.lookup, { handle });
     return new GrpcContainer(this.wire, handle);
+  }
+
+  /**
+   * pullImage streams PullImage: onProgress sees every message, the last one 'done'. When
+   * onProgress throws, the call is cancelled and pullImage rejects with what it threw.
+   */
+  async pullImage(image: ImageRef, onProgress?: (progress: ImagePullProgress) => void): Promise<PulledImageInfo> {
+    if (typeof image.uri !== 'string') throw new InvalidArgumentError('image.uri', 'must be a string');
+    const target = this.address;
+    return new Promise<PulledImageInfo>((resolve, reject) => {
+      const call = this.grpc.pullImage({ image: imageRefToProto(image) });
+      let pulled: PulledImageInfo | undefined;
+      let failed = false;
+      const fail = (err: unknown): void => {
+        if (failed) return;
+        failed = true;
+        call.cancel();
+        reject(err);
+      };
+      call.on('data', (message: PullImageProgress) => {
+        if (failed) return;
+        try {
+          const progress = pullProgressFromProto(message);
+          if (progress.phase === 'done') pulled = progress.image;
+          onProgress?.(progress);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      call.on('end', () => {
+        if (failed) return;
+        if (pulled !== undefined) resolve(pulled);
+        else fail(new ArborError('internal', `pullImage: ${target} ended the stream without a 'done' message`));
+      });
+      call.on('error', (err: Error) => {
+        if (failed) return;
+        failed = true;
+        reject(fromGrpcError(err, target));
+      });
+    });
   }
 }

@@ -8,6 +8,7 @@ import type {
   ContainerSpec,
   CpuLimits,
   DiskLimits,
+  ImageRef,
   Limits,
   MemoryLimits,
   NetOutRule,
@@ -21,6 +22,41 @@ import type {
   StreamOutSpec,
   TtySpec,
 } from './types';
+
+/**
+ * PullPhase says what an image pull is doing: 'resolving' its manifest and config; per
+ * layer 'waiting' to download, 'exists' (stored already), 'downloading' (verified and
+ * unpacked as bytes arrive), 'unpacked' (not yet durable); 'committing' the new layers to
+ * disk; 'done', always the last event.
+ */
+export type PullPhase = 'resolving' | 'waiting' | 'exists' | 'downloading' | 'unpacked' | 'committing' | 'done';
+
+/** PulledImageInfo is what an image brings to the containers made from it (its config's defaults). */
+export interface PulledImageInfo {
+  /** id is the image's config digest, like 'sha256:<hex>'; '' when the backend keeps no images. */
+  id: string;
+  layers: number;
+  /** env entries are 'KEY=VALUE'. */
+  env: string[];
+  /** user is like 'nobody' or '1000:1000'; '' means root. */
+  user: string;
+  workingDir: string;
+  /** entrypoint and cmd: the image's program is entrypoint followed by cmd. */
+  entrypoint: string[];
+  cmd: string[];
+}
+
+/** ImagePullProgress is one progress report of Client.pullImage. */
+export interface ImagePullProgress {
+  phase: PullPhase;
+  /** layer is a diff id like 'sha256:<hex>'; '' for 'resolving', 'committing' and 'done'. */
+  layer: string;
+  /** bytesDone and bytesTotal count the layer's blob as fetched (maybe gzip); bytesTotal is -1 when unknown. */
+  bytesDone: number;
+  bytesTotal: number;
+  /** image is set on the last event, phase 'done'. */
+  image?: PulledImageInfo;
+}
 
 /** Process is a process running in a container, from Run or Attach. */
 export interface Process {
@@ -113,6 +149,14 @@ export interface Client {
   bulkMetrics(handles: string[]): Promise<Record<string, BulkResult<ContainerMetrics>>>;
   /** lookup returns a container by handle. @throws ContainerNotFoundError */
   lookup(handle: string): Promise<Container>;
+  /**
+   * pullImage fetches an image into the server's store ahead of create, calling onProgress
+   * as it goes and last with phase 'done'; it resolves with what the image brings (its
+   * entrypoint, cmd, env ...). A backend that keeps no images reports only 'done'.
+   * @throws InvalidArgumentError for a bad URI, PermissionDeniedError when the registry
+   * refuses, DigestMismatchError-like ArborErrors when the image is not what it claims
+   */
+  pullImage(image: ImageRef, onProgress?: (progress: ImagePullProgress) => void): Promise<PulledImageInfo>;
 }
 
 /** Backend is the server side: a Client that can start, stop and report grace times. */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Backend, Container, Process } from './client';
+import { pullImage } from './image-pull';
 import {
   ArborError,
   ContainerNotFoundError,
@@ -228,6 +229,11 @@ export class Gardener implements Backend {
     validateHandle(handle);
     this.record(handle);
     return new GardenerContainer(this, handle);
+  }
+
+  /** pullImage: see Client.pullImage; the work is in image-pull.ts. */
+  async pullImage(...[image, onProgress]: Parameters<Backend['pullImage']>): ReturnType<Backend['pullImage']> {
+    return pullImage(this.ports, image, onProgress);
   }
 
   async bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>> {

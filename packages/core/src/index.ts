@@ -1,5 +1,6 @@
 // @arbor/core: the contract every other package builds on. No gRPC, no Linux here.
-export type { Backend, Client, Container, Process } from './client';
+export type { Backend, Client, Container, ImagePullProgress, Process, PulledImageInfo, PullPhase } from './client';
+export { PROGRESS_INTERVAL_MS, ProgressThrottle, pullImage } from './image-pull';
 export type {
   BandwidthLimits,
   BindMount,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Process } from './client';
+import type { ImagePullProgress, Process, PulledImageInfo } from './client';
 import type {
   BandwidthLimits,
   BindMount,
@@ -49,6 +49,12 @@ export interface Volumizer {
   limitDisk(handle: string, disk: DiskLimits): Promise<void>;
   metrics(handle: string): Promise<DiskStat>;
   capacity(): Promise<{ diskInBytes: number; schedulableDiskInBytes: number }>;
+  /**
+   * pull fetches an image into the volumizer's store ahead of create, reporting progress
+   * (its 'done' event, if any, is replaced by the Gardener's). Absent on volumizers that
+   * keep no images.
+   */
+  pull?(image: ImageRef, onProgress: (progress: ImagePullProgress) => void): Promise<PulledImageInfo>;
 }
 
 /** DesiredContainer is what the Gardener asks a Containerizer to make. */

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, type ImageRef, type Logger } from '@arbor/core';
+import { InvalidArgumentError, type ImagePullProgress, type ImageRef, type Logger, type PulledImageInfo } from '@arbor/core';
 import Dockerode from 'dockerode';
 import { DockerArchiveSource } from './docker-archive-source';
 import { DockerDaemonSource } from './docker-daemon-source';
@@ -35,7 +35,13 @@ export interface ImagePullerOptions {
 }
 
 export interface PullOptions {
+  /** onProgress hears the layer store's reports, one per chunk. */
   onProgress?: (progress: LayerProgress) => void;
+  /**
+   * onPullProgress hears the pull as Client.pullImage tells it: 'resolving', each layer
+   * 'waiting' or 'exists', its 'downloading' chunks and 'unpacked', 'committing', 'done'.
+   */
+  onPullProgress?: (progress: ImagePullProgress) => void;
   /**
    * owner, like 'container:<handle>', is recorded as a reference to the image's layers
    * before pull returns, so no gc() can run between the pull and the owner's own record.
@@ -71,12 +77,31 @@ export class ImagePuller {
    */
   async pull(image: ImageRef, options: PullOptions = {}): Promise<PulledImage> {
     const uri = parseImageUri(image.uri);
-    if (uri.kind === 'raw') return this.raw(image.uri, uri.path);
+    if (uri.kind === 'raw') {
+      const pulled = await this.raw(image.uri, uri.path);
+      options.onPullProgress?.({ phase: 'done', layer: '', bytesDone: 0, bytesTotal: 0, image: pulledImageInfo(pulled) });
+      return pulled;
+    }
     const source = this.source(image, uri);
     const started = Date.now();
+    const tell = options.onPullProgress;
     try {
+      tell?.({ phase: 'resolving', layer: '', bytesDone: 0, bytesTotal: 0 });
       const resolved = await source.resolve((digest) => this.store.readBlob(digest));
       const diffIds = resolved.layers.map((layer) => layer.diffId);
+      if (tell !== undefined) {
+        for (const layer of resolved.layers) {
+          const size = layer.size ?? -1;
+          if (await this.store.hasLayer(layer.diffId)) tell({ phase: 'exists', layer: layer.diffId, bytesDone: Math.max(0, size), bytesTotal: size });
+          else tell({ phase: 'waiting', layer: layer.diffId, bytesDone: 0, bytesTotal: size });
+        }
+      }
+      const onProgress = (progress: LayerProgress): void => {
+        options.onProgress?.(progress);
+        if (tell !== undefined && progress.phase !== 'stored') {
+          tell({ phase: progress.phase, layer: progress.diffId, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal });
+        }
+      };
       const release = await this.store.pin(diffIds);
       try {
         // The config goes in unflushed: the one flush of the layers below covers it.
@@ -86,12 +111,19 @@ export class ImagePuller {
         }
         const layerDirs = await this.store.ensureLayers(
           resolved.layers.map((layer) => ({ layer, open: () => source.openLayer(layer) })),
-          { onProgress: options.onProgress, concurrency: this.concurrency, flush: writeConfig },
+          {
+            onProgress: options.onProgress === undefined && tell === undefined ? undefined : onProgress,
+            concurrency: this.concurrency,
+            flush: writeConfig,
+            onCommitting: tell && (() => tell({ phase: 'committing', layer: '', bytesDone: 0, bytesTotal: 0 })),
+          },
         );
         const owners = [`${IMAGE_OWNER_PREFIX}${image.uri}`, ...(options.owner !== undefined ? [options.owner] : [])];
         await Promise.all(owners.map((owner) => this.store.addReference({ owner, diffIds, configDigest: resolved.configDigest })));
         this.logger?.info('image-pulled', { uri: image.uri, layers: diffIds.length, ms: Date.now() - started });
-        return { id: resolved.configDigest, layerDirs: layerDirs.reverse(), diffIds, defaults: imageDefaults(resolved.config) };
+        const pulled = { id: resolved.configDigest, layerDirs: layerDirs.reverse(), diffIds, defaults: imageDefaults(resolved.config) };
+        tell?.({ phase: 'done', layer: '', bytesDone: 0, bytesTotal: 0, image: pulledImageInfo(pulled) });
+        return pulled;
       } finally {
         release();
       }
@@ -128,4 +160,9 @@ export class ImagePuller {
     }
     return { id: `raw:${path}`, layerDirs: [path], diffIds: [], defaults: imageDefaults({}) };
   }
+}
+
+/** pulledImageInfo is what Client.pullImage tells of a pulled image. */
+export function pulledImageInfo(pulled: PulledImage): PulledImageInfo {
+  return { id: pulled.id, layers: pulled.diffIds.length, ...pulled.defaults };
 }

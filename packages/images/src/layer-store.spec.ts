@@ -58,9 +58,10 @@ describe('LayerStore', () => {
     const dir = await store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz), size: gz.length }, open, (p) => progress.push(p));
     expect(dir).toBe(store.layerDir(sha256Of(tar)));
     expect((await readFile(join(dir, 'bin/tool'))).length).toBe(100_000);
-    expect(progress.at(-1)).toEqual({ diffId: sha256Of(tar), bytesDone: gz.length, bytesTotal: gz.length, done: true });
-    expect(progress.filter((p) => !p.done).map((p) => p.bytesDone)).toEqual(
-      [...progress.filter((p) => !p.done).map((p) => p.bytesDone)].sort((a, b) => a - b),
+    expect(progress.at(-1)).toEqual({ diffId: sha256Of(tar), phase: 'stored', bytesDone: gz.length, bytesTotal: gz.length, done: true });
+    expect(progress.at(-2)).toEqual({ diffId: sha256Of(tar), phase: 'unpacked', bytesDone: gz.length, bytesTotal: gz.length, done: false });
+    expect(progress.filter((p) => p.phase === 'downloading').map((p) => p.bytesDone)).toEqual(
+      [...progress.filter((p) => p.phase === 'downloading').map((p) => p.bytesDone)].sort((a, b) => a - b),
     );
     expect(emitted).toEqual(progress);
     expect(await store.diffIdOfBlob(sha256Of(gz))).toBe(sha256Of(tar));

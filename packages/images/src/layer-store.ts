@@ -23,9 +23,14 @@ export interface LayerDescriptor {
   size?: number;
 }
 
-/** LayerProgress is one progress report while a layer downloads and unpacks. */
+/**
+ * LayerProgress is one progress report of a layer: 'downloading' as its blob arrives (and
+ * unpacks), 'unpacked' once both its digests are checked, 'stored' (with done) once it is
+ * durable and in place.
+ */
 export interface LayerProgress {
   diffId: string;
+  phase: 'downloading' | 'unpacked' | 'stored';
   bytesDone: number;
   /** bytesTotal is -1 when the source does not say how long the layer is. */
   bytesTotal: number;
@@ -75,6 +80,8 @@ export interface EnsureLayersOptions {
   concurrency?: number;
   /** flush makes the store durable even when no layer was missing (a config was just written). */
   flush?: boolean;
+  /** onCommitting is called before new layers are flushed and put in place. */
+  onCommitting?: (() => void) | undefined;
 }
 
 interface StagedLayer {
@@ -267,6 +274,7 @@ export class LayerStore extends EventEmitter {
       }
     });
     try {
+      if (staged.length > 0) options.onCommitting?.();
       await this.commit(staged, options.flush === true);
     } catch (err) {
       commitFailure = err;
@@ -313,7 +321,7 @@ export class LayerStore extends EventEmitter {
     if (this.durable) await syncDir(join(this.root, 'layers/sha256'));
     if (failure !== undefined) throw failure;
     for (const stage of staged) {
-      stage.report({ diffId: stage.diffId, bytesDone: stage.blobBytes, bytesTotal: stage.blobBytes, done: true });
+      stage.report({ diffId: stage.diffId, phase: 'stored', bytesDone: stage.blobBytes, bytesTotal: stage.blobBytes, done: true });
     }
   }
 
@@ -351,7 +359,7 @@ export class LayerStore extends EventEmitter {
       const blobHash = new HashingStream(`layer ${layer.blobDigest ?? layer.diffId}`, layer.size, (bytes) => {
         this.stats.blobBytesRead += bytes - lastReport;
         lastReport = bytes;
-        report({ diffId: layer.diffId, bytesDone: bytes, bytesTotal: total, done: false });
+        report({ diffId: layer.diffId, phase: 'downloading', bytesDone: bytes, bytesTotal: total, done: false });
       });
       const diffHash = new HashingStream(`uncompressed layer ${layer.diffId}`);
       const decoder = new LayerDecoder(diffHash, `layer ${layer.blobDigest ?? layer.diffId}`);
@@ -382,6 +390,7 @@ export class LayerStore extends EventEmitter {
       const meta: LayerMeta = { diffId, blobDigest, unpackedBytes: extracted.fileBytes };
       // flushed with the layer's files by commit()
       await writeFile(join(work, 'meta.json'), JSON.stringify(meta), { mode: 0o644 });
+      report({ diffId, phase: 'unpacked', bytesDone: blobHash.bytes, bytesTotal: blobHash.bytes, done: false });
       return { diffId, blobDigest, blobBytes: blobHash.bytes, work };
     } catch (err) {
       await rm(work, { recursive: true, force: true });

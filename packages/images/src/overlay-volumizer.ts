@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readFile, readdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArborError, InvalidArgumentError, validateHandle } from '@arbor/core';
-import type { DiskLimits, DiskStat, ImageRef, Logger, Rootfs, Volumizer } from '@arbor/core';
+import type { DiskLimits, DiskStat, ImagePullProgress, ImageRef, Logger, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import type { ImageDefaults } from './image-config';
 import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
-import { ImagePuller } from './image-puller';
+import { ImagePuller, pulledImageInfo } from './image-puller';
 import { parseImageUri } from './image-uri';
 import { OverlayMounter } from './overlay-mounter';
 import { LayerStore, type GcResult } from './layer-store';
@@ -124,6 +124,16 @@ export class OverlayVolumizer implements Volumizer {
       }
     }
     return { path: rootfs, ...defaults };
+  }
+
+  /** pull fetches image into the layer store ahead of create (Client.pullImage); a directory needs no pull. */
+  async pull(image: ImageRef, onProgress: (progress: ImagePullProgress) => void): Promise<PulledImageInfo> {
+    if (isDirectoryUri(image.uri)) {
+      await this.baseDir(image.uri); // a missing directory fails here, as it would in create
+      return { id: '', layers: 0, ...NO_DEFAULTS };
+    }
+    const { puller } = await this.imageStore();
+    return pulledImageInfo(await puller.pull(image, { onPullProgress: onProgress }));
   }
 
   /**

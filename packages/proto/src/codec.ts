@@ -8,12 +8,16 @@ import type {
   ContainerSpec,
   CpuLimits,
   DiskLimits,
+  ImagePullProgress,
+  ImageRef,
   Limits,
   MemoryLimits,
   NetOutProtocol,
   NetOutRule,
   PidLimits,
   ProcessSpec,
+  PulledImageInfo,
+  PullPhase,
   ResourceLimitName,
   ResourceLimits,
   TtySpec,
@@ -90,6 +94,49 @@ const protocols = new EnumCodec<NetOutProtocol>(
   ],
   'NET_OUT_PROTOCOL_ALL, _TCP, _UDP, _ICMP',
 );
+
+const pullPhases = new EnumCodec<PullPhase>(
+  [
+    [pb.PullPhase.PULL_PHASE_RESOLVING, 'resolving'],
+    [pb.PullPhase.PULL_PHASE_WAITING, 'waiting'],
+    [pb.PullPhase.PULL_PHASE_EXISTS, 'exists'],
+    [pb.PullPhase.PULL_PHASE_DOWNLOADING, 'downloading'],
+    [pb.PullPhase.PULL_PHASE_UNPACKED, 'unpacked'],
+    [pb.PullPhase.PULL_PHASE_COMMITTING, 'committing'],
+    [pb.PullPhase.PULL_PHASE_DONE, 'done'],
+  ],
+  'PULL_PHASE_RESOLVING ... PULL_PHASE_DONE',
+);
+
+/** imageRefFromProto: an absent image is the server's default (uri ''); empty credentials are none. */
+export function imageRefFromProto(p: pb.ImageRef | undefined): ImageRef {
+  return {
+    uri: p?.uri ?? '',
+    ...(p?.username && { username: p.username }),
+    ...(p?.password && { password: p.password }),
+  };
+}
+
+export function pulledImageFromProto(p: pb.PulledImage): PulledImageInfo {
+  return {
+    id: p.id,
+    layers: p.layers,
+    env: [...p.env],
+    user: p.user,
+    workingDir: p.workingDir,
+    entrypoint: [...p.entrypoint],
+    cmd: [...p.cmd],
+  };
+}
+
+/** pullProgressFromProto rejects an unknown phase, and a 'done' without its image. */
+export function pullProgressFromProto(p: pb.PullImageProgress): ImagePullProgress {
+  const phase = pullPhases.fromProto(p.phase, 'phase');
+  const out: ImagePullProgress = { phase, layer: p.layer, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+  if (phase === 'done') out.image = pulledImageFromProto(required(p.image, 'image'));
+  else if (p.image) out.image = pulledImageFromProto(p.image);
+  return out;
+}
 
 export function bandwidthFromProto(p: pb.BandwidthLimits): BandwidthLimits {
   return { rateInBytesPerSecond: p.rateInBytesPerSecond, burstRateInBytesPerSecond: p.burstRateInBytesPerSecond };
@@ -328,6 +375,32 @@ export function netOutRuleToProto(rule: NetOutRule): pb.NetOutRule {
     ports: (rule.ports ?? []).map((p) => ({ start: p.start, end: p.end })),
     ...(rule.icmps && { icmps: { type: rule.icmps.type, ...(rule.icmps.code !== undefined && { code: rule.icmps.code }) } }),
     log: rule.log ?? false,
+  };
+}
+
+export function imageRefToProto(image: ImageRef): pb.ImageRef {
+  return { uri: image.uri, username: image.username ?? '', password: image.password ?? '' };
+}
+
+export function pulledImageToProto(image: PulledImageInfo): pb.PulledImage {
+  return {
+    id: image.id,
+    layers: image.layers,
+    env: [...image.env],
+    user: image.user,
+    workingDir: image.workingDir,
+    entrypoint: [...image.entrypoint],
+    cmd: [...image.cmd],
+  };
+}
+
+export function pullProgressToProto(progress: ImagePullProgress): pb.PullImageProgress {
+  return {
+    phase: pullPhases.toProto(progress.phase),
+    layer: progress.layer,
+    bytesDone: progress.bytesDone,
+    bytesTotal: progress.bytesTotal,
+    image: progress.image ? pulledImageToProto(progress.image) : undefined,
   };
 }
 

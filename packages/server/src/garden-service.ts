@@ -1,4 +1,4 @@
-import type { handleUnaryCall } from '@grpc/grpc-js';
+import type { handleServerStreamingCall, handleUnaryCall } from '@grpc/grpc-js';
 import type { Backend, Logger } from '@arbor/core';
 import type * as pb from '@arbor/proto';
 import {
@@ -9,10 +9,12 @@ import {
   containerSpecFromProto,
   cpuFromProto,
   diskFromProto,
+  imageRefFromProto,
   limitsToProto,
   memoryFromProto,
   netOutRuleFromProto,
   pidFromProto,
+  pullProgressToProto,
   required,
 } from '@arbor/proto';
 import { processStreamHandler } from './process-stream';
@@ -163,5 +165,35 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
       await (await lookup(req.handle)).setGraceTime(req.graceTimeMs);
       return {};
     }),
+
+    pullImage: pullImageHandler(backend, logger),
+  };
+}
+
+/**
+ * pullImageHandler serves PullImage: each progress event of backend.pullImage becomes a
+ * message, the last one 'done'. Progress comes throttled from the Gardener, so messages
+ * are few; while the client reads slowly they queue in grpc-js. A cancelled call stops
+ * the messages, not the pull: the image still lands in the store for the next create.
+ */
+function pullImageHandler(backend: Backend, logger: Logger): handleServerStreamingCall<pb.PullImageRequest, pb.PullImageProgress> {
+  return (call) => {
+    const log = callLogger(logger, 'PullImage', call.request);
+    let cancelled = false;
+    call.on('cancelled', () => {
+      cancelled = true;
+    });
+    const started = Date.now();
+    const serve = async (): Promise<void> => {
+      const image = imageRefFromProto(decoded(call.request).image);
+      await backend.pullImage(image, (progress) => {
+        if (!cancelled) call.write(pullProgressToProto(progress));
+      });
+      log.debug('rpc-finished', { durationMs: Date.now() - started });
+      if (!cancelled) call.end();
+    };
+    serve().catch((err: unknown) => {
+      if (!cancelled) call.emit('error', toGrpcStatus(err, log));
+    });
   };
 }
