@@ -14,8 +14,9 @@ need_root
 check_node
 # gcc/make/libc6-dev/libseccomp-dev: native/ helpers; iproute2/iptables: container networks;
 # busybox-static: the default rootfs; attr: overlay xattrs of image layers; btrfs-progs: disk
-# quotas (qgroups on <stateDir>/volumes.btrfs; this kernel has no XFS or ext4 project quotas).
-apt_install ca-certificates git make gcc libc6-dev libseccomp-dev iproute2 iptables iputils-ping busybox-static attr btrfs-progs
+# quotas (qgroups on <stateDir>/volumes.btrfs; this kernel has no XFS or ext4 project quotas);
+# runc: the runc backend (--backend runc).
+apt_install ca-certificates git make gcc libc6-dev libseccomp-dev iproute2 iptables iputils-ping busybox-static attr btrfs-progs runc
 install_pnpm
 log "native helpers"
 make -s -C native
