@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { toWireError } from '@arbor/core';
-import type { BulkResult, Container, ContainerSpec, DiskLimits, NetOutProtocol, NetOutRule, Process, ProcessSpec, Signal } from '@arbor/core';
+import type { BulkResult, Container, ContainerSpec, DiskLimits, ImageRef, NetOutProtocol, NetOutRule, Process, ProcessSpec, Signal } from '@arbor/core';
 import {
   collect,
   parseAddress,
@@ -22,6 +22,7 @@ import {
 import { extractTar } from './extract-tar';
 import { DEFAULT_ADDRESS, GrpcClient } from './grpc-client';
 import type { TlsOptions } from './grpc-client';
+import { PullProgressView } from './pull-progress';
 import { tarDirectory } from './tar-directory';
 
 /** CliStdio is the terminal the CLI talks to; process's own by default. */
@@ -132,9 +133,41 @@ export function createArborCli(stdio: CliStdio): Command {
         '  arbor stream-in web-1 --path /app --from-dir ./build',
         '  arbor stream-out web-1 --path /var/log --to-dir ./logs',
         '  arbor --json list --property app=web',
+        '  arbor pull docker://127.0.0.1:5000/app#v1',
         '  arbor destroy web-1',
       ].join('\n'),
     );
+  /**
+   * pullWithProgress pulls image, showing progress on stderr: a bar on a terminal, lines
+   * otherwise, nothing with --json. stdout stays for the command's result.
+   */
+  const pullWithProgress = async (cmd: Command, client: GrpcClient, image: ImageRef) => {
+    if (globals(cmd).json) return client.pullImage(image);
+    const err = stdio.stderr as NodeJS.WriteStream;
+    const view = new PullProgressView(image.uri || "the server's default image", {
+      stream: stdio.stderr,
+      columns: err.isTTY === true ? (err.columns ?? 80) : undefined,
+    });
+    try {
+      return await client.pullImage(image, view.onProgress);
+    } finally {
+      view.finish();
+    }
+  };
+
+  program
+    .command('pull')
+    .description("fetch an image into arbord's store ahead of create, showing progress")
+    .argument('<uri>', 'like docker://127.0.0.1:5000/app#v1, docker:///busybox, oci:/path/layout#tag')
+    .addOption(new Option('--username <name>', 'registry user').env('ARBOR_IMAGE_USERNAME'))
+    .addOption(new Option('--password <password>', 'registry password').env('ARBOR_IMAGE_PASSWORD'))
+    .addHelpText('after', '\nExample:\n  arbor pull docker://127.0.0.1:5000/app#v1 && arbor create --image docker://127.0.0.1:5000/app#v1')
+    .action(async (uri: string, opts: { username?: string; password?: string }, cmd: Command) => {
+      const image: ImageRef = { uri, ...(opts.username && { username: opts.username }), ...(opts.password && { password: opts.password }) };
+      const pulled = await withClient(cmd, (c) => pullWithProgress(cmd, c, image));
+      await print(cmd, pulled, pulled.id || 'done');
+    });
+
   program
     .command('ping')
     .description('check that arbord answers')
@@ -191,7 +224,11 @@ export function createArborCli(stdio: CliStdio): Command {
       const netIn = opts['netIn'] as string[];
       if (netIn.length) spec.netIn = netIn.map(parsePortMapping);
       if (opts['privileged'] === true) spec.privileged = true;
-      const container = await withClient(cmd, (c) => c.create(spec));
+      const container = await withClient(cmd, async (c) => {
+        // pulled first, so the download shows; the create then finds the layers stored
+        if (spec.image?.uri) await pullWithProgress(cmd, c, spec.image);
+        return c.create(spec);
+      });
       await print(cmd, { handle: container.handle }, container.handle);
     });
 
