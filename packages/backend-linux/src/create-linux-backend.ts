@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { ArborError, Gardener, SystemClock, UuidHandleGenerator, silentLogger } from '@arbor/core';
 import type { Containerizer, Logger, Networker } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
@@ -25,6 +26,20 @@ export function hostCgroupDriver(root = '/sys/fs/cgroup', parent = 'arbor'): Cgr
   throw new ArborError('failedPrecondition', `linux backend: no cgroup v2 (${root}/cgroup.controllers) nor v1 memory controller (${root}/memory)`);
 }
 
+/** DEFAULT_STATE_DIR is arbord's default state dir; its containers' cgroups sit in the plain parent. */
+const DEFAULT_STATE_DIR = '/var/lib/arbor';
+
+/**
+ * cgroupParentFor names the cgroup that a state dir's containers sit in: base (like 'arbor')
+ * for /var/lib/arbor, base plus a hash of the path for any other. Two arbords on one host (or
+ * a test run beside arbord) then never see, nor sweep at start, each other's containers.
+ */
+export function cgroupParentFor(base: string, stateDir: string): string {
+  const dir = resolve(stateDir);
+  if (dir === DEFAULT_STATE_DIR) return base;
+  return `${base}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+}
+
 /**
  * makeNamespaceContainerizer checks that this host can serve the linux backend (root, the
  * built helpers, a static busybox) and builds the containerizer.
@@ -46,7 +61,7 @@ export function makeNamespaceContainerizer(config: LinuxBackendConfig, logger: L
   }
   return new NamespaceContainerizer({
     stateDir: config.stateDir,
-    cgroups: hostCgroupDriver(config.cgroupRoot),
+    cgroups: hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir)),
     helpers,
     busybox,
     ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),

@@ -1,6 +1,6 @@
 // @arbor/backend-linux: containers made from namespaces, cgroups and pivot_root by the C helpers of native/.
 export { linuxBackendModule, makeHostBackendModule, makeLinuxBackendModule } from './linux-backend-module';
-export { createHostBackend, createLinuxBackend, hostCgroupDriver, makeNamespaceContainerizer } from './create-linux-backend';
+export { cgroupParentFor, createHostBackend, createLinuxBackend, hostCgroupDriver, makeNamespaceContainerizer } from './create-linux-backend';
 export type { LinuxBackendOptions } from './create-linux-backend';
 export type { LinuxBackendConfig } from './linux-backend-config';
 export { NamespaceContainerizer, OOM_EVENT } from './namespace-containerizer';

@@ -8,6 +8,7 @@ import { ContainerStoppedError, ExecutableNotFoundError, ProcessNotFoundError } 
 import type { Gardener } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { OOM_EVENT } from './namespace-containerizer';
+import { cgroupParentFor } from './create-linux-backend';
 import {
   Collector,
   backendFor,
@@ -310,7 +311,7 @@ describeRoot('linux backend: a restart of arbord', () => {
     const restarted = backendFor(stateDir);
     await restarted.start();
     await expect(restarted.lookup(c.handle)).rejects.toThrow(/unknown handle/);
-    await expect(stat('/sys/fs/cgroup/memory/arbor/half-made')).rejects.toThrow(/ENOENT/);
+    await expect(stat(join('/sys/fs/cgroup/memory', cgroupParentFor('arbor', stateDir), 'half-made'))).rejects.toThrow(/ENOENT/);
     await expect(stat(join(stateDir, 'depot', 'half-made'))).rejects.toThrow(/ENOENT/);
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(join(stateDir, 'overlays', 'half-made'));
   });

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArborError, silentLogger } from '@arbor/core';
 import type { Gardener, Logger } from '@arbor/core';
-import { createHostBackend, defaultBusybox, hostCgroupDriver } from '@arbor/backend-linux';
+import { cgroupParentFor, createHostBackend, defaultBusybox, hostCgroupDriver } from '@arbor/backend-linux';
 import type { LinuxBackendConfig, LinuxBackendOptions } from '@arbor/backend-linux';
 import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
 import { RuncCli, checkRuncVersion } from './runc-cli';
@@ -14,8 +14,6 @@ export interface RuncBackendConfig extends LinuxBackendConfig {
   runcBinary?: string;
 }
 
-/** CGROUP_PARENT: runc backend containers live in /sys/fs/cgroup/<controller>/arbor-runc/<handle>. */
-const CGROUP_PARENT = 'arbor-runc';
 
 /**
  * makeRuncContainerizer checks that this host can serve the runc backend (root, a runc of
@@ -40,12 +38,14 @@ export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger 
     throw new ArborError('failedPrecondition', `runc backend: ${busybox} not found: build the default rootfs with scripts/build-rootfs.sh`);
   }
   const cgroupRoot = config.cgroupRoot ?? '/sys/fs/cgroup';
+  // containers live in /sys/fs/cgroup/<controller>/arbor-runc[-<hash of a non-default stateDir>]/<handle>
+  const cgroupParent = cgroupParentFor('arbor-runc', config.stateDir);
   logger.info('runc-backend', { runc: binary, version });
   return new RuncContainerizer({
     stateDir: config.stateDir,
     runc: new RuncCli(binary, join(config.stateDir, 'runc')),
-    cgroups: hostCgroupDriver(cgroupRoot, CGROUP_PARENT),
-    cgroupParent: CGROUP_PARENT,
+    cgroups: hostCgroupDriver(cgroupRoot, cgroupParent),
+    cgroupParent,
     swapAccounting: existsSync(join(cgroupRoot, 'memory', 'memory.memsw.limit_in_bytes')),
     helpers,
     busybox,

@@ -74,8 +74,12 @@ export async function hostSnapshot(): Promise<{ mounts: string[]; cgroups: strin
     .sort();
   const cgroups: string[] = [];
   for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer']) {
-    const names = await readdir(join('/sys/fs/cgroup', c, 'arbor')).catch(() => [] as string[]);
-    cgroups.push(...names.filter((n) => !n.includes('.')).map((n) => `${c}/${n}`));
+    // every parent a state dir's containers sit in: arbor, arbor-<hash>, arbor-runc-<hash>
+    const parents = (await readdir(join('/sys/fs/cgroup', c)).catch(() => [] as string[])).filter((n) => n.startsWith('arbor'));
+    for (const parent of parents) {
+      const names = await readdir(join('/sys/fs/cgroup', c, parent)).catch(() => [] as string[]);
+      cgroups.push(...names.filter((n) => !n.includes('.')).map((n) => `${c}/${parent}/${n}`));
+    }
   }
   const processes: string[] = [];
   for (const pid of await readdir('/proc')) {
