@@ -1,457 +1,62 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import type { Readable } from 'node:stream';
-import {
-  ArborError,
-  ContainerNotFoundError,
-  ContainerStoppedError,
-  ExecutableNotFoundError,
-  InvalidArgumentError,
-  InvalidTarError,
-  PermissionDeniedError,
-  ProcessAlreadyExistsError,
-  ProcessNotFoundError,
-  silentLogger,
-  validateHandle,
-  validateProcessId,
-} from '@arbor/core';
-import type {
-  ContainerizerInfo,
-  ContainerizerMetrics,
-  Containerizer,
-  CreatedContainer,
-  DesiredContainer,
-  Limits,
-  Logger,
-  Process,
-  ProcessIO,
-  RunRequest,
-  StreamInSpec,
-  StreamOutSpec,
-} from '@arbor/core';
-import { storageName } from '@arbor/depot';
-import { HELPER_EXIT, HelperError, HelperRunner, ProcessChannel } from '@arbor/native-helpers';
+import type { DesiredContainer, Limits } from '@arbor/core';
+import { InitContainerizer, killQuietly } from '@arbor/native-helpers';
+import type { InitContainerState, InitContainerizerOptions } from '@arbor/native-helpers';
 import type { CgroupDriver } from './cgroup-driver';
-import { guardTar } from '@arbor/native-helpers';
 
-/** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */
-export const OOM_EVENT = 'out of memory';
+export { OOM_EVENT } from '@arbor/native-helpers';
 
-export interface NamespaceContainerizerOptions {
-  /** stateDir is like /var/lib/arbor; container files live in <stateDir>/depot/<handle>. */
-  stateDir: string;
+export interface NamespaceContainerizerOptions extends InitContainerizerOptions {
+  /** cgroups makes, limits and removes the containers' cgroups. */
   cgroups: CgroupDriver;
-  helpers: HelperRunner;
-  /** busybox is a static busybox on the host whose tar applet streams files, like /var/lib/arbor/rootfs/busybox/bin/busybox. */
-  busybox: string;
-  /** stopTimeoutMs is how long Stop waits after TERM before KILL; 10 s in production. */
-  stopTimeoutMs?: number;
-  /** maxContainers is what Capacity reports. */
-  maxContainers?: number;
-  logger?: Logger;
-}
-
-/** ContainerState is what the containerizer keeps in <stateDir>/depot/<handle>/container.json. */
-interface ContainerState {
-  handle: string;
-  /** initPid is the host pid of the container's arbor-init. */
-  initPid: number;
-  /** initStartTime is field 22 of /proc/<pid>/stat, so a reused pid is never taken for the init. */
-  initStartTime: string;
-  env: string[];
-  stopped: boolean;
-  /** privileged containers keep root's capabilities and run without the seccomp filter. */
-  privileged?: boolean;
 }
 
 /**
  * NamespaceContainerizer makes containers itself, through the C helpers of native/:
  * arbor-create (namespaces, mounts, pivot_root, arbor-init as pid 1), arbor-exec (processes
- * that outlive arbord) and arbor-tar (files in and out). Limits are cgroups.
+ * that outlive arbord) and arbor-tar (files in and out). Limits are cgroups it makes itself.
+ * What it shares with the runc backend (processes, files, state) is InitContainerizer.
  */
-export class NamespaceContainerizer implements Containerizer {
-  private readonly states = new Map<string, ContainerState>();
-  private readonly channels = new Map<string, ProcessChannel>();
-  private readonly stopTimeoutMs: number;
-  private readonly logger: Logger;
+export class NamespaceContainerizer extends InitContainerizer {
+  private readonly cgroups: CgroupDriver;
 
-  constructor(private readonly options: NamespaceContainerizerOptions) {
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
-    this.logger = options.logger ?? silentLogger;
+  constructor(options: NamespaceContainerizerOptions) {
+    super(options);
+    this.cgroups = options.cgroups;
   }
 
-  /** dir is like /var/lib/arbor/depot/<handle>. */
-  dir(handle: string): string {
-    validateHandle(handle);
-    return join(this.options.stateDir, 'depot', storageName(handle));
-  }
-
-  private processDir(handle: string, id: string): string {
-    validateProcessId(id);
-    return join(this.dir(handle), 'processes', storageName(id));
-  }
-
-  async create(desired: DesiredContainer): Promise<CreatedContainer> {
+  protected async startInit(desired: DesiredContainer): Promise<number> {
     const { handle } = desired;
-    const { cgroups, helpers } = this.options;
-    if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'the linux backend needs a root filesystem on disk');
-    // independent: the state dir and the cgroups
-    await Promise.all([mkdir(this.dir(handle), { recursive: true, mode: 0o700 }), cgroups.create(handle, desired.limits)]);
+    const { helpers } = this.options;
+    await this.cgroups.create(handle, desired.limits);
     const args = ['--rootfs', desired.rootfs.path, '--hostname', desired.hostname, '--init', helpers.path('arbor-init')];
-    for (const dir of cgroups.dirs(handle)) args.push('--cgroup', dir);
+    for (const dir of this.cgroups.dirs(handle)) args.push('--cgroup', dir);
     for (const m of desired.bindMounts) args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
     if (desired.privileged) args.push('--privileged');
-    const initPid = Number((await helpers.run('arbor-create', args)).trim());
-    const state: ContainerState = { handle, initPid, initStartTime: await startTime(initPid), env: desired.env, stopped: false, privileged: desired.privileged };
-    await this.saveState(handle, state);
-    this.logger.debug('container-created', { handle, initPid });
-    return { netnsPath: `/proc/${initPid}/ns/net` };
+    return Number((await helpers.run('arbor-create', args)).trim());
   }
 
-  /** close closes arbord's ends of every process, as a restart would; processes keep running. */
-  async close(): Promise<void> {
-    for (const channel of this.channels.values()) channel.close();
-    this.channels.clear();
-    this.states.clear();
-  }
-
-  async destroy(handle: string): Promise<void> {
-    const state = await this.loadState(handle).catch(() => undefined);
-    for (const [key, channel] of this.channels) {
-      if (key.startsWith(`${handle}/`)) {
-        channel.close();
-        this.channels.delete(key);
-      }
-    }
-    // the supervisors live outside the container: kill them while the init dies
-    const supervisors = this.killSupervisors(handle);
-    if (state && (await this.initAlive(state))) {
+  protected async removeInit(handle: string, state: InitContainerState | undefined): Promise<void> {
+    if (state) {
+      // the pid namespace, and every process in it, dies with its init
       killQuietly(state.initPid, 'SIGKILL');
       await this.waitGone(state, 5000);
     }
     // what is left in the cgroup (nothing, once the pid namespace died with its init)
-    for (const pid of await this.options.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
-    await supervisors;
+    for (const pid of await this.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
     await this.waitEmpty(handle, 5000);
-    await Promise.all([
-      this.options.cgroups.destroy(handle),
-      rm(join(this.dir(handle), 'processes'), { recursive: true, force: true }),
-      rm(join(this.dir(handle), 'container.json'), { force: true }),
-    ]);
-    this.states.delete(handle);
+    await this.cgroups.destroy(handle);
   }
 
-  async stop(handle: string, kill: boolean): Promise<void> {
-    const state = await this.liveState(handle);
-    state.stopped = true;
-    await this.saveState(handle, state);
-    const others = async () => (await this.options.cgroups.pids(handle)).filter((p) => p !== state.initPid);
-    for (const pid of await others()) killQuietly(pid, kill ? 'SIGKILL' : 'SIGTERM');
-    const deadline = Date.now() + (kill ? 0 : this.stopTimeoutMs);
-    for (let pause = 1; (await others()).length > 0 && Date.now() < deadline; pause = Math.min(pause * 2, 50)) await sleep(pause);
-    // KILL until none is left: a process may fork while it is being killed
-    for (let left = await others(), pause = 1; left.length > 0; left = await others(), pause = Math.min(pause * 2, 20)) {
-      for (const pid of left) killQuietly(pid, 'SIGKILL');
-      await sleep(pause);
-    }
-  }
-
-  async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
-    const state = await this.liveState(handle);
-    if (state.stopped) throw new ContainerStoppedError(handle);
-    const dir = this.processDir(handle, spec.id);
-    if (await exists(dir)) {
-      if (!(await exists(join(dir, 'exit')))) throw new ProcessAlreadyExistsError(spec.id);
-      await this.forgetProcess(handle, spec.id);
-    }
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    // id keeps the process id, which the directory name may shorten
-    await writeFile(join(dir, 'id'), spec.id);
-    const args = ['--init-pid', String(state.initPid), '--dir', dir];
-    for (const cg of this.options.cgroups.dirs(handle)) args.push('--cgroup', cg);
-    if (spec.user) args.push('--user', spec.user);
-    if (state.privileged) args.push('--privileged');
-    if (spec.dir) args.push('--cwd', spec.dir);
-    for (const e of [...state.env, ...(spec.env ?? [])]) args.push('--env', e);
-    for (const [name, value] of Object.entries(spec.rlimits ?? {})) if (value !== undefined) args.push('--rlimit', `${name}=${value}`);
-    if (spec.tty) {
-      const size = spec.tty.windowSize ?? { columns: 80, rows: 24 };
-      args.push('--tty', `${size.columns}x${size.rows}`);
-    }
-    args.push('--', spec.path, ...(spec.args ?? []));
-    try {
-      await this.options.helpers.run('arbor-exec', args);
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true });
-      if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) throw new ExecutableNotFoundError(spec.path);
-      throw err;
-    }
-    const channel = await this.channel(handle, spec.id);
-    return channel.attach(io, true);
-  }
-
-  async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
-    await this.liveState(handle);
-    const dir = this.processDir(handle, processId);
-    if (!(await exists(join(dir, 'pid')))) throw new ProcessNotFoundError(processId);
-    const channel = await this.channel(handle, processId);
-    // an attaching caller's end of stdin ends the process's input too, as with run
-    return channel.attach(io, true);
-  }
-
-  /** channel returns the one ProcessChannel of a process, opening it on first use (also after a restart). */
-  private async channel(handle: string, id: string): Promise<ProcessChannel> {
-    const key = `${handle}/${id}`;
-    const existing = this.channels.get(key);
-    if (existing) return existing;
-    const channel = await ProcessChannel.open(id, this.processDir(handle, id));
-    const again = this.channels.get(key);
-    if (again) {
-      channel.close();
-      return again;
-    }
-    this.channels.set(key, channel);
-    const forget = () => {
-      if (this.channels.get(key) === channel) this.channels.delete(key);
-    };
-    channel.done().then(forget, forget);
-    return channel;
-  }
-
-  private async forgetProcess(handle: string, id: string): Promise<void> {
-    const dir = this.processDir(handle, id);
-    const supervisor = await readSupervisorPid(dir);
-    if (supervisor && (await isSupervisor(supervisor))) killQuietly(supervisor, 'SIGKILL');
-    this.channels.get(`${handle}/${id}`)?.close();
-    this.channels.delete(`${handle}/${id}`);
-    await rm(dir, { recursive: true, force: true });
-  }
-
-  async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
-    const state = await this.liveState(handle);
-    const args = this.tarArgs(state, spec.user, ['--extract', spec.path]);
-    const child = this.options.helpers.spawnStreaming('arbor-tar', args);
-    const stderr = collect(child.stderr);
-    const guarded = guardTar(spec.tar);
-    let guardError: unknown;
-    guarded.on('error', (err) => {
-      guardError = err;
-      child.kill('SIGKILL');
-    });
-    // the helper may stop reading early (a bad destination): its exit code says why
-    child.stdin.on('error', () => undefined);
-    guarded.pipe(child.stdin);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    if (InvalidTarError.is(guardError) || (guardError instanceof InvalidTarError)) throw guardError;
-    if (code === 0) return;
-    guarded.destroy();
-    const message = (await stderr).trim();
-    if (code === HELPER_EXIT.notFound) throw new InvalidArgumentError('path', `${spec.path}: ${message}`);
-    if (code === HELPER_EXIT.permission || /Permission denied/.test(message)) {
-      throw new PermissionDeniedError(`stream in to ${spec.path} as ${spec.user || 'root'}: ${message}`);
-    }
-    throw new InvalidTarError(message || `arbor-tar exited ${code}`);
-  }
-
-  async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
-    const state = await this.liveState(handle);
-    const child = this.options.helpers.spawnStreaming('arbor-tar', this.tarArgs(state, spec.user, ['--create', spec.path]));
-    child.stdin.end();
-    const stderr = collect(child.stderr);
-    const out = new PassThrough();
-    // the path is known to exist once tar writes its first byte; a missing path ends the helper first
-    const first = await new Promise<{ chunk?: Buffer; code?: number | null }>((resolve) => {
-      child.stdout.once('data', (chunk: Buffer) => resolve({ chunk }));
-      child.once('close', (code) => resolve({ code }));
-    });
-    if (first.chunk === undefined) {
-      const message = (await stderr).trim();
-      if (first.code === HELPER_EXIT.notFound) throw new InvalidArgumentError('path', `${spec.path} does not exist in the container`);
-      if (first.code === HELPER_EXIT.permission) throw new PermissionDeniedError(`stream out of ${spec.path}: ${message}`);
-      throw new ArborError('internal', `stream out of ${spec.path}: ${message || `arbor-tar exited ${first.code}`}`);
-    }
-    child.stdout.pause();
-    out.write(first.chunk);
-    child.stdout.pipe(out);
-    child.on('close', (code) => {
-      if (code !== 0) void stderr.then((m) => out.destroy(new ArborError('internal', `stream out of ${spec.path}: ${m.trim()}`)));
-    });
-    return out;
-  }
-
-  private tarArgs(state: ContainerState, user: string | undefined, rest: string[]): string[] {
-    const args = ['--init-pid', String(state.initPid), '--busybox', this.options.busybox];
-    if (user) args.push('--user', user);
-    return [...args, ...rest];
-  }
-
-  async info(handle: string): Promise<ContainerizerInfo> {
-    const state = await this.liveState(handle);
-    const stats = await this.options.cgroups.stats(handle);
-    return {
-      state: state.stopped ? 'stopped' : 'active',
-      events: stats.oomKills > 0 ? [OOM_EVENT] : [],
-      processIds: await this.runningProcessIds(handle),
-      containerPath: this.dir(handle),
-    };
-  }
-
-  private async runningProcessIds(handle: string): Promise<string[]> {
-    const root = join(this.dir(handle), 'processes');
-    const ids = await readdir(root).catch(() => [] as string[]);
-    const running: string[] = [];
-    for (const id of ids.sort()) {
-      if ((await exists(join(root, id, 'pid'))) && !(await exists(join(root, id, 'exit')))) {
-        running.push(await readFile(join(root, id, 'id'), 'utf8').catch(() => id));
-      }
-    }
-    return running;
-  }
-
-  async metrics(handle: string): Promise<ContainerizerMetrics> {
-    await this.liveState(handle);
-    const { memory, cpu, pid } = await this.options.cgroups.stats(handle);
-    return { memory, cpu, pid };
+  protected execArgs(handle: string): string[] {
+    return this.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
   }
 
   async limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void> {
     await this.liveState(handle);
-    await this.options.cgroups.apply(handle, limits);
+    await this.cgroups.apply(handle, limits);
   }
 
-  async handles(): Promise<string[]> {
-    const depot = join(this.options.stateDir, 'depot');
-    const names = new Set(await this.options.cgroups.handles());
-    for (const name of await readdir(depot).catch(() => [] as string[])) {
-      const text = await readFile(join(depot, name, 'container.json'), 'utf8').catch(() => undefined);
-      if (text === undefined) continue;
-      try {
-        names.add((JSON.parse(text) as ContainerState).handle);
-      } catch {
-        names.add(name);
-      }
-    }
-    return [...names].sort();
+  protected extraHandles(): Promise<string[]> {
+    return this.cgroups.handles();
   }
-
-  async capacity(): Promise<{ memoryInBytes: number; maxContainers: number }> {
-    const meminfo = await readFile('/proc/meminfo', 'utf8');
-    const kb = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
-    return { memoryInBytes: kb * 1024, maxContainers: this.options.maxContainers ?? 256 };
-  }
-
-  // ------------------------------------------------------------ state
-
-  /** saveState replaces container.json whole but does not sync it: it describes processes, which a host crash ends anyway (the depot's synced record still names the container). */
-  private async saveState(handle: string, state: ContainerState): Promise<void> {
-    await replaceFile(join(this.dir(handle), 'container.json'), `${JSON.stringify(state)}\n`);
-    this.states.set(handle, state);
-  }
-
-  private async loadState(handle: string): Promise<ContainerState> {
-    const cached = this.states.get(handle);
-    if (cached) return cached;
-    let text: string;
-    try {
-      text = await readFile(join(this.dir(handle), 'container.json'), 'utf8');
-    } catch {
-      throw new ContainerNotFoundError(handle);
-    }
-    const state = JSON.parse(text) as ContainerState;
-    this.states.set(handle, state);
-    return state;
-  }
-
-  /** liveState is the state of a container whose init still runs. */
-  private async liveState(handle: string): Promise<ContainerState> {
-    const state = await this.loadState(handle);
-    if (!(await this.initAlive(state))) {
-      throw new ArborError('internal', `container ${handle}: its init (pid ${state.initPid}) is gone: destroy it`);
-    }
-    return state;
-  }
-
-  private async initAlive(state: ContainerState): Promise<boolean> {
-    return (await startTime(state.initPid).catch(() => '')) === state.initStartTime;
-  }
-
-  private async killSupervisors(handle: string): Promise<void> {
-    const root = join(this.dir(handle), 'processes');
-    for (const id of await readdir(root).catch(() => [] as string[])) {
-      const pid = await readSupervisorPid(join(root, id));
-      if (pid && (await isSupervisor(pid))) killQuietly(pid, 'SIGKILL');
-    }
-  }
-
-  /** waitGone waits until the init has died (a zombie counts as gone). */
-  private async waitGone(state: ContainerState, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 1; Date.now() < deadline && (await this.initAlive(state)); pause = Math.min(pause * 2, 10)) await sleep(pause);
-  }
-
-  private async waitEmpty(handle: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 1; Date.now() < deadline; pause = Math.min(pause * 2, 20)) {
-      const pids = await this.options.cgroups.pids(handle).catch(() => []);
-      if (pids.length === 0) return;
-      await sleep(pause);
-    }
-  }
-}
-
-/** startTime reads a process's start time (field 22 of /proc/<pid>/stat). @throws when there is no such process */
-async function startTime(pid: number): Promise<string> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // the command name (field 2) may hold spaces and parentheses: count from its closing one
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z') throw new Error(`process ${pid} is a zombie`);
-  return fields[19] ?? '';
-}
-
-async function readSupervisorPid(dir: string): Promise<number | undefined> {
-  const text = await readFile(join(dir, 'pid'), 'utf8').catch(() => '');
-  const pid = Number(text.split(' ')[0]);
-  return pid > 0 ? pid : undefined;
-}
-
-async function isSupervisor(pid: number): Promise<boolean> {
-  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-  return comm.trim() === 'arbor-exec';
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** replaceFile writes a temp file beside path and renames it over path: readers see all of it or nothing. Not synced. */
-async function replaceFile(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function collect(stream: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (b: Buffer) => chunks.push(b));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
 }
