@@ -3,9 +3,11 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ArborError } from '@arbor/core';
 
-// GUNZIP_CHUNK sizes zlib's output buffers: the 16 KiB default costs a thread-pool round
-// trip per 16 KiB, which made gunzip the slowest step of a pull.
-const GUNZIP_CHUNK = 256 * 1024;
+// GUNZIP_CHUNK sizes zlib's output buffers: each fill costs a thread-pool round trip (the
+// 16 KiB default made gunzip the slowest step of a pull; 1 MiB beat 256 KiB by ~10%).
+const GUNZIP_CHUNK = 1024 * 1024;
+// BATCH_BYTES is how much of a blob may wait for gunzip, to be handed over in one write.
+const BATCH_BYTES = 1024 * 1024;
 
 /**
  * LayerDecoder is the end of a layer blob's pipeline: it looks at the first bytes, then
@@ -23,7 +25,15 @@ export class LayerDecoder extends Writable {
     private readonly tar: Writable,
     private readonly what: string,
   ) {
-    super();
+    super({ highWaterMark: BATCH_BYTES });
+  }
+
+  // _writev hands gunzip what arrived while it was busy as one buffer: a thread-pool hop
+  // per network chunk (64 KiB) cost more than inflating it. (Copying 1 MiB costs less.)
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    const first = chunks[0];
+    const bytes = chunks.length === 1 && first !== undefined ? first.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(bytes, 'binary', done);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
