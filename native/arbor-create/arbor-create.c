@@ -239,6 +239,11 @@ static void child(int init_fd) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   char *args[] = {"arbor-init", NULL};
   char *env[] = {NULL};
+  /* Setup is done: the parent may answer now instead of waiting out the exec (1-2 ms on a
+   * small VM). An exec of the init opened above fails only for want of memory; the init is
+   * then gone, which arbord reports on the container's first use. */
+  if (write(sync_fd, "k", 1) != 1) bail(EXIT_HELPER_FAILED, "tell the parent");
+  sync_fd = -1;
   syscall(SYS_execveat, init_fd, "", args, env, AT_EMPTY_PATH);
   bail(EXIT_HELPER_FAILED, "exec arbor-init");
 }
@@ -260,11 +265,12 @@ int main(int argc, char **argv) {
     child(init_fd);
   }
   close(sync[1]);
-  char c;
+  char c = 0;
   ssize_t n;
+  /* 'k': ready to exec the init; 'x' or nothing (it died): setup failed */
   do n = read(sync[0], &c, 1);
   while (n < 0 && errno == EINTR);
-  if (n != 0) {
+  if (n != 1 || c != 'k') {
     /* the child wrote its reason on the shared stderr before telling us */
     waitpid(pid, NULL, 0);
     errno = 0;

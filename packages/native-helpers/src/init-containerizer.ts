@@ -119,7 +119,7 @@ export abstract class InitContainerizer implements Containerizer {
   async create(desired: DesiredContainer): Promise<CreatedContainer> {
     const { handle } = desired;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'this backend needs a root filesystem on disk');
-    await mkdir(this.dir(handle), { recursive: true, mode: 0o700 });
+    await mkdir(join(this.dir(handle), 'processes'), { recursive: true, mode: 0o700 });
     const initPid = await this.startInit(desired);
     const state: InitContainerState = {
       handle,
@@ -176,16 +176,15 @@ export abstract class InitContainerizer implements Containerizer {
   }
 
   async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
-    const state = await this.liveState(handle);
+    const state = await this.loadState(handle);
     if (state.stopped) throw new ContainerStoppedError(handle);
     const dir = this.processDir(handle, spec.id);
-    if (await exists(dir)) {
-      if (!(await exists(join(dir, 'exit')))) throw new ProcessAlreadyExistsError(spec.id);
-      await this.forgetProcess(handle, spec.id);
+    // the init's check and the process dir do not depend on each other: side by side
+    const [alive] = await Promise.all([this.initAlive(state), this.makeProcessDir(handle, spec.id)]);
+    if (!alive) {
+      await rm(dir, { recursive: true, force: true });
+      throw initGone(handle, state);
     }
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    // id keeps the process id, which the directory name may shorten
-    await writeFile(join(dir, 'id'), spec.id);
     const args = ['--init-pid', String(state.initPid), '--dir', dir, ...this.execArgs(handle, state)];
     if (spec.user) args.push('--user', spec.user);
     if (state.privileged) args.push('--privileged');
@@ -234,6 +233,26 @@ export abstract class InitContainerizer implements Containerizer {
     };
     channel.done().then(forget, forget);
     return channel;
+  }
+
+  /** makeProcessDir makes a process's dir with its id file. @throws ProcessAlreadyExistsError while a process of that id runs */
+  private async makeProcessDir(handle: string, id: string): Promise<void> {
+    const dir = this.processDir(handle, id);
+    try {
+      // processes/ is made with the container (older containers may lack it)
+      await mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        if (!(await exists(join(dir, 'exit')))) throw new ProcessAlreadyExistsError(id);
+        await this.forgetProcess(handle, id);
+      } else if (code !== 'ENOENT') {
+        throw err;
+      }
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    // id keeps the process id, which the directory name may shorten
+    await writeFile(join(dir, 'id'), id);
   }
 
   private async forgetProcess(handle: string, id: string): Promise<void> {
@@ -378,9 +397,7 @@ export abstract class InitContainerizer implements Containerizer {
   /** liveState is the state of a container whose init still runs. */
   protected async liveState(handle: string): Promise<InitContainerState> {
     const state = await this.loadState(handle);
-    if (!(await this.initAlive(state))) {
-      throw new ArborError('internal', `container ${handle}: its init (pid ${state.initPid}) is gone: destroy it`);
-    }
+    if (!(await this.initAlive(state))) throw initGone(handle, state);
     return state;
   }
 
@@ -439,6 +456,10 @@ export function killQuietly(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+function initGone(handle: string, state: InitContainerState): ArborError {
+  return new ArborError('internal', `container ${handle}: its init (pid ${state.initPid}) is gone: destroy it`);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -173,8 +173,9 @@ export class LinuxNetworker implements Networker {
       this.wired.set(handle, w);
       this.useBridge(w);
       const { containerIp, hostIp, prefixLength } = allocation;
-      // Links and firewall do not depend on each other: the rules name addresses and link
-      // wildcards. Both run at once, and both finish before setup settles.
+      // Links, firewall and the container's network files do not depend on each other: the
+      // rules name addresses and link wildcards, the files only the address. All run at once,
+      // and all finish before setup settles.
       const results = await Promise.allSettled([
         (async () => {
           if (w.bridge) await this.helper.request('bridge', w.bridge, hostIp, prefixLength, this.mtu);
@@ -192,16 +193,17 @@ export class LinuxNetworker implements Networker {
           await this.iptables.apply(mergeLines(this.ruleset.containerChains(w), this.ruleset.containerJumps(containerIp)));
           w.firewall = true;
         })(),
+        (async () => {
+          if (!config.rootfsPath) return;
+          await writeContainerNetworkFiles(config.rootfsPath, {
+            hostname: config.hostname ?? handle.slice(-49),
+            containerIp,
+            ...(this.options.nameservers && { nameservers: this.options.nameservers }),
+            ...(config.owner && { owner: config.owner }),
+          });
+        })(),
       ]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
-      if (config.rootfsPath) {
-        await writeContainerNetworkFiles(config.rootfsPath, {
-          hostname: config.hostname ?? handle.slice(-49),
-          containerIp,
-          ...(this.options.nameservers && { nameservers: this.options.nameservers }),
-          ...(config.owner && { owner: config.owner }),
-        });
-      }
       this.logger.debug('network-setup', { handle, containerIp, bridge: w.bridge });
       return { hostIp, containerIp, externalIp: this.externalIp ?? '', subnet: w.allocation.subnet };
     });

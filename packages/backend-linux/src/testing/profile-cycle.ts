@@ -1,0 +1,124 @@
+// profile-cycle: where the time of one create + run `true` + destroy goes, port by port.
+// It builds the linux backend's Gardener in-process (no gRPC) with every port, the cgroup
+// driver and the helper runner wrapped in timers, runs the cycle RUNS times and prints the
+// p50 of each call. Run as root after a build:
+//   node packages/backend-linux/dist/testing/profile-cycle.js [runs]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Gardener, SystemClock, UuidHandleGenerator, silentLogger } from '@arbor/core';
+import { FileDepot } from '@arbor/depot';
+import { OverlayVolumizer } from '@arbor/images';
+import { HelperRunner } from '@arbor/native-helpers';
+import { LinuxNetworker } from '@arbor/network';
+import { hostCgroupDriver } from '../create-linux-backend';
+import { defaultBusybox } from '../linux-backend-config';
+import { NamespaceContainerizer } from '../namespace-containerizer';
+
+const samples = new Map<string, number[]>();
+
+function record(name: string, ms: number): void {
+  const list = samples.get(name) ?? [];
+  list.push(ms);
+  samples.set(name, list);
+}
+
+/** timed wraps every method of target so each call's duration is recorded as '<label>.<method>'. */
+function timed<T extends object>(label: string, target: T): T {
+  return new Proxy(target, {
+    get(obj, key, receiver) {
+      const value = Reflect.get(obj, key, receiver) as unknown;
+      if (typeof value !== 'function' || typeof key !== 'string') return value;
+      return (...args: unknown[]) => {
+        const start = process.hrtime.bigint();
+        const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        const name = key === 'run' && typeof args[0] === 'string' && label === 'helpers' ? `helpers.${args[0]}` : `${label}.${key}`;
+        if (result instanceof Promise) {
+          return result.finally(() => record(name, Number(process.hrtime.bigint() - start) / 1e6));
+        }
+        record(name, Number(process.hrtime.bigint() - start) / 1e6);
+        return result;
+      };
+    },
+  });
+}
+
+/** timeMethods records the calls of internal methods too, like '(init).waitGone'. */
+function timeMethods(label: string, proto: object, names: string[]): void {
+  for (const name of names) {
+    const original = (proto as Record<string, unknown>)[name];
+    if (typeof original !== 'function') continue;
+    (proto as Record<string, unknown>)[name] = function (this: unknown, ...args: unknown[]) {
+      const start = process.hrtime.bigint();
+      const result = (original as (...a: unknown[]) => unknown).apply(this, args);
+      if (result instanceof Promise) return result.finally(() => record(`(${label}).${name}`, Number(process.hrtime.bigint() - start) / 1e6));
+      record(`(${label}).${name}`, Number(process.hrtime.bigint() - start) / 1e6);
+      return result;
+    };
+  }
+}
+
+function p50(list: number[]): number {
+  const sorted = [...list].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length / 2) - 1] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.argv[2] ?? 30);
+  const init = Object.getPrototypeOf(NamespaceContainerizer.prototype) as object;
+  timeMethods('init', init, ['waitGone', 'waitEmpty', 'killSupervisors', 'liveState', 'saveState', 'channel', 'initAlive']);
+  timeMethods('ns', NamespaceContainerizer.prototype, ['startInit', 'removeInit']);
+  const stateDir = await mkdtemp(join(tmpdir(), 'arbor-profile-'));
+  const networker = new LinuxNetworker({ logger: silentLogger });
+  const containerizer = new NamespaceContainerizer({
+    stateDir,
+    cgroups: timed('cgroups', hostCgroupDriver()),
+    helpers: timed('helpers', new HelperRunner()),
+    busybox: defaultBusybox(),
+    stopTimeoutMs: 1000,
+  });
+  const gardener = new Gardener({
+    containerizer: timed('containerizer', containerizer),
+    networker: timed('networker', networker),
+    volumizer: timed('volumizer', new OverlayVolumizer({ stateDir, defaultRootfs: '' })),
+    depot: timed('depot', new FileDepot(stateDir)),
+    handleGenerator: new UuidHandleGenerator(),
+    clock: new SystemClock(),
+    logger: silentLogger,
+    config: { defaultGraceTimeMs: 0, maxContainers: 0 },
+  });
+  await gardener.start();
+  try {
+    const cycle = async (i: number): Promise<void> => {
+      let start = process.hrtime.bigint();
+      const c = await gardener.create({ handle: `profile-${i}` });
+      record('=create', Number(process.hrtime.bigint() - start) / 1e6);
+      start = process.hrtime.bigint();
+      await (await c.run({ path: 'true' }, {})).wait();
+      record('=run', Number(process.hrtime.bigint() - start) / 1e6);
+      start = process.hrtime.bigint();
+      await gardener.destroy(c.handle);
+      record('=destroy', Number(process.hrtime.bigint() - start) / 1e6);
+    };
+    await cycle(-1);
+    samples.clear();
+    for (let i = 0; i < runs; i++) {
+      const start = process.hrtime.bigint();
+      await cycle(i);
+      record('=cycle', Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  } finally {
+    await gardener.stop();
+    await networker.removeAll().catch(() => undefined);
+    await networker.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+  const rows = [...samples.entries()].sort(([a], [b]) => a.localeCompare(b));
+  console.log(`p50 of ${runs} cycles, ms (calls per cycle)`);
+  for (const [name, list] of rows) console.log(`${name.padEnd(28)} ${p50(list).toFixed(2).padStart(8)}  (${(list.length / runs).toFixed(1)})`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
