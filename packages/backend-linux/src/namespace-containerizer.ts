@@ -36,13 +36,13 @@ export class NamespaceContainerizer extends InitContainerizer {
   }
 
   protected async removeInit(handle: string, state: InitContainerState | undefined): Promise<void> {
-    if (state) {
-      // the pid namespace, and every process in it, dies with its init
-      killQuietly(state.initPid, 'SIGKILL');
-      await this.waitGone(state, 5000);
-    }
-    // what is left in the cgroup (nothing, once the pid namespace died with its init)
-    for (const pid of await this.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
+    // the pid namespace, and every process in it, dies with its init
+    if (state) killQuietly(state.initPid, 'SIGKILL');
+    // what else is in the cgroup (nothing but the dying, once the pid namespace dies with its init)
+    for (const pid of await this.cgroups.pids(handle).catch(() => [])) if (pid !== state?.initPid) killQuietly(pid, 'SIGKILL');
+    // The init is in the cgroup too (arbor-create joins it first), and a process leaves its
+    // cgroups only after its namespaces (and so the container's mounts) are gone: an empty
+    // cgroup says the whole container is, without polling the init as well.
     await this.waitEmpty(handle, 5000);
     await this.cgroups.destroy(handle);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -407,10 +407,13 @@ export abstract class InitContainerizer implements Containerizer {
 
   private async killSupervisors(handle: string): Promise<void> {
     const root = join(this.dir(handle), 'processes');
-    for (const id of await readdir(root).catch(() => [] as string[])) {
-      const pid = await readSupervisorPid(join(root, id));
-      if (pid && (await isSupervisor(pid))) killQuietly(pid, 'SIGKILL');
-    }
+    const ids = await readdir(root).catch(() => [] as string[]);
+    await Promise.all(
+      ids.map(async (id) => {
+        const pid = await readSupervisorPid(join(root, id));
+        if (pid && (await isSupervisor(pid))) killQuietly(pid, 'SIGKILL');
+      }),
+    );
   }
 
   /** waitGone waits until the init has died (a zombie counts as gone). */
@@ -432,7 +435,7 @@ export abstract class InitContainerizer implements Containerizer {
 
 /** startTime reads a process's start time (field 22 of /proc/<pid>/stat). @throws when there is no such process */
 export async function startTime(pid: number): Promise<string> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const text = await readSmallFile(`/proc/${pid}/stat`);
   // the command name (field 2) may hold spaces and parentheses: count from its closing one
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   if (fields[0] === 'Z') throw new Error(`process ${pid} is a zombie`);
@@ -440,14 +443,30 @@ export async function startTime(pid: number): Promise<string> {
 }
 
 async function readSupervisorPid(dir: string): Promise<number | undefined> {
-  const text = await readFile(join(dir, 'pid'), 'utf8').catch(() => '');
+  const text = await readSmallFile(join(dir, 'pid')).catch(() => '');
   const pid = Number(text.split(' ')[0]);
   return pid > 0 ? pid : undefined;
 }
 
 async function isSupervisor(pid: number): Promise<boolean> {
-  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+  const comm = await readSmallFile(`/proc/${pid}/comm`).catch(() => '');
   return comm.trim() === 'arbor-exec';
+}
+
+/**
+ * readSmallFile reads the first 4 KiB of a file in three calls (open, read, close) where
+ * readFile takes five (it stats, then reads to the end): for /proc/<pid>/stat and pid files,
+ * read on every run and destroy.
+ */
+async function readSmallFile(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await file.close();
+  }
 }
 
 export function killQuietly(pid: number, signal: NodeJS.Signals): void {
