@@ -99,10 +99,14 @@ export class RuncContainerizer extends InitContainerizer {
   }
 
   protected async removeInit(handle: string, state: InitContainerState | undefined): Promise<void> {
+    if (state) {
+      // KILL the init first, as `runc kill` would: `runc delete --force` of a running container
+      // waits 100 ms before it first looks whether the init is gone, of a stopped one not at all
+      killQuietly(state.initPid, 'SIGKILL');
+      await this.waitGone(state, 5000);
+    }
     await this.runc.runc.delete(this.runcId(handle));
-    // runc delete has killed and waited for everything in the cgroup; a process that
-    // escaped runc's bookkeeping (a half-made create) still goes
-    if (state) killQuietly(state.initPid, 'SIGKILL');
+    // a process that escaped runc's bookkeeping (a half-made create) still goes
     for (const pid of await this.options.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
     await this.waitEmpty(handle, 5000);
     await Promise.all(['config.json', 'init.pid'].map((f) => rm(join(this.dir(handle), f), { force: true })));
