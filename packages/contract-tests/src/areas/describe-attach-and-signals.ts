@@ -31,7 +31,7 @@ export function describeAttachAndSignals(ctx: ContractContext): void {
 
     it('stops feeding a detached caller while another attach gets the rest', async () => {
       const container = await ctx.create();
-      const started = await startProcess(container, sh('echo early; sleep 0.6; echo late'));
+      const started = await startProcess(container, sh('echo early; sleep 1.5; echo late'));
       const first = await attachProcess(container, started.process.id);
       first.detach();
       started.detach();
