@@ -196,8 +196,15 @@ export abstract class InitContainerizer implements Containerizer {
       args.push('--tty', `${size.columns}x${size.rows}`);
     }
     args.push('--', spec.path, ...(spec.args ?? []));
+    // id keeps the process id, which the directory name may shorten; arbor-exec does not read it
+    const [idWritten, started] = await Promise.allSettled([writeFile(join(dir, 'id'), spec.id), this.options.helpers.run('arbor-exec', args)]);
+    if (started.status === 'fulfilled' && idWritten.status === 'rejected') {
+      // a process arbord could not name after a restart: end it rather than keep it
+      await this.forgetProcess(handle, spec.id);
+      throw idWritten.reason;
+    }
     try {
-      await this.options.helpers.run('arbor-exec', args);
+      if (started.status === 'rejected') throw started.reason;
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) throw new ExecutableNotFoundError(spec.path);
@@ -235,7 +242,7 @@ export abstract class InitContainerizer implements Containerizer {
     return channel;
   }
 
-  /** makeProcessDir makes a process's dir with its id file. @throws ProcessAlreadyExistsError while a process of that id runs */
+  /** makeProcessDir makes a process's dir. @throws ProcessAlreadyExistsError while a process of that id runs */
   private async makeProcessDir(handle: string, id: string): Promise<void> {
     const dir = this.processDir(handle, id);
     try {
@@ -251,8 +258,6 @@ export abstract class InitContainerizer implements Containerizer {
       }
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
-    // id keeps the process id, which the directory name may shorten
-    await writeFile(join(dir, 'id'), id);
   }
 
   private async forgetProcess(handle: string, id: string): Promise<void> {
