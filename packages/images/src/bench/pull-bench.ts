@@ -48,8 +48,11 @@ async function buildBenchImage(docker: Dockerode): Promise<void> {
  * whichever step runs next, not on the tool. Requests and answers are one line each.
  */
 class ShellRunner {
-  private readonly child = spawn('sh', ['-c', 'while IFS= read -r line; do eval "$line" </dev/null >/dev/null 2>/tmp/arbor-pull-bench.err; echo $?; done'], {
+  // errors is where the last command's stderr goes, like /tmp/arbor-pull-bench-1234.err
+  private readonly errors = join(tmpdir(), `arbor-pull-bench-${process.pid}.err`);
+  private readonly child = spawn('sh', ['-c', 'while IFS= read -r line; do eval "$line" </dev/null >/dev/null 2>"$ERRORS"; echo $?; done'], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ERRORS: this.errors },
   });
   private readonly answers = createInterface({ input: this.child.stdout });
   private readonly waiting: Array<(status: string) => void> = [];
@@ -64,11 +67,12 @@ class ShellRunner {
       this.waiting.push(resolve);
       this.child.stdin.write(`${line}\n`);
     });
-    if (status !== '0') throw new Error(`${command} ${args.join(' ')} exited ${status}: ${await readFile('/tmp/arbor-pull-bench.err', 'utf8').catch(() => '')}`);
+    if (status !== '0') throw new Error(`${command} ${args.join(' ')} exited ${status}: ${await readFile(this.errors, 'utf8').catch(() => '')}`);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.child.stdin.end();
+    await rm(this.errors, { force: true });
   }
 }
 
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
     console.log(`ratio LayerStore/skopeo: ${(a / s).toFixed(2)}x, without sync ${(n / s).toFixed(2)}x (aim: <= 1.00; skopeo neither unpacks nor syncs)`);
     console.log(`ratio LayerStore/(skopeo+umoci): ${(a / u).toFixed(2)}x, without sync ${(n / u).toFixed(2)}x (same end result: files on disk)`);
   } finally {
-    shell.stop();
+    await shell.stop();
     await registry.stop();
     await removeTestImages(docker, (t) => t === TAG);
     await rm(work, { recursive: true, force: true });
