@@ -42,9 +42,10 @@ export class NamespaceContainerizer extends InitContainerizer {
     for (const pid of await this.cgroups.pids(handle).catch(() => [])) if (pid !== state?.initPid) killQuietly(pid, 'SIGKILL');
     // The init is in the cgroup too (arbor-create joins it first), and a process leaves its
     // cgroups only after its namespaces (and so the container's mounts) are gone: an empty
-    // cgroup says the whole container is, without polling the init as well.
+    // cgroup says the container's mounts are. The init, reaping the rest of its pid namespace,
+    // turns a zombie a moment later: wait for that beside removing the cgroups.
     await this.waitEmpty(handle, 5000);
-    await this.cgroups.destroy(handle);
+    await Promise.all([this.cgroups.destroy(handle), state && this.waitGone(state, 5000)]);
   }
 
   protected execArgs(handle: string): string[] {

@@ -136,6 +136,8 @@ export abstract class InitContainerizer implements Containerizer {
 
   /** close closes arbord's ends of every process, as a restart would; processes keep running. */
   async close(): Promise<void> {
+    // the fork server ends once the helpers it runs have; a later call starts another
+    this.options.helpers.close();
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
     this.states.clear();

@@ -71,7 +71,8 @@ export class HelperRunner {
     const result = await server.run([this.path(name), ...args]);
     if (result.spawnErrno !== 0) {
       const code = Object.entries(osConstants.errno).find(([, n]) => n === result.spawnErrno)?.[0] ?? `errno ${result.spawnErrno}`;
-      throw new ArborError('internal', `${name}: cannot start ${this.path(name)}: ${code} (build it with make -C native)`);
+      const hint = code === 'ENOENT' || code === 'EACCES' ? ' (build it with make -C native)' : '';
+      throw new ArborError('internal', `${name}: cannot start ${this.path(name)}: ${code}${hint}`);
     }
     if (result.exitCode === 0) return result.stdout.toString('utf8');
     throw new HelperError(name, result.exitCode, result.stderr.toString('utf8'));
