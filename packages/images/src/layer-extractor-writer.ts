@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 /** TinyFile is one small file to create whole: path is like <layer>/diff/etc/hostname. */
 export interface TinyFile {
   path: string;
-  content: Buffer;
+  content: Uint8Array;
   /** openMode is what open(2) gets; mode is set with fchmod when chmod is true. */
   openMode: number;
   mode: number;

@@ -272,7 +272,9 @@ class ExtractRun {
     const chown = this.preserveOwner && (uid !== 0 || gid !== 0);
     // set-id bits, and any mode after chown (which clears them), need fchmod
     const exact = !chown && mode <= 0o777 && (mode & UMASK) === 0;
-    this.batch.push({ path: target, content, openMode: exact ? mode : 0o600, mode, chmod: !exact, chown, uid, gid, mtime: header.mtime });
+    // a Buffer may be a view of an 8 KiB pool, which a message would copy whole: send only its bytes
+    const own = content.byteLength === content.buffer.byteLength ? content : new Uint8Array(content);
+    this.batch.push({ path: target, content: own, openMode: exact ? mode : 0o600, mode, chmod: !exact, chown, uid, gid, mtime: header.mtime });
     this.batchBytes += content.length;
   }
 
