@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 /** TinyFile is one small file to create whole: path is like <layer>/diff/etc/hostname. */
 export interface TinyFile {
   path: string;
+  /** content must own its whole ArrayBuffer, which write() transfers to the writer thread. */
   content: Uint8Array;
   /** openMode is what open(2) gets; mode is set with fchmod when chmod is true. */
   openMode: number;
@@ -98,7 +99,8 @@ export class TinyFileWriter {
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, files });
+      // each content owns its ArrayBuffer (see TinyFile): hand them over rather than copy them
+      worker.postMessage({ id, files }, files.map((f) => f.content.buffer as ArrayBuffer));
     });
   }
 
