@@ -96,6 +96,21 @@ describe('SpawnServer', () => {
     }
   });
 
+  it('leaves the runner on node spawn when arbor-spawn cannot start at all', async () => {
+    const dir = await helperDir(false);
+    // executable, but its interpreter is missing: the exec fails
+    await writeFile(join(dir, 'arbor-spawn'), '#!/nonexistent/interpreter\n');
+    await chmod(join(dir, 'arbor-spawn'), 0o755);
+    const runner = new HelperRunner(dir);
+    try {
+      expect(await runner.run('arbor-exec', ['echo first'])).toBe('first\n');
+      expect(await runner.run('arbor-exec', ['echo second'])).toBe('second\n');
+    } finally {
+      runner.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers a program that cannot start with its errno', async () => {
     const server = new SpawnServer(SPAWN);
     try {

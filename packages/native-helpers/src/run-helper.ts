@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ArborError } from '@arbor/core';
 import { SpawnServer } from './spawn-server';
+import type { SpawnResult } from './spawn-server';
 
 /** HELPER_EXIT are the helpers' exit codes (native/common/arbor.h) that mean something. */
 export const HELPER_EXIT = {
@@ -46,8 +47,8 @@ export interface HelperRunnerOptions {
  * run() goes through the arbor-spawn fork server (native/arbor-spawn) when it is built in
  * dir: Node's own spawn forks all of arbord, 10-14 ms a helper. The server starts on first
  * use; when it dies, the runs in flight fail saying so (a helper may or may not have run, so
- * none is retried) and the next run starts a new one. Without arbor-spawn in dir, run() uses
- * child_process.spawn, as it did before.
+ * none is retried) and the next run starts a new one. Without arbor-spawn in dir, or when it
+ * cannot start at all, run() uses child_process.spawn, as it did before.
  */
 export class HelperRunner {
   private server: SpawnServer | undefined;
@@ -68,7 +69,15 @@ export class HelperRunner {
   async run(name: HelperName, args: readonly string[]): Promise<string> {
     const server = await this.spawnServer();
     if (!server) return this.runWithNodeSpawn(name, args);
-    const result = await server.run([this.path(name), ...args]);
+    let result: SpawnResult;
+    try {
+      result = await server.run([this.path(name), ...args]);
+    } catch (err) {
+      if (!server.startFailed) throw err;
+      // arbor-spawn cannot even start here, so the helper did not run: Node's spawn from now on
+      this.serverBuilt = Promise.resolve(false);
+      return this.runWithNodeSpawn(name, args);
+    }
     if (result.spawnErrno !== 0) {
       const code = Object.entries(osConstants.errno).find(([, n]) => n === result.spawnErrno)?.[0] ?? `errno ${result.spawnErrno}`;
       const hint = code === 'ENOENT' || code === 'EACCES' ? ' (build it with make -C native)' : '';

@@ -46,10 +46,16 @@ export class SpawnServer {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-2000);
     });
     this.child.stdin?.on('error', () => undefined);
-    this.child.on('error', (err) => this.die(`cannot start ${path}: ${err.message} (build it with make -C native)`, err));
+    this.child.on('error', (err) => {
+      this.startFailed = true;
+      this.die(`cannot start ${path}: ${err.message} (build it with make -C native)`, err);
+    });
     this.child.on('close', (code, signal) => this.die(`${path} exited (${code ?? signal})${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
     this.idle();
   }
+
+  /** startFailed says the server never ran: no run given to it started a program. */
+  startFailed = false;
 
   /** dead says this server can take no more runs. */
   get dead(): boolean {
