@@ -139,7 +139,7 @@ describe('serving', () => {
   });
 
   test('an unknown backend fails start, listing the valid ones', async () => {
-    await expect(start({ backend: 'x' })).rejects.toThrow("unknown backend 'x': valid backends are linux, fake");
+    await expect(start({ backend: 'x' })).rejects.toThrow("unknown backend 'x': valid backends are linux, runc, fake");
   });
 
   test('health reports SERVING for the server and for arbor.v1.Garden', async () => {
