@@ -151,14 +151,15 @@ export abstract class InitContainerizer implements Containerizer {
         this.channels.delete(key);
       }
     }
-    // the supervisors live outside the container: kill them while the container goes
-    const supervisors = this.killSupervisors(handle);
-    await this.removeInit(handle, state && (await this.initAlive(state)) ? state : undefined);
-    await supervisors;
-    await Promise.all([
-      rm(join(this.dir(handle), 'processes'), { recursive: true, force: true }),
-      rm(join(this.dir(handle), 'container.json'), { force: true }),
+    // the supervisors live outside the container: kill them, then drop their dirs, while the
+    // container goes; container.json goes last, as a retry needs the init's pid
+    const processes = this.killSupervisors(handle).then(() => rm(join(this.dir(handle), 'processes'), { recursive: true, force: true }));
+    const results = await Promise.allSettled([
+      (async () => this.removeInit(handle, state && (await this.initAlive(state)) ? state : undefined))(),
+      processes,
     ]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    await rm(join(this.dir(handle), 'container.json'), { force: true });
     this.states.delete(handle);
   }
 
