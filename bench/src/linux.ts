@@ -24,6 +24,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 
 const ms = (n: number): string => `${n.toFixed(1)} ms`;
 const ratio = (a: Sample, b: Sample): string => `${(percentile(a, 50) / percentile(b, 50)).toFixed(2)}x`;
+const ratio99 = (a: Sample, b: Sample): string => `${(percentile(a, 99) / percentile(b, 99)).toFixed(2)}x`;
 
 /** runcBundle writes an OCI bundle over the default rootfs whose process runs argv. */
 async function runcBundle(dir: string, argv: string[]): Promise<string> {
@@ -95,12 +96,12 @@ export async function benchLinux(): Promise<void> {
 
     printTable(`linux backend over gRPC vs raw tools, same rootfs, ${RUNS} runs each (lower is better)`, [
       { name: 'create + run `true` + destroy p50', value: ms(percentile(arbor, 50)), note: `${ratio(arbor, runc)} of runc run` },
-      { name: 'create + run `true` + destroy p99', value: ms(percentile(arbor, 99)) },
+      { name: 'create + run `true` + destroy p99', value: ms(percentile(arbor, 99)), note: `${ratio99(arbor, runc)} of runc run's p99` },
       { name: 'raw `runc run` true p50', value: ms(percentile(runc, 50)), note: `p99 ${ms(percentile(runc, 99))}` },
       { name: 'raw `unshare` + chroot true p50', value: ms(percentile(raw, 50)), note: `arbor is ${ratio(arbor, raw)} of it` },
       { name: 'run `true` in a running container p50', value: ms(percentile(arborExec, 50)), note: `${ratio(arborExec, runcExec)} of runc exec` },
-      { name: 'run `true` in a running container p99', value: ms(percentile(arborExec, 99)) },
-      { name: 'raw `runc exec` true p50', value: ms(percentile(runcExec, 50)) },
+      { name: 'run `true` in a running container p99', value: ms(percentile(arborExec, 99)), note: `${ratio99(arborExec, runcExec)} of runc exec's p99` },
+      { name: 'raw `runc exec` true p50', value: ms(percentile(runcExec, 50)), note: `p99 ${ms(percentile(runcExec, 99))}` },
     ]);
   } finally {
     client.close();
