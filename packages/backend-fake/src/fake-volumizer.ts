@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { ArborError, ContainerNotFoundError, InvalidArgumentError } from '@arbor/core';
-import type { DiskLimits, DiskStat, ImageRef, Rootfs, Volumizer } from '@arbor/core';
+import type { DiskLimits, DiskStat, ImageRef, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
 import { APPLETS } from './applets/applets';
 import { buildDefaultRootfs } from './fs/default-rootfs';
 import { FakeFilesystem } from './fs/fake-filesystem';
@@ -36,6 +36,15 @@ export class FakeVolumizer implements Volumizer {
     fs.setLimits(disk);
     this.filesystems.set(handle, fs);
     return { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
+  }
+
+  /**
+   * pull checks the image as create would (the fake keeps no image store, so nothing is
+   * fetched) and reports it with no id and no defaults; the Gardener sends the 'done' event.
+   */
+  async pull(image: ImageRef): Promise<PulledImageInfo> {
+    await this.load(image.uri);
+    return { id: '', layers: 0, env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
   }
 
   async destroy(handle: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { describeAttachAndSignals } from './areas/describe-attach-and-signals';
 import { describeCreate } from './areas/describe-create';
+import { describePullImage } from './areas/describe-pull-image';
 import { describeDestroy } from './areas/describe-destroy';
 import { describeEnforcement } from './areas/describe-enforcement';
 import { describeErrorRoundTrip } from './areas/describe-error-round-trip';
@@ -41,6 +42,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
 
     describePingAndCapacity(ctx);
     describeCreate(ctx, capabilities);
+    describePullImage(ctx, capabilities);
     describeDestroy(ctx);
     describeListAndLookup(ctx);
     describeInfoAndMetrics(ctx);
