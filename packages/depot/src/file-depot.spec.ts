@@ -51,6 +51,13 @@ describe('FileDepot', () => {
     expect(await readdir(join(stateDir, 'depot', 'web-1'))).toEqual(['record.json']);
   });
 
+  it('saves again into a record directory removed behind its back', async () => {
+    await depot.save(record('web-1'));
+    await rm(join(stateDir, 'depot', 'web-1'), { recursive: true });
+    await depot.save(record('web-1', { v: '2' }));
+    expect((await depot.load('web-1'))?.properties).toEqual({ v: '2' });
+  });
+
   it('lists every record, a fresh depot (after a restart) too, and skips directories without one', async () => {
     await depot.save(record('a'));
     await depot.save(record('b'));

@@ -14,6 +14,8 @@ import { writeFileAtomically } from './write-file-atomically';
 export class FileDepot implements Depot {
   /** root is like /var/lib/arbor/depot. */
   readonly root: string;
+  /** made holds the record directories this depot made (or found), so a save skips the mkdir. */
+  private readonly made = new Set<string>();
 
   constructor(stateDir: string) {
     this.root = join(stateDir, 'depot');
@@ -33,10 +35,20 @@ export class FileDepot implements Depot {
    */
   async save(record: ContainerRecord): Promise<void> {
     const dir = this.dir(record.handle);
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFileAtomically(join(dir, 'record.json'), `${JSON.stringify(record, null, 2)}\n`, 0o600, {
+    const write = () =>
+      writeFileAtomically(join(dir, 'record.json'), `${JSON.stringify(record, null, 2)}\n`, 0o600, {
         sync: record.phase !== 'destroying',
+      });
+    try {
+      if (!this.made.has(dir)) {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        this.made.add(dir);
+      }
+      await write().catch(async (err: unknown) => {
+        // the directory went away under us (an operator, a containerizer's cleanup): make it again
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await write();
       });
     } catch (err) {
       throw new ArborError('internal', `depot.save ${record.handle}: ${(err as Error).message}`, { cause: err });
@@ -59,7 +71,9 @@ export class FileDepot implements Depot {
   }
 
   async remove(handle: string): Promise<void> {
-    await rm(this.dir(handle), { recursive: true, force: true });
+    const dir = this.dir(handle);
+    this.made.delete(dir);
+    await rm(dir, { recursive: true, force: true });
   }
 
   /** list returns every readable record; a directory without one (a crash before the first save) is skipped. */
