@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { ArborError } from '@arbor/core';
 import { parseSave, renderRestore, type IptablesSnapshot, type TableLines } from './iptables-ruleset';
 
@@ -62,6 +62,7 @@ class RestoreCoprocess {
   private exit: Promise<string> | undefined;
   private exited = false;
   private uses = 0;
+  private proc: ProcFiles | undefined;
 
   constructor(private readonly restorePath: string, private readonly readSyscall: number) {}
 
@@ -80,9 +81,9 @@ class RestoreCoprocess {
         throw new CoprocessUnsupportedError(err);
       },
     );
-    const before = await rchar(pid);
+    const before = await this.rchar(pid);
     await new Promise<void>((resolve) => child.stdin.write(text, () => resolve()));
-    await this.until(exit, async () => (await rchar(pid)) > before && (await this.sleepsOnStdin(pid)));
+    await this.until(exit, async () => (await this.rchar(pid)) > before && (await this.sleepsOnStdin(pid)));
     if (++this.uses >= RESTART_AFTER) await this.stop();
   }
 
@@ -113,8 +114,24 @@ class RestoreCoprocess {
     }
   }
 
+  /** procFiles reads the coprocess's /proc files (opened once per process). */
+  private procFiles(pid: number): ProcFiles {
+    if (this.proc?.pid !== pid) {
+      void this.proc?.close();
+      this.proc = new ProcFiles(pid);
+    }
+    return this.proc;
+  }
+
+  private async rchar(pid: number): Promise<number> {
+    const io = await this.procFiles(pid).read('io');
+    const m = /^rchar: (\d+)$/m.exec(io);
+    if (!m) throw new Error(`no rchar in /proc/${pid}/io`);
+    return Number(m[1]);
+  }
+
   private async sleepsOnStdin(pid: number): Promise<boolean> {
-    const syscall = (await readFile(`/proc/${pid}/syscall`, 'utf8')).split(' ');
+    const syscall = (await this.procFiles(pid).read('syscall')).split(' ');
     return Number(syscall[0]) === this.readSyscall && syscall[1] === '0x0';
   }
 
@@ -136,6 +153,8 @@ class RestoreCoprocess {
       });
       child.on('close', (code, signal) => {
         this.exited = true;
+        void this.proc?.close();
+        this.proc = undefined;
         resolve(stderr.trim() || `exit ${code ?? signal}`);
       });
     });
@@ -143,11 +162,33 @@ class RestoreCoprocess {
   }
 }
 
-async function rchar(pid: number): Promise<number> {
-  const io = await readFile(`/proc/${pid}/io`, 'utf8');
-  const m = /^rchar: (\d+)$/m.exec(io);
-  if (!m) throw new Error(`no rchar in /proc/${pid}/io`);
-  return Number(m[1]);
+/**
+ * ProcFiles reads files of /proc/<pid> through handles kept open: a read is one pread at 0
+ * (the kernel makes the text anew), where readFile takes five calls. The completion polls
+ * read two files back to back, beside other work that needs libuv's four threads.
+ */
+class ProcFiles {
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+
+  constructor(readonly pid: number) {}
+
+  async read(name: 'io' | 'syscall'): Promise<string> {
+    let handle = this.handles.get(name);
+    if (!handle) {
+      handle = open(`/proc/${this.pid}/${name}`, 'r');
+      this.handles.set(name, handle);
+      handle.catch(() => this.handles.delete(name));
+    }
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await (await handle).read(buffer, 0, buffer.length, 0);
+    return buffer.toString('utf8', 0, bytesRead);
+  }
+
+  async close(): Promise<void> {
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(handles.map((h) => h.then((f) => f.close()).catch(() => undefined)));
+  }
 }
 
 /**
