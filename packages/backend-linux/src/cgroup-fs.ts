@@ -1,9 +1,25 @@
-import { readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { open, readdir, rmdir, writeFile } from 'node:fs/promises';
 
-/** readTrimmed reads a cgroup file; undefined when it does not exist. */
+/**
+ * readTrimmed reads a cgroup file; undefined when it does not exist. A cgroup file reports
+ * size 0, so it is read in chunks to the end without readFile's stat: open, read, read, close
+ * (cgroup.procs is polled while a container is destroyed, beside other file work).
+ */
 export async function readTrimmed(path: string): Promise<string | undefined> {
   try {
-    return (await readFile(path, 'utf8')).trim();
+    const file = await open(path, 'r');
+    try {
+      const chunks: Buffer[] = [];
+      for (;;) {
+        const buffer = Buffer.alloc(16384);
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        chunks.push(buffer.subarray(0, bytesRead));
+      }
+      return Buffer.concat(chunks).toString('utf8').trim();
+    } finally {
+      await file.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
