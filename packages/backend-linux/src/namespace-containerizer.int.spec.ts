@@ -231,14 +231,14 @@ describeRoot('linux backend', () => {
 
   describe('destroy', () => {
     it('leaves mounts, cgroups and processes as they were', async () => {
-      const before = await hostSnapshot();
+      const before = await hostSnapshot(stateDir);
       const c = await backend.create({ limits: { memory: { limitInBytes: 64 << 20 } } });
       await c.run(sh('sleep 100 & sleep 100'), {});
       await runToEnd(c, sh('echo hi'));
-      expect((await hostSnapshot()).cgroups.length).toBeGreaterThan(before.cgroups.length);
+      expect((await hostSnapshot(stateDir)).cgroups.length).toBeGreaterThan(before.cgroups.length);
       await backend.destroy(c.handle);
       await backend.destroy(c.handle).catch(() => undefined);
-      expect(await hostSnapshot()).toEqual(before);
+      expect(await hostSnapshot(stateDir)).toEqual(before);
     });
   });
 });
@@ -256,6 +256,7 @@ describeRoot('linux backend: a restart of arbord', () => {
     const backend = backendFor(stateDir);
     await backend.start();
     for (const c of await backend.containers()) await backend.destroy(c.handle);
+    await backend.stop();
     await removeStateDir(stateDir);
   });
 

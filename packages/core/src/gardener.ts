@@ -119,7 +119,7 @@ export class Gardener implements Backend {
   async stop(): Promise<void> {
     this.reaper.stopAll();
     await Promise.allSettled([...this.destroying.values()]);
-    await Promise.allSettled([this.ports.containerizer.close?.(), this.ports.networker.close?.()]);
+    await Promise.allSettled([this.ports.containerizer.close?.(), this.ports.networker.close?.(), this.ports.volumizer.close?.()]);
   }
 
   async graceTime(container: Container): Promise<number> {

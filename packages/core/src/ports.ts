@@ -55,6 +55,8 @@ export interface Volumizer {
    * keep no images.
    */
   pull?(image: ImageRef, onProgress: (progress: ImagePullProgress) => void): Promise<PulledImageInfo>;
+  /** close releases arbord's own host resources (a loop mount) when no container holds them; containers keep theirs. */
+  close?(): Promise<void>;
 }
 
 /** DesiredContainer is what the Gardener asks a Containerizer to make. */

@@ -35,6 +35,7 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
   afterEach(async () => {
     await volumizer.destroy('a');
     await volumizer.destroy('b');
+    await volumizer.close();
     await rm(stateDir, { recursive: true, force: true });
   });
 
@@ -135,7 +136,7 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
       volumizer = third;
     });
 
-    it('destroy leaves no subvolume nor qgroup, and unmounts the quota filesystem once no container is left', async () => {
+    it('destroy leaves no subvolume nor qgroup, and close unmounts the quota filesystem once no container is left', async () => {
       await volumizer.create('a', { uri: '' }, exclusive(6 * MiB));
       await volumizer.create('b', { uri: '' }, undefined);
       const overlays = join(stateDir, 'overlays');
@@ -147,6 +148,8 @@ describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
       expect(await qgroups(overlays)).toEqual(groups.filter((g) => g !== groups[1]));
       await volumizer.destroy('b');
       await run('btrfs', ['subvolume', 'sync', overlays]).catch(() => undefined);
+      expect(await mountedAt(overlays)).toBeDefined();
+      await volumizer.close();
       expect(await mountedAt(overlays)).toBeUndefined();
       expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(stateDir)).toBe(false);
       expect((await run('losetup', ['-j', join(stateDir, 'volumes.btrfs')])).stdout).toBe('');
@@ -229,6 +232,7 @@ describeRoot('OverlayVolumizer with pulled images (root, a Docker engine)', () =
   });
   afterEach(async () => {
     for (const handle of ['a', 'b']) await volumizer.destroy(handle);
+    await volumizer.close();
   });
 
   const mountedAt = async (path: string): Promise<string | undefined> =>
@@ -293,6 +297,7 @@ describeRoot('OverlayVolumizer with pulled images (root, a Docker engine)', () =
     const deep = new OverlayVolumizer({ stateDir: join(stateDir, ...Array<string>(10).fill('x'.repeat(120))), defaultRootfs: '', docker });
     const err = await deep.create('a', { uri: `docker-daemon:${tag}` }, undefined).catch((e: unknown) => e);
     await deep.destroy('a');
+    await deep.close();
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as Error).message).toMatch(/has 4 layers: their overlay mount options take \d+ bytes, over the kernel's 4095/);
   });

@@ -155,9 +155,11 @@ export class OverlayVolumizer implements Volumizer {
       await store.removeReference(containerOwner(handle));
       await this.gc().catch((err: unknown) => this.options.logger?.error('image-gc-failed', { handle, error: String(err) }));
     }
+    // a container never made needs no quota filesystem mounted to be destroyed; one made
+    // before a reboot (its dir unseen until the filesystem is mounted again) does
+    if (this.quotaVolumes === undefined && !(await exists(dir)) && !(await exists(join(this.options.stateDir, 'volumes.btrfs')))) return;
     const volumes = await this.volumes();
     await volumes.remove(dir);
-    await volumes.release();
   }
 
   /**
@@ -219,6 +221,19 @@ export class OverlayVolumizer implements Volumizer {
     await mkdir(this.options.stateDir, { recursive: true });
     const fs = await statfs(this.options.stateDir);
     return { diskInBytes: fs.blocks * fs.bsize, schedulableDiskInBytes: fs.bavail * fs.bsize };
+  }
+
+  /**
+   * close lets go of the quota filesystem's loop mount when no container is left (arbord
+   * stops); it stays mounted while containers run, and the next create mounts it again.
+   * Destroy does not do this itself: a mount and unmount per container would cost ~20 ms
+   * a cycle, and a file re-attached to a fresh loop device while the old one is still being
+   * torn down can fail to mount.
+   */
+  async close(): Promise<void> {
+    // another volumizer over this state dir (an arbord before a restart) may have mounted it
+    if (this.quotaVolumes === undefined && !(await isMountPoint(join(this.options.stateDir, 'overlays')))) return;
+    await (await this.volumes()).release();
   }
 
   /** volumes are opened at first use: that is when a host without quotas logs why. */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Container, Process, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { createLinuxBackend } from '../create-linux-backend';
+import { cgroupParentFor, createLinuxBackend } from '../create-linux-backend';
 import type { LinuxBackendOptions } from '../create-linux-backend';
 import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
 
@@ -65,21 +65,21 @@ export function sh(script: string, extra: Partial<ProcessSpec> = {}): ProcessSpe
   return { path: 'sh', args: ['-c', script], ...extra };
 }
 
-/** hostSnapshot is what a destroy must leave as it found: mounts, arbor cgroups, processes of arbor. */
-export async function hostSnapshot(): Promise<{ mounts: string[]; cgroups: string[]; processes: string[] }> {
+/**
+ * hostSnapshot is what a destroy must leave as it found: mounts under the state dir, the
+ * cgroups of its containers (every controller), and arbor helper processes.
+ */
+export async function hostSnapshot(stateDir: string): Promise<{ mounts: string[]; cgroups: string[]; processes: string[] }> {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
-    .filter(Boolean)
+    .filter((m) => m.startsWith(stateDir))
     .sort();
   const cgroups: string[] = [];
+  const parent = cgroupParentFor('arbor', stateDir);
   for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer']) {
-    // every parent a state dir's containers sit in: arbor, arbor-<hash>, arbor-runc-<hash>
-    const parents = (await readdir(join('/sys/fs/cgroup', c)).catch(() => [] as string[])).filter((n) => n.startsWith('arbor'));
-    for (const parent of parents) {
-      const names = await readdir(join('/sys/fs/cgroup', c, parent)).catch(() => [] as string[]);
-      cgroups.push(...names.filter((n) => !n.includes('.')).map((n) => `${c}/${parent}/${n}`));
-    }
+    const entries = await readdir(join('/sys/fs/cgroup', c, parent), { withFileTypes: true }).catch(() => []);
+    cgroups.push(...entries.filter((e) => e.isDirectory()).map((e) => `${c}/${e.name}`));
   }
   const processes: string[] = [];
   for (const pid of await readdir('/proc')) {
