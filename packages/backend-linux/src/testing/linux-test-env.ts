@@ -73,7 +73,8 @@ export async function hostSnapshot(stateDir: string): Promise<{ mounts: string[]
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(stateDir))
+    // <stateDir>/overlays is arbord's own quota filesystem, mounted until arbord stops
+    .filter((m) => m.startsWith(stateDir) && m !== join(stateDir, 'overlays'))
     .sort();
   const cgroups: string[] = [];
   const parent = cgroupParentFor('arbor', stateDir);
