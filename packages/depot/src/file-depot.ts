@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArborError, validateHandle } from '@arbor/core';
 import type { ContainerRecord, Depot } from '@arbor/core';
@@ -73,7 +73,15 @@ export class FileDepot implements Depot {
   async remove(handle: string): Promise<void> {
     const dir = this.dir(handle);
     this.made.delete(dir);
-    await rm(dir, { recursive: true, force: true });
+    // most often the record is all that is left (containerizers clean up their own files):
+    // two calls, where a recursive rm takes a walk; anything else, the walk
+    try {
+      await rm(join(dir, 'record.json'), { force: true });
+      await rmdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** list returns every readable record; a directory without one (a crash before the first save) is skipped. */
