@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import { startArbord } from '@arbor/server';
 import { benchLinux } from './linux';
+import { benchRunc } from './runc';
 import { withRawGrpcServer } from './raw-grpc';
 import { percentile, printTable, ratePerSecond, timeEach } from './stats';
 
@@ -50,12 +51,13 @@ async function benchFakeOverGrpc(): Promise<void> {
   }
 }
 
-/** BENCH_ONLY is like `linux` to run one section, e.g. while tuning one backend. */
+/** BENCH_ONLY is `fake`, `linux` or `runc` to run one section, e.g. while tuning one backend. */
 const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
   if (!ONLY || ONLY === 'fake') await benchFakeOverGrpc();
   if (!ONLY || ONLY === 'linux') await benchLinux();
+  if (!ONLY || ONLY === 'runc') await benchRunc();
 }
 
 main().catch((err: unknown) => {
