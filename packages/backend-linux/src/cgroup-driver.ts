@@ -27,6 +27,8 @@ export interface CgroupDriver {
   destroy(handle: string): Promise<void>;
   /** handles lists containers that have cgroups, for the sweep at start. */
   handles(): Promise<string[]>;
+  /** release removes the parent group once no container is left in it (arbord stops); create makes it again. */
+  release(): Promise<void>;
 }
 
 /** DEVICE_ALLOW are the character devices a container may use (and mknod): the standard ones. */

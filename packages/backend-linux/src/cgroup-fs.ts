@@ -70,3 +70,13 @@ export async function listDirs(dir: string): Promise<string[]> {
     throw err;
   }
 }
+
+/** removeIfEmpty rmdirs a cgroup that has no child groups and no processes; one in use stays. */
+export async function removeIfEmpty(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
+  }
+}

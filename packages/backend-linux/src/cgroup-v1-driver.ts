@@ -4,7 +4,7 @@ import { validateHandle } from '@arbor/core';
 import { isPlainName, storageName } from '@arbor/depot';
 import { DEVICE_ALLOW, parseKeyValues } from './cgroup-driver';
 import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
-import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, writeControl } from './cgroup-fs';
+import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, removeIfEmpty, writeControl } from './cgroup-fs';
 
 const CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer'] as const;
 type Controller = (typeof CONTROLLERS)[number];
@@ -183,6 +183,11 @@ export class CgroupV1Driver implements CgroupDriver {
 
   async destroy(handle: string): Promise<void> {
     await Promise.all(CONTROLLERS.map((c) => removeCgroup(this.dir(c, handle))));
+  }
+
+  async release(): Promise<void> {
+    this.parentReady = undefined;
+    await Promise.all(CONTROLLERS.map((c) => removeIfEmpty(join(this.root, c, this.parent))));
   }
 
   async handles(): Promise<string[]> {

@@ -4,7 +4,7 @@ import { validateHandle } from '@arbor/core';
 import { isPlainName, storageName } from '@arbor/depot';
 import { parseKeyValues, sharesToWeight } from './cgroup-driver';
 import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
-import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, writeControl } from './cgroup-fs';
+import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, removeIfEmpty, writeControl } from './cgroup-fs';
 
 const CONTROLLERS = ['cpu', 'cpuset', 'memory', 'pids'];
 
@@ -96,6 +96,10 @@ export class CgroupV2Driver implements CgroupDriver {
 
   destroy(handle: string): Promise<void> {
     return removeCgroup(this.dir(handle));
+  }
+
+  async release(): Promise<void> {
+    await removeIfEmpty(join(this.root, this.parent));
   }
 
   async handles(): Promise<string[]> {

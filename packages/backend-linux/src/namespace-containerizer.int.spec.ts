@@ -243,6 +243,26 @@ describeRoot('linux backend', () => {
   });
 });
 
+describeRoot('linux backend: an idle arbord that stops', () => {
+  it('leaves no cgroup parent, quota mount or loop device behind', async () => {
+    prepareHost();
+    const stateDir = await makeStateDir();
+    const backend = backendFor(stateDir);
+    await backend.start();
+    const c = await backend.create({});
+    await runToEnd(c, sh('true'));
+    await backend.destroy(c.handle);
+    await backend.stop();
+    const parent = cgroupParentFor('arbor', stateDir);
+    for (const controller of ['memory', 'pids', 'cpu', 'devices', 'cpuset']) {
+      await expect(stat(join('/sys/fs/cgroup', controller, parent))).rejects.toThrow(/ENOENT/);
+    }
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(stateDir);
+    expect(execFileSync('losetup', ['-j', join(stateDir, 'volumes.btrfs')], { encoding: 'utf8' })).toBe('');
+    await removeStateDir(stateDir);
+  });
+});
+
 describeRoot('linux backend: a restart of arbord', () => {
   const pkg = resolve(__dirname, '..');
   let stateDir: string;

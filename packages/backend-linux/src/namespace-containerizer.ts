@@ -57,6 +57,12 @@ export class NamespaceContainerizer extends InitContainerizer {
     await this.cgroups.apply(handle, limits);
   }
 
+  /** close also removes the containers' parent cgroup when none is left (an idle arbord leaves no trace). */
+  override async close(): Promise<void> {
+    await super.close();
+    await this.cgroups.release().catch((err: unknown) => this.logger.error('cgroup-release-failed', { error: String(err) }));
+  }
+
   protected extraHandles(): Promise<string[]> {
     return this.cgroups.handles();
   }

@@ -17,7 +17,11 @@ const RUNC_EXEC_PIDS = 32;
 
 export interface RuncContainerizerOptions extends InitContainerizerOptions {
   /** cgroups also writes limits: the pid limit is lifted while runc exec starts a process. */
-  cgroups: CgroupReader & { apply(handle: string, limits: Pick<Limits, 'pid'>): Promise<void> };
+  cgroups: CgroupReader & {
+    apply(handle: string, limits: Pick<Limits, 'pid'>): Promise<void>;
+    /** release removes the containers' parent group once none is left. */
+    release(): Promise<void>;
+  };
   runc: RuncCli;
   /** cgroupParent is the group the containers' cgroups sit in, like 'arbor-runc' (/sys/fs/cgroup/<controller>/arbor-runc/<handle>). */
   cgroupParent: string;
@@ -129,6 +133,12 @@ export class RuncContainerizer extends InitContainerizer {
       return;
     }
     await this.runc.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.runc.swapAccounting ?? false));
+  }
+
+  /** close also removes the containers' parent cgroup when none is left (an idle arbord leaves no trace). */
+  override async close(): Promise<void> {
+    await super.close();
+    await this.runc.cgroups.release().catch((err: unknown) => this.logger.error('cgroup-release-failed', { error: String(err) }));
   }
 
   protected async extraHandles(): Promise<string[]> {
