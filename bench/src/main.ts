@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
-import { startArbord } from '@arbor/server';
+import { sizeThreadPool, startArbord } from '@arbor/server';
 import { benchLinux } from './linux';
 import { benchRunc } from './runc';
 import { withRawGrpcServer } from './raw-grpc';
@@ -55,6 +55,8 @@ async function benchFakeOverGrpc(): Promise<void> {
 const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
+  // arbord runs in this process: size its thread pool as the arbord binary does
+  sizeThreadPool();
   if (!ONLY || ONLY === 'fake') await benchFakeOverGrpc();
   if (!ONLY || ONLY === 'linux') await benchLinux();
   if (!ONLY || ONLY === 'runc') await benchRunc();

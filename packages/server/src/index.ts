@@ -11,3 +11,4 @@ export { composeBackend } from './composition-root';
 export { JsonLogger } from './json-logger';
 export type { JsonLoggerOptions, LogSink } from './json-logger';
 export { ERROR_METADATA_KEY, toGrpcStatus } from './to-grpc-status';
+export { ARBORD_THREAD_POOL_SIZE, sizeThreadPool } from './thread-pool';

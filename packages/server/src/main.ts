@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG } from './arbor-config';
 import { backends } from './backends';
 import { CONFIG_FIELDS, DEFAULT_CONFIG_PATH, configFromFlags, loadConfig } from './load-config';
 import { startArbord } from './start-arbord';
+import { sizeThreadPool } from './thread-pool';
 
 function usage(): string {
   const lines = CONFIG_FIELDS.map((f) => {
@@ -31,6 +32,7 @@ function usage(): string {
 }
 
 async function main(): Promise<void> {
+  sizeThreadPool();
   let values: Record<string, string | boolean | undefined>;
   try {
     const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
