@@ -11,13 +11,17 @@
  *
  * usage: arbor-exec --init-pid PID --dir PROCESS_DIR [--cgroup DIR]... [--user SPEC]
  *          [--cwd DIR] [--env K=V]... [--rlimit NAME=N]... [--tty COLSxROWS] [--privileged] [--log-fd N]
- *          [--runc BINARY --runc-root DIR --runc-id ID] -- PATH [ARG]...
+ *          [--runc BINARY --runc-root DIR --runc-id ID [--runc-init PATH] [--restore FILE VALUE]]
+ *          -- PATH [ARG]...
  * Container env entries come before process env entries; later ones win.
  *
  * With --runc (the runc backend), the supervisor resolves the user and working dir in the
  * container's mount namespace, writes <dir>/process.json and starts the process with
  * `runc exec --detach`, a TTY through runc's console socket. As a child subreaper it then
- * waits for the process runc leaves behind, exactly as for its own child.
+ * waits for the process runc leaves behind, exactly as for its own child. With --runc-init the
+ * process starts as `arbor-init --hold`, which execs the program only once the supervisor says
+ * go: after runc has exited and VALUE is written to FILE (a pid limit lifted for runc's own
+ * threads is back before the program can fork).
  *
  * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts
  * (processes, users, rlimits, TTY, restart) */
@@ -66,6 +70,10 @@ static struct {
   char **argv;
   /* runc mode: the runc binary, its --root and the container's id */
   const char *runc, *runc_root, *runc_id;
+  /* runc_init is arbor-init's path in the container: processes start held behind it */
+  const char *runc_init;
+  /* restore_file/value: written once runc is done and before the process runs (a pid limit) */
+  const char *restore_file, *restore_value;
 } opt;
 
 static const struct {
@@ -94,6 +102,11 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--runc") == 0 && has) opt.runc = argv[++i];
     else if (strcmp(a, "--runc-root") == 0 && has) opt.runc_root = argv[++i];
     else if (strcmp(a, "--runc-id") == 0 && has) opt.runc_id = argv[++i];
+    else if (strcmp(a, "--runc-init") == 0 && has) opt.runc_init = argv[++i];
+    else if (strcmp(a, "--restore") == 0 && i + 2 < argc) {
+      opt.restore_file = argv[++i];
+      opt.restore_value = argv[++i];
+    }
     else if (strcmp(a, "--log-fd") == 0 && has) log_fd = (int)parse_int(argv[++i], "--log-fd");
     else if (strcmp(a, "--cgroup") == 0 && has && opt.ncgroups < 64) opt.cgroups[opt.ncgroups++] = argv[++i];
     else if (strcmp(a, "--env") == 0 && has && opt.nenv < MAX_ITEMS) opt.env[opt.nenv++] = argv[++i];
@@ -599,6 +612,10 @@ static void write_process_json(const struct resolved *r) {
   fprintf(f, ",\"user\":{\"uid\":%u,\"gid\":%u,\"additionalGids\":[", r->user.uid, r->user.gid);
   for (int i = 0; i < r->user.ngroups; i++) fprintf(f, "%s%u", i ? "," : "", r->user.groups[i]);
   fputs("]},\"args\":[", f);
+  if (opt.runc_init) {
+    json_string(f, opt.runc_init);
+    fputs(",\"--hold\",\"--\",", f);
+  }
   for (int i = 0; opt.argv[i]; i++) {
     if (i) fputc(',', f);
     json_string(f, opt.argv[i]);
@@ -656,6 +673,33 @@ static void runc_error(char *out, size_t size) {
   fclose(f);
 }
 
+/* release_held lets the held process exec, after writing --restore's value. If the exec
+ * fails it forwards the held process's "<code> <message>" to ready_fd and exits. */
+static void release_held(pid_t child, int go, int result, int ready_fd) {
+  if (opt.restore_file && write_file(opt.restore_file, opt.restore_value) != 0) {
+    int saved = errno;
+    kill(child, SIGKILL);
+    errno = saved;
+    dprintf(ready_fd, "%d restore %s: %s", EXIT_HELPER_FAILED, opt.restore_file, strerror(errno));
+    _exit(1);
+  }
+  if (write(go, "g", 1) != 1) {
+    dprintf(ready_fd, "%d the held process is gone", EXIT_HELPER_FAILED);
+    _exit(1);
+  }
+  close(go);
+  char msg[1100];
+  ssize_t total = 0, n;
+  while ((n = read(result, msg + total, sizeof msg - 1 - (size_t)total)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) total += n;
+  close(result);
+  if (total == 0) return; /* the exec closed it: the program runs */
+  msg[total] = '\0';
+  waitpid(child, NULL, 0);
+  dprintf(ready_fd, "%s", msg);
+  _exit(1);
+}
+
 /* start_with_runc starts the process with `runc exec --detach` and returns its host pid; the
  * supervisor is a child subreaper, so the process becomes its child once runc exits. On
  * failure it reports to ready_fd and exits. */
@@ -666,8 +710,15 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become a subreaper");
   /* runc dials the console socket by path: through an inherited directory fd it stays
    * within a socket address's 108 bytes however deep the process dir is */
-  int dirfd = open(opt.dir, O_PATH | O_DIRECTORY);
-  if (dirfd < 0) bail(EXIT_HELPER_FAILED, "open %s", opt.dir);
+  int opened = open(opt.dir, O_PATH | O_DIRECTORY);
+  if (opened < 0) bail(EXIT_HELPER_FAILED, "open %s", opt.dir);
+  /* above 10, so that the fds 3 and 4 handed to the held process never land on it */
+  int dirfd = fcntl(opened, F_DUPFD, 10);
+  close(opened);
+  if (dirfd < 0) bail(EXIT_HELPER_FAILED, "dup %s", opt.dir);
+  /* go: the supervisor's byte that lets a held process exec; result: its exec error, if any */
+  int go[2] = {-1, -1}, result[2] = {-1, -1};
+  if (opt.runc_init && (pipe2(go, O_CLOEXEC) != 0 || pipe2(result, O_CLOEXEC) != 0)) bail(EXIT_HELPER_FAILED, "pipe");
   char sockpath[64];
   snprintf(sockpath, sizeof sockpath, "/proc/self/fd/%d/console.sock", dirfd);
   int listener = -1;
@@ -687,10 +738,15 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
       dup2(opt.tty ? null : stdio[i], i);
       fcntl(i, F_SETFL, fcntl(i, F_GETFL) & ~O_NONBLOCK);
     }
+    if (opt.runc_init) {
+      /* runc --preserve-fds 2 hands fds 3 and 4 to the process (dup2 clears close-on-exec) */
+      int go_in = fcntl(go[0], F_DUPFD, 20), result_out = fcntl(result[1], F_DUPFD, 20);
+      if (go_in < 0 || result_out < 0 || dup2(go_in, 3) < 0 || dup2(result_out, 4) < 0) _exit(127);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    const char *args[24];
+    const char *args[26];
     int n = 0;
     args[n++] = opt.runc;
     args[n++] = "--root";
@@ -705,6 +761,10 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
     args[n++] = in_dir("runc.pid");
     args[n++] = "--process";
     args[n++] = in_dir("process.json");
+    if (opt.runc_init) {
+      args[n++] = "--preserve-fds";
+      args[n++] = "2";
+    }
     if (opt.tty) {
       args[n++] = "--console-socket";
       args[n++] = sockpath;
@@ -715,6 +775,10 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
     _exit(127);
   }
   close(dirfd);
+  if (opt.runc_init) {
+    close(go[0]);
+    close(result[1]);
+  }
   int st = 0, reaped = 0;
   if (opt.tty) {
     while (*pty < 0) {
@@ -750,6 +814,7 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
     dprintf(ready_fd, "%d %s", not_found ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, msg);
     _exit(1);
   }
+  if (opt.runc_init) release_held(child, go[1], result[0], ready_fd);
   return child;
 }
 

@@ -6,12 +6,13 @@ import { storageName } from '@arbor/depot';
 import { InitContainerizer, killQuietly } from '@arbor/native-helpers';
 import type { CgroupReader, InitContainerState, InitContainerizerOptions } from '@arbor/native-helpers';
 import type { RuncCli } from './runc-cli';
-import { runcConfig, runcUpdateArgs } from './runc-config';
+import { INIT_PATH, runcConfig, runcUpdateArgs } from './runc-config';
 
 /**
  * RUNC_EXEC_PIDS is how far a pid limit is lifted while `runc exec` starts a process: runc's
  * init joins the container's cgroup with its Go runtime threads, which count as tasks, and
- * would otherwise fail under a small limit. The limit is back once the process has started.
+ * would otherwise fail under a small limit. The process starts held behind arbor-init, and
+ * arbor-exec's supervisor puts the limit back before it lets the program run.
  */
 const RUNC_EXEC_PIDS = 32;
 
@@ -19,6 +20,8 @@ export interface RuncContainerizerOptions extends InitContainerizerOptions {
   /** cgroups also writes limits: the pid limit is lifted while runc exec starts a process. */
   cgroups: CgroupReader & {
     apply(handle: string, limits: Pick<Limits, 'pid'>): Promise<void>;
+    /** dirs are the container's cgroup dirs, one of them holding pids.max. */
+    dirs(handle: string): string[];
     /** release removes the containers' parent group once none is left. */
     release(): Promise<void>;
   };
@@ -38,50 +41,58 @@ export interface RuncContainerizerOptions extends InitContainerizerOptions {
  * `runc delete --force`.
  */
 export class RuncContainerizer extends InitContainerizer {
-  /** lifted holds, per container, the pid limit to restore and how many runc execs are starting. */
-  private readonly lifted = new Map<string, { starting: number; max: number; ready: Promise<void> }>();
+  /** restoreTo is, per container with a pid limit, the limit a starting process's supervisor puts back. */
+  private readonly restoreTo = new Map<string, number>();
+  /** pidLocks chains, per container, the starts and pid-limit changes that must not overlap. */
+  private readonly pidLocks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly runc: RuncContainerizerOptions) {
     super(runc);
   }
 
+  /**
+   * run starts a process; under a pid limit, one at a time per container: the limit is lifted
+   * for runc's own threads, and the supervisor restores it before the program runs, which is
+   * only safe while no other start needs it lifted.
+   */
   override async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
     await this.liveState(handle);
-    const restore = await this.liftPidLimit(handle);
-    try {
-      return await super.run(handle, spec, io);
-    } finally {
-      await restore();
-    }
+    if ((await this.pidLimit(handle)) === 0) return super.run(handle, spec, io);
+    return this.withPidLock(handle, async () => {
+      const max = await this.pidLimit(handle);
+      if (max === 0) return super.run(handle, spec, io);
+      await this.runc.cgroups.apply(handle, { pid: { max: max + RUNC_EXEC_PIDS } });
+      this.restoreTo.set(handle, max);
+      try {
+        return await super.run(handle, spec, io);
+      } finally {
+        this.restoreTo.delete(handle);
+        // the supervisor has restored it already, unless the start failed before
+        await this.runc.cgroups.apply(handle, { pid: { max } }).catch(() => undefined);
+      }
+    });
   }
 
-  /** liftPidLimit raises a set pid limit by RUNC_EXEC_PIDS until the returned function is called (by every concurrent run). */
-  private async liftPidLimit(handle: string): Promise<() => Promise<void>> {
-    let entry = this.lifted.get(handle);
-    if (!entry) {
-      const fresh = { starting: 0, max: 0, ready: Promise.resolve() };
-      fresh.ready = (async () => {
-        fresh.max = (await this.runc.cgroups.stats(handle)).pid.max;
-        if (fresh.max > 0) await this.runc.cgroups.apply(handle, { pid: { max: fresh.max + RUNC_EXEC_PIDS } });
-      })();
-      entry = fresh;
-      this.lifted.set(handle, entry);
-    }
-    const lifted = entry;
-    lifted.starting += 1;
-    const restore = async () => {
-      lifted.starting -= 1;
-      if (lifted.starting > 0) return;
-      this.lifted.delete(handle);
-      if (lifted.max > 0) await this.runc.cgroups.apply(handle, { pid: { max: lifted.max } }).catch(() => undefined);
-    };
-    try {
-      await lifted.ready;
-    } catch (err) {
-      await restore();
-      throw err;
-    }
-    return restore;
+  private pidsMaxFile(handle: string): string {
+    const dirs = this.runc.cgroups.dirs(handle);
+    return join(dirs.find((d) => d.includes('/pids/')) ?? dirs[0] ?? '', 'pids.max');
+  }
+
+  /** pidLimit reads the container's pids.max: 0 for none. */
+  private async pidLimit(handle: string): Promise<number> {
+    const text = (await readFile(this.pidsMaxFile(handle), 'utf8').catch(() => 'max')).trim();
+    return text === 'max' ? 0 : Number(text);
+  }
+
+  private withPidLock<T>(handle: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.pidLocks.get(handle) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    const tail = next.catch(() => undefined);
+    this.pidLocks.set(handle, tail);
+    void tail.then(() => {
+      if (this.pidLocks.get(handle) === tail) this.pidLocks.delete(handle);
+    });
+    return next;
   }
 
   /** runcId is the container's id under runc's root: the handle, shortened like every stored name. */
@@ -117,22 +128,17 @@ export class RuncContainerizer extends InitContainerizer {
   }
 
   protected execArgs(handle: string): string[] {
-    return ['--runc', this.runc.runc.binary, '--runc-root', this.runc.runc.root, '--runc-id', this.runcId(handle)];
+    const args = ['--runc', this.runc.runc.binary, '--runc-root', this.runc.runc.root, '--runc-id', this.runcId(handle), '--runc-init', INIT_PATH];
+    const max = this.restoreTo.get(handle);
+    if (max !== undefined) args.push('--restore', this.pidsMaxFile(handle), String(max));
+    return args;
   }
 
   async limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void> {
     await this.liveState(handle);
-    const lifted = this.lifted.get(handle);
-    if (lifted && limits.pid) {
-      // a process is starting: the new limit is what gets restored, lifted until then
-      await lifted.ready.catch(() => undefined);
-      lifted.max = limits.pid.max;
-      // runc keeps the limit it was told and sets it again on any later update
-      await this.runc.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.runc.swapAccounting ?? false));
-      await this.runc.cgroups.apply(handle, { pid: { max: lifted.max > 0 ? lifted.max + RUNC_EXEC_PIDS : 0 } });
-      return;
-    }
-    await this.runc.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.runc.swapAccounting ?? false));
+    const update = () => this.runc.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.runc.swapAccounting ?? false));
+    // a pid limit waits for a start that has it lifted, so that the new one is what stays
+    await (limits.pid ? this.withPidLock(handle, update) : update());
   }
 
   /** close also removes the containers' parent cgroup when none is left (an idle arbord leaves no trace). */
