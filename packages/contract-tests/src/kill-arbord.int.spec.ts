@@ -7,24 +7,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { GrpcClient } from '@arbor/client';
+import { OutputCollector } from './helpers/output-collector';
 
 const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
 const hasRunc = spawnSync('runc', ['--version']).status === 0;
 const backends = ['linux', ...(hasRunc ? ['runc'] : [])];
 const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.chunks.push(chunk);
-    done();
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
 
 describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
   jest.setTimeout(60_000);
@@ -83,8 +73,8 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
     const again = await second.lookup(container.handle);
     expect(await again.properties()).toEqual({ owner: 'kill-test' });
     expect((await again.info()).processIds).toEqual(['survivor']);
-    const stdout = new Collector();
-    const stderr = new Collector();
+    const stdout = new OutputCollector();
+    const stderr = new OutputCollector();
     const process = await again.attach('survivor', { stdout, stderr, stdin: PassThrough.from(['restarted\n']) });
     expect(await process.wait()).toBe(7);
     expect(stdout.text()).toBe('after restarted\n');
@@ -101,7 +91,7 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
     await new Promise((r) => setTimeout(r, 1000));
 
     const second = await startArbord();
-    const stdout = new Collector();
+    const stdout = new OutputCollector();
     const process = await (await second.lookup(container.handle)).attach('quick', { stdout });
     expect(await process.wait()).toBe(3);
     expect(stdout.text()).toBe('late\n');

@@ -1,55 +1,13 @@
 // The contract against the linux backend in-process, with the real LinuxNetworker (root only;
 // scripts/setup.sh builds the native helpers and the default rootfs it needs).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLinuxBackend } from '@arbor/backend-linux';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { LinuxNetworker } from '@arbor/network';
 import { describeBackendContract } from './describe-backend-contract';
-import type { BackendOverrides, ContractServer } from './contract-setup';
+import { startHostBackend } from './host-backend-contract-server';
 import { LINUX_CAPABILITIES } from './linux-capabilities';
 
-async function startLinux(overrides: BackendOverrides): Promise<ContractServer> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'arbor-contract-linux-'));
-  // start makes a fresh backend over the same state dir: a restart of arbord
-  const start = async () => {
-    const backend = createLinuxBackend({
-      stateDir,
-      defaultRootfs: '',
-      ...overrides,
-      networker: new LinuxNetworker({
-        ...(overrides.networkPool !== undefined && { networkPool: overrides.networkPool }),
-        ...(overrides.portPoolStart !== undefined && { portPoolStart: overrides.portPoolStart }),
-        ...(overrides.portPoolSize !== undefined && { portPoolSize: overrides.portPoolSize }),
-      }),
-    });
-    await backend.start();
-    return backend;
-  };
-  let backend = await start();
-  return {
-    get client() {
-      return backend;
-    },
-    stopTimeoutMs: overrides.stopTimeoutMs ?? 10_000,
-    connect: async () => ({ client: backend, close: async () => undefined }),
-    restart: async () => {
-      await backend.stop();
-      backend = await start();
-      return backend;
-    },
-    close: async () => {
-      const left = await backend.containers();
-      await Promise.allSettled(left.map((c) => backend.destroy(c.handle)));
-      await backend.stop();
-      await rm(stateDir, { recursive: true, force: true });
-    },
-  };
-}
-
 if (process.getuid?.() === 0) {
-  describeBackendContract('linux (in-process)', { makeClient: startLinux }, {
+  describeBackendContract('linux (in-process)', { makeClient: (overrides) => startHostBackend('linux', createLinuxBackend, overrides) }, {
     ...LINUX_CAPABILITIES,
     images: [`raw://${DEFAULT_ROOTFS}`],
   });

@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LinuxBackendOptions as HostBackendOptions } from '@arbor/backend-linux';
+import type { Gardener } from '@arbor/core';
+import { LinuxNetworker } from '@arbor/network';
+import type { BackendOverrides, ContractServer } from './contract-setup';
+
+/**
+ * startHostBackend runs a real backend (linux or runc) in-process over a fresh state dir in
+ * /tmp, with the real LinuxNetworker; restart() makes a new backend over the same state dir,
+ * as a restart of arbord would, and close() destroys what is left and removes the dir.
+ */
+export async function startHostBackend(name: string, createBackend: (options: HostBackendOptions) => Gardener, overrides: BackendOverrides): Promise<ContractServer> {
+  const stateDir = await mkdtemp(join(tmpdir(), `arbor-contract-${name}-`));
+  // start makes a fresh backend over the same state dir: a restart of arbord
+  const start = async () => {
+    const backend = createBackend({
+      stateDir,
+      defaultRootfs: '',
+      ...overrides,
+      networker: new LinuxNetworker({
+        ...(overrides.networkPool !== undefined && { networkPool: overrides.networkPool }),
+        ...(overrides.portPoolStart !== undefined && { portPoolStart: overrides.portPoolStart }),
+        ...(overrides.portPoolSize !== undefined && { portPoolSize: overrides.portPoolSize }),
+      }),
+    });
+    await backend.start();
+    return backend;
+  };
+  let backend = await start();
+  return {
+    get client() {
+      return backend;
+    },
+    stopTimeoutMs: overrides.stopTimeoutMs ?? 10_000,
+    connect: async () => ({ client: backend, close: async () => undefined }),
+    restart: async () => {
+      await backend.stop();
+      backend = await start();
+      return backend;
+    },
+    close: async () => {
+      const left = await backend.containers();
+      await Promise.allSettled(left.map((c) => backend.destroy(c.handle)));
+      await backend.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
