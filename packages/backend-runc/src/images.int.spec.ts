@@ -1,38 +1,17 @@
 // Containers from a registry image on the runc backend: an image built with the Docker engine
 // (FROM scratch: busybox-static, 4 layers, a whiteout, Env, WorkingDir, Entrypoint/Cmd),
 // pushed to a real registry on loopback (root, a Docker engine, docker-registry and skopeo).
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import type { Container, Gardener, ProcessSpec } from '@arbor/core';
+import type { Gardener } from '@arbor/core';
 import { imagesTesting } from '@arbor/images';
 import { createRuncBackend } from './create-runc-backend';
+import { describeRunc, runToEnd } from './testing/runc-test-env';
 
 const run = promisify(execFile);
-const canRun = process.getuid?.() === 0 && spawnSync('runc', ['--version']).status === 0;
-const describeRunc = canRun ? describe : describe.skip;
-
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.chunks.push(chunk);
-    done();
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-async function runToEnd(container: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Collector();
-  const stderr = new Collector();
-  const code = await (await container.run(spec, { stdout, stderr })).wait();
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
-
 describeRunc('runc backend: containers from registry images', () => {
   jest.setTimeout(180_000);
   const docker = imagesTesting.localDocker();

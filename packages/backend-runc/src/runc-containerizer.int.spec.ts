@@ -6,30 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { cgroupParentFor } from '@arbor/backend-linux';
 import type { Container, Gardener, ProcessSpec } from '@arbor/core';
 import { createRuncBackend } from './create-runc-backend';
+import { describeRunc, runToEnd } from './testing/runc-test-env';
 
-const canRun = process.getuid?.() === 0 && spawnSync('runc', ['--version']).status === 0;
-const describeRunc = canRun ? describe : describe.skip;
-
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.chunks.push(chunk);
-    done();
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-async function runToEnd(container: Container, script: string, extra: Partial<ProcessSpec> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Collector();
-  const stderr = new Collector();
-  const code = await (await container.run({ path: 'sh', args: ['-c', script], ...extra }, { stdout, stderr })).wait();
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
+/** runScript runs a shell script to its end. */
+function runScript(container: Container, script: string, extra: Partial<ProcessSpec> = {}) {
+  return runToEnd(container, { path: 'sh', args: ['-c', script], ...extra });
 }
 
 describeRunc('runc backend', () => {
@@ -50,12 +34,12 @@ describeRunc('runc backend', () => {
 
   it('runs root with the 14 default capabilities, none inheritable, no_new_privs and seccomp', async () => {
     const c = await backend.create({});
-    const status = await runToEnd(c, 'grep -E "^(CapInh|CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status');
+    const status = await runScript(c, 'grep -E "^(CapInh|CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status');
     expect(status.stdout).toBe('CapInh:\t0000000000000000\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n');
-    const user = await runToEnd(c, 'grep -E "^(CapEff|CapBnd):" /proc/self/status', { user: 'vcap' });
+    const user = await runScript(c, 'grep -E "^(CapEff|CapBnd):" /proc/self/status', { user: 'vcap' });
     expect(user.stdout).toBe('CapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\n');
     // the filter answers EPERM where a capability would not even be asked
-    const unshare = await runToEnd(c, 'unshare -U true 2>&1; echo $?');
+    const unshare = await runScript(c, 'unshare -U true 2>&1; echo $?');
     expect(unshare.stdout).toMatch(/Operation not permitted\n1\n$/);
   });
 
@@ -63,9 +47,9 @@ describeRunc('runc backend', () => {
     const c = await backend.create({});
     // runc always allows mknod ('m') of any node, as Docker does: the node is made, but
     // the device rules refuse to open it
-    const disk = await runToEnd(c, 'mknod /tmp/sda b 8 0; head -c 1 /tmp/sda 2>&1; echo $?');
+    const disk = await runScript(c, 'mknod /tmp/sda b 8 0; head -c 1 /tmp/sda 2>&1; echo $?');
     expect(disk.stdout).toMatch(/(Operation not permitted|Permission denied)\n1\n$/);
-    expect((await runToEnd(c, 'echo hi > /dev/null && head -c 4 /dev/zero | wc -c')).stdout.trim()).toBe('4');
+    expect((await runScript(c, 'echo hi > /dev/null && head -c 4 /dev/zero | wc -c')).stdout.trim()).toBe('4');
   });
 
   it('changes the memory and pid limits of a running container through runc update', async () => {
@@ -76,7 +60,7 @@ describeRunc('runc backend', () => {
     expect((await readFile(join('/sys/fs/cgroup/memory', parent, c.handle, 'memory.limit_in_bytes'), 'utf8')).trim()).toBe(String(96 << 20));
     expect((await readFile(join('/sys/fs/cgroup/pids', parent, c.handle, 'pids.max'), 'utf8')).trim()).toBe('60');
     // a process still starts under the new limit, and the limit is back after it did
-    expect((await runToEnd(c, 'echo ok')).stdout).toBe('ok\n');
+    expect((await runScript(c, 'echo ok')).stdout).toBe('ok\n');
     expect((await readFile(join('/sys/fs/cgroup/pids', parent, c.handle, 'pids.max'), 'utf8')).trim()).toBe('60');
   });
 

@@ -1,0 +1,28 @@
+// What the runc backend's integration specs share: skipping where runc cannot run, and
+// running a process to its end with its output.
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import type { Container, ProcessSpec } from '@arbor/core';
+
+/** describeRunc runs a block as root on a host with runc, and skips it elsewhere. */
+export const describeRunc = process.getuid?.() === 0 && spawnSync('runc', ['--version']).status === 0 ? describe : describe.skip;
+
+/** Collector is a Writable that keeps what it was given. */
+export class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** runToEnd runs a process and returns its exit code and output. */
+export async function runToEnd(container: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Collector();
+  const stderr = new Collector();
+  const code = await (await container.run(spec, { stdout, stderr })).wait();
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
