@@ -13,6 +13,7 @@ import type { LinuxBackendConfig } from './linux-backend-config';
 import { LoopbackOnlyNetworker } from './loopback-only-networker';
 import { NamespaceContainerizer } from './namespace-containerizer';
 import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
+import type { HelperName } from '@arbor/native-helpers';
 
 /**
  * hostCgroupDriver picks the driver for this host at start (not on a request path):
@@ -41,24 +42,34 @@ export function cgroupParentFor(base: string, stateDir: string): string {
 }
 
 /**
+ * hostHelpers finds what a real backend runs on the host: the built native/ helpers it names
+ * and the static busybox that streams files.
+ * @throws ArborError naming the backend, what is missing and how to fix it
+ */
+export function hostHelpers(backend: string, config: Pick<LinuxBackendConfig, 'helpersDir' | 'busybox'>, names: readonly HelperName[]): { helpers: HelperRunner; busybox: string } {
+  const helpers = new HelperRunner(config.helpersDir ?? DEFAULT_HELPERS_DIR);
+  for (const name of names) {
+    try {
+      accessSync(helpers.path(name), constants.X_OK);
+    } catch {
+      throw new ArborError('failedPrecondition', `${backend} backend: ${name} not found at ${helpers.path(name)}: build the helpers with make -C native`);
+    }
+  }
+  const busybox = config.busybox ?? defaultBusybox();
+  if (!existsSync(busybox)) {
+    throw new ArborError('failedPrecondition', `${backend} backend: ${busybox} not found: build the default rootfs with scripts/build-rootfs.sh`);
+  }
+  return { helpers, busybox };
+}
+
+/**
  * makeNamespaceContainerizer checks that this host can serve the linux backend (root, the
  * built helpers, a static busybox) and builds the containerizer.
  * @throws ArborError saying what is missing and how to fix it
  */
 export function makeNamespaceContainerizer(config: LinuxBackendConfig, logger: Logger = silentLogger): NamespaceContainerizer {
   if (process.getuid?.() !== 0) throw new ArborError('failedPrecondition', 'linux backend: arbord must run as root (namespaces, cgroups, mounts)');
-  const helpers = new HelperRunner(config.helpersDir ?? DEFAULT_HELPERS_DIR);
-  for (const name of ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar'] as const) {
-    try {
-      accessSync(helpers.path(name), constants.X_OK);
-    } catch {
-      throw new ArborError('failedPrecondition', `linux backend: ${name} not found at ${helpers.path(name)}: build the helpers with make -C native`);
-    }
-  }
-  const busybox = config.busybox ?? defaultBusybox();
-  if (!existsSync(busybox)) {
-    throw new ArborError('failedPrecondition', `linux backend: ${busybox} not found: build the default rootfs with scripts/build-rootfs.sh`);
-  }
+  const { helpers, busybox } = hostHelpers('linux', config, ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar']);
   return new NamespaceContainerizer({
     stateDir: config.stateDir,
     cgroups: hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir)),

@@ -1,6 +1,6 @@
 // @arbor/backend-linux: containers made from namespaces, cgroups and pivot_root by the C helpers of native/.
 export { linuxBackendModule, makeHostBackendModule, makeLinuxBackendModule } from './linux-backend-module';
-export { cgroupParentFor, createHostBackend, createLinuxBackend, hostCgroupDriver, makeNamespaceContainerizer } from './create-linux-backend';
+export { cgroupParentFor, createHostBackend, createLinuxBackend, hostCgroupDriver, hostHelpers, makeNamespaceContainerizer } from './create-linux-backend';
 export type { LinuxBackendOptions } from './create-linux-backend';
 export type { LinuxBackendConfig } from './linux-backend-config';
 export { NamespaceContainerizer, OOM_EVENT } from './namespace-containerizer';
@@ -9,5 +9,4 @@ export { CgroupV1Driver } from './cgroup-v1-driver';
 export { CgroupV2Driver } from './cgroup-v2-driver';
 export type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
 export { LoopbackOnlyNetworker } from './loopback-only-networker';
-export { defaultBusybox } from './linux-backend-config';
 export { HelperError, HelperRunner } from '@arbor/native-helpers';

@@ -1,10 +1,9 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArborError, silentLogger } from '@arbor/core';
 import type { Gardener, Logger } from '@arbor/core';
-import { cgroupParentFor, createHostBackend, defaultBusybox, hostCgroupDriver } from '@arbor/backend-linux';
+import { cgroupParentFor, createHostBackend, hostCgroupDriver, hostHelpers } from '@arbor/backend-linux';
 import type { LinuxBackendConfig, LinuxBackendOptions } from '@arbor/backend-linux';
-import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
 import { RuncCli, checkRuncVersion } from './runc-cli';
 import { RuncContainerizer } from './runc-containerizer';
 
@@ -25,18 +24,7 @@ export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger 
   if (process.getuid?.() !== 0) throw new ArborError('failedPrecondition', 'runc backend: arbord must run as root');
   const binary = config.runcBinary || 'runc';
   const version = checkRuncVersion(binary);
-  const helpers = new HelperRunner(config.helpersDir ?? DEFAULT_HELPERS_DIR);
-  for (const name of ['arbor-exec', 'arbor-init', 'arbor-tar'] as const) {
-    try {
-      accessSync(helpers.path(name), constants.X_OK);
-    } catch {
-      throw new ArborError('failedPrecondition', `runc backend: ${name} not found at ${helpers.path(name)}: build the helpers with make -C native`);
-    }
-  }
-  const busybox = config.busybox ?? defaultBusybox();
-  if (!existsSync(busybox)) {
-    throw new ArborError('failedPrecondition', `runc backend: ${busybox} not found: build the default rootfs with scripts/build-rootfs.sh`);
-  }
+  const { helpers, busybox } = hostHelpers('runc', config, ['arbor-exec', 'arbor-init', 'arbor-tar']);
   const cgroupRoot = config.cgroupRoot ?? '/sys/fs/cgroup';
   // containers live in /sys/fs/cgroup/<controller>/arbor-runc[-<hash of a non-default stateDir>]/<handle>
   const cgroupParent = cgroupParentFor('arbor-runc', config.stateDir);
