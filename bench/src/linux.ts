@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { startArbord } from '@arbor/server';
-import { percentile, printTable, timeEach, type Sample } from './stats';
+import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 
 const run = promisify(execFile);
 
@@ -20,11 +20,7 @@ function runDetached(cmd: string, args: string[]): Promise<void> {
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`))));
   });
 }
-const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
-const ratio = (a: Sample, b: Sample): string => `${(percentile(a, 50) / percentile(b, 50)).toFixed(2)}x`;
-const ratio99 = (a: Sample, b: Sample): string => `${(percentile(a, 99) / percentile(b, 99)).toFixed(2)}x`;
 
 /** runcBundle writes an OCI bundle over the default rootfs whose process runs argv. */
 async function runcBundle(dir: string, argv: string[]): Promise<string> {
@@ -71,7 +67,7 @@ export async function benchLinux(): Promise<void> {
     const arbor: Sample = [];
     const runc: Sample = [];
     const raw: Sample = [];
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < BENCH_RUNS; i++) {
       arbor.push(...(await timeEach(1, lifecycle)));
       runc.push(...(await timeEach(1, () => runcRun(i))));
       raw.push(...(await timeEach(1, unshare)));
@@ -85,7 +81,7 @@ export async function benchLinux(): Promise<void> {
       await run('runc', ['delete', '--force', 'arbor-bench-exec']).catch(() => undefined);
       await runDetached('runc', ['run', '--detach', '--bundle', sleepBundle, 'arbor-bench-exec']);
       await (await container.run({ path: 'true' }, {})).wait();
-      for (let i = 0; i < RUNS; i++) {
+      for (let i = 0; i < BENCH_RUNS; i++) {
         arborExec.push(...(await timeEach(1, async () => (await container.run({ path: 'true' }, {})).wait())));
         runcExec.push(...(await timeEach(1, () => run('runc', ['exec', 'arbor-bench-exec', 'true']))));
       }
@@ -94,14 +90,14 @@ export async function benchLinux(): Promise<void> {
       await client.destroy(container.handle);
     }
 
-    printTable(`linux backend over gRPC vs raw tools, same rootfs, ${RUNS} runs each (lower is better)`, [
-      { name: 'create + run `true` + destroy p50', value: ms(percentile(arbor, 50)), note: `${ratio(arbor, runc)} of runc run` },
-      { name: 'create + run `true` + destroy p99', value: ms(percentile(arbor, 99)), note: `${ratio99(arbor, runc)} of runc run's p99` },
-      { name: 'raw `runc run` true p50', value: ms(percentile(runc, 50)), note: `p99 ${ms(percentile(runc, 99))}` },
-      { name: 'raw `unshare` + chroot true p50', value: ms(percentile(raw, 50)), note: `arbor is ${ratio(arbor, raw)} of it` },
-      { name: 'run `true` in a running container p50', value: ms(percentile(arborExec, 50)), note: `${ratio(arborExec, runcExec)} of runc exec` },
-      { name: 'run `true` in a running container p99', value: ms(percentile(arborExec, 99)), note: `${ratio99(arborExec, runcExec)} of runc exec's p99` },
-      { name: 'raw `runc exec` true p50', value: ms(percentile(runcExec, 50)), note: `p99 ${ms(percentile(runcExec, 99))}` },
+    printTable(`linux backend over gRPC vs raw tools, same rootfs, ${BENCH_RUNS} runs each (lower is better)`, [
+      { name: 'create + run `true` + destroy p50', value: formatMs(percentile(arbor, 50)), note: `${ratioAt(arbor, runc)} of runc run` },
+      { name: 'create + run `true` + destroy p99', value: formatMs(percentile(arbor, 99)), note: `${ratioAt(arbor, runc, 99)} of runc run's p99` },
+      { name: 'raw `runc run` true p50', value: formatMs(percentile(runc, 50)), note: `p99 ${formatMs(percentile(runc, 99))}` },
+      { name: 'raw `unshare` + chroot true p50', value: formatMs(percentile(raw, 50)), note: `arbor is ${ratioAt(arbor, raw)} of it` },
+      { name: 'run `true` in a running container p50', value: formatMs(percentile(arborExec, 50)), note: `${ratioAt(arborExec, runcExec)} of runc exec` },
+      { name: 'run `true` in a running container p99', value: formatMs(percentile(arborExec, 99)), note: `${ratioAt(arborExec, runcExec, 99)} of runc exec's p99` },
+      { name: 'raw `runc exec` true p50', value: formatMs(percentile(runcExec, 50)), note: `p99 ${formatMs(percentile(runcExec, 99))}` },
     ]);
   } finally {
     client.close();

@@ -11,12 +11,9 @@ import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
 import { startArbord } from '@arbor/server';
-import { percentile, printTable, timeEach, type Sample } from './stats';
+import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 
 const run = promisify(execFile);
-const RUNS = Number(process.env.BENCH_RUNS ?? 30);
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
-const ratio = (a: Sample, b: Sample): string => `${(percentile(a, 50) / percentile(b, 50)).toFixed(2)}x`;
 
 /** arborBundle writes the bundle the runc backend would write for a container, running argv instead of arbor-init. */
 async function arborBundle(dir: string, argv: string[]): Promise<string> {
@@ -64,7 +61,7 @@ export async function benchRunc(): Promise<void> {
     await runcRun(-1);
     const arbor: Sample = [];
     const runc: Sample = [];
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < BENCH_RUNS; i++) {
       arbor.push(...(await timeEach(1, lifecycle)));
       runc.push(...(await timeEach(1, () => runcRun(i))));
     }
@@ -76,7 +73,7 @@ export async function benchRunc(): Promise<void> {
       const runcId = container.handle;
       const stateRoot = join(dir, 'state', 'runc');
       await (await container.run({ path: 'true' }, {})).wait();
-      for (let i = 0; i < RUNS; i++) {
+      for (let i = 0; i < BENCH_RUNS; i++) {
         arborExec.push(...(await timeEach(1, async () => (await container.run({ path: 'true' }, {})).wait())));
         runcExec.push(...(await timeEach(1, () => run('runc', ['--root', stateRoot, 'exec', runcId, 'true']))));
       }
@@ -84,12 +81,12 @@ export async function benchRunc(): Promise<void> {
       await client.destroy(container.handle);
     }
 
-    printTable(`runc backend over gRPC vs raw runc, same bundle, ${RUNS} runs each (lower is better)`, [
-      { name: 'create + run `true` + destroy p50', value: ms(percentile(arbor, 50)), note: `${ratio(arbor, runc)} of runc run` },
-      { name: 'create + run `true` + destroy p99', value: ms(percentile(arbor, 99)) },
-      { name: 'raw `runc run` true p50', value: ms(percentile(runc, 50)), note: `p99 ${ms(percentile(runc, 99))}` },
-      { name: 'run `true` in a running container p50', value: ms(percentile(arborExec, 50)), note: `${ratio(arborExec, runcExec)} of runc exec` },
-      { name: 'raw `runc exec` true p50', value: ms(percentile(runcExec, 50)) },
+    printTable(`runc backend over gRPC vs raw runc, same bundle, ${BENCH_RUNS} runs each (lower is better)`, [
+      { name: 'create + run `true` + destroy p50', value: formatMs(percentile(arbor, 50)), note: `${ratioAt(arbor, runc)} of runc run` },
+      { name: 'create + run `true` + destroy p99', value: formatMs(percentile(arbor, 99)) },
+      { name: 'raw `runc run` true p50', value: formatMs(percentile(runc, 50)), note: `p99 ${formatMs(percentile(runc, 99))}` },
+      { name: 'run `true` in a running container p50', value: formatMs(percentile(arborExec, 50)), note: `${ratioAt(arborExec, runcExec)} of runc exec` },
+      { name: 'raw `runc exec` true p50', value: formatMs(percentile(runcExec, 50)) },
     ]);
   } finally {
     client.close();

@@ -45,3 +45,12 @@ export function printTable(title: string, rows: Row[]): void {
   console.log(`${'-'.repeat(w1)}  ${'-'.repeat(w2)}  ----`);
   for (const r of rows) console.log(`${r.name.padEnd(w1)}  ${r.value.padStart(w2)}  ${r.note ?? ''}`);
 }
+
+/** BENCH_RUNS is how many runs the backend sections make of each path (env BENCH_RUNS, default 30). */
+export const BENCH_RUNS = Number(process.env.BENCH_RUNS ?? 30);
+
+/** formatMs prints a duration like '79.4 ms'. */
+export const formatMs = (n: number): string => `${n.toFixed(1)} ms`;
+
+/** ratioAt prints how a's p-th percentile compares with b's, like '0.95x'. */
+export const ratioAt = (a: Sample, b: Sample, p = 50): string => `${(percentile(a, p) / percentile(b, p)).toFixed(2)}x`;
