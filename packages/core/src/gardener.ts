@@ -54,6 +54,7 @@ import {
   validatePortMapping,
   validateProcessId,
   validateProcessSpec,
+  validateStreamSpec,
 } from './validation';
 
 export interface GardenerPorts {
@@ -277,10 +278,12 @@ export class Gardener implements Backend {
   }
 
   async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
+    validateStreamSpec(spec);
     await this.touch(handle, () => this.ports.containerizer.streamIn(handle, spec));
   }
 
   async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
+    validateStreamSpec(spec);
     return this.touch(handle, () => this.ports.containerizer.streamOut(handle, spec));
   }
 

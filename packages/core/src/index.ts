@@ -89,11 +89,16 @@ export type { ProcessUser } from './environment';
 export { formatIPv4, parseCidr, parseIPv4 } from './ipv4';
 export type { Cidr } from './ipv4';
 export {
+  MAX_ID,
+  quoteInput,
+  validateAbsolutePath,
   validateBandwidthLimits,
   validateContainerSpec,
   validateCpuLimits,
   validateDiskLimits,
+  validateEnv,
   validateHandle,
+  validateImageConfig,
   validateLimits,
   validateMemoryLimits,
   validateNetOutRule,
@@ -102,5 +107,8 @@ export {
   validatePortMapping,
   validateProcessId,
   validateProcessSpec,
+  validateStreamSpec,
+  validateText,
   validateUser,
 } from './validation';
+export type { ImageConfigFields } from './validation';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors';
-import { validateContainerSpec, validateHandle, validateNetOutRule, validateProcessSpec } from './validation';
+import { validateContainerSpec, validateHandle, validateImageConfig, validateNetOutRule, validateProcessSpec, validateStreamSpec } from './validation';
 
 function fieldOf(fn: () => void): string | undefined {
   try {
@@ -83,5 +83,56 @@ describe('validateProcessSpec', () => {
 
   it.each(['', 'root', 'vcap', '1000:1000', '0'])('accepts user %j', (user) => {
     expect(() => validateProcessSpec({ path: 'ls', user })).not.toThrow();
+  });
+});
+
+// hostile input: a NUL would end a C string early or, framed in a helper's argv, start another argument
+describe('NUL and id bounds', () => {
+  it.each([
+    [{ path: 'sh\u0000--privileged' }, 'path'],
+    [{ path: 'sh', args: ['-c', 'x\u0000--privileged'] }, 'args[1]'],
+    [{ path: 'sh', env: ['X=1\u0000--privileged'] }, 'env[0]'],
+    [{ path: 'sh', dir: '/tmp\u0000--privileged' }, 'dir'],
+    [{ path: 'sh', dir: 'relative/dir' }, 'dir'],
+    [{ path: 'sh', user: 'vcap\u0000--privileged' }, 'user'],
+    [{ path: 'sh', user: '4294967295:0' }, 'user'],
+    [{ path: 'sh', user: '0:4294967295' }, 'user'],
+    [{ path: 'sh', user: '99999999999:0' }, 'user'],
+  ])('refuses %j in %s', (spec, field) => {
+    expect(fieldOf(() => validateProcessSpec(spec))).toBe(field);
+  });
+
+  it('accepts the largest id and ordinary users', () => {
+    for (const user of ['4294967294:4294967294', '0', '1000:1000', 'vcap', 'nobody']) {
+      expect(() => validateProcessSpec({ path: 'sh', user })).not.toThrow();
+    }
+  });
+
+  it('refuses a NUL in a container spec: env, bind mounts, image and properties', () => {
+    expect(fieldOf(() => validateContainerSpec({ env: ['A=\u0000'] }))).toBe('env[0]');
+    expect(fieldOf(() => validateContainerSpec({ bindMounts: [{ srcPath: '/a\u0000', dstPath: '/b', mode: 'ro', origin: 'host' }] }))).toBe('bindMounts[0].srcPath');
+    expect(fieldOf(() => validateContainerSpec({ image: { uri: 'raw:///x\u0000' } }))).toBe('image.uri');
+    expect(fieldOf(() => validateContainerSpec({ properties: { a: 'b\u0000' } }))).toBe('properties.a');
+  });
+
+  it('quotes at most 64 characters of an input in its message', () => {
+    expect(() => validateHandle('/'.repeat(100_000))).toThrow(/^handle: "\/{64}\.\.\." is not a valid handle/);
+  });
+
+  it('checks an image config as API input, naming the image and the field', () => {
+    expect(() => validateImageConfig({ env: ['X=1\u0000--privileged'] }, 'oci:///l#t')).toThrow(/image: "oci:\/\/\/l#t" config Env\[0\]/);
+    expect(() => validateImageConfig({ user: '4294967295' }, 'i')).toThrow(/config User/);
+    expect(() => validateImageConfig({ workingDir: '/a\u0000' }, 'i')).toThrow(/config WorkingDir/);
+    expect(() => validateImageConfig({ cmd: ['sh', '\u0000'] }, 'i')).toThrow(/config Cmd\[1\]/);
+    expect(() => validateImageConfig({ entrypoint: ['\u0000'] }, 'i')).toThrow(/config Entrypoint\[0\]/);
+    expect(() => validateImageConfig({ env: ['PATH=/bin'], user: 'vcap', workingDir: '/app', cmd: ['sh'] }, 'i')).not.toThrow();
+  });
+});
+
+describe('validateStreamSpec', () => {
+  it('refuses a NUL in the path and an id out of range', () => {
+    expect(fieldOf(() => validateStreamSpec({ path: '/tmp\u0000x' }))).toBe('path');
+    expect(fieldOf(() => validateStreamSpec({ path: '/tmp', user: '4294967295:0' }))).toBe('user');
+    expect(() => validateStreamSpec({ path: 'relative/dir', user: 'vcap' })).not.toThrow();
   });
 });

@@ -18,12 +18,35 @@ import type {
 
 const namePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,255}$/;
 
+/** QUOTE_LIMIT is how many characters of an input an error message repeats. */
+const QUOTE_LIMIT = 64;
+
+/**
+ * quoteInput is an input as an error message shows it: JSON-quoted (a NUL shows as \u0000)
+ * and cut to 64 characters, so a 100 KB input never makes a 100 KB message.
+ */
+export function quoteInput(value: string): string {
+  const cut = value.length > QUOTE_LIMIT ? `${value.slice(0, QUOTE_LIMIT)}...` : value;
+  return JSON.stringify(cut);
+}
+
+/** MAX_ID is the largest uid or gid a user may name: 2^32-1 is (uid_t)-1, which the kernel reads as 'unchanged'. */
+export const MAX_ID = 4294967294;
+
+/**
+ * validateText refuses a NUL: every string reaches C helpers and the kernel, where a NUL ends
+ * it (and, in argv framing, would start another argument).
+ */
+export function validateText(value: string, field: string): void {
+  if (value.includes('\0')) throw new InvalidArgumentError(field, `${quoteInput(value)} contains a NUL character`);
+}
+
 /** validateHandle: 1-256 characters of A-Z a-z 0-9 . _ -, not starting with . or -. */
 export function validateHandle(handle: string, field = 'handle'): void {
   if (!namePattern.test(handle)) {
     throw new InvalidArgumentError(
       field,
-      `'${handle}' is not a valid handle: use 1-256 characters from A-Z a-z 0-9 . _ - , not starting with . or -`,
+      `${quoteInput(handle)} is not a valid handle: use 1-256 characters from A-Z a-z 0-9 . _ - , not starting with . or -`,
     );
   }
 }
@@ -33,7 +56,7 @@ export function validateProcessId(id: string, field = 'processId'): void {
   if (!namePattern.test(id)) {
     throw new InvalidArgumentError(
       field,
-      `'${id}' is not a valid process id: use 1-256 characters from A-Z a-z 0-9 . _ - , not starting with . or -`,
+      `${quoteInput(id)} is not a valid process id: use 1-256 characters from A-Z a-z 0-9 . _ - , not starting with . or -`,
     );
   }
 }
@@ -125,10 +148,12 @@ export function validateNetOutRule(rule: NetOutRule, field = 'rule'): void {
   }
 }
 
-function envEntries(env: readonly string[], field: string): void {
+/** validateEnv: entries like 'KEY=VALUE', with no NUL anywhere. */
+export function validateEnv(env: readonly string[], field = 'env'): void {
   env.forEach((entry, i) => {
-    if (!/^[^=\0]+=[^\0]*$/.test(entry)) {
-      throw new InvalidArgumentError(`${field}[${i}]`, `'${entry}' must look like KEY=VALUE`);
+    validateText(entry, `${field}[${i}]`);
+    if (!/^[^=]+=/.test(entry)) {
+      throw new InvalidArgumentError(`${field}[${i}]`, `${quoteInput(entry)} must look like KEY=VALUE`);
     }
   });
 }
@@ -146,13 +171,16 @@ export function validateContainerSpec(spec: ContainerSpec): void {
   if (spec.handle) validateHandle(spec.handle);
   if (spec.graceTimeMs !== undefined) count(spec.graceTimeMs, 'graceTimeMs');
   validateNetworkRequest(spec.network ?? '');
-  envEntries(spec.env ?? [], 'env');
+  validateEnv(spec.env ?? [], 'env');
+  if (spec.image) validateText(spec.image.uri, 'image.uri');
   (spec.bindMounts ?? []).forEach((m, i) => {
-    if (!m.srcPath.startsWith('/')) throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `'${m.srcPath}' must be absolute`);
-    if (!m.dstPath.startsWith('/')) throw new InvalidArgumentError(`bindMounts[${i}].dstPath`, `'${m.dstPath}' must be absolute`);
+    validateAbsolutePath(m.srcPath, `bindMounts[${i}].srcPath`);
+    validateAbsolutePath(m.dstPath, `bindMounts[${i}].dstPath`);
   });
-  for (const [key] of Object.entries(spec.properties ?? {})) {
+  for (const [key, value] of Object.entries(spec.properties ?? {})) {
     if (key === '') throw new InvalidArgumentError('properties', 'property names must not be empty');
+    validateText(key, 'properties');
+    validateText(value, `properties.${key}`);
   }
   validateLimits(spec.limits ?? {});
   (spec.netIn ?? []).forEach((m, i) => validatePortMapping(m.hostPort, m.containerPort, `netIn[${i}]`));
@@ -164,18 +192,45 @@ const rlimitNames: readonly ResourceLimitName[] = [
   'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'sigpending', 'stack',
 ];
 
-/** validateUser: '' (root), a name like 'vcap', or 'uid:gid' like '1000:1000'. */
+/** validateAbsolutePath: a path like /srv/app, with no NUL. */
+export function validateAbsolutePath(path: string, field: string): void {
+  validateText(path, field);
+  if (!path.startsWith('/')) throw new InvalidArgumentError(field, `${quoteInput(path)} must be absolute`);
+}
+
+/**
+ * validateUser: '' (root), a name like 'vcap' (up to 32 characters), 'uid' or 'uid:gid' like
+ * '1000:1000', each id from 0 to 4294967294.
+ */
 export function validateUser(user: string, field = 'user'): void {
   if (user === '') return;
-  if (!/^([a-z_][a-z0-9_.-]*\$?|\d+:\d+|\d+)$/i.test(user)) {
-    throw new InvalidArgumentError(field, `'${user}' must be a user name or uid:gid`);
+  const ids = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(user);
+  if (ids) {
+    for (const id of [ids[1], ids[2]]) {
+      if (id !== undefined && Number(id) > MAX_ID) {
+        throw new InvalidArgumentError(field, `${quoteInput(user)}: ids run from 0 to ${MAX_ID}`);
+      }
+    }
+    return;
   }
+  if (!/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(user)) {
+    throw new InvalidArgumentError(field, `${quoteInput(user)} must be a user name or uid:gid`);
+  }
+}
+
+/** validateStreamSpec: a StreamIn or StreamOut path (relative ones start at the user's home) and user. */
+export function validateStreamSpec(spec: { path: string; user?: string }): void {
+  validateText(spec.path, 'path');
+  validateUser(spec.user ?? '');
 }
 
 export function validateProcessSpec(spec: ProcessSpec): void {
   if (spec.id) validateProcessId(spec.id, 'id');
   if (!spec.path) throw new InvalidArgumentError('path', 'the executable path must not be empty');
-  envEntries(spec.env ?? [], 'env');
+  validateText(spec.path, 'path');
+  (spec.args ?? []).forEach((arg, i) => validateText(arg, `args[${i}]`));
+  validateEnv(spec.env ?? [], 'env');
+  if (spec.dir) validateAbsolutePath(spec.dir, 'dir');
   validateUser(spec.user ?? '');
   for (const [name, value] of Object.entries(spec.rlimits ?? {})) {
     if (!rlimitNames.includes(name as ResourceLimitName)) {
@@ -187,5 +242,34 @@ export function validateProcessSpec(spec: ProcessSpec): void {
   if (size) {
     count(size.columns, 'tty.windowSize.columns', 65535);
     count(size.rows, 'tty.windowSize.rows', 65535);
+  }
+}
+
+/** ImageConfigFields are the parts of an image's config that reach a process: hostile input. */
+export interface ImageConfigFields {
+  env?: readonly string[];
+  user?: string;
+  workingDir?: string;
+  cmd?: readonly string[];
+  entrypoint?: readonly string[];
+}
+
+/**
+ * validateImageConfig checks an image's config as API input is checked: an image is hostile
+ * content. @throws InvalidArgumentError naming the image and the field, like
+ * "image: docker://127.0.0.1:5000/app#1 config Env[0]: ... contains a NUL character"
+ */
+export function validateImageConfig(config: ImageConfigFields, image: string): void {
+  const field = (name: string) => `image: ${quoteInput(image)} config ${name}`;
+  try {
+    validateEnv(config.env ?? [], 'Env');
+    if (config.user) validateText(config.user, 'User');
+    if (config.user) validateUser(config.user, 'User');
+    if (config.workingDir) validateAbsolutePath(config.workingDir, 'WorkingDir');
+    (config.cmd ?? []).forEach((arg, i) => validateText(arg, `Cmd[${i}]`));
+    (config.entrypoint ?? []).forEach((arg, i) => validateText(arg, `Entrypoint[${i}]`));
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new InvalidArgumentError(field(err.field), err.message.slice(err.field.length + 2));
+    throw err;
   }
 }
