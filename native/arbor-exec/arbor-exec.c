@@ -27,6 +27,7 @@
  * (processes, users, rlimits, TTY, restart) */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
+#include "../common/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -239,35 +239,9 @@ static int recv_fd(int sock) {
   return fd;
 }
 
-/* DENIED_SYSCALLS fail with EPERM in a container (unless --privileged): what dropped
- * capabilities already forbid, plus what needs none and widens the kernel's surface. */
-static const int denied_syscalls[] = {
-    SCMP_SYS(mount),        SCMP_SYS(umount2),         SCMP_SYS(pivot_root),    SCMP_SYS(move_mount),
-    SCMP_SYS(open_tree),    SCMP_SYS(fsopen),          SCMP_SYS(fsconfig),      SCMP_SYS(fsmount),
-    SCMP_SYS(fspick),       SCMP_SYS(setns),           SCMP_SYS(swapon),        SCMP_SYS(swapoff),
-    SCMP_SYS(reboot),       SCMP_SYS(kexec_load),      SCMP_SYS(kexec_file_load), SCMP_SYS(init_module),
-    SCMP_SYS(finit_module), SCMP_SYS(delete_module),   SCMP_SYS(keyctl),        SCMP_SYS(add_key),
-    SCMP_SYS(request_key),  SCMP_SYS(bpf),             SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
-    SCMP_SYS(open_by_handle_at), SCMP_SYS(acct),       SCMP_SYS(settimeofday),  SCMP_SYS(clock_settime),
-    SCMP_SYS(iopl),         SCMP_SYS(ioperm),          SCMP_SYS(syslog),        SCMP_SYS(quotactl),
-};
-
-/* apply_seccomp loads the default filter: the calls above, and new user namespaces (with
- * clone3 answering ENOSYS, as its flags cannot be inspected, so libc falls back to clone). */
+/* apply_seccomp loads the container's filter (native/common/seccomp.c). */
 static void apply_seccomp(void) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (!ctx) child_fail(EXIT_HELPER_FAILED, "seccomp_init%s", "");
-  int rc = 0;
-  for (size_t i = 0; i < sizeof denied_syscalls / sizeof denied_syscalls[0]; i++)
-    if (denied_syscalls[i] >= 0) rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied_syscalls[i], 0);
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-  if (rc != 0 || seccomp_load(ctx) != 0) {
-    errno = 0;
-    child_fail(EXIT_HELPER_FAILED, "load the seccomp filter%s", "");
-  }
-  seccomp_release(ctx);
+  if (load_container_seccomp() != 0) child_fail(EXIT_HELPER_FAILED, "load the seccomp filter%s", "");
 }
 
 /* ns_fds are the init's namespaces, opened before anything is entered. */
