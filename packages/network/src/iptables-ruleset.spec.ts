@@ -80,6 +80,37 @@ describe('IptablesRuleset', () => {
     expect(() => new IptablesRuleset(names, ['0.0.0.0/0', 'nope'])).toThrow(/denyNetworks\[1\]/);
   });
 
+  it('rejects what containers send to 127.0.0.0/8 after their replies and before any container chain', () => {
+    const filter = new IptablesRuleset(names, ['0.0.0.0/0']).sharedChains().filter;
+    const reject = '-j REJECT --reject-with icmp-port-unreachable';
+    expect(filter.filter((l) => l.startsWith('-A ARB-INPUT'))).toEqual([
+      '-A ARB-INPUT -i arbb+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A ARB-INPUT -i arbv+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      `-A ARB-INPUT -d 127.0.0.0/8 -i arbb+ ${reject}`,
+      `-A ARB-INPUT -d 127.0.0.0/8 -i arbv+ ${reject}`,
+      '-A ARB-INPUT -i arbb+ -j ARB-CONTAINERS',
+      '-A ARB-INPUT -i arbv+ -j ARB-CONTAINERS',
+      `-A ARB-INPUT -i arbb+ ${reject}`,
+      `-A ARB-INPUT -i arbv+ ${reject}`,
+    ]);
+    const forward = filter.filter((l) => l.startsWith('-A ARB-FORWARD'));
+    const loopback = forward.findIndex((l) => l.includes('--ctorigdst 127.0.0.0/8'));
+    expect(forward[loopback]).toBe(`-A ARB-FORWARD -i arbb+ -m conntrack --ctorigdst 127.0.0.0/8 ${reject}`);
+    expect(forward[loopback + 1]).toBe(`-A ARB-FORWARD -i arbv+ -m conntrack --ctorigdst 127.0.0.0/8 ${reject}`);
+    const firstAccept = forward.findIndex((l) => l.endsWith('-j ACCEPT') && !l.includes('RELATED,ESTABLISHED'));
+    expect(loopback).toBeLessThan(firstAccept);
+  });
+
+  it("enters a container's NetOut chain only from its host veth: the routing link of a /30, the bridge port in a shared subnet", () => {
+    const ruleset = new IptablesRuleset(names, ['0.0.0.0/0']);
+    expect(ruleset.containerJumps('10.254.0.2', false).filter).toEqual([
+      '-A ARB-CONTAINERS -s 10.254.0.2/32 -i arbv0afe0002 -j arb-o-0afe0002',
+    ]);
+    expect(ruleset.containerJumps('10.254.1.3', true).filter).toEqual([
+      '-A ARB-CONTAINERS -s 10.254.1.3/32 -m physdev --physdev-in arbv0afe0103 -j arb-o-0afe0103',
+    ]);
+  });
+
   it("puts a container's NetOut rules before the default and its NetIn as DNAT", () => {
     const lines = new IptablesRuleset(names, ['0.0.0.0/0']).containerChains({
       containerIp: '10.254.0.2',

@@ -23,6 +23,14 @@ export interface IptablesSnapshot {
 /** LINK_LOCAL holds cloud metadata services (169.254.169.254): always denied unless a rule allows. */
 const LINK_LOCAL = '169.254.0.0/16';
 
+/**
+ * LOOPBACK is never reachable from a container, whatever its rules. The gateways have
+ * route_localnet on (NetIn from 127.0.0.1 needs it: its replies come back to 127.0.0.1), so
+ * without this a container routing 127.0.0.1 out of eth0 would reach the host's loopback
+ * services (like 127.0.0.1:5432) through a broad NetOut rule.
+ */
+const LOOPBACK = '127.0.0.0/8';
+
 export function emptyLines(): TableLines {
   return { filter: [], nat: [] };
 }
@@ -30,10 +38,13 @@ export function emptyLines(): TableLines {
 /**
  * IptablesRuleset writes the iptables-restore text of the LinuxNetworker's firewall. Layout,
  * with prefix 'arb':
- *   filter FORWARD -> ARB-FORWARD: replies pass; bridged traffic inside one subnet passes;
- *     DNATed NetIn traffic passes; traffic from a container -> ARB-CONTAINERS -> the
- *     container's chain arb-o-<ip>: its NetOut rules (ACCEPT), then ARB-DEFAULT.
- *   filter INPUT -> ARB-INPUT: the same container chains, so the host is reached only by rule.
+ *   filter FORWARD -> ARB-FORWARD: replies pass; whatever a container sends to 127.0.0.0/8
+ *     (before NetIn DNAT) is rejected; bridged traffic inside one subnet passes; DNATed NetIn
+ *     traffic passes; traffic from a container -> ARB-CONTAINERS -> the container's chain
+ *     arb-o-<ip>, entered only from its own host veth with its own address (a container
+ *     forging another's address gets no rules): its NetOut rules (ACCEPT), then ARB-DEFAULT.
+ *   filter INPUT -> ARB-INPUT: replies pass; 127.0.0.0/8 is rejected; then the same container
+ *     chains, so the host is reached only by rule.
  *   ARB-DEFAULT rejects the host itself, 169.254.0.0/16 and the deny networks, accepts the rest.
  *   nat PREROUTING and OUTPUT -> ARB-NETIN (local destinations) -> arb-i-<ip>: NetIn DNAT.
  *   nat POSTROUTING -> ARB-POSTROUTING: MASQUERADE for egress and for 127.0.0.1 NetIn.
@@ -70,11 +81,15 @@ export class IptablesRuleset {
         ...[forward, input, containers, deflt].map(declare),
         ...each((gw) => `-A ${forward} -o ${gw} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`),
         ...each((gw) => `-A ${forward} -i ${gw} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`),
+        // ctorigdst: the destination the container chose, before NetIn DNAT rewrote it.
+        ...each((gw) => `-A ${forward} -i ${gw} -m conntrack --ctorigdst ${LOOPBACK} ${reject}`),
         `-A ${forward} -i ${bridges} -o ${bridges} -m physdev --physdev-is-bridged -j ACCEPT`,
         ...each((gw) => `-A ${forward} -o ${gw} -m conntrack --ctstate DNAT -j ACCEPT`),
         ...each((gw) => `-A ${forward} -i ${gw} -j ${containers}`),
         ...each((gw) => `-A ${forward} -i ${gw} ${reject}`),
         ...each((gw) => `-A ${input} -i ${gw} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`),
+        // After the replies: those of NetIn from 127.0.0.1 are addressed to 127.0.0.1 here.
+        ...each((gw) => `-A ${input} -d ${LOOPBACK} -i ${gw} ${reject}`),
         ...each((gw) => `-A ${input} -i ${gw} -j ${containers}`),
         ...each((gw) => `-A ${input} -i ${gw} ${reject}`),
         `-A ${deflt} -m addrtype --dst-type LOCAL ${reject}`,
@@ -131,11 +146,18 @@ export class IptablesRuleset {
     };
   }
 
-  /** containerJumps are the rules leading into a container's chains, as '-A' lines. */
-  containerJumps(containerIp: string): TableLines {
+  /**
+   * containerJumps are the rules leading into a container's chains, as '-A' lines. Its NetOut
+   * chain is entered only by what comes from its host veth: as the routing link for a /30,
+   * as the bridge port ('-m physdev', which needs br_netfilter) for a shared subnet.
+   */
+  containerJumps(containerIp: string, bridged: boolean): TableLines {
     const n = this.names;
+    const veth = n.hostVeth(containerIp);
+    const from = bridged ? `-m physdev --physdev-in ${veth}` : `-i ${veth}`;
     return {
-      filter: [`-A ${n.sharedChain('CONTAINERS')} -s ${containerIp}/32 -j ${n.outChain(containerIp)}`],
+      // In iptables-save's order, so removeFirewall finds it in a snapshot.
+      filter: [`-A ${n.sharedChain('CONTAINERS')} -s ${containerIp}/32 ${from} -j ${n.outChain(containerIp)}`],
       nat: [
         `-A ${n.sharedChain('NETIN')} -j ${n.inChain(containerIp)}`,
         `-A ${n.sharedChain('POSTROUTING')} -s ${containerIp}/32 -j MASQUERADE`,

@@ -425,6 +425,71 @@ describeRoot('LinuxNetworker (root, network namespaces)', () => {
     }
   }, 30_000);
 
+  it("keeps a container with an allow-all NetOut rule off the host's 127.0.0.1, while NetIn from 127.0.0.1 still works", async () => {
+    const c = await container('loopback');
+    const hostLocal = net.createServer((s) => s.end('host-local'));
+    await new Promise<void>((resolve) => hostLocal.listen(0, '127.0.0.1', resolve));
+    const localPort = (hostLocal.address() as net.AddressInfo).port;
+    try {
+      await networker.netOut('loopback', [{ protocol: 'all' }]);
+      await startInNetns(c.ns, helloServer([8080]));
+      const mapping = await networker.netIn('loopback', 0, 8080);
+      expect(await tcpFromHost('127.0.0.1', mapping.hostPort)).toBe('hello 8080');
+
+      // The container sends to 127.0.0.1 out of eth0, as one with NET_ADMIN can (or one
+      // writing frames on a packet socket): lo loses its address, eth0 routes loopback.
+      const trick = 'ip addr flush dev lo && sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1';
+      expect((await inNetns(c.ns, ['sh', '-c', trick])).code).toBe(0);
+      expect(await tcpFromNetns(c.ns, '127.0.0.1', localPort)).toMatch(/^(ECONNREFUSED|EHOSTUNREACH|TIMEOUT)$/);
+      // Nor through another loopback address, or to a NetIn port by way of 127.0.0.1.
+      expect(await tcpFromNetns(c.ns, '127.0.0.2', localPort)).toMatch(/^(ECONNREFUSED|EHOSTUNREACH|TIMEOUT)$/);
+      expect(await tcpFromNetns(c.ns, '127.0.0.1', mapping.hostPort)).toMatch(/^(ECONNREFUSED|EHOSTUNREACH|TIMEOUT)$/);
+      expect(await tcpFromHost('127.0.0.1', mapping.hostPort)).toBe('hello 8080');
+    } finally {
+      hostLocal.close();
+      await remove('loopback', c.ns);
+    }
+  }, 30_000);
+
+  it.each([
+    ['its own /30', ''],
+    ['a shared subnet', '10.251.2.8/29'],
+  ])("does not let a container forging another's address use that one's NetOut rules (%s)", async (_, network) => {
+    const tag = network ? 'shared' : 'own';
+    const a = await container(`spoof-a-${tag}`, network);
+    const b = await container(`spoof-b-${tag}`, network);
+    const target = await container(`spoof-target-${tag}`);
+    const received: string[] = [];
+    try {
+      const listener = await startInNetns(
+        target.ns,
+        `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>console.log(m+' from '+r.address));d.bind(9999,()=>console.log('ready'))`,
+      );
+      listener.stdout?.on('data', (chunk: Buffer) => received.push(...chunk.toString().split('\n').filter((l) => l !== '')));
+      await networker.netOut(`spoof-b-${tag}`, [
+        { protocol: 'udp', networks: [{ start: target.ip, end: target.ip }], ports: [{ start: 9999, end: 9999 }] },
+      ]);
+      const send = `const d=require('dgram').createSocket('udp4');d.send('genuine',9999,'${target.ip}',()=>d.close())`;
+      expect((await inNetns(b.ns, [process.execPath, '-e', send])).code).toBe(0);
+      // A sends a UDP datagram with B's source address on a raw socket (CAP_NET_RAW is in a container's default set).
+      const forge = [
+        'import socket,struct,sys',
+        'src,dst,msg=sys.argv[1],sys.argv[2],b"forged"',
+        'udp=struct.pack("!HHHH",40000,9999,8+len(msg),0)+msg',
+        'ip=struct.pack("!BBHHHBBH4s4s",0x45,0,20+len(udp),0,0,64,17,0,socket.inet_aton(src),socket.inet_aton(dst))',
+        's=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_RAW)',
+        'for _ in range(3): s.sendto(ip+udp,(dst,0))',
+      ].join('\n');
+      expect((await inNetns(a.ns, ['/usr/bin/python3', '-c', forge, b.ip, target.ip])).code).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(received).toEqual([`genuine from ${b.ip}`]);
+    } finally {
+      await remove(`spoof-a-${tag}`, a.ns);
+      await remove(`spoof-b-${tag}`, b.ns);
+      await remove(`spoof-target-${tag}`, target.ns);
+    }
+  }, 30_000);
+
   it('leaves nothing behind after 100 create/destroy cycles', async () => {
     const ns = await makeNetns();
     for (let i = 0; i < 100; i++) {

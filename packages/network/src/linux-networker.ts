@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { access, readFile, readdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   ArborError,
@@ -63,6 +63,8 @@ export interface LinuxNetworkerOptions {
   nameservers?: readonly string[];
   /** sysClassNet is where link statistics and bridge ports are read, '/sys/class/net'. */
   sysClassNet?: string;
+  /** procSysNet is where per-link IPv4 settings (rp_filter) and br_netfilter's settings are, '/proc/sys/net'. */
+  procSysNet?: string;
   /**
    * linkDeletion 'background' (the default) lets destroy resolve once the container's links
    * are queued for deletion and cut off (no chain leads to or from them): the kernel takes
@@ -188,9 +190,10 @@ export class LinuxNetworker implements Networker {
             await this.helper.request('del', w.ifb);
             await this.helper.request(...veth);
           });
+          await this.checkSources(w);
         })(),
         (async () => {
-          await this.iptables.apply(mergeLines(this.ruleset.containerChains(w), this.ruleset.containerJumps(containerIp)));
+          await this.iptables.apply(mergeLines(this.ruleset.containerChains(w), this.ruleset.containerJumps(containerIp, w.bridge !== undefined)));
           w.firewall = true;
         })(),
         (async () => {
@@ -365,6 +368,36 @@ export class LinuxNetworker implements Networker {
     return this.options.sysClassNet ?? '/sys/class/net';
   }
 
+  /**
+   * checkSources has the kernel drop what a container sends with a source address that does
+   * not route back through the link it came in on (rp_filter 1, strict), like another
+   * container's address forged on a raw socket; the firewall enters a container's NetOut chain
+   * only from its own host veth besides. Inside a shared subnet every address routes through
+   * the bridge, so there the firewall tells the ports apart ('-m physdev'): the bridge hands
+   * its traffic to iptables, which takes br_netfilter.
+   * @throws ArborError failedPrecondition when a bridged container's traffic cannot be told apart by port
+   */
+  private async checkSources(w: Wired): Promise<void> {
+    const procSysNet = this.options.procSysNet ?? '/proc/sys/net';
+    const link = w.bridge ?? w.hostVeth;
+    const rpFilter = path.join(procSysNet, 'ipv4', 'conf', link, 'rp_filter');
+    await writeFile(rpFilter, '1').catch((cause: unknown) => {
+      throw new ArborError('internal', `network: cannot turn on source checks of '${w.handle}' in ${rpFilter}`, { cause });
+    });
+    if (!w.bridge) return;
+    await access(path.join(procSysNet, 'bridge')).catch((cause: unknown) => {
+      throw new ArborError(
+        'failedPrecondition',
+        `network: '${w.handle}' asks for a shared subnet, whose containers the firewall tells apart only with br_netfilter: load it (modprobe br_netfilter)`,
+        { cause },
+      );
+    });
+    const callIptables = path.join(this.sysClassNet(), w.bridge, 'bridge', 'nf_call_iptables');
+    await writeFile(callIptables, '1').catch((cause: unknown) => {
+      throw new ArborError('internal', `network: cannot hand bridge traffic of '${w.handle}' to iptables in ${callIptables}`, { cause });
+    });
+  }
+
   private bridgeFor(allocation: { subnet: string; prefixLength: number }): string | undefined {
     if (allocation.prefixLength >= 30) return undefined;
     const network = parseIPv4(allocation.subnet.split('/')[0] ?? '', 'network');
@@ -412,7 +445,7 @@ export class LinuxNetworker implements Networker {
   /** removeFirewall deletes a container's jumps and chains; when some are already gone, only what is left. */
   private async removeFirewall(w: Wired): Promise<void> {
     const ip = w.containerIp;
-    const jumps = this.ruleset.containerJumps(ip);
+    const jumps = this.ruleset.containerJumps(ip, w.bridge !== undefined);
     const chains = { filter: [this.names.outChain(ip)], nat: [this.names.inChain(ip)] };
     if (w.firewall) {
       try {
@@ -473,6 +506,10 @@ export class LinuxNetworker implements Networker {
     };
     this.wired.set(record.handle, w);
     this.useBridge(w);
+    // Links wired by an older arbord lack the source checks.
+    await this.checkSources(w).catch((err: unknown) =>
+      this.logger.error('network-restore-source-checks-failed', { handle: record.handle, error: String(err) }),
+    );
   }
 
   /** resyncFirewall rewrites every shared and known container chain, and deletes the chains of unknown containers. */
@@ -486,7 +523,7 @@ export class LinuxNetworker implements Networker {
       });
     const parts: TableLines[] = [this.ruleset.sharedChains()];
     for (const w of this.wired.values()) {
-      parts.push(this.ruleset.containerChains(w), this.ruleset.containerJumps(w.containerIp));
+      parts.push(this.ruleset.containerChains(w), this.ruleset.containerJumps(w.containerIp, w.bridge !== undefined));
     }
     parts.push(this.ruleset.removeChains({ filter: strays('filter'), nat: strays('nat') }));
     parts.push(this.missingBuiltinJumps(snapshot));
