@@ -1,5 +1,9 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
-import { DEFAULT_CAPABILITIES, DENIED_SYSCALLS, INIT_PATH, runcConfig, runcUpdateArgs } from './runc-config';
+import { DEFAULT_CAPABILITIES, DENIED_SYSCALLS, INIT_PATH, resolveBindSources, resolveInRoot, runcConfig, runcUpdateArgs } from './runc-config';
 
 function desired(overrides: Partial<DesiredContainer> = {}): DesiredContainer {
   return {
@@ -74,6 +78,11 @@ describe('runcConfig', () => {
     expect(spec.mounts).toContainEqual({ destination: '/out', type: 'bind', source: '/srv/out', options: ['rbind', 'rw'] });
   });
 
+  it('refuses a bind mount of origin container that was not resolved inside the rootfs first', () => {
+    const bindMounts = [{ srcPath: '/etc', dstPath: '/data', mode: 'ro', origin: 'container' }];
+    expect(() => runcConfig(desired({ bindMounts } as Partial<DesiredContainer>), options)).toThrow(/origin container/);
+  });
+
   it('sets cgroup limits given at create, memory+swap with the memory limit where the host accounts swap', () => {
     const limits = { memory: { limitInBytes: 64 << 20 }, cpu: { weight: 512 }, pid: { max: 20 } };
     const spec = runcConfig(desired({ limits } as Partial<DesiredContainer>), { ...options, swapAccounting: true });
@@ -91,5 +100,71 @@ describe('runcUpdateArgs', () => {
     expect(runcUpdateArgs({ cpu: { weight: 0 }, pid: { max: 0 } }, false)).toEqual(['--cpu-share', '1024', '--pids-limit', '-1']);
     expect(runcUpdateArgs({ pid: { max: 9 } }, false)).toEqual(['--pids-limit', '9']);
     expect(runcUpdateArgs({}, true)).toEqual([]);
+  });
+});
+
+describe('resolveInRoot', () => {
+  // root is an image's rootfs on the host, like /tmp/rootfs-x/root; /tmp/rootfs-x/etc stands for the host's /etc
+  let base: string;
+  let root: string;
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'arbor-resolve-'));
+    root = join(base, 'root');
+    for (const dir of ['etc', 'root', 'srv/www', 'a']) await mkdir(join(root, dir), { recursive: true });
+    await mkdir(join(base, 'etc'));
+    await writeFile(join(root, 'etc', 'hostname'), 'web-1');
+    await writeFile(join(root, 'file'), '');
+    await symlink('/etc', join(root, 'abs')); // a hostile image: /abs -> /etc
+    await symlink('../../../../root', join(root, 'up')); // /up -> ../../../../root
+    await symlink('../../etc', join(root, 'a', 'rel')); // /a/rel -> ../../etc
+    await symlink('/srv/../../../etc/hostname', join(root, 'deep'));
+    await symlink('www', join(root, 'srv', 'site'));
+    await symlink('loop', join(root, 'loop'));
+    await symlink('/nowhere', join(root, 'dangling'));
+  });
+  afterAll(() => rm(base, { recursive: true, force: true }));
+
+  it('finds a plain path under the root', async () => {
+    expect(await resolveInRoot(root, '/srv/www')).toBe(join(root, 'srv/www'));
+    expect(await resolveInRoot(root, '/')).toBe(root);
+  });
+
+  it('follows a symlink inside the root, relative to the directory it is in', async () => {
+    expect(await resolveInRoot(root, '/srv/site')).toBe(join(root, 'srv/www'));
+  });
+
+  it('resolves an absolute symlink against the root, not the host', async () => {
+    expect(await resolveInRoot(root, '/abs')).toBe(join(root, 'etc'));
+    expect(await resolveInRoot(root, '/abs/hostname')).toBe(join(root, 'etc/hostname'));
+  });
+
+  it('clamps .. at the root, in the path and in symlinks', async () => {
+    expect(await resolveInRoot(root, '/up')).toBe(join(root, 'root'));
+    expect(await resolveInRoot(root, '/a/rel')).toBe(join(root, 'etc'));
+    expect(await resolveInRoot(root, '/../../etc')).toBe(join(root, 'etc'));
+    expect(await resolveInRoot(root, '/deep')).toBe(join(root, 'etc/hostname'));
+  });
+
+  it('refuses what does not exist, a file used as a directory and a symlink loop', async () => {
+    await expect(resolveInRoot(root, '/missing')).rejects.toThrow(/does not exist/);
+    await expect(resolveInRoot(root, '/dangling')).rejects.toThrow(/does not exist/);
+    await expect(resolveInRoot(root, '/file/x')).rejects.toThrow(/not a directory/);
+    await expect(resolveInRoot(root, '/loop')).rejects.toThrow(/symlinks/);
+  });
+
+  it('resolveBindSources turns container paths into host paths under the rootfs and names the field at fault', async () => {
+    const mounts = await resolveBindSources(root, [
+      { srcPath: '/srv', dstPath: '/srv', mode: 'ro', origin: 'host' },
+      { srcPath: '/abs', dstPath: '/data', mode: 'rw', origin: 'container' },
+    ]);
+    expect(mounts).toEqual([
+      { srcPath: '/srv', dstPath: '/srv', mode: 'ro', origin: 'host' },
+      { srcPath: join(root, 'etc'), dstPath: '/data', mode: 'rw', origin: 'host' },
+    ]);
+    const err = await resolveBindSources(root, [{ srcPath: '/missing', dstPath: '/data', mode: 'ro', origin: 'container' }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
+    expect((err as InvalidArgumentError).field).toBe('bindMounts[0].srcPath');
   });
 });

@@ -1,4 +1,7 @@
-import type { DesiredContainer, Limits } from '@arbor/core';
+import { lstat, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ArborError, InvalidArgumentError } from '@arbor/core';
+import type { BindMount, DesiredContainer, Limits } from '@arbor/core';
 
 /** INIT_PATH is where the host's static arbor-init is bind-mounted (read-only) in every container. */
 export const INIT_PATH = '/dev/arbor-init';
@@ -154,12 +157,11 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
     { destination: INIT_PATH, type: 'bind', source: options.initBinary, options: ['bind', 'ro', 'nosuid', 'nodev'] },
-    ...desired.bindMounts.map((m) => ({
-      destination: m.dstPath,
-      type: 'bind',
-      source: m.srcPath,
-      options: ['rbind', m.mode === 'rw' ? 'rw' : 'ro'],
-    })),
+    ...desired.bindMounts.map((m) => {
+      // runc would take the path on the host: resolveBindSources first maps it into the rootfs
+      if (m.origin !== 'host') throw new ArborError('internal', `runcConfig: bind mount ${m.srcPath} of origin container was not resolved in the rootfs`);
+      return { destination: m.dstPath, type: 'bind', source: m.srcPath, options: ['rbind', m.mode === 'rw' ? 'rw' : 'ro'] };
+    }),
   ];
   return {
     ociVersion: '1.0.2',
@@ -186,6 +188,66 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
       }),
     },
   };
+}
+
+/** MAX_SYMLINKS is how many symlinks resolveInRoot follows in one path, as the kernel's 40. */
+const MAX_SYMLINKS = 40;
+
+/**
+ * resolveInRoot finds path, a path inside the container, under root (the container's rootfs on
+ * the host, like /var/lib/arbor/overlays/<handle>/rootfs) as openat2's RESOLVE_IN_ROOT would:
+ * symlinks are followed, an absolute target starts again at root and '..' stops at root, so an
+ * image's `/data -> /etc` or `/data -> ../../../../root` stays inside its rootfs. The result
+ * holds no symlink below root, so runc mounting it follows none. It is only sound while nothing
+ * in the container runs to change the rootfs, as before the container starts.
+ * @throws Error saying the path does not exist, is not a directory or loops
+ */
+export async function resolveInRoot(root: string, path: string): Promise<string> {
+  const pending = path.split('/').filter((p) => p !== '');
+  const resolved: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift() as string;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop(); // every resolved component is a real directory, so its parent is the one before
+      continue;
+    }
+    const host = join(root, ...resolved, part);
+    const stat = await lstat(host).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new Error(`'${path}' does not exist in the container`);
+      if (err.code === 'ENOTDIR') throw new Error(`'${path}': /${resolved.join('/')} is not a directory in the container`);
+      throw err;
+    });
+    if (stat.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) throw new Error(`'${path}' goes through more than ${MAX_SYMLINKS} symlinks in the container`);
+      const target = await readlink(host);
+      if (target.startsWith('/')) resolved.length = 0;
+      pending.unshift(...target.split('/').filter((p) => p !== ''));
+      continue;
+    }
+    if (pending.length > 0 && !stat.isDirectory()) throw new Error(`'${path}': /${[...resolved, part].join('/')} is not a directory in the container`);
+    resolved.push(part);
+  }
+  return join(root, ...resolved);
+}
+
+/**
+ * resolveBindSources maps the sources of origin container bind mounts to host paths inside
+ * rootfs (see resolveInRoot), origin host afterwards; host sources stay as they are.
+ * @throws InvalidArgumentError naming the mount, like bindMounts[0].srcPath, whose source the container lacks
+ */
+export async function resolveBindSources(rootfs: string, mounts: BindMount[]): Promise<BindMount[]> {
+  return Promise.all(
+    mounts.map(async (m, i) => {
+      if (m.origin !== 'container') return m;
+      try {
+        return { ...m, srcPath: await resolveInRoot(rootfs, m.srcPath), origin: 'host' as const };
+      } catch (err) {
+        throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, (err as Error).message);
+      }
+    }),
+  );
 }
 
 /** runcResources maps Arbor's cpu, memory and pid limits (0: unlimited) onto OCI resources. */

@@ -6,7 +6,7 @@ import { storageName } from '@arbor/depot';
 import { InitContainerizer, killQuietly } from '@arbor/native-helpers';
 import type { CgroupReader, InitContainerState, InitContainerizerOptions } from '@arbor/native-helpers';
 import type { RuncCli } from './runc-cli';
-import { INIT_PATH, runcConfig, runcUpdateArgs } from './runc-config';
+import { INIT_PATH, resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
 
 /**
  * RUNC_EXEC_PIDS is how far a pid limit is lifted while `runc exec` starts a process: runc's
@@ -102,7 +102,9 @@ export class RuncContainerizer extends InitContainerizer {
 
   protected async startInit(desired: DesiredContainer): Promise<number> {
     const bundle = this.dir(desired.handle);
-    const config = runcConfig(desired, {
+    // the overlay is mounted (the Volumizer ran) and nothing in it runs yet: container paths resolve in it now
+    const bindMounts = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
+    const config = runcConfig({ ...desired, bindMounts }, {
       initBinary: this.options.helpers.path('arbor-init'),
       cgroupsPath: `/${this.runc.cgroupParent}/${this.runcId(desired.handle)}`,
       swapAccounting: this.runc.swapAccounting ?? false,
