@@ -10,7 +10,7 @@ import {
 } from './errors';
 import { Gardener } from './gardener';
 import { silentLogger } from './logger';
-import type { Clock, ContainerRecord, Containerizer, Depot, Networker, Timer, Volumizer } from './ports';
+import type { Clock, ContainerRecord, Containerizer, Depot, GardenerConfig, Networker, Timer, Volumizer } from './ports';
 
 /** ManualClock runs timers only when the test advances time. */
 class ManualClock implements Clock {
@@ -46,7 +46,7 @@ function fakeProcess(exit: Promise<number>): Process {
   return { id: 'p1', wait: () => exit, setTty: jest.fn(), signal: jest.fn() };
 }
 
-function ports() {
+function ports(config: Partial<GardenerConfig> = {}) {
   const calls: string[] = [];
   const track = <T>(name: string, value: T) =>
     jest.fn(async () => {
@@ -104,7 +104,7 @@ function ports() {
     clock,
     logger: silentLogger,
     handleGenerator: { generate: () => `gen-${++next}` },
-    config: { defaultGraceTimeMs: 0, maxContainers: 0 },
+    config: { defaultGraceTimeMs: 0, maxContainers: 0, ...config },
   });
   return { gardener, containerizer, networker, volumizer, depot, clock, calls };
 }
@@ -216,6 +216,45 @@ describe('Gardener.create', () => {
     expect(await p.gardener.containers()).toEqual([]);
     await p.gardener.destroy('h');
     expect(p.depot.saved.has('h')).toBe(false);
+  });
+});
+
+describe('Gardener NetIn host ports', () => {
+  const netInHostPorts = { allowed: [{ start: 1024, end: 65535 }], reserved: [7777] };
+
+  it('refuses an explicit host port outside the allowed ones, saying how to widen them, without asking the networker', async () => {
+    const p = ports({ netInHostPorts });
+    const c = await p.gardener.create({ handle: 'web' });
+    for (const port of [22, 1023]) {
+      const refused = c.netIn(port, 8080);
+      await expect(refused).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(refused).rejects.toMatchObject({ field: 'netIn.hostPort' });
+      await expect(refused).rejects.toThrow(`${port} is outside the host ports NetIn may take (1024-65535)`);
+      await expect(refused).rejects.toThrow(/netInAllowedPorts/);
+    }
+    await expect(c.netIn(7777, 80)).rejects.toMatchObject({ kind: 'invalidArgument', field: 'netIn.hostPort' });
+    expect(p.networker.netIn).not.toHaveBeenCalled();
+    expect(await c.netIn(0, 80)).toEqual({ hostPort: 61001, containerPort: 80 });
+    expect(await c.netIn(1024, 80)).toEqual({ hostPort: 1024, containerPort: 80 });
+    expect((await c.info()).mappedPorts).toEqual([
+      { hostPort: 61001, containerPort: 80 },
+      { hostPort: 1024, containerPort: 80 },
+    ]);
+  });
+
+  it('refuses a create asking for such a port before any step', async () => {
+    const p = ports({ netInHostPorts });
+    await expect(p.gardener.create({ handle: 'ssh', netIn: [{ hostPort: 0, containerPort: 80 }, { hostPort: 22, containerPort: 22 }] })).rejects.toMatchObject({
+      kind: 'invalidArgument',
+      field: 'netIn[1].hostPort',
+    });
+    expect(p.calls).toEqual([]);
+    expect(await p.gardener.containers()).toEqual([]);
+  });
+
+  it('allows every port when not configured, as Garden does', async () => {
+    const c = await ports().gardener.create({ handle: 'any' });
+    expect(await c.netIn(22, 22)).toEqual({ hostPort: 22, containerPort: 22 });
   });
 });
 

@@ -141,6 +141,7 @@ export class Gardener implements Backend {
 
   async create(spec: ContainerSpec): Promise<Container> {
     validateContainerSpec(spec);
+    (spec.netIn ?? []).forEach((m, i) => this.checkHostPort(m.hostPort, `netIn[${i}].hostPort`));
     const { containerizer, networker, volumizer, depot, logger, clock } = this.ports;
     const handle = spec.handle || this.ports.handleGenerator.generate();
     if (this.records.has(handle)) throw new HandleAlreadyExistsError(handle);
@@ -328,12 +329,34 @@ export class Gardener implements Backend {
 
   async netIn(handle: string, hostPort: number, containerPort: number): Promise<PortMapping> {
     validatePortMapping(hostPort, containerPort);
+    this.checkHostPort(hostPort, 'netIn.hostPort');
     return this.touch(handle, async (record) => {
       const mapping = await this.ports.networker.netIn(handle, hostPort, containerPort);
       record.mappedPorts.push(mapping);
       await this.ports.depot.save(record);
       return { ...mapping };
     });
+  }
+
+  /**
+   * checkHostPort refuses an explicit NetIn host port the operator has not allowed
+   * (GardenerConfig.netInHostPorts); field is like 'netIn.hostPort'.
+   * @throws InvalidArgumentError saying which ports are allowed and how to widen them
+   */
+  private checkHostPort(hostPort: number, field: string): void {
+    const policy = this.ports.config.netInHostPorts;
+    if (!policy || hostPort === 0) return;
+    if (policy.reserved.includes(hostPort)) {
+      throw new InvalidArgumentError(field, `${hostPort} is reserved for the server itself: pick another, or 0 for one from the pool`);
+    }
+    if (!policy.allowed.some((r) => hostPort >= r.start && hostPort <= r.end)) {
+      const allowed = policy.allowed.map((r) => (r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`)).join(',');
+      throw new InvalidArgumentError(
+        field,
+        `${hostPort} is outside the host ports NetIn may take (${allowed || 'none'}): pick one inside, or 0 for one from the pool; ` +
+          `the operator can widen them with arbord's netInAllowedPorts, like '1-65535'`,
+      );
+    }
   }
 
   async netOut(handle: string, rules: NetOutRule[]): Promise<void> {

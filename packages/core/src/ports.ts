@@ -14,6 +14,7 @@ import type {
   NetworkStat,
   PidStat,
   PortMapping,
+  PortRange,
   ProcessIO,
   ProcessSpec,
   Properties,
@@ -198,6 +199,13 @@ export interface GardenerConfig {
   defaultGraceTimeMs: number;
   /** maxContainers caps the containers; 0 means the Containerizer's capacity decides. */
   maxContainers: number;
+  /**
+   * netInHostPorts, when given, bounds the host ports a NetIn may name (a NetIn DNATs every
+   * connection to its host port, so one on 22 would take the host's ssh): allowed ranges,
+   * like 1024-65535, less reserved ports, like arbord's own 7777. Host port 0 (one from the
+   * networker's pool) always passes. Absent allows every port, as Garden does.
+   */
+  netInHostPorts?: { allowed: readonly PortRange[]; reserved: readonly number[] };
 }
 
 /** Re-exported so backends can name these without reaching into types. */
