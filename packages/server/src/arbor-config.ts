@@ -1,4 +1,4 @@
-import { ArborError, parseCidr } from '@arbor/core';
+import { ArborError, parseCidr, type PortRange } from '@arbor/core';
 
 /** LogLevel: 'debug' shows everything, 'silent' nothing. */
 export type LogLevel = 'debug' | 'info' | 'error' | 'silent';
@@ -39,6 +39,11 @@ export interface ArborConfig {
   portPoolSize: number;
   /** networkPool is the subnet containers get their /30 from, like '10.254.0.0/22'. */
   networkPool: string;
+  /**
+   * netInAllowedPorts are the host ports a NetIn may name, like '1024-65535' or
+   * '80,443,8000-8999'; arbord's own TCP port never (see netInHostPorts).
+   */
+  netInAllowedPorts: string;
   /** runcBinary is the runc the runc backend runs: a path, or a name looked up in PATH. */
   runcBinary: string;
   logLevel: LogLevel;
@@ -60,6 +65,8 @@ export const DEFAULT_CONFIG: ArborConfig = {
   portPoolStart: 61001,
   portPoolSize: 4534,
   networkPool: '10.254.0.0/22',
+  // Below 1024 are the host's own services (ssh on 22): a NetIn there would take their traffic.
+  netInAllowedPorts: '1024-65535',
   runcBinary: 'runc',
   logLevel: 'info',
 };
@@ -154,6 +161,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
     if (ArborError.is(err)) throw new ConfigError('networkPool', `'${config.networkPool}' is not a subnet like 10.254.0.0/22`);
     throw err;
   }
+  parsePortRanges(config.netInAllowedPorts);
   if (!config.stateDir.startsWith('/')) {
     throw new ConfigError('stateDir', `'${config.stateDir}' must be an absolute path, like /var/lib/arbor`);
   }
@@ -177,4 +185,37 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
         'or set insecureTcp (--insecure-tcp) to accept plaintext connections from anyone who can reach the port',
     );
   }
+}
+
+/**
+ * parsePortRanges reads netInAllowedPorts, like '80,443,8000-8999'.
+ * @throws ConfigError naming netInAllowedPorts
+ */
+function parsePortRanges(text: string): PortRange[] {
+  const fail = (): never => {
+    throw new ConfigError(
+      'netInAllowedPorts',
+      `'${text}' must be ports or ranges from 1 to 65535, like '1024-65535' or '80,443,8000-8999'`,
+    );
+  };
+  return text.split(',').map((part) => {
+    const m = /^\s*(\d{1,5})(?:-(\d{1,5}))?\s*$/.exec(part) ?? fail();
+    const start = Number(m[1]);
+    const end = m[2] === undefined ? start : Number(m[2]);
+    if (start < 1 || end > 65535 || start > end) fail();
+    return { start, end };
+  });
+}
+
+/**
+ * netInHostPorts is what the Gardener lets a NetIn name (GardenerConfig.netInHostPorts):
+ * netInAllowedPorts, less arbord's own TCP port (a NetIn there would take the API's traffic,
+ * from 127.0.0.1 too).
+ */
+export function netInHostPorts(config: ArborConfig): { allowed: PortRange[]; reserved: number[] } {
+  const listener = parseListen(config.listen);
+  return {
+    allowed: parsePortRanges(config.netInAllowedPorts),
+    reserved: listener.kind === 'tcp' && listener.port !== 0 ? [listener.port] : [],
+  };
 }

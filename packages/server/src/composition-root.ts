@@ -12,7 +12,7 @@ import type {
   Networker,
   Volumizer,
 } from '@arbor/core';
-import { ConfigError } from './arbor-config';
+import { ConfigError, netInHostPorts } from './arbor-config';
 import type { ArborConfig } from './arbor-config';
 import type { BackendModules } from './backends';
 
@@ -35,6 +35,7 @@ export async function composeBackend(config: ArborConfig, logger: Logger, regist
   container.bind<GardenerConfig>(TOKENS.GardenerConfig).toConstantValue({
     defaultGraceTimeMs: config.defaultGraceTimeMs,
     maxContainers: config.maxContainers,
+    netInHostPorts: netInHostPorts(config),
   });
   await container.load(makeModule());
   container

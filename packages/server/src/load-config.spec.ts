@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, mergeConfig, validateConfig } from './arbor-config';
+import { ConfigError, DEFAULT_CONFIG, mergeConfig, netInHostPorts, validateConfig } from './arbor-config';
 import type { ArborConfigInput } from './arbor-config';
-import { configFromFlags, loadConfig } from './load-config';
+import { configFromEnv, configFromFlags, loadConfig } from './load-config';
 
 let dir: string;
 beforeAll(async () => {
@@ -96,6 +96,11 @@ describe('validateConfig', () => {
     [{ networkPool: '10.254.0.0/31' }, 'networkPool'],
     [{ stateDir: 'relative/dir' }, 'stateDir'],
     [{ logLevel: 'loud' as never }, 'logLevel'],
+    [{ netInAllowedPorts: '0-1023' }, 'netInAllowedPorts'],
+    [{ netInAllowedPorts: '1024-70000' }, 'netInAllowedPorts'],
+    [{ netInAllowedPorts: '9000-8000' }, 'netInAllowedPorts'],
+    [{ netInAllowedPorts: 'all' }, 'netInAllowedPorts'],
+    [{ netInAllowedPorts: '' }, 'netInAllowedPorts'],
     [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem' } }, 'tls.key'],
     [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', requireClientCert: true } }, 'tls.ca'],
   ])('%j is refused, naming %s', (input, field) => {
@@ -114,5 +119,27 @@ describe('validateConfig', () => {
     expect(() => check({ listen: 'tcp://127.0.0.1:7777' })).toThrow(/TCP without TLS is refused.*--insecure-tcp/);
     expect(() => check({ listen: 'tcp://127.0.0.1:7777', insecureTcp: true })).not.toThrow();
     expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem' } })).not.toThrow();
+  });
+});
+
+describe('netInHostPorts', () => {
+  test("allows 1024-65535 by default, less arbord's own TCP port", () => {
+    expect(DEFAULT_CONFIG.netInAllowedPorts).toBe('1024-65535');
+    expect(netInHostPorts(mergeConfig({}))).toEqual({ allowed: [{ start: 1024, end: 65535 }], reserved: [] });
+    expect(netInHostPorts(mergeConfig({ listen: 'tcp://0.0.0.0:7777', insecureTcp: true }))).toEqual({
+      allowed: [{ start: 1024, end: 65535 }],
+      reserved: [7777],
+    });
+  });
+
+  test('the operator widens or narrows it with ports and ranges', () => {
+    const config = mergeConfig(configFromEnv({ ARBOR_NET_IN_ALLOWED_PORTS: '80, 443,8000-8999' }));
+    expect(() => validateConfig(config, ['linux'])).not.toThrow();
+    expect(netInHostPorts(config).allowed).toEqual([
+      { start: 80, end: 80 },
+      { start: 443, end: 443 },
+      { start: 8000, end: 8999 },
+    ]);
+    expect(netInHostPorts(mergeConfig(configFromFlags({ 'net-in-allowed-ports': '1-65535' }))).allowed).toEqual([{ start: 1, end: 65535 }]);
   });
 });

@@ -42,6 +42,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: 'portPoolStart', env: 'ARBOR_PORT_POOL_START', flag: 'port-pool-start', kind: 'count', description: 'first NetIn host port' },
   { path: 'portPoolSize', env: 'ARBOR_PORT_POOL_SIZE', flag: 'port-pool-size', kind: 'count', description: 'number of NetIn host ports' },
   { path: 'networkPool', env: 'ARBOR_NETWORK_POOL', flag: 'network-pool', kind: 'string', description: 'subnet of container addresses' },
+  {
+    path: 'netInAllowedPorts',
+    env: 'ARBOR_NET_IN_ALLOWED_PORTS',
+    flag: 'net-in-allowed-ports',
+    kind: 'string',
+    description: "host ports a NetIn may name, like '1024-65535' or '80,443,8000-8999'",
+  },
   { path: 'runcBinary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
   { path: 'tls.cert', env: 'ARBOR_TLS_CERT', flag: 'tls-cert', kind: 'string', description: 'server certificate (PEM file)' },
