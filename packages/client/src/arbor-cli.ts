@@ -407,14 +407,16 @@ export function createArborCli(stdio: CliStdio): Command {
     .argument('<handle>')
     .requiredOption('--path <path>', "'a/b' gives entries b/...; 'a/b/' gives the directory's contents")
     .option('--user <user>', 'read as this user (default: root)')
-    .option('--to-dir <dir>', 'extract here (entries that would leave it are refused)')
+    .option('--to-dir <dir>', 'extract here (entries that would leave it are refused; no devices, no setuid or setgid bits)')
+    .option('--preserve-permissions', 'with --to-dir: keep setuid and setgid bits and modes exactly as the container has them')
     .option('--tar <file>', 'write the tar to this file')
     .addHelpText('after', '\nExamples:\n  arbor stream-out web-1 --path /var/log/ --to-dir ./logs\n  arbor stream-out web-1 --path /etc/hosts | tar -t')
-    .action(async (handle: string, opts: { path: string; user?: string; toDir?: string; tar?: string }, cmd: Command) => {
+    .action(async (handle: string, opts: { path: string; user?: string; toDir?: string; tar?: string; preservePermissions?: boolean }, cmd: Command) => {
       if (opts.toDir && opts.tar) throw new CommanderError(2, 'arbor.usage', 'error: use one of --to-dir and --tar');
+      if (opts.preservePermissions && !opts.toDir) throw new CommanderError(2, 'arbor.usage', 'error: --preserve-permissions needs --to-dir');
       await withContainer(cmd, handle, async (c) => {
         const tar = await c.streamOut({ path: opts.path, ...(opts.user && { user: opts.user }) });
-        if (opts.toDir) await extractTar(tar, opts.toDir);
+        if (opts.toDir) await extractTar(tar, opts.toDir, { preservePermissions: opts.preservePermissions ?? false });
         else if (opts.tar) await pipeline(tar, createWriteStream(opts.tar));
         else await pipeline(tar, stdio.stdout as Writable, { end: false });
       });

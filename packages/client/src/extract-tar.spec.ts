@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -63,6 +63,101 @@ describe('extractTar', () => {
     await expect(extractTar(await tarOf(entries), dir)).rejects.toBeInstanceOf(UnsafeTarEntryError);
     await expect(lstat(join(root, 'escaped.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(lstat('/tmp/escaped.txt')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('drops the setuid and setgid bits the tar asks for, keeps the rest of the mode and the sticky bit', async () => {
+    await extractTar(
+      await tarOf([
+        { name: 'bin/', type: 'directory', mode: 0o2755 },
+        { name: 'bin/su', type: 'file', mode: 0o4755, body: '#!/bin/sh\n' },
+        { name: 'bin/wall', type: 'file', mode: 0o2711, body: '#!/bin/sh\n' },
+        { name: 'bin/empty', type: 'file', mode: 0o6755 },
+        { name: 'spool/', type: 'directory', mode: 0o1777 },
+      ]),
+      dir,
+    );
+    expect((await stat(join(dir, 'bin'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(join(dir, 'bin/su'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(join(dir, 'bin/wall'))).mode & 0o7777).toBe(0o711);
+    expect((await stat(join(dir, 'bin/empty'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(join(dir, 'spool'))).mode & 0o7777).toBe(0o1777);
+  });
+
+  test('keeps setuid and setgid with preservePermissions, exactly as the tar has them', async () => {
+    await extractTar(
+      await tarOf([
+        { name: 'bin/', type: 'directory', mode: 0o2775 },
+        { name: 'bin/su', type: 'file', mode: 0o4777, body: '#!/bin/sh\n' },
+      ]),
+      dir,
+      { preservePermissions: true },
+    );
+    expect((await stat(join(dir, 'bin'))).mode & 0o7777).toBe(0o2775);
+    expect((await stat(join(dir, 'bin/su'))).mode & 0o7777).toBe(0o4777);
+  });
+
+  test('makes no device node or fifo', async () => {
+    await extractTar(
+      await tarOf([
+        { name: 'sda', type: 'block-device', devmajor: 8, devminor: 0, mode: 0o666 },
+        { name: 'mem', type: 'character-device', devmajor: 1, devminor: 1, mode: 0o666 },
+        { name: 'pipe', type: 'fifo', mode: 0o666 },
+        { name: 'ok.txt', type: 'file', body: 'ok' },
+      ]),
+      dir,
+    );
+    expect((await readdir(dir)).sort()).toEqual(['ok.txt']);
+  });
+
+  test('a hard link to a symlink pointing outside links the symlink, never the file outside', async () => {
+    await writeFile(join(root, 'secret.txt'), 'secret');
+    await extractTar(
+      await tarOf([
+        { name: 'sl', type: 'symlink', linkname: '../secret.txt' },
+        { name: 'hard', type: 'link', linkname: 'sl' },
+      ]),
+      dir,
+    );
+    expect((await stat(join(root, 'secret.txt'))).nlink).toBe(1);
+    expect((await lstat(join(dir, 'hard'))).isSymbolicLink()).toBe(true);
+  });
+
+  test.each<[string, Entry[]]>([
+    [
+      'a hard link through a symlink it planted',
+      [
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'hard', type: 'link', linkname: 'up/secret.txt' },
+      ],
+    ],
+    [
+      'a directory entry through a symlink it planted',
+      [
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'up/', type: 'directory', mode: 0o777 },
+      ],
+    ],
+    [
+      'a hard link named through a symlink it planted',
+      [
+        { name: 'f', type: 'file', body: 'x' },
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'up/escaped.txt', type: 'link', linkname: 'f' },
+      ],
+    ],
+  ])('refuses %s and changes nothing outside', async (_what, entries) => {
+    await writeFile(join(root, 'secret.txt'), 'secret', { mode: 0o600 });
+    await expect(extractTar(await tarOf(entries), dir)).rejects.toBeInstanceOf(UnsafeTarEntryError);
+    expect((await stat(join(root, 'secret.txt'))).nlink).toBe(1);
+    expect((await stat(root)).mode & 0o777).toBe(0o700);
+    await expect(lstat(join(root, 'escaped.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('refuses a pax header of more than a few MiB instead of buffering it', async () => {
+    const p = pack();
+    p.entry({ name: 'big.txt', pax: { comment: 'x'.repeat(8 << 20) } }, 'x');
+    p.finalize();
+    await expect(extractTar(Readable.from(p), dir)).rejects.toThrow(/exceeds max size/);
   });
 
   test('an existing symlink in the directory is replaced, not written through', async () => {

@@ -58,9 +58,21 @@ async function removeExisting(path: string): Promise<void> {
   if (st && !st.isDirectory()) await unlink(path);
 }
 
-async function extractEntry(dir: string, header: Header, body: Body): Promise<void> {
+/** ExtractOptions say how much of what the tar asks for is kept. */
+export interface ExtractOptions {
+  /**
+   * preservePermissions keeps the setuid and setgid bits and gives files their mode as it is
+   * (not masked by the umask). Off, a container cannot leave a setuid program (owned by
+   * whoever extracts, root included) in the target directory.
+   */
+  preservePermissions?: boolean;
+}
+
+async function extractEntry(dir: string, header: Header, body: Body, options: ExtractOptions): Promise<void> {
   const parts = safeRelative(header.name);
-  const mode = header.mode & 0o7777;
+  const preserve = options.preservePermissions ?? false;
+  // the sticky bit stays: it takes rights away (only owners delete in such a directory)
+  const mode = header.mode & (preserve ? 0o7777 : 0o1777);
   if (parts.length === 0) {
     body.resume();
     return;
@@ -77,12 +89,15 @@ async function extractEntry(dir: string, header: Header, body: Body): Promise<vo
     case 'file':
     case 'contiguous-file': {
       await removeExisting(path);
-      const out = createWriteStream(path, { mode, flags: 'wx' });
+      // preserved, the mode is set once written: open applies the umask, and a write by
+      // anyone but root clears setuid
+      const out = createWriteStream(path, { mode: preserve ? 0o600 : mode, flags: 'wx' });
       for await (const chunk of body) {
         if (!out.write(chunk as Buffer)) await once(out, 'drain');
       }
       out.end();
       await finished(out);
+      if (preserve) await chmod(path, mode);
       return;
     }
     case 'symlink':
@@ -108,14 +123,15 @@ async function extractEntry(dir: string, header: Header, body: Body): Promise<vo
 /**
  * extractTar unpacks an untrusted tar stream into dir (created if missing). Entries that
  * would leave dir — absolute names, '..', or paths through a symlink — are refused, and the
- * extraction stops with UnsafeTarEntryError.
+ * extraction stops with UnsafeTarEntryError. Devices and fifos are skipped, and setuid and
+ * setgid bits dropped unless options.preservePermissions.
  */
-export async function extractTar(tar: Readable, dir: string): Promise<void> {
+export async function extractTar(tar: Readable, dir: string, options: ExtractOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
   const ex = extract();
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, body, next) => {
-      extractEntry(dir, header, body).then(
+      extractEntry(dir, header, body, options).then(
         () => next(),
         (err: unknown) => {
           body.resume();
