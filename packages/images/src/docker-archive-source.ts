@@ -3,7 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import { sha256Of, verifyBytes } from './digest';
-import { parseImageConfig } from './image-config';
+import { MAX_CONFIG_BYTES, parseImageConfig } from './image-config';
+import { MAX_MANIFEST_BYTES } from './manifest';
 import type { BlobCache, ImageSource, ResolvedImage } from './image-source';
 import type { LayerDescriptor } from './layer-store';
 import { indexTar, lookupFile, type TarIndexEntry } from './tar-index';
@@ -13,8 +14,6 @@ interface ArchiveManifestEntry {
   RepoTags?: string[] | null;
   Layers: string[];
 }
-
-const MAX_JSON = 16 * 1024 * 1024;
 
 /**
  * DockerArchiveSource reads an image from a `docker save` tarball, old layout
@@ -40,17 +39,16 @@ export class DockerArchiveSource implements ImageSource {
     const entries = await indexTar(this.file);
     const manifestEntry = lookupFile(entries, 'manifest.json');
     if (manifestEntry === undefined) throw new InvalidArgumentError('image.uri', `'${this.uri}' is not a docker save archive (no manifest.json)`);
-    const manifest = JSON.parse((await this.read(manifestEntry)).toString('utf8')) as ArchiveManifestEntry[];
-    if (!Array.isArray(manifest) || manifest.length === 0) throw new ArborError('invalidArgument', `image: ${this.uri}: empty manifest.json`);
+    const manifest = this.parseArchiveManifest(await this.read(manifestEntry, MAX_MANIFEST_BYTES));
     const chosen = this.choose(manifest);
     const configEntry = lookupFile(entries, chosen.Config);
     if (configEntry === undefined) throw new ArborError('invalidArgument', `image: ${this.uri}: config ${chosen.Config} is missing`);
-    const configBytes = await this.read(configEntry);
+    const configBytes = await this.read(configEntry, MAX_CONFIG_BYTES);
     // The config's name is its digest: '<hex>.json' (old layout) or 'blobs/sha256/<hex>' (new).
     const hex = /([a-f0-9]{64})(?:\.json)?$/.exec(chosen.Config)?.[1];
     const configDigest = hex === undefined ? sha256Of(configBytes) : `sha256:${hex}`;
     verifyBytes(`config of ${this.uri}`, configBytes, configDigest);
-    const config = parseImageConfig(configBytes);
+    const config = parseImageConfig(configBytes, this.uri);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== chosen.Layers.length) {
       throw new ArborError('invalidArgument', `image: ${this.uri}: ${chosen.Layers.length} layers but ${diffIds.length} diff_ids`);
@@ -93,9 +91,28 @@ export class DockerArchiveSource implements ImageSource {
     return found;
   }
 
-  private async read(entry: TarIndexEntry): Promise<Buffer> {
+  /** parseArchiveManifest reads manifest.json: a list of { Config, RepoTags, Layers }, each checked, as the archive is hostile. */
+  private parseArchiveManifest(bytes: Buffer): ArchiveManifestEntry[] {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new ArborError('invalidArgument', `image: ${this.uri}: manifest.json is not JSON`, { cause: err });
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0) throw new ArborError('invalidArgument', `image: ${this.uri}: empty manifest.json`);
+    const isStrings = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');
+    parsed.forEach((entry: Partial<ArchiveManifestEntry> | null, i) => {
+      const tags = entry?.RepoTags;
+      if (typeof entry?.Config !== 'string' || !isStrings(entry.Layers) || (tags !== undefined && tags !== null && !isStrings(tags))) {
+        throw new ArborError('invalidArgument', `image: ${this.uri}: manifest.json entry ${i} is not { Config, RepoTags, Layers }`);
+      }
+    });
+    return parsed as ArchiveManifestEntry[];
+  }
+
+  private async read(entry: TarIndexEntry, limit: number): Promise<Buffer> {
     if (this.file === undefined) throw new ArborError('internal', 'image: archive is closed');
-    if (entry.size > MAX_JSON) throw new ArborError('invalidArgument', `image: ${this.uri}: ${entry.name} is larger than ${MAX_JSON} bytes`);
+    if (entry.size > limit) throw new ArborError('invalidArgument', `image: ${this.uri}: ${entry.name} is larger than ${limit} bytes`);
     const data = Buffer.alloc(entry.size);
     await this.file.read(data, 0, entry.size, entry.offset);
     return data;

@@ -50,7 +50,7 @@ export class DockerDaemonSource implements ImageSource {
           config: { Env: c.Env ?? null, User: c.User ?? '', WorkingDir: c.WorkingDir ?? '', Entrypoint: list(c.Entrypoint), Cmd: list(c.Cmd) },
           rootfs: { type: 'layers', diff_ids: diffIds },
         };
-        imageDefaults(config);
+        imageDefaults(config, this.uri);
         return { configDigest: info.Id, config, layers: diffIds.map((diffId) => ({ diffId })) };
       }
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -47,6 +47,21 @@ async function pushImage(registry: FakeRegistry): Promise<void> {
     },
     MEDIA_TYPES.ociIndex,
     ['v1'],
+  );
+}
+
+/** pushOne puts a one-layer image tagged 'one' with these config fields; configSize overrides the size its descriptor gives. */
+function pushOne(registry: FakeRegistry, fields: object, layer: { gz: Buffer; diffId: string }, configSize?: number): void {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: fields, rootfs: { type: 'layers', diff_ids: [layer.diffId] } }));
+  registry.addManifest(
+    {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: registry.addBlob(config), size: configSize ?? config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: registry.addBlob(layer.gz), size: layer.gz.length }],
+    },
+    MEDIA_TYPES.ociManifest,
+    ['one'],
   );
 }
 
@@ -134,6 +149,40 @@ describe('ImagePuller from a registry', () => {
     }
     await expect(puller.pull({ uri: `docker://${reg.host}/arbor/app#v1` })).rejects.toThrow(DigestMismatchError);
     expect(await store.references()).toEqual([]);
+  });
+
+  /** stored lists what the store holds: layers, blobs and references. */
+  async function stored(): Promise<string[]> {
+    const dirs = ['layers/sha256', 'blobs/sha256', 'refs'];
+    return (await Promise.all(dirs.map((d) => readdir(join(store.root, d))))).flat();
+  }
+
+  it.each([
+    ['Env', { Env: ['PATH=/bin', 'X=1\u0000--privileged'] }, /config Env\[1\]: .*contains a NUL character/],
+    ['User', { User: '0\u0000--privileged' }, /config User: .*contains a NUL character/],
+    ['WorkingDir', { WorkingDir: '/\u0000--privileged' }, /config WorkingDir: .*contains a NUL character/],
+    ['Cmd', { Cmd: ['a\u0000b'] }, /config Cmd\[0\]/],
+    ['Entrypoint', { Entrypoint: ['/bin/sh', '\u0000'] }, /config Entrypoint\[1\]/],
+  ])('refuses an image whose config %s is hostile, storing nothing', async (_field, fields, message) => {
+    const reg = await startRegistry({ auth: 'none' });
+    const tar = await makeTar([{ name: 'hello', content: 'hi' }]);
+    pushOne(reg, fields, { gz: gzipSync(tar), diffId: sha256Of(tar) });
+    const uri = `docker://${reg.host}/arbor/app#one`;
+    const err = await puller.pull({ uri }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(JSON.stringify(uri));
+    expect(await stored()).toEqual([]);
+  });
+
+  it('refuses a config its manifest says is over 4 MiB without fetching it', async () => {
+    const reg = await startRegistry({ auth: 'none' });
+    const tar = await makeTar([{ name: 'hello', content: 'hi' }]);
+    pushOne(reg, {}, { gz: gzipSync(tar), diffId: sha256Of(tar) }, 5 * 1024 * 1024);
+    const err = await puller.pull({ uri: `docker://${reg.host}/arbor/app#one` }).catch((e: unknown) => e);
+    expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
+    expect((err as Error).message).toMatch(/config is larger than 4194304 bytes/);
+    expect(reg.blobRequests).toBe(0);
   });
 
   it('refuses a missing raw directory', async () => {

@@ -72,6 +72,8 @@ export class ImagePuller {
   /**
    * pull fetches what the store lacks of image and returns its layer dirs and defaults.
    * @throws InvalidArgumentError('image.uri') for a bad URI or a missing raw directory.
+   * @throws InvalidArgumentError naming the image and field when its config has a hostile
+   *   Env, User, WorkingDir, Cmd or Entrypoint (a NUL, a uid out of range, a relative dir).
    * @throws DigestMismatchError when any manifest, config or layer is not what it claims.
    * @throws InvalidTarError when a layer tries to leave its directory.
    */
@@ -88,6 +90,9 @@ export class ImagePuller {
     try {
       tell?.({ phase: 'resolving', layer: '', bytesDone: 0, bytesTotal: 0 });
       const resolved = await source.resolve((digest) => this.store.readBlob(digest));
+      // The one check every source goes through, before anything is stored: an image's
+      // config is hostile input (a NUL in its Env once reached a helper's argv).
+      const defaults = imageDefaults(resolved.config, image.uri);
       const diffIds = resolved.layers.map((layer) => layer.diffId);
       if (tell !== undefined) {
         for (const layer of resolved.layers) {
@@ -121,7 +126,7 @@ export class ImagePuller {
         const owners = [`${IMAGE_OWNER_PREFIX}${image.uri}`, ...(options.owner !== undefined ? [options.owner] : [])];
         await Promise.all(owners.map((owner) => this.store.addReference({ owner, diffIds, configDigest: resolved.configDigest })));
         this.logger?.info('image-pulled', { uri: image.uri, layers: diffIds.length, ms: Date.now() - started });
-        const pulled = { id: resolved.configDigest, layerDirs: layerDirs.reverse(), diffIds, defaults: imageDefaults(resolved.config) };
+        const pulled = { id: resolved.configDigest, layerDirs: layerDirs.reverse(), diffIds, defaults };
         tell?.({ phase: 'done', layer: '', bytesDone: 0, bytesTotal: 0, image: pulledImageInfo(pulled) });
         return pulled;
       } finally {
@@ -143,7 +148,7 @@ export class ImagePuller {
       case 'registry': {
         const hasCredentials = image.username !== undefined && image.username !== '';
         const credentials = hasCredentials ? { username: image.username ?? '', password: image.password ?? '' } : undefined;
-        return new RegistrySource(uri, uri.reference, this.platform, credentials);
+        return new RegistrySource(uri, uri.reference, this.platform, image.uri, credentials);
       }
     }
   }
@@ -158,7 +163,7 @@ export class ImagePuller {
     if (info === undefined || !info.isDirectory()) {
       throw new InvalidArgumentError('image.uri', `'${text}': ${path} is not a directory`);
     }
-    return { id: `raw:${path}`, layerDirs: [path], diffIds: [], defaults: imageDefaults({}) };
+    return { id: `raw:${path}`, layerDirs: [path], diffIds: [], defaults: imageDefaults({}, text) };
   }
 }
 

@@ -8,6 +8,12 @@ export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
 } as const;
 
+/**
+ * MAX_MANIFEST_BYTES bounds a manifest or index (or a docker-save manifest.json) read into
+ * memory: the Distribution registry refuses manifests over 4 MiB too.
+ */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 /** MANIFEST_ACCEPT is the Accept header for a registry manifest request: every form we read. */
 export const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
 
@@ -49,12 +55,15 @@ function descriptor(value: unknown, what: string): Descriptor {
  * @throws ArborError('invalidArgument') for schema1, unknown types or malformed bodies.
  */
 export function parseManifest(bytes: Buffer, contentType = ''): ParsedManifest {
-  let body: Record<string, unknown>;
+  if (bytes.length > MAX_MANIFEST_BYTES) throw new ArborError('invalidArgument', `image: manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  let parsed: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new ArborError('invalidArgument', 'image: manifest is not JSON', { cause: err });
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ArborError('invalidArgument', 'image: manifest is not a JSON object');
+  const body = parsed as Record<string, unknown>;
   const mediaType = typeof body.mediaType === 'string' ? body.mediaType : contentType.split(';')[0]?.trim() ?? '';
   if (body.schemaVersion === 1) {
     throw new ArborError('invalidArgument', 'image: Docker schema 1 manifests are not supported: push the image again with a newer Docker');

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { InvalidArgumentError } from '@arbor/core';
+import { ArborError, InvalidArgumentError } from '@arbor/core';
 import { digestHex, sha256Of } from './digest';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { ImagePuller } from './image-puller';
@@ -103,6 +103,32 @@ describe('oci layout images', () => {
     const bytes = await readFile(path);
     await writeFile(path, Buffer.from(bytes.toString('utf8').replace('"schemaVersion":2', '"schemaVersion":2 ')).subarray(0, bytes.length));
     await expect(puller.pull({ uri: `oci://${layout}#plain` })).rejects.toThrow(DigestMismatchError);
+  });
+
+  it('refuses an index.json over 4 MiB before reading it whole', async () => {
+    await writeLayout();
+    const index = await readFile(join(layout, 'index.json'), 'utf8');
+    await writeFile(join(layout, 'index.json'), index + ' '.repeat(4 * 1024 * 1024));
+    const err = await puller.pull({ uri: `oci://${layout}#plain` }).catch((e: unknown) => e);
+    expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
+    expect((err as Error).message).toMatch(/index.json is larger than 4194304 bytes/);
+  });
+
+  it('refuses a config its manifest says is over 4 MiB', async () => {
+    const tar = await makeTar([{ name: 'a', content: 'a' }]);
+    const layer = await blob(tar);
+    const config = await blob(Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [sha256Of(tar)] } }) + ' '.repeat(5 * 1024 * 1024)));
+    const manifest = await blob(
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] })),
+    );
+    await writeFile(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MEDIA_TYPES.ociManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'big' } }] }));
+    await expect(puller.pull({ uri: `oci://${layout}#big` })).rejects.toThrow(/config is larger than 4194304 bytes/);
+  });
+
+  it('refuses an index.json that is JSON but not an object as invalidArgument', async () => {
+    await writeFile(join(layout, 'index.json'), 'null');
+    const err = await puller.pull({ uri: `oci://${layout}#x` }).catch((e: unknown) => e);
+    expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
   });
 
   it('says when the directory is not a layout', async () => {

@@ -1,16 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import { digestHex, verifyBytes } from './digest';
-import { parseImageConfig } from './image-config';
+import { MAX_CONFIG_BYTES, parseImageConfig } from './image-config';
 import type { BlobCache, ImageSource, ResolvedImage } from './image-source';
 import type { LayerDescriptor } from './layer-store';
-import { checkLayerMediaType, parseManifest, selectPlatform, type Descriptor, type Platform } from './manifest';
+import { checkLayerMediaType, MAX_MANIFEST_BYTES, parseManifest, selectPlatform, type Descriptor, type Platform } from './manifest';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
-const MAX_JSON = 16 * 1024 * 1024;
 
 /**
  * OciLayoutSource reads an image from an OCI image layout directory (index.json and
@@ -25,21 +24,16 @@ export class OciLayoutSource implements ImageSource {
   ) {}
 
   async resolve(_cache: BlobCache): Promise<ResolvedImage> {
-    let indexBytes: Buffer;
-    try {
-      indexBytes = await readFile(join(this.layoutPath, 'index.json'));
-    } catch (err) {
-      throw new InvalidArgumentError('image.uri', `'${this.uri}' is not an OCI layout (no index.json): ${(err as Error).message}`);
-    }
+    const indexBytes = await this.readIndex();
     const index = parseManifest(indexBytes, 'application/vnd.oci.image.index.v1+json');
     if (index.kind !== 'index') throw new ArborError('invalidArgument', `image: ${this.uri}: index.json is not an index`);
     let descriptor = this.choose(index.manifests);
     // Bounded: an index may point at an index (a multi-platform image), not deeper.
     for (let depth = 0; ; depth += 1) {
-      const parsed = parseManifest(await this.readBlob(descriptor, 'manifest'), descriptor.mediaType);
+      const parsed = parseManifest(await this.readBlob(descriptor, 'manifest', MAX_MANIFEST_BYTES), descriptor.mediaType);
       if (parsed.kind === 'manifest') {
-        const configBytes = await this.readBlob(parsed.config, 'config');
-        const config = parseImageConfig(configBytes);
+        const configBytes = await this.readBlob(parsed.config, 'config', MAX_CONFIG_BYTES);
+        const config = parseImageConfig(configBytes, this.uri);
         const diffIds = config.rootfs.diff_ids;
         if (diffIds.length !== parsed.layers.length) {
           throw new ArborError('invalidArgument', `image: ${this.uri}: manifest has ${parsed.layers.length} layers, config ${diffIds.length}`);
@@ -82,8 +76,28 @@ export class OciLayoutSource implements ImageSource {
     return join(this.layoutPath, 'blobs/sha256', digestHex(digest));
   }
 
-  private async readBlob(descriptor: Descriptor, what: string): Promise<Buffer> {
-    if (descriptor.size > MAX_JSON) throw new ArborError('invalidArgument', `image: ${this.uri}: ${what} larger than ${MAX_JSON} bytes`);
+  /** readIndex reads index.json, refusing one over MAX_MANIFEST_BYTES before reading it. */
+  private async readIndex(): Promise<Buffer> {
+    const path = join(this.layoutPath, 'index.json');
+    const file = await open(path, 'r').catch((err: Error) => {
+      throw new InvalidArgumentError('image.uri', `'${this.uri}' is not an OCI layout (no index.json): ${err.message}`);
+    });
+    try {
+      const { size } = await file.stat();
+      if (size > MAX_MANIFEST_BYTES) {
+        throw new ArborError('invalidArgument', `image: ${this.uri}: index.json is larger than ${MAX_MANIFEST_BYTES} bytes`);
+      }
+      const bytes = Buffer.alloc(size);
+      const { bytesRead } = await file.read(bytes, 0, size, 0);
+      return bytes.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** readBlob reads a small blob (a manifest or config) whole, refusing one its descriptor says is over limit. */
+  private async readBlob(descriptor: Descriptor, what: string, limit: number): Promise<Buffer> {
+    if (descriptor.size > limit) throw new ArborError('invalidArgument', `image: ${this.uri}: ${what} is larger than ${limit} bytes`);
     const file = await open(this.blobPath(descriptor.digest), 'r').catch((err: Error) => {
       throw new ArborError('invalidArgument', `image: ${this.uri}: ${what} blob ${descriptor.digest} is missing: ${err.message}`);
     });

@@ -25,8 +25,9 @@ export interface RegistryResponse {
 }
 
 const MAX_REDIRECTS = 5;
-const MAX_SMALL_BODY = 8 * 1024 * 1024;
 const TIMEOUT_MS = 60_000;
+// MAX_DETAIL bounds how much of a registry's error body goes into a message.
+const MAX_DETAIL = 512;
 
 // One keep-alive agent per scheme: layer pulls reuse connections.
 const agents = {
@@ -68,8 +69,10 @@ export class RegistryClient {
       response = await this.follow(url, accept, true);
     }
     if (response.status >= 200 && response.status < 300) return response;
-    const detail = (await readSmall(response.body, 4096).catch(() => Buffer.alloc(0))).toString('utf8').trim();
     const what = `${this.name}: GET ${path}`;
+    const body = await readSmall(response.body, 64 * 1024, what).catch(() => Buffer.alloc(0));
+    const text = body.toString('utf8').trim();
+    const detail = text.length > MAX_DETAIL ? `${text.slice(0, MAX_DETAIL)}...` : text;
     if (response.status === 404) throw new ArborError('notFound', `image: ${what}: not found${detail ? ` (${detail})` : ''}`);
     if (response.status === 401 || response.status === 403) {
       throw new PermissionDeniedError(`image: ${what}: access denied (${response.status}); check the image username and password`);
@@ -77,10 +80,15 @@ export class RegistryClient {
     throw new ArborError('unavailable', `image: ${what}: registry answered ${response.status}${detail ? `: ${detail}` : ''}`);
   }
 
-  /** getSmall fetches a bounded body (a manifest or a config) whole. */
-  async getSmall(path: string, accept?: string): Promise<{ bytes: Buffer; headers: http.IncomingHttpHeaders }> {
+  /**
+   * getSmall fetches a body (a manifest or a config) whole, refusing it once it passes
+   * limit bytes: it is never read further into memory.
+   * @throws ArborError('invalidArgument') when the body is longer than limit.
+   */
+  async getSmall(path: string, limit: number, accept?: string): Promise<{ bytes: Buffer; headers: http.IncomingHttpHeaders }> {
     const response = await this.get(path, accept);
-    return { bytes: await readSmall(response.body, MAX_SMALL_BODY), headers: response.headers };
+    const bytes = await readSmall(response.body, limit, `${this.name}: GET ${path}`);
+    return { bytes, headers: response.headers };
   }
 
   /** openBlob streams a blob; the caller verifies its digest. */
@@ -133,7 +141,7 @@ export class RegistryClient {
       headers.authorization = `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
     }
     const response = await send(tokenUrl, headers);
-    const body = await readSmall(response.body, 1024 * 1024);
+    const body = await readSmall(response.body, 1024 * 1024, `${this.name}: token service ${tokenUrl.origin}`);
     if (response.status !== 200) {
       throw new PermissionDeniedError(`image: ${this.name}: token service ${tokenUrl.origin} refused (${response.status}); check the image username and password`);
     }
@@ -186,14 +194,15 @@ async function drain(body: IncomingMessage): Promise<void> {
   });
 }
 
-async function readSmall(body: Readable, limit: number): Promise<Buffer> {
+/** readSmall reads a body whole, up to limit bytes; what names it, like 'docker://h/app: GET manifests/v1'. */
+async function readSmall(body: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of body) {
     length += (chunk as Buffer).length;
     if (length > limit) {
       body.destroy();
-      throw new ArborError('invalidArgument', `image: response is larger than ${limit} bytes`);
+      throw new ArborError('invalidArgument', `image: ${what}: the answer is larger than ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);
   }

@@ -2,10 +2,10 @@ import type { Readable } from 'node:stream';
 import { ArborError } from '@arbor/core';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { isSha256Digest, sha256Of, verifyBytes } from './digest';
-import { parseImageConfig } from './image-config';
+import { MAX_CONFIG_BYTES, parseImageConfig } from './image-config';
 import type { BlobCache, ImageSource, ResolvedImage } from './image-source';
 import type { LayerDescriptor } from './layer-store';
-import { checkLayerMediaType, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Platform } from './manifest';
+import { checkLayerMediaType, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseManifest, selectPlatform, type Platform } from './manifest';
 import { RegistryClient, type RegistryCredentials, type RegistryLocation } from './registry-client';
 
 /** RegistrySource reads an image from a Distribution API v2 registry. */
@@ -16,6 +16,8 @@ export class RegistrySource implements ImageSource {
     location: RegistryLocation,
     private readonly reference: string,
     private readonly platform: Platform,
+    /** uri is the image as asked for, like 'docker://127.0.0.1:5000/app#v1', for messages. */
+    private readonly uri: string,
     credentials?: RegistryCredentials,
   ) {
     this.client = new RegistryClient(location, credentials);
@@ -32,10 +34,13 @@ export class RegistrySource implements ImageSource {
     const { config: configDescriptor, layers } = manifest.parsed;
     let configBytes = await cache(configDescriptor.digest);
     if (configBytes === undefined) {
-      configBytes = (await this.client.getSmall(`blobs/${configDescriptor.digest}`)).bytes;
+      if (configDescriptor.size > MAX_CONFIG_BYTES) {
+        throw new ArborError('invalidArgument', `image: ${this.uri}: config is larger than ${MAX_CONFIG_BYTES} bytes (${configDescriptor.size})`);
+      }
+      configBytes = (await this.client.getSmall(`blobs/${configDescriptor.digest}`, MAX_CONFIG_BYTES)).bytes;
       verifyBytes(`config of ${this.client.name}`, configBytes, configDescriptor.digest);
     }
-    const config = parseImageConfig(configBytes);
+    const config = parseImageConfig(configBytes, this.uri);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== layers.length) {
       throw new ArborError('invalidArgument', `image: ${this.client.name}: manifest has ${layers.length} layers, config ${diffIds.length}`);
@@ -55,7 +60,7 @@ export class RegistrySource implements ImageSource {
   async close(): Promise<void> {}
 
   private async fetchManifest(reference: string): Promise<{ parsed: ReturnType<typeof parseManifest> }> {
-    const { bytes, headers } = await this.client.getSmall(`manifests/${reference}`, MANIFEST_ACCEPT);
+    const { bytes, headers } = await this.client.getSmall(`manifests/${reference}`, MAX_MANIFEST_BYTES, MANIFEST_ACCEPT);
     // A manifest fetched by digest must hash to it; by tag, to what the registry says it is.
     const claimed = headers['docker-content-digest'];
     const expected = isSha256Digest(reference) ? reference : typeof claimed === 'string' && isSha256Digest(claimed) ? claimed : undefined;
