@@ -32,7 +32,9 @@ export function verifyBytes(what: string, bytes: Buffer, expected: string): void
 /**
  * HashingStream passes bytes through unchanged while hashing and counting them. maxBytes
  * bounds what it lets through, so a source sending more than its descriptor said (say,
- * an endless stream) fails early instead of filling the disk.
+ * an endless stream) fails early instead of filling the disk. onBytes hears the running
+ * count before a chunk is passed on; when it throws, the stream fails with that error
+ * and the chunk goes no further.
  */
 export class HashingStream extends Transform {
   private readonly hash: Hash = createHash('sha256');
@@ -52,8 +54,13 @@ export class HashingStream extends Transform {
       done(new ArborError('invalidArgument', `image: ${this.what} is longer than the ${this.maxBytes} bytes its descriptor gives`));
       return;
     }
+    try {
+      this.onBytes?.(this.bytes);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
     this.hash.update(chunk);
-    this.onBytes?.(this.bytes);
     done(null, chunk);
   }
 

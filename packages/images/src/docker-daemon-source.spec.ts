@@ -1,8 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidArgumentError } from '@arbor/core';
+import { InvalidArgumentError, ResourceExhaustedError } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import { sha256Of } from './digest';
 import { ImagePuller } from './image-puller';
@@ -30,7 +30,7 @@ describe('docker-daemon images (a fake engine)', () => {
 
   beforeEach(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'arbor-daemon-'));
-    store = new LayerStore({ stateDir, specialFiles: new RecordingSpecialFiles() });
+    store = new LayerStore({ stateDir, specialFiles: new RecordingSpecialFiles(), maxUnpackedBytes: 1024 * 1024 });
     await store.init();
   });
 
@@ -48,4 +48,11 @@ describe('docker-daemon images (a fake engine)', () => {
     expect(await store.references()).toEqual([]);
   });
 
+  it('stops an export larger than the bound on unpacked bytes and removes it', async () => {
+    const docker = fakeDocker({}, [sha256Of('not stored')], 1024 * 1024 + 65 * 1024 * 1024);
+    const err = await new ImagePuller({ store, docker }).pull({ uri: 'docker-daemon:huge:1' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceExhaustedError);
+    expect((err as Error).message).toMatch(/docker-daemon:huge:1: the Docker engine's export is larger than \d+ bytes/);
+    expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
+  });
 });

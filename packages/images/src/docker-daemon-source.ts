@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ArborError } from '@arbor/core';
+import { ArborError, ResourceExhaustedError } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import { isSha256Digest } from './digest';
 import { DockerArchiveSource } from './docker-archive-source';
@@ -12,10 +12,14 @@ import { imageDefaults, type ImageConfig } from './image-config';
 import type { BlobCache, ImageSource, ResolvedImage } from './image-source';
 import type { LayerDescriptor } from './layer-store';
 
+// EXPORT_SLACK is what a `docker save` holds beside the layer tars: configs, manifests, tar headers.
+const EXPORT_SLACK = 64 * 1024 * 1024;
+
 /**
  * DockerDaemonSource reads an image from a local Docker engine. When the store has every
  * layer already, the engine's inspect answer is enough; otherwise the image is exported
- * (`docker save`) into a temp file under tmpDir and read like a docker-archive.
+ * (`docker save`) into a temp file under tmpDir and read like a docker-archive. The export
+ * holds the layers unpacked, so it is bounded like them: by maxUnpackedBytes (and a little).
  */
 export class DockerDaemonSource implements ImageSource {
   private archive: DockerArchiveSource | undefined;
@@ -27,6 +31,8 @@ export class DockerDaemonSource implements ImageSource {
     private readonly tmpDir: string,
     private readonly hasLayer: (diffId: string) => Promise<boolean>,
     private readonly uri: string,
+    /** maxUnpackedBytes is the layer store's bound on what one image unpacks, like 64 GiB. */
+    private readonly maxUnpackedBytes: number,
   ) {}
 
   async resolve(cache: BlobCache): Promise<ResolvedImage> {
@@ -56,7 +62,16 @@ export class DockerDaemonSource implements ImageSource {
     }
     this.archivePath = join(this.tmpDir, `docker-save-${randomBytes(6).toString('hex')}.tar`);
     const exported = (await image.get()) as unknown as Readable;
-    await pipeline(exported, createWriteStream(this.archivePath, { flags: 'wx', mode: 0o600 }));
+    const limit = this.maxUnpackedBytes + EXPORT_SLACK;
+    let bytes = 0;
+    const bounded = new Transform({
+      transform: (chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void => {
+        bytes += chunk.length;
+        if (bytes > limit) done(new ResourceExhaustedError('disk', `image: ${this.uri}: the Docker engine's export is larger than ${limit} bytes: refused`));
+        else done(null, chunk);
+      },
+    });
+    await pipeline(exported, bounded, createWriteStream(this.archivePath, { flags: 'wx', mode: 0o600 }));
     // The export holds this one image only.
     this.archive = new DockerArchiveSource(this.archivePath, '', this.uri);
     return this.archive.resolve(cache);

@@ -2,13 +2,14 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ArborError, InvalidArgumentError, PermissionDeniedError } from '@arbor/core';
+import { ArborError, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError } from '@arbor/core';
 import { sha256Of } from './digest';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { ImagePuller } from './image-puller';
 import { LayerStore, type LayerProgress } from './layer-store';
 import { MEDIA_TYPES } from './manifest';
 import { FakeRegistry, type FakeRegistryOptions } from './testing/fake-registry';
+import { gzipBomb } from './testing/gzip-bomb';
 import { makeTar } from './testing/make-tar';
 import { RecordingSpecialFiles } from './testing/recording-special-files';
 
@@ -183,6 +184,20 @@ describe('ImagePuller from a registry', () => {
     expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
     expect((err as Error).message).toMatch(/config is larger than 4194304 bytes/);
     expect(reg.blobRequests).toBe(0);
+  });
+
+  it('refuses a gzip bomb layer past maxUnpackedBytes, keeping no layer and no reference', async () => {
+    const reg = await startRegistry({ auth: 'none' });
+    const bomb = await gzipBomb(64 * 1024 * 1024);
+    pushOne(reg, { Env: ['PATH=/bin'] }, bomb);
+    const small = new LayerStore({ stateDir, specialFiles: new RecordingSpecialFiles(), maxUnpackedBytes: 1024 * 1024 });
+    await small.init();
+    const err = await new ImagePuller({ store: small }).pull({ uri: `docker://${reg.host}/arbor/app#one` }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceExhaustedError);
+    expect((err as Error).message).toMatch(new RegExp(`layer ${bomb.blobDigest} unpacks past the limit of 1048576 bytes`));
+    expect(await readdir(join(small.root, 'layers/sha256'))).toEqual([]);
+    expect(await readdir(join(small.root, 'tmp'))).toEqual([]);
+    expect(await small.references()).toEqual([]);
   });
 
   it('refuses a missing raw directory', async () => {

@@ -144,7 +144,14 @@ export class ImagePuller {
       case 'docker-archive':
         return new DockerArchiveSource(uri.path, uri.tag, image.uri);
       case 'docker-daemon':
-        return new DockerDaemonSource(this.docker(), uri.name, join(this.store.root, 'tmp'), (id) => this.store.hasLayer(id), image.uri);
+        return new DockerDaemonSource(
+          this.docker(),
+          uri.name,
+          join(this.store.root, 'tmp'),
+          (id) => this.store.hasLayer(id),
+          image.uri,
+          this.store.maxUnpackedBytes,
+        );
       case 'registry': {
         const hasCredentials = image.username !== undefined && image.username !== '';
         const credentials = hasCredentials ? { username: image.username ?? '', password: image.password ?? '' } : undefined;

@@ -11,7 +11,7 @@ export { OverlayMounter, findMountHelper } from './overlay-mounter';
 // Image sources, the content-addressed layer store and pulling images into it.
 export { parseImageUri, DEFAULT_REGISTRY_HOST } from './image-uri';
 export type { ImageUri } from './image-uri';
-export { LayerStore, IMAGE_OWNER_PREFIX } from './layer-store';
+export { LayerStore, IMAGE_OWNER_PREFIX, DEFAULT_MAX_UNPACKED_BYTES } from './layer-store';
 export type { GcResult, LayerDescriptor, LayerProgress, LayerStoreOptions, LayerStoreStats, Reference } from './layer-store';
 export { ImagePuller } from './image-puller';
 export type { ImagePullerOptions, PullOptions, PulledImage } from './image-puller';

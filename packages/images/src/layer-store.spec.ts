@@ -1,12 +1,13 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { InvalidTarError } from '@arbor/core';
+import { InvalidTarError, ResourceExhaustedError } from '@arbor/core';
 import { sha256Of } from './digest';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { LayerStore, type LayerProgress } from './layer-store';
+import { gzipBomb } from './testing/gzip-bomb';
 import { makeTar } from './testing/make-tar';
 import { RecordingSpecialFiles } from './testing/recording-special-files';
 
@@ -123,6 +124,44 @@ describe('LayerStore', () => {
     await expect(
       store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz), size: gz.length - 1 }, opener(gz).open),
     ).rejects.toThrow(/longer than/);
+  });
+
+  it('refuses a gzip bomb once it unpacks past maxUnpackedBytes, keeping nothing and writing no more than that', async () => {
+    const limit = 4 * 1024 * 1024;
+    const bomb = await gzipBomb(256 * 1024 * 1024);
+    expect(bomb.gz.length).toBeLessThan(1024 * 1024);
+    const small = new LayerStore({ stateDir, specialFiles: new RecordingSpecialFiles(), maxUnpackedBytes: limit });
+    // the biggest the bomb's file grew in tmp/, looked at every few ms
+    let biggest = 0;
+    const watch = setInterval(() => {
+      void readdir(join(small.root, 'tmp')).then(async (dirs) => {
+        for (const dir of dirs) {
+          const size = await stat(join(small.root, 'tmp', dir, 'diff/zeros')).then((s) => s.size, () => 0);
+          biggest = Math.max(biggest, size);
+        }
+      });
+    }, 2);
+    const err = await small
+      .ensureLayer({ diffId: bomb.diffId, blobDigest: bomb.blobDigest, size: bomb.gz.length }, opener(bomb.gz).open)
+      .catch((e: unknown) => e)
+      .finally(() => clearInterval(watch));
+    expect(err).toBeInstanceOf(ResourceExhaustedError);
+    expect(err).toMatchObject({ kind: 'resourceExhausted', resource: 'disk' });
+    expect((err as Error).message).toBe(`image: layer ${bomb.blobDigest} unpacks past the limit of ${limit} bytes for one image: refused`);
+    expect(biggest).toBeLessThanOrEqual(limit);
+    expect(await leftovers()).toEqual([]);
+    expect(await small.hasLayer(bomb.diffId)).toBe(false);
+    expect(small.stats.layersUnpacked).toBe(0);
+  });
+
+  it('bounds the layers of one image together: each under maxUnpackedBytes, all of them over', async () => {
+    const [a, b] = [await gzipBomb(3 * 1024 * 1024), await gzipBomb(3 * 1024 * 1024 + 512)];
+    const small = new LayerStore({ stateDir, specialFiles: new RecordingSpecialFiles(), maxUnpackedBytes: 4 * 1024 * 1024 });
+    const request = (bomb: typeof a) => ({ layer: { diffId: bomb.diffId, blobDigest: bomb.blobDigest }, open: opener(bomb.gz).open });
+    await expect(small.ensureLayers([request(a), request(b)], { concurrency: 1 })).rejects.toThrow(ResourceExhaustedError);
+    // one at a time, each fits
+    await expect(small.ensureLayers([request(a)])).resolves.toHaveLength(1);
+    await expect(small.ensureLayers([request(b)])).resolves.toHaveLength(1);
   });
 
   it('init clears what a crash left half done and keeps finished layers', async () => {

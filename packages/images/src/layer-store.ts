@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } 
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ArborError, type Logger } from '@arbor/core';
+import { ArborError, ResourceExhaustedError, type Logger } from '@arbor/core';
 import { writeFileAtomically } from '@arbor/depot';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { digestHex, HashingStream, isSha256Digest, sha256Of, verifyBytes } from './digest';
@@ -66,6 +66,25 @@ export interface LayerStoreOptions {
   durable?: boolean;
   /** syncer runs the flushes; by default one helper shared by the process. */
   syncer?: FilesystemSyncer;
+  /**
+   * maxUnpackedBytes bounds the uncompressed tar bytes one ensureLayers call (one image
+   * pull) unpacks, all its new layers together, so also each layer; default
+   * DEFAULT_MAX_UNPACKED_BYTES. A gzip bomb (KBs that inflate to GBs) stops there.
+   */
+  maxUnpackedBytes?: number;
+}
+
+/**
+ * DEFAULT_MAX_UNPACKED_BYTES is 64 GiB: several times the biggest images in common use
+ * (CUDA and ML framework images unpack to 10-25 GiB), while a bomb is stopped before it
+ * takes a whole disk of the usual size.
+ */
+export const DEFAULT_MAX_UNPACKED_BYTES = 64 * 1024 * 1024 * 1024;
+
+/** UnpackBudget is what is left of maxUnpackedBytes for the layers of one ensureLayers call. */
+interface UnpackBudget {
+  limit: number;
+  used: number;
 }
 
 /** LayerRequest is one layer to ensure and how to open its blob. */
@@ -134,6 +153,8 @@ export class LayerStore extends EventEmitter {
   private gcRunning: Promise<unknown> = Promise.resolve();
   private readonly durable: boolean;
   private readonly syncer: FilesystemSyncer;
+  /** maxUnpackedBytes is what one ensureLayers call may unpack (see LayerStoreOptions). */
+  readonly maxUnpackedBytes: number;
   private syncRunning: Promise<void> | undefined;
   private syncQueued: Promise<void> | undefined;
 
@@ -144,6 +165,7 @@ export class LayerStore extends EventEmitter {
     this.logger = options.logger;
     this.durable = options.durable ?? true;
     this.syncer = options.syncer ?? sharedSyncer;
+    this.maxUnpackedBytes = options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
   }
 
   /** init makes the store's directories and removes what an earlier crash left in tmp/. */
@@ -231,6 +253,7 @@ export class LayerStore extends EventEmitter {
    * is thrown. Returns the layers' directories in the order given.
    * @throws DigestMismatchError when a blob or its uncompressed tar hash to something else.
    * @throws InvalidTarError when a layer's tar is corrupt or tries to leave its directory.
+   * @throws ResourceExhaustedError('disk') when the new layers unpack to more than maxUnpackedBytes.
    */
   async ensureLayers(requests: readonly LayerRequest[], options: EnsureLayersOptions = {}): Promise<string[]> {
     for (const { layer } of requests) {
@@ -238,6 +261,7 @@ export class LayerStore extends EventEmitter {
       if (layer.blobDigest !== undefined) digestHex(layer.blobDigest);
     }
     const staged: StagedLayer[] = [];
+    const budget: UnpackBudget = { limit: this.maxUnpackedBytes, used: 0 };
     let commitFailure: unknown;
     const settled = await mapSettledLimit(requests, options.concurrency ?? 8, async ({ layer, open }): Promise<{ dir: Promise<string> }> => {
       const running = this.inFlight.get(layer.diffId);
@@ -263,7 +287,7 @@ export class LayerStore extends EventEmitter {
           deferred.resolve(join(final, 'diff'));
           return { dir: deferred.promise };
         }
-        const stage = await this.stageLayer(layer, open, report);
+        const stage = await this.stageLayer(layer, open, report, budget);
         staged.push({ ...stage, final, deferred, report });
         // wrapped, as an async function returning a promise would wait for it (for commit())
         return { dir: deferred.promise };
@@ -343,12 +367,14 @@ export class LayerStore extends EventEmitter {
 
   /**
    * stageLayer streams a layer blob in one pass: hash the blob, gunzip, hash the tar and
-   * unpack it into a new directory in tmp/; it returns once both digests are checked.
+   * unpack it into a new directory in tmp/; it returns once both digests are checked. The
+   * tar's bytes are counted against budget as they leave the decompressor.
    */
   private async stageLayer(
     layer: LayerDescriptor,
     open: () => Promise<Readable>,
     report: (progress: LayerProgress) => void,
+    budget: UnpackBudget,
   ): Promise<{ diffId: string; blobDigest: string; blobBytes: number; work: string }> {
     const hex = digestHex(layer.diffId);
     const total = layer.size ?? -1;
@@ -361,7 +387,17 @@ export class LayerStore extends EventEmitter {
         lastReport = bytes;
         report({ diffId: layer.diffId, phase: 'downloading', bytesDone: bytes, bytesTotal: total, done: false });
       });
-      const diffHash = new HashingStream(`uncompressed layer ${layer.diffId}`);
+      let counted = 0;
+      const diffHash = new HashingStream(`uncompressed layer ${layer.diffId}`, undefined, (bytes) => {
+        budget.used += bytes - counted;
+        counted = bytes;
+        if (budget.used > budget.limit) {
+          throw new ResourceExhaustedError(
+            'disk',
+            `image: layer ${layer.blobDigest ?? layer.diffId} unpacks past the limit of ${budget.limit} bytes for one image: refused`,
+          );
+        }
+      });
       const decoder = new LayerDecoder(diffHash, `layer ${layer.blobDigest ?? layer.diffId}`);
       const extracting = this.extractor.extract(diffHash, join(work, 'diff'));
       extracting.catch(() => undefined);

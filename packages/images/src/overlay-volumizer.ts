@@ -37,6 +37,8 @@ export interface OverlayVolumizerOptions {
   mountHelperPath?: string;
   /** volumes holds the per-container dirs; absent means BtrfsQuotaVolumes over stateDir (or, where it cannot work, UnenforcedQuotaVolumes). */
   volumes?: QuotaVolumes;
+  /** maxUnpackedBytes bounds what one image pull unpacks (see LayerStoreOptions); absent means DEFAULT_MAX_UNPACKED_BYTES. */
+  maxUnpackedBytes?: number;
 }
 
 /**
@@ -274,7 +276,11 @@ export class OverlayVolumizer implements Volumizer {
 
   private imageStore(): Promise<{ store: LayerStore; puller: ImagePuller }> {
     this.images ??= (async () => {
-      const store = new LayerStore({ stateDir: this.options.stateDir, ...(this.options.logger && { logger: this.options.logger }) });
+      const store = new LayerStore({
+        stateDir: this.options.stateDir,
+        ...(this.options.logger && { logger: this.options.logger }),
+        ...(this.options.maxUnpackedBytes !== undefined && { maxUnpackedBytes: this.options.maxUnpackedBytes }),
+      });
       await store.init();
       const puller = new ImagePuller({
         store,
