@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
 import type { Header } from 'tar-stream';
 import { InvalidTarError } from '@arbor/core';
@@ -69,5 +69,40 @@ describe('guardTar', () => {
 
   it('refuses an empty stream', async () => {
     await expect(names(guardTar(Readable.from([Buffer.alloc(0)])))).rejects.toBeInstanceOf(InvalidTarError);
+  });
+});
+
+describe('guardTar cut short mid-entry (nothing may throw outside the stream)', () => {
+  // halfway is a source that has sent a header and part of a 1 MiB entry, and then waits
+  async function halfway(): Promise<PassThrough> {
+    const pack = tarPack();
+    pack.entry({ name: 'big', type: 'file' }, 'z'.repeat(1024 * 1024));
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const tar = Buffer.concat(chunks);
+    const source = new PassThrough();
+    source.write(tar.subarray(0, 200 * 1024));
+    return source;
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 50));
+
+  it('stops quietly when its reader destroys it (a tar that exited, a cancelled call)', async () => {
+    const source = await halfway();
+    const guarded = guardTar(source);
+    await new Promise((r) => guarded.once('data', r));
+    guarded.destroy();
+    await settle();
+    expect(guarded.destroyed).toBe(true);
+  });
+
+  it('fails with InvalidTarError when the source fails, and stops quietly', async () => {
+    const source = await halfway();
+    const guarded = guardTar(source);
+    const failed = new Promise<unknown>((resolve) => guarded.on('error', resolve));
+    await new Promise((r) => guarded.once('data', r));
+    source.destroy(new Error('the client cancelled'));
+    expect(await failed).toBeInstanceOf(InvalidTarError);
+    await settle();
   });
 });

@@ -28,17 +28,29 @@ export function guardTar(input: Readable): Readable {
     }
     if (header.type === 'symlink') symlinks.add(normalize(header.name));
     const entry = pack.entry(header, (err) => next(err ?? undefined));
+    // an entry cut short (the reader or the source gave up) fails with pack, which reports it
+    entry.on('error', () => undefined);
     stream.pipe(entry);
   });
   const out = new PassThrough();
   // the reader of out gets its errors; without one, a late error must not crash arbord
   out.on('error', () => undefined);
-  const fail = (err: Error): void => {
-    input.unpipe();
+  let stopped = false;
+  // stop ends the guard's own streams quietly and lets go of the input (the caller's to end)
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    input.unpipe(extract as unknown as NodeJS.WritableStream);
     input.resume();
+    extract.destroy();
     pack.destroy();
-    out.destroy(InvalidTarError.is(err) ? err : new InvalidTarError(err.message, { cause: err }));
   };
+  const fail = (err: Error): void => {
+    if (!out.destroyed) out.destroy(InvalidTarError.is(err) ? err : new InvalidTarError(err.message, { cause: err }));
+    stop();
+  };
+  // a reader that destroys out (a cancelled call, a tar that stopped reading) stops the guard
+  out.on('close', stop);
   extract.on('finish', () => {
     if (count === 0) fail(new InvalidTarError('it holds no entries (empty or truncated)'));
     else pack.finalize();
