@@ -1,4 +1,5 @@
 // StreamIn / StreamOut of the linux backend: untrusted tar never touches the host (root only).
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,8 @@ import { extract as tarExtract, pack as tarPack } from 'tar-stream';
 import type { Header } from 'tar-stream';
 import { InvalidArgumentError, InvalidTarError, PermissionDeniedError } from '@arbor/core';
 import type { Container, Gardener } from '@arbor/core';
+import { DEFAULT_ROOTFS } from '@arbor/images';
+import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
 import { backendFor, describeRoot, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(30_000);
@@ -161,6 +164,34 @@ describeRoot('linux backend: streaming files', () => {
       await runToEnd(container, sh(`mkdir -p /tmp/pre && ln -s ${hostDir} /tmp/pre/link`));
       await container.streamIn({ path: '/tmp/pre', tar: Readable.from([await tarOf([{ name: 'link/victim', content: 'pwned\n' }])]) }).catch(() => undefined);
       await expectHostUntouched();
+    });
+  });
+
+  describe('never extracts as root for a user that is not root', () => {
+    /** tarAs runs arbor-tar itself (below the API's own check of the spec) into dir as user. */
+    async function tarAs(user: string, dir: string): Promise<number | null> {
+      const { containerPath } = await container.info();
+      const { initPid } = JSON.parse(await readFile(join(containerPath, 'container.json'), 'utf8')) as { initPid: number };
+      const args = ['--init-pid', String(initPid), '--busybox', join(DEFAULT_ROOTFS, 'bin', 'busybox'), '--user', user, '--extract', dir];
+      return spawnSync(join(DEFAULT_HELPERS_DIR, 'arbor-tar'), args, { input: await tarOf([{ name: 'f', content: 'x' }]) }).status;
+    }
+
+    it.each([
+      ['4294967295:0', 'the uid the kernel reads as "unchanged"'],
+      ['4294967296:0', 'a uid that wraps to 0'],
+      ['0:4294967295', 'the gid the kernel reads as "unchanged"'],
+      ['99999999999', 'a uid beyond 32 bits'],
+    ])('arbor-tar refuses the user %s (%s) and writes nothing', async (user) => {
+      const dir = `/tmp/ids-${user.replace(':', '-')}`;
+      expect(await tarAs(user, dir)).toBe(64);
+      expect((await runToEnd(container, sh(`ls ${dir}/f 2>&1`))).code).not.toBe(0);
+    });
+
+    it("refuses a user whose id in the container's /etc/passwd is 4294967295", async () => {
+      await runToEnd(container, sh('echo "evil:x:4294967295:0::/tmp:/bin/sh" >> /etc/passwd'));
+      const refused = container.streamIn({ path: '/tmp/evil', user: 'evil', tar: Readable.from([await tarOf([{ name: 'f', content: 'x' }])]) });
+      await expect(refused).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect((await runToEnd(container, sh('ls /tmp/evil/f 2>&1'))).code).not.toBe(0);
     });
   });
 });
