@@ -67,8 +67,12 @@ export class ProcessChannel {
 
   /** open connects to the process in dir. @throws ProcessNotFoundError when dir holds no process */
   static async open(id: string, dir: string): Promise<ProcessChannel> {
-    const [stdout, stderr] = await Promise.all([openReader(join(dir, 'stdout'), id), openReader(join(dir, 'stderr'), id)]);
-    return new ProcessChannel(id, dir, stdout, stderr);
+    const opened = await Promise.allSettled([openReader(join(dir, 'stdout'), id), openReader(join(dir, 'stderr'), id)]);
+    const [stdout, stderr] = opened;
+    if (stdout.status === 'fulfilled' && stderr.status === 'fulfilled') return new ProcessChannel(id, dir, stdout.value, stderr.value);
+    // the one that opened is closed, or every failed open would keep an fd
+    for (const r of opened) if (r.status === 'fulfilled') await closeFd(r.value).catch(() => undefined);
+    throw (opened.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
   }
 
   /** done resolves with the exit status once all output has been handed out. */
@@ -139,17 +143,27 @@ export class ProcessChannel {
     for (const s of this.outputs) if (!s.destroyed) s.resume();
   }
 
+  /**
+   * pipeStdin copies the caller's stdin into the process's stdin FIFO. arbord's end of the FIFO
+   * lives no longer than the process: a caller whose stdin ends only after the exit (a Run's
+   * stdin_close arrives after the process is done) or never would otherwise keep it open.
+   */
   private pipeStdin(io: ProcessIO, sendEof: boolean): void {
     const stdin = io.stdin;
     if (!stdin) return;
     void openFd(join(this.dir, 'stdin'), constants.O_WRONLY | constants.O_NONBLOCK).then(
       (fd) => {
-        if (io.detach?.aborted) {
+        if (io.detach?.aborted || this.exited) {
           void closeFd(fd).catch(() => undefined);
           return;
         }
         const sink = new Socket({ fd, readable: false, writable: true });
         sink.on('error', () => undefined);
+        const drop = (): void => {
+          stdin.unpipe(sink);
+          sink.destroy();
+        };
+        this.exitStatus.then(drop, drop);
         let detached = false;
         // only a real end of the caller's stdin ends the process's input, not a detach
         stdin.on('end', () => {
@@ -161,8 +175,7 @@ export class ProcessChannel {
         stdin.on('error', () => sink.destroy());
         io.detach?.addEventListener('abort', () => {
           detached = true;
-          stdin.unpipe(sink);
-          sink.destroy();
+          drop();
         });
         stdin.pipe(sink, { end: false });
       },
@@ -217,6 +230,11 @@ async function openReader(path: string, id: string): Promise<number> {
   // A FIFO reader sees end-of-file (POLLHUP) only once some writer has come and gone since
   // it opened; after the process and its supervisor are gone there would be none, so come
   // and go once here.
-  await closeFd(await openFd(path, constants.O_WRONLY | constants.O_NONBLOCK));
+  try {
+    await closeFd(await openFd(path, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch (err) {
+    await closeFd(fd).catch(() => undefined);
+    throw err;
+  }
   return fd;
 }
