@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,104 +77,200 @@ long long parse_int(const char *text, const char *what) {
   return v;
 }
 
-static int all_digits(const char *s) {
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return 0;
-  return 1;
+/* user_error is why resolve_user last failed (see resolve_user_error). */
+static char user_error[512];
+
+const char *resolve_user_error(void) {
+  return user_error;
 }
 
-/* passwd_line parses "name:x:uid:gid:gecos:home:shell"; returns 0 when well formed. */
-static int passwd_line(char *line, char **name, uid_t *uid, gid_t *gid, char **home) {
-  char *fields[7];
-  int n = 0;
-  char *p = line;
-  while (n < 7) {
-    fields[n++] = p;
-    char *c = strchr(p, ':');
-    if (!c) break;
-    *c = '\0';
-    p = c + 1;
+/* parse_id reads a uid or gid of len characters at s: 1 to 10 decimal digits, at most
+ * MAX_USER_ID. (uid_t)-1 is the kernel's "leave unchanged", so 4294967295 would keep root. */
+static int parse_id(const char *s, size_t len, unsigned *out) {
+  if (len == 0 || len > 10) return -1;
+  unsigned long long v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (unsigned)(s[i] - '0');
   }
-  if (n < 6 || !all_digits(fields[2]) || !all_digits(fields[3])) return -1;
-  *name = fields[0];
-  *uid = (uid_t)strtoul(fields[2], NULL, 10);
-  *gid = (gid_t)strtoul(fields[3], NULL, 10);
-  *home = fields[5];
+  if (v > MAX_USER_ID) return -1;
+  *out = (unsigned)v;
   return 0;
 }
 
-/* find_passwd fills out from the passwd entry matching name (or uid when name is NULL). */
-static int find_passwd(const char *name, uid_t uid, struct container_user *out) {
-  FILE *f = fopen("/etc/passwd", "re");
-  if (!f) return -1;
-  char line[8192];
-  int found = -1;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = '\0';
-    char *n, *home;
-    uid_t u;
-    gid_t g;
-    if (passwd_line(line, &n, &u, &g, &home) != 0) continue;
-    if (name ? strcmp(n, name) == 0 : u == uid) {
-      out->uid = u;
-      out->gid = g;
-      snprintf(out->name, sizeof out->name, "%s", n);
-      snprintf(out->home, sizeof out->home, "%s", home[0] ? home : "/");
-      found = 0;
-      break;
-    }
+/* open_etc opens a file of the container's /etc with flags, refusing to follow /proc's magic
+ * links anywhere on the way (openat2 from 5.6; plain open before). */
+static int open_etc(const char *path, int flags) {
+  struct open_how how = {.flags = (unsigned long long)flags, .resolve = RESOLVE_NO_MAGICLINKS};
+  int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) fd = open(path, flags);
+  return fd;
+}
+
+/* read_etc reads path (like /etc/passwd) of the container's root, which the container's root
+ * user controls, into a NUL-terminated malloc'd *text: it must be a regular file, not a
+ * symlink (even to a regular file: /etc/passwd and /etc/group are plain files in any image),
+ * of at most ETC_FILE_MAX bytes. A FIFO, a device or a symlink to one is refused before it is
+ * read, so no lookup can hang or read forever. Returns 1, 0 when path does not exist (an empty
+ * file), or -1 with user_error set. */
+static int read_etc(const char *path, char **text) {
+  *text = NULL;
+  int fail = 0, saved = 0;
+  const char *why = NULL;
+  /* O_PATH looks at what is there without opening it: opening a device may itself act */
+  int look = open_etc(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (look < 0) {
+    if (errno == ENOENT) return 0;
+    saved = errno;
+    why = "cannot be opened";
+    fail = 1;
   }
-  fclose(f);
+  struct stat seen, opened;
+  if (!fail && fstat(look, &seen) != 0) saved = errno, why = "cannot be examined", fail = 1;
+  if (!fail && S_ISLNK(seen.st_mode)) why = "is a symbolic link, which is not followed", fail = 1;
+  if (!fail && !S_ISREG(seen.st_mode)) why = "is not a regular file", fail = 1;
+  if (look >= 0) close(look);
+  int fd = -1;
+  if (!fail) {
+    /* O_NONBLOCK and O_NOCTTY in case it was swapped for a FIFO or a terminal since */
+    fd = open_etc(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) saved = errno, why = "cannot be opened", fail = 1;
+  }
+  if (!fail && (fstat(fd, &opened) != 0 || opened.st_dev != seen.st_dev || opened.st_ino != seen.st_ino))
+    why = "changed while it was opened", fail = 1;
+  char *buf = NULL;
+  size_t total = 0;
+  if (!fail && !(buf = malloc(ETC_FILE_MAX + 1))) saved = errno, why = "cannot be read", fail = 1;
+  while (!fail) {
+    ssize_t n = read(fd, buf + total, ETC_FILE_MAX + 1 - total);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) saved = errno, why = "cannot be read", fail = 1;
+    if (n <= 0) break;
+    total += (size_t)n;
+    if (total > ETC_FILE_MAX) why = "is over 1 MiB", fail = 1;
+  }
+  if (fd >= 0) close(fd);
+  if (fail) {
+    free(buf);
+    snprintf(user_error, sizeof user_error, "the container's %s %s%s%s", path, why, saved ? ": " : "", saved ? strerror(saved) : "");
+    return -1;
+  }
+  buf[total] = '\0';
+  *text = buf;
+  return 1;
+}
+
+/* next_line cuts the line at *p off the text (replacing its newline by a NUL) and returns it,
+ * or NULL at the end. A NUL inside the text ends it there. */
+static char *next_line(char **p) {
+  char *line = *p;
+  if (!line || !*line) return NULL;
+  char *nl = strchr(line, '\n');
+  if (nl) {
+    *nl = '\0';
+    *p = nl + 1;
+  } else {
+    *p = line + strlen(line);
+  }
+  return line;
+}
+
+/* split cuts line at each ':' into at most max fields; returns how many there were, or max+1
+ * when there are more. */
+static int split(char *line, char **fields, int max) {
+  int n = 0;
+  for (char *p = line;;) {
+    if (n == max) return max + 1;
+    fields[n++] = p;
+    char *c = strchr(p, ':');
+    if (!c) return n;
+    *c = '\0';
+    p = c + 1;
+  }
+}
+
+/* find_passwd fills out from the passwd entry matching name (or uid when name is NULL).
+ * Returns 0, 1 when there is none, -1 when /etc/passwd cannot be read. Lines that are not
+ * "name:pw:uid:gid:gecos:home[:shell]" with valid ids and fitting fields are skipped. */
+static int find_passwd(const char *name, uid_t uid, struct container_user *out) {
+  char *text, *p;
+  int r = read_etc("/etc/passwd", &text);
+  if (r <= 0) return r < 0 ? -1 : 1;
+  int found = 1;
+  p = text;
+  for (char *line; found == 1 && (line = next_line(&p));) {
+    char *f[7];
+    unsigned u, g;
+    int n = split(line, f, 7);
+    if (n < 6 || n > 7) continue;
+    if (parse_id(f[2], strlen(f[2]), &u) != 0 || parse_id(f[3], strlen(f[3]), &g) != 0) continue;
+    if (strlen(f[0]) >= sizeof out->name || strlen(f[5]) >= sizeof out->home) continue;
+    if (name ? strcmp(f[0], name) != 0 : u != uid) continue;
+    out->uid = u;
+    out->gid = g;
+    snprintf(out->name, sizeof out->name, "%s", f[0]);
+    snprintf(out->home, sizeof out->home, "%s", f[5][0] ? f[5] : "/");
+    found = 0;
+  }
+  free(text);
   return found;
 }
 
-/* add_groups adds every group of /etc/group that lists name as a member. */
-static void add_groups(struct container_user *u) {
+/* add_groups adds every group of /etc/group ("name:pw:gid:a,b") that lists the user; returns
+ * 0 or -1 when /etc/group cannot be read. */
+static int add_groups(struct container_user *u) {
   u->ngroups = 0;
   u->groups[u->ngroups++] = u->gid;
-  FILE *f = fopen("/etc/group", "re");
-  if (!f) return;
-  char line[8192];
-  while (fgets(line, sizeof line, f) && u->ngroups < 64) {
-    line[strcspn(line, "\n")] = '\0';
-    char *name = strtok(line, ":");
-    char *pw = name ? strtok(NULL, ":") : NULL;
-    char *gid = pw ? strtok(NULL, ":") : NULL;
-    char *members = gid ? strtok(NULL, ":") : NULL;
-    if (!members || !all_digits(gid)) continue;
-    for (char *m = strtok(members, ","); m; m = strtok(NULL, ","))
-      if (strcmp(m, u->name) == 0) u->groups[u->ngroups++] = (gid_t)strtoul(gid, NULL, 10);
+  char *text, *p;
+  int r = read_etc("/etc/group", &text);
+  if (r <= 0) return r;
+  p = text;
+  for (char *line; u->ngroups < 64 && (line = next_line(&p));) {
+    char *f[4];
+    unsigned gid;
+    if (split(line, f, 4) != 4 || parse_id(f[2], strlen(f[2]), &gid) != 0) continue;
+    for (char *m = f[3], *comma; m && u->ngroups < 64; m = comma ? comma + 1 : NULL) {
+      comma = strchr(m, ',');
+      if (comma) *comma = '\0';
+      if (strcmp(m, u->name) == 0) u->groups[u->ngroups++] = gid;
+    }
   }
-  fclose(f);
+  free(text);
+  return 0;
 }
 
 int resolve_user(const char *spec, struct container_user *out) {
   memset(out, 0, sizeof *out);
+  user_error[0] = '\0';
   const char *colon = strchr(spec, ':');
+  int r;
   if (spec[0] == '\0') {
-    if (find_passwd(NULL, 0, out) != 0) {
+    r = find_passwd(NULL, 0, out);
+    if (r == 1) {
       snprintf(out->name, sizeof out->name, "root");
       snprintf(out->home, sizeof out->home, "/root");
     }
-  } else if (all_digits(spec) || (colon && colon != spec)) {
-    char uidtext[32] = {0};
+  } else if (colon || strspn(spec, "0123456789") == strlen(spec)) {
+    unsigned uid, gid;
     size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (len >= sizeof uidtext) return -1;
-    memcpy(uidtext, spec, len);
-    if (!all_digits(uidtext) || (colon && !all_digits(colon + 1))) return -1;
-    uid_t uid = (uid_t)strtoul(uidtext, NULL, 10);
-    if (find_passwd(NULL, uid, out) != 0) {
+    if (parse_id(spec, len, &uid) != 0 || (colon && parse_id(colon + 1, strlen(colon + 1), &gid) != 0)) {
+      snprintf(user_error, sizeof user_error, "user '%.64s': give a name or uid[:gid], ids from 0 to %u", spec, MAX_USER_ID);
+      return -1;
+    }
+    r = find_passwd(NULL, uid, out);
+    if (r == 1) {
       out->uid = uid;
       out->gid = uid;
       snprintf(out->name, sizeof out->name, "%u", uid);
       snprintf(out->home, sizeof out->home, "/");
     }
-    if (colon) out->gid = (gid_t)strtoul(colon + 1, NULL, 10);
+    if (colon) out->gid = gid;
   } else {
-    if (find_passwd(spec, 0, out) != 0) return -1;
+    r = find_passwd(spec, 0, out);
+    if (r == 1) snprintf(user_error, sizeof user_error, "unknown user '%.64s' in the container's /etc/passwd", spec);
+    if (r != 0) return -1;
   }
-  add_groups(out);
+  if (r < 0 || add_groups(out) != 0) return -1;
   return 0;
 }
 

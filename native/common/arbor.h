@@ -34,10 +34,19 @@ struct container_user {
   int ngroups;
 };
 
+/* MAX_USER_ID is the largest uid or gid: 2^32-1 is (uid_t)-1, which set*id calls read as "unchanged". */
+#define MAX_USER_ID 4294967294u
+/* ETC_FILE_MAX is the most resolve_user reads of the container's /etc/passwd or /etc/group. */
+#define ETC_FILE_MAX (1024 * 1024)
+
 /* resolve_user reads /etc/passwd and /etc/group of the current root: call it only after
- * entering the container's mount namespace. spec is "", "name", "uid" or "uid:gid".
- * Returns 0, or -1 when a name is unknown. */
+ * entering the container's mount namespace (and its devices cgroup: the container's root
+ * controls those files). spec is "", "name", "uid" or "uid:gid", ids from 0 to MAX_USER_ID.
+ * Returns 0, or -1 when the spec is invalid, a name is unknown, or a file is not a plain
+ * regular file of at most ETC_FILE_MAX bytes; resolve_user_error() then says which. */
 int resolve_user(const char *spec, struct container_user *out);
+/* resolve_user_error is why resolve_user last failed, like "unknown user 'vcap' in the container's /etc/passwd". */
+const char *resolve_user_error(void);
 
 /* enter_user sets groups, gid and uid. */
 void enter_user(const struct container_user *user);
