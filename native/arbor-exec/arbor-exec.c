@@ -9,11 +9,19 @@
  * <dir>/exit. arbor-exec itself exits once the process has started: 0, printing the pid, or
  * EXIT_NOT_FOUND when the executable does not exist.
  *
- * usage: arbor-exec --init-pid PID --dir PROCESS_DIR [--cgroup DIR]... [--user SPEC]
- *          [--cwd DIR] [--env K=V]... [--rlimit NAME=N]... [--tty COLSxROWS] [--privileged] [--log-fd N]
+ * usage: arbor-exec --init-pid PID --dir PROCESS_DIR [--cgroup DIR]... [--privileged] [--log-fd N]
  *          [--runc BINARY --runc-root DIR --runc-id ID [--runc-init PATH] [--restore FILE VALUE]]
- *          -- PATH [ARG]...
- * Container env entries come before process env entries; later ones win.
+ * Every option comes from arbord itself. What the process is (program, args, env, user,
+ * working dir, rlimits, TTY) comes from API clients and images: arbord writes it to
+ * <dir>/process.spec (see read_spec), never into argv, where a value could be read as an option
+ * and where any host user could read env values with ps.
+ *
+ * The process forked into the container is visible there until it execs the program. So that
+ * code in the container cannot reach arbor-exec through it (CVE-2019-5736 did that to runc),
+ * arbor-exec runs from a sealed memfd copy of itself (run_sealed) and is not dumpable, so no
+ * container process may ptrace it or open its /proc/<pid>/exe, mem or fds. Its seccomp filter
+ * loads right after it entered the container's namespaces (the filter forbids setns), and
+ * only fds 0, 1 and 2 cross into the container.
  *
  * With --runc (the runc backend), the supervisor resolves the user and working dir in the
  * container's mount namespace, writes <dir>/process.json and starts the process with
@@ -24,7 +32,9 @@
  * threads is back before the program can fork).
  *
  * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts
- * (processes, users, rlimits, TTY, restart) */
+ * (processes, users, rlimits, TTY, restart; hostile specs, the process spec file, the /proc/<pid>/exe
+ * race), packages/backend-runc/src/runc-containerizer.int.spec.ts and
+ * packages/contract-tests/src/hostile/{process-spec,container-side}.hostile.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
 #include "../common/seccomp.h"
@@ -35,29 +45,40 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <linux/close_range.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ITEMS 512
+/* MAX_ARGS and MAX_ENV bound the process spec's arguments and env entries. */
+#define MAX_ARGS 8192
+#define MAX_ENV 4096
+
+extern char **environ;
 
 static struct {
-  const char *init_pid, *dir, *user, *cwd;
+  int init_pid;
+  const char *dir, *user, *cwd;
   const char *cgroups[64];
   int ncgroups;
-  const char *env[MAX_ITEMS];
+  const char *env[MAX_ENV];
   int nenv;
   struct {
     int resource;
@@ -67,7 +88,7 @@ static struct {
   int nrlimits;
   int tty, privileged;
   unsigned short cols, rows;
-  char **argv;
+  char *argv[MAX_ARGS + 1];
   /* runc mode: the runc binary, its --root and the container's id */
   const char *runc, *runc_root, *runc_id;
   /* runc_init is arbor-init's path in the container: processes start held behind it */
@@ -75,6 +96,50 @@ static struct {
   /* restore_file/value: written once runc is done and before the process runs (a pid limit) */
   const char *restore_file, *restore_value;
 } opt;
+
+static void parse(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has = i + 1 < argc;
+    if (strcmp(a, "--init-pid") == 0 && has) {
+      long long pid = parse_int(argv[++i], "--init-pid");
+      if (pid <= 0 || pid > INT_MAX) bail(EXIT_BAD_USAGE, "--init-pid: %lld is not a pid", pid);
+      opt.init_pid = (int)pid;
+    }
+    else if (strcmp(a, "--dir") == 0 && has) opt.dir = argv[++i];
+    else if (strcmp(a, "--privileged") == 0) opt.privileged = 1;
+    else if (strcmp(a, "--runc") == 0 && has) opt.runc = argv[++i];
+    else if (strcmp(a, "--runc-root") == 0 && has) opt.runc_root = argv[++i];
+    else if (strcmp(a, "--runc-id") == 0 && has) opt.runc_id = argv[++i];
+    else if (strcmp(a, "--runc-init") == 0 && has) opt.runc_init = argv[++i];
+    else if (strcmp(a, "--restore") == 0 && i + 2 < argc) {
+      opt.restore_file = argv[++i];
+      opt.restore_value = argv[++i];
+    }
+    else if (strcmp(a, "--log-fd") == 0 && has) log_fd = (int)parse_int(argv[++i], "--log-fd");
+    else if (strcmp(a, "--cgroup") == 0 && has && opt.ncgroups < 64) opt.cgroups[opt.ncgroups++] = argv[++i];
+    else bail(EXIT_BAD_USAGE, "unknown or incomplete argument '%s'", a);
+  }
+  if (!opt.init_pid || !opt.dir) bail(EXIT_BAD_USAGE, "--init-pid and --dir are required");
+  if (opt.runc && (!opt.runc_root || !opt.runc_id)) bail(EXIT_BAD_USAGE, "--runc needs --runc-root and --runc-id");
+}
+
+/* ------------------------------------------------------------------ the process spec */
+
+/* SPEC_FILE, in the process dir, is what the process is: arbord writes it (mode 0600, in a
+ * dir of mode 0700; see packages/native-helpers/src/process-spec-file.ts), arbor-exec reads
+ * it and removes it at once, as its env may hold secrets. It is SPEC_MAGIC, then records of a
+ * tag byte, a little-endian u32 length, that many bytes and a NUL:
+ *   'p' the program, then each argument, in order   'e' an env entry KEY=VALUE (later wins)
+ *   'u' the user ("", name, uid or uid:gid)          'd' the working dir, absolute
+ *   'r' an rlimit NAME=N                             't' a TTY, COLSxROWS
+ * It is read strictly: a NUL inside a value, an unknown tag, a repeated 'u', 'd', 't' or
+ * rlimit, a record cut short or bytes after the last record are refused. */
+#define SPEC_FILE "process.spec"
+#define SPEC_MAGIC "ARBORPS1"
+#define SPEC_MAX_BYTES (4 << 20)
+/* SPEC_MAX_VALUE is the kernel's limit on one argv or env string, less its NUL (MAX_ARG_STRLEN) */
+#define SPEC_MAX_VALUE 131071
 
 static const struct {
   const char *name;
@@ -86,57 +151,189 @@ static const struct {
     {"rtprio", RLIMIT_RTPRIO}, {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
 };
 
-static void parse(int argc, char **argv) {
-  int i;
-  for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int has = i + 1 < argc;
-    if (strcmp(a, "--") == 0) {
-      i++;
+/* spec_fail refuses the process spec, saying which record is wrong. */
+#define spec_fail(...)                                                                                                 \
+  do {                                                                                                                 \
+    char why_[256];                                                                                                    \
+    snprintf(why_, sizeof why_, __VA_ARGS__);                                                                          \
+    errno = 0;                                                                                                         \
+    bail(EXIT_BAD_USAGE, "process spec: %s", why_);                                                                   \
+  } while (0)
+
+/* decimal reads a whole decimal number of 1 to digits digits, at most max; -1 when it is not one. */
+static int decimal(const char *text, size_t len, int digits, unsigned long long max, unsigned long long *out) {
+  if (len == 0 || len > (size_t)digits) return -1;
+  unsigned long long v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (unsigned)(text[i] - '0'), &v)) return -1;
+  }
+  if (v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+static void spec_rlimit(int record, const char *value) {
+  const char *eq = strchr(value, '=');
+  int found = -1;
+  for (size_t k = 0; eq && k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
+    if (strlen(rlimit_names[k].name) == (size_t)(eq - value) && strncmp(rlimit_names[k].name, value, (size_t)(eq - value)) == 0) found = (int)k;
+  unsigned long long n;
+  if (found < 0 || decimal(eq + 1, strlen(eq + 1), 20, ~0ULL, &n) != 0) spec_fail("record %d: '%.64s' is not an rlimit NAME=N", record, value);
+  for (int i = 0; i < opt.nrlimits; i++)
+    if (opt.rlimits[i].resource == rlimit_names[found].resource) spec_fail("record %d: rlimit %s given twice", record, rlimit_names[found].name);
+  opt.rlimits[opt.nrlimits].resource = rlimit_names[found].resource;
+  opt.rlimits[opt.nrlimits].name = rlimit_names[found].name;
+  opt.rlimits[opt.nrlimits++].value = (rlim_t)n;
+}
+
+static void spec_tty(int record, const char *value) {
+  const char *x = strchr(value, 'x');
+  unsigned long long c, r;
+  if (!x || decimal(value, (size_t)(x - value), 5, 65535, &c) != 0 || decimal(x + 1, strlen(x + 1), 5, 65535, &r) != 0)
+    spec_fail("record %d: '%.64s' is not a TTY size COLSxROWS", record, value);
+  opt.tty = 1;
+  opt.cols = (unsigned short)c;
+  opt.rows = (unsigned short)r;
+}
+
+/* parse_spec fills opt from the spec's size bytes at buf, which it keeps. */
+static void parse_spec(char *buf, size_t size) {
+  size_t magic = strlen(SPEC_MAGIC);
+  if (size < magic || memcmp(buf, SPEC_MAGIC, magic) != 0) spec_fail("it does not start with %s", SPEC_MAGIC);
+  int nargs = 0, record = 0, seen_user = 0, seen_cwd = 0;
+  for (size_t at = magic; at < size; record++) {
+    const unsigned char *head = (const unsigned char *)buf + at;
+    if (size - at < 5) spec_fail("record %d is cut short", record);
+    uint32_t len = (uint32_t)head[1] | (uint32_t)head[2] << 8 | (uint32_t)head[3] << 16 | (uint32_t)head[4] << 24;
+    if (len > SPEC_MAX_VALUE) spec_fail("record %d: a value of %u bytes is over the %d allowed", record, len, SPEC_MAX_VALUE);
+    if (size - at - 5 < (size_t)len + 1) spec_fail("record %d is cut short", record);
+    char *value = buf + at + 5;
+    if (memchr(value, '\0', len) || value[len] != '\0') spec_fail("record %d: a value holds a NUL or does not end in one", record);
+    at += 5 + (size_t)len + 1;
+    switch (head[0]) {
+    case 'p':
+      if (nargs == MAX_ARGS) spec_fail("more than %d arguments", MAX_ARGS);
+      opt.argv[nargs++] = value;
       break;
-    } else if (strcmp(a, "--init-pid") == 0 && has) opt.init_pid = argv[++i];
-    else if (strcmp(a, "--dir") == 0 && has) opt.dir = argv[++i];
-    else if (strcmp(a, "--user") == 0 && has) opt.user = argv[++i];
-    else if (strcmp(a, "--privileged") == 0) opt.privileged = 1;
-    else if (strcmp(a, "--cwd") == 0 && has) opt.cwd = argv[++i];
-    else if (strcmp(a, "--runc") == 0 && has) opt.runc = argv[++i];
-    else if (strcmp(a, "--runc-root") == 0 && has) opt.runc_root = argv[++i];
-    else if (strcmp(a, "--runc-id") == 0 && has) opt.runc_id = argv[++i];
-    else if (strcmp(a, "--runc-init") == 0 && has) opt.runc_init = argv[++i];
-    else if (strcmp(a, "--restore") == 0 && i + 2 < argc) {
-      opt.restore_file = argv[++i];
-      opt.restore_value = argv[++i];
-    }
-    else if (strcmp(a, "--log-fd") == 0 && has) log_fd = (int)parse_int(argv[++i], "--log-fd");
-    else if (strcmp(a, "--cgroup") == 0 && has && opt.ncgroups < 64) opt.cgroups[opt.ncgroups++] = argv[++i];
-    else if (strcmp(a, "--env") == 0 && has && opt.nenv < MAX_ITEMS) opt.env[opt.nenv++] = argv[++i];
-    else if (strcmp(a, "--tty") == 0 && has) {
-      unsigned c, r;
-      if (sscanf(argv[++i], "%ux%u", &c, &r) != 2) bail(EXIT_BAD_USAGE, "--tty wants COLSxROWS");
-      opt.tty = 1;
-      opt.cols = (unsigned short)c;
-      opt.rows = (unsigned short)r;
-    } else if (strcmp(a, "--rlimit") == 0 && has && opt.nrlimits < 32) {
-      char *spec = argv[++i];
-      char *eq = strchr(spec, '=');
-      if (!eq) bail(EXIT_BAD_USAGE, "--rlimit wants NAME=N");
-      *eq = '\0';
-      int found = -1;
-      for (size_t k = 0; k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
-        if (strcmp(rlimit_names[k].name, spec) == 0) found = (int)k;
-      if (found < 0) bail(EXIT_BAD_USAGE, "unknown rlimit %s", spec);
-      opt.rlimits[opt.nrlimits].resource = rlimit_names[found].resource;
-      opt.rlimits[opt.nrlimits].name = rlimit_names[found].name;
-      opt.rlimits[opt.nrlimits++].value = (rlim_t)parse_int(eq + 1, spec);
-    } else {
-      bail(EXIT_BAD_USAGE, "unknown or incomplete argument '%s'", a);
+    case 'e':
+      if (opt.nenv == MAX_ENV) spec_fail("more than %d env entries", MAX_ENV);
+      if (value[0] == '=' || !strchr(value, '=')) spec_fail("record %d: env entry '%.64s' is not KEY=VALUE", record, value);
+      opt.env[opt.nenv++] = value;
+      break;
+    case 'u':
+      if (seen_user++) spec_fail("record %d: a second user", record);
+      opt.user = value;
+      break;
+    case 'd':
+      if (seen_cwd++) spec_fail("record %d: a second working dir", record);
+      if (value[0] != '/' || len >= PATH_MAX) spec_fail("the working dir '%.64s' is not an absolute path", value);
+      opt.cwd = value;
+      break;
+    case 'r':
+      if (opt.nrlimits == (int)(sizeof rlimit_names / sizeof rlimit_names[0])) spec_fail("record %d: too many rlimits", record);
+      spec_rlimit(record, value);
+      break;
+    case 't':
+      if (opt.tty) spec_fail("record %d: a second TTY", record);
+      spec_tty(record, value);
+      break;
+    default:
+      spec_fail("record %d has the unknown tag 0x%02x", record, head[0]);
     }
   }
-  if (!opt.init_pid || !opt.dir || i >= argc) bail(EXIT_BAD_USAGE, "--init-pid, --dir and a program after -- are required");
-  if (opt.runc && (!opt.runc_root || !opt.runc_id)) bail(EXIT_BAD_USAGE, "--runc needs --runc-root and --runc-id");
-  opt.argv = &argv[i];
-  if (opt.argv[0][0] == '\0') bail(EXIT_BAD_USAGE, "the program path is empty");
+  if (nargs == 0 || opt.argv[0][0] == '\0') spec_fail("the program path is missing or empty");
+  opt.argv[nargs] = NULL;
   if (!opt.user) opt.user = "";
+}
+
+/* read_spec reads and removes <dir>/process.spec and fills opt from it. */
+static void read_spec(void) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/%s", opt.dir, SPEC_FILE);
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) bail(EXIT_BAD_USAGE, "open %s", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) bail(EXIT_HELPER_FAILED, "stat %s", path);
+  if (!S_ISREG(st.st_mode) || st.st_size > SPEC_MAX_BYTES) spec_fail("%s is not a regular file of at most %d bytes", SPEC_FILE, SPEC_MAX_BYTES);
+  size_t size = (size_t)st.st_size, total = 0;
+  char *buf = malloc(size + 1);
+  if (!buf) bail(EXIT_HELPER_FAILED, "read %s", path);
+  for (;;) {
+    ssize_t n = read(fd, buf + total, size + 1 - total);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) bail(EXIT_HELPER_FAILED, "read %s", path);
+    if (n == 0 || (total += (size_t)n) > size) break;
+  }
+  close(fd);
+  unlink(path);
+  if (total != size) spec_fail("%s changed while it was read", SPEC_FILE);
+  parse_spec(buf, size);
+}
+
+/* ------------------------------------------------------------------ start up */
+
+#define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* run_sealed re-executes arbor-exec from a sealed memfd copy of itself, unless it already runs
+ * from one: /proc/<pid>/exe of its processes is then a file nobody can write, never the host's
+ * arbor-exec. */
+static void run_sealed(char **argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) bail(EXIT_HELPER_FAILED, "open /proc/self/exe");
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & SEALS) == SEALS) {
+    close(self);
+    return;
+  }
+  struct stat st;
+  if (fstat(self, &st) != 0) bail(EXIT_HELPER_FAILED, "stat /proc/self/exe");
+  int mem = memfd_create("arbor-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mem < 0) bail(EXIT_HELPER_FAILED, "memfd_create");
+  for (off_t left = st.st_size; left > 0;) {
+    ssize_t n = sendfile(mem, self, NULL, (size_t)left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) bail(EXIT_HELPER_FAILED, "copy arbor-exec into a memfd");
+    left -= n;
+  }
+  close(self);
+  if (fcntl(mem, F_ADD_SEALS, SEALS) != 0) bail(EXIT_HELPER_FAILED, "seal the memfd");
+  fexecve(mem, argv, environ);
+  bail(EXIT_HELPER_FAILED, "execute the sealed memfd");
+}
+
+/* cloexec_from marks every fd from first on close-on-exec (close_range, or a walk of
+ * /proc/self/fd where that is missing); returns 0 or -1. */
+static int cloexec_from(unsigned first) {
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  for (struct dirent *e; (e = readdir(d));) {
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] != '.' && fd >= (int)first && fd != dirfd(d)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  closedir(d);
+  return 0;
+}
+
+/* close_inherited closes every fd arbor-exec inherited but stdio and --log-fd: whatever
+ * started arbord may have handed down fds (a host pipe, a socket) that must never reach a
+ * container, nor stay open in a supervisor for the process's whole life. */
+static void close_inherited(void) {
+  unsigned first = 3;
+  int walk = 0;
+  if (log_fd >= 3) {
+    if (log_fd > 3 && syscall(SYS_close_range, 3U, (unsigned)log_fd - 1, 0) != 0) walk = 1;
+    first = (unsigned)log_fd + 1;
+  }
+  if (!walk && syscall(SYS_close_range, first, ~0U, 0) == 0) return;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) bail(EXIT_HELPER_FAILED, "list /proc/self/fd");
+  for (struct dirent *e; (e = readdir(d));) {
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] != '.' && fd > 2 && fd != log_fd && fd != dirfd(d)) close(fd);
+  }
+  closedir(d);
 }
 
 /* ------------------------------------------------------------------ the container side */
@@ -165,10 +362,10 @@ static void env_set(char **env, int *n, const char *entry) {
       return;
     }
   }
-  if (*n < MAX_ITEMS + 3) env[(*n)++] = (char *)entry;
+  if (*n < MAX_ENV + 3) env[(*n)++] = (char *)entry;
 }
 
-/* build_env fills env (NULL-terminated): default PATH, USER and HOME, then the --env entries. */
+/* build_env fills env (NULL-terminated): default PATH, USER and HOME, then the spec's env entries. */
 static void build_env(const struct container_user *user, char **env) {
   int n = 0;
   static char path[96], name[300], home[4200];
@@ -248,19 +445,28 @@ static void apply_seccomp(void) {
 static const char *ns_names[] = {"ipc", "uts", "net", "mnt"};
 static int ns_fds[4];
 
-static void container_child(int stdio[3], int pty_sock) {
+/* join_cgroups moves the calling process into every --cgroup dir. Before anything of the
+ * container is read: its devices rules then apply to what the container's root put in /etc. */
+static void join_cgroups(void) {
   for (int i = 0; i < opt.ncgroups; i++) {
     char procs[PATH_MAX];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroups[i]);
     if (write_file(procs, "0") != 0) child_fail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
   }
+}
+
+/* container_child is the process, forked into the container's pid namespace (and visible
+ * there, not dumpable, from its birth) until it execs the program. */
+static void container_child(int stdio[3], int pty_sock) {
+  join_cgroups();
   for (int i = 0; i < 4; i++)
     if (setns(ns_fds[i], 0) != 0) child_fail(EXIT_HELPER_FAILED, "enter %s namespace", ns_names[i]);
-  /* from here on every path is the container's */
+  /* from here on every path is the container's; setns was the last call the filter forbids */
+  if (!opt.privileged) apply_seccomp();
   struct container_user user;
   if (resolve_user(opt.user, &user) != 0) {
     errno = 0;
-    child_fail(EXIT_HELPER_FAILED, "unknown user '%s' in the container's /etc/passwd", opt.user);
+    child_fail(EXIT_HELPER_FAILED, "%s", resolve_user_error());
   }
   for (int i = 0; i < opt.nrlimits; i++) {
     struct rlimit rl = {opt.rlimits[i].value, opt.rlimits[i].value};
@@ -269,7 +475,7 @@ static void container_child(int stdio[3], int pty_sock) {
   const char *cwd = opt.cwd ? opt.cwd : user.home;
   if (mkdir_p(cwd, 0755, user.uid, user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", cwd);
 
-  static char *env[MAX_ITEMS + 4];
+  static char *env[MAX_ENV + 4];
   build_env(&user, env);
 
   if (opt.tty) {
@@ -303,11 +509,12 @@ static void container_child(int stdio[3], int pty_sock) {
   if (user.uid == 0 && !opt.privileged) set_default_caps();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(EXIT_HELPER_FAILED, "no_new_privs%s", "");
   if (chdir(cwd) != 0) child_fail(EXIT_HELPER_FAILED, "chdir %s", cwd);
-  if (!opt.privileged) apply_seccomp();
   sigset_t none;
   sigemptyset(&none);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  /* only stdio crosses into the program; the error pipe stays open until the exec */
+  if (cloexec_from(3) != 0) child_fail(EXIT_HELPER_FAILED, "close inherited fds%s", "");
   exec_program(env);
 }
 
@@ -506,8 +713,8 @@ struct resolved {
 };
 
 /* resolve_in_container resolves the user and makes the working dir in a child that entered
- * the container's mount namespace, so no container path is ever looked up on the host. On
- * failure it forwards the child's "<code> <message>" to ready_fd and exits. */
+ * the container's cgroups (--cgroup) and mount namespace, so no container path is ever looked
+ * up on the host. On failure it forwards the child's "<code> <message>" to ready_fd and exits. */
 static void resolve_in_container(int ready_fd, struct resolved *out) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
@@ -516,11 +723,12 @@ static void resolve_in_container(int ready_fd, struct resolved *out) {
   if (c == 0) {
     close(p[0]);
     report_fd = p[1];
+    join_cgroups();
     if (setns(ns_fds[3], CLONE_NEWNS) != 0) child_fail(EXIT_HELPER_FAILED, "enter mnt namespace%s", "");
     static struct resolved r;
     if (resolve_user(opt.user, &r.user) != 0) {
       errno = 0;
-      child_fail(EXIT_HELPER_FAILED, "unknown user '%s' in the container's /etc/passwd", opt.user);
+      child_fail(EXIT_HELPER_FAILED, "%s", resolve_user_error());
     }
     snprintf(r.cwd, sizeof r.cwd, "%s", opt.cwd ? opt.cwd : r.user.home);
     if (mkdir_p(r.cwd, 0755, r.user.uid, r.user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", r.cwd);
@@ -572,14 +780,16 @@ static void json_caps(FILE *f, int any) {
   fputc(']', f);
 }
 
-/* write_process_json writes <dir>/process.json, the OCI process runc exec starts. A
- * privileged container's processes take the capabilities of its config.json. */
+/* write_process_json writes <dir>/process.json, the OCI process runc exec starts (mode 0600:
+ * it holds the env; removed once runc is done). A privileged container's processes take the
+ * capabilities of its config.json. */
 static void write_process_json(const struct resolved *r) {
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s/.process.json.tmp", opt.dir);
-  FILE *f = fopen(tmp, "we");
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
   if (!f) bail(EXIT_HELPER_FAILED, "create %s", tmp);
-  static char *env[MAX_ITEMS + 4];
+  static char *env[MAX_ENV + 4];
   build_env(&r->user, env);
   fprintf(f, "{\"terminal\":%s", opt.tty ? "true" : "false");
   if (opt.tty) fprintf(f, ",\"consoleSize\":{\"height\":%u,\"width\":%u}", opt.rows, opt.cols);
@@ -773,6 +983,7 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
     unlink(in_dir("console.sock"));
   }
   if (!reaped) waitpid(runc, &st, 0);
+  unlink(in_dir("process.json"));
   char text[64] = "";
   int fd = open(in_dir("runc.pid"), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
@@ -794,18 +1005,25 @@ static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
 
 int main(int argc, char **argv) {
   helper_name = "arbor-exec";
+  run_sealed(argv);
+  /* not dumpable from here on, nor is any process forked from here until it execs */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "set not dumpable");
+  /* after fexecve the name would be the memfd's fd number; arbord finds supervisors by it */
+  prctl(PR_SET_NAME, "arbor-exec", 0, 0, 0);
   parse(argc, argv);
+  close_inherited();
+  read_spec();
   static const char *fifos[] = {"stdin", "stdout", "stderr", "control"};
   for (int i = 0; i < 4; i++)
     if (mkfifo(in_dir(fifos[i]), 0600) != 0) bail(EXIT_HELPER_FAILED, "mkfifo %s", in_dir(fifos[i]));
   for (int i = 0; i < 4; i++) {
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "/proc/%s/ns/%s", opt.init_pid, ns_names[i]);
+    snprintf(p, sizeof p, "/proc/%d/ns/%s", opt.init_pid, ns_names[i]);
     ns_fds[i] = open(p, O_RDONLY | O_CLOEXEC);
     if (ns_fds[i] < 0) bail(EXIT_HELPER_FAILED, "open %s (is the container running?)", p);
   }
   char pidns[PATH_MAX];
-  snprintf(pidns, sizeof pidns, "/proc/%s/ns/pid", opt.init_pid);
+  snprintf(pidns, sizeof pidns, "/proc/%d/ns/pid", opt.init_pid);
   int pidns_fd = open(pidns, O_RDONLY | O_CLOEXEC);
   if (pidns_fd < 0) bail(EXIT_HELPER_FAILED, "open %s", pidns);
 

@@ -131,6 +131,8 @@ export class RuncContainerizer extends InitContainerizer {
 
   protected execArgs(handle: string): string[] {
     const args = ['--runc', this.runc.runc.binary, '--runc-root', this.runc.runc.root, '--runc-id', this.runcId(handle), '--runc-init', INIT_PATH];
+    // the user lookup joins these: the container's device rules then bound what its /etc/passwd may be
+    for (const dir of this.runc.cgroups.dirs(handle)) args.push('--cgroup', dir);
     const max = this.restoreTo.get(handle);
     if (max !== undefined) args.push('--restore', this.pidsMaxFile(handle), String(max));
     return args;

@@ -7,4 +7,6 @@ export type { SpawnOutcome, SpawnResult, SpawnRunOptions } from './spawn-server'
 export { ProcessChannel } from './process-channel';
 export { guardTar } from './tar-guard';
 export { InitContainerizer, OOM_EVENT, killQuietly, startTime } from './init-containerizer';
+export { PROCESS_SPEC_FILE, PROCESS_SPEC_LIMITS, encodeProcessSpec, writeProcessSpec } from './process-spec-file';
+export type { ProcessSpecData } from './process-spec-file';
 export type { CgroupReader, InitContainerState, InitContainerizerOptions } from './init-containerizer';

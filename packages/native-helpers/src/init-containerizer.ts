@@ -37,6 +37,7 @@ import type {
 import { storageName } from '@arbor/depot';
 import { ProcessChannel } from './process-channel';
 import { HELPER_EXIT, HelperError, HelperRunner } from './run-helper';
+import { encodeProcessSpec, writeProcessSpec } from './process-spec-file';
 import { guardTar } from './tar-guard';
 
 /** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */
@@ -99,7 +100,7 @@ export abstract class InitContainerizer implements Containerizer {
   protected abstract startInit(desired: DesiredContainer): Promise<number>;
   /** removeInit ends every process of the container and removes its cgroups; idempotent. state is undefined when none was saved. */
   protected abstract removeInit(handle: string, state: InitContainerState | undefined): Promise<void>;
-  /** execArgs are the arbor-exec arguments that put a process into this container. */
+  /** execArgs are the arbor-exec control options that put a process into this container, like ['--cgroup', dir]; never data of the process. */
   protected abstract execArgs(handle: string, state: InitContainerState): string[];
   abstract limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void>;
   /** extraHandles lists containers known outside the depot (cgroups, a runtime's state), for the sweep. */
@@ -182,23 +183,33 @@ export abstract class InitContainerizer implements Containerizer {
     const state = await this.loadState(handle);
     if (state.stopped) throw new ContainerStoppedError(handle);
     const dir = this.processDir(handle, spec.id);
+    // what the process is goes to arbor-exec as a file, never as arguments: a value could be
+    // read as an option, and anyone on the host can read arguments (and env values) with ps
+    const processSpec = encodeProcessSpec({
+      path: spec.path,
+      args: spec.args ?? [],
+      containerEnv: state.env,
+      env: spec.env ?? [],
+      ...(spec.user && { user: spec.user }),
+      ...(spec.dir && { dir: spec.dir }),
+      ...(spec.rlimits && { rlimits: spec.rlimits }),
+      ...(spec.tty && { tty: spec.tty.windowSize ?? { columns: 80, rows: 24 } }),
+    });
     // the init's check and the process dir do not depend on each other: side by side
-    const [alive] = await Promise.all([this.initAlive(state), this.makeProcessDir(handle, spec.id)]);
+    const made = this.makeProcessDir(handle, spec.id).then(() =>
+      writeProcessSpec(dir, processSpec).catch(async (err: unknown) => {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }),
+    );
+    const [alive] = await Promise.all([this.initAlive(state), made]);
     if (!alive) {
       await rm(dir, { recursive: true, force: true });
       throw initGone(handle, state);
     }
+    // arguments are control options from arbord alone
     const args = ['--init-pid', String(state.initPid), '--dir', dir, ...this.execArgs(handle, state)];
-    if (spec.user) args.push('--user', spec.user);
     if (state.privileged) args.push('--privileged');
-    if (spec.dir) args.push('--cwd', spec.dir);
-    for (const e of [...state.env, ...(spec.env ?? [])]) args.push('--env', e);
-    for (const [name, value] of Object.entries(spec.rlimits ?? {})) if (value !== undefined) args.push('--rlimit', `${name}=${value}`);
-    if (spec.tty) {
-      const size = spec.tty.windowSize ?? { columns: 80, rows: 24 };
-      args.push('--tty', `${size.columns}x${size.rows}`);
-    }
-    args.push('--', spec.path, ...(spec.args ?? []));
     // id keeps the process id, which the directory name may shorten; arbor-exec does not read it
     const [idWritten, started] = await Promise.allSettled([writeFile(join(dir, 'id'), spec.id), this.options.helpers.run('arbor-exec', args)]);
     if (started.status === 'fulfilled' && idWritten.status === 'rejected') {
