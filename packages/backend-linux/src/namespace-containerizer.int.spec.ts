@@ -1,14 +1,20 @@
 // Linux-specific behaviour of the linux backend, through the Gardener (root only).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { ContainerStoppedError, ExecutableNotFoundError, ProcessNotFoundError } from '@arbor/core';
-import type { Gardener } from '@arbor/core';
+import { PassThrough, Readable } from 'node:stream';
+import { pack as tarPack } from 'tar-stream';
+import { ContainerStoppedError, ExecutableNotFoundError, InvalidArgumentError, ProcessNotFoundError } from '@arbor/core';
+import type { Container, Gardener, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
+import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
 import { OOM_EVENT } from './namespace-containerizer';
-import { cgroupParentFor } from './create-linux-backend';
+import type { NamespaceContainerizer } from './namespace-containerizer';
+import { cgroupParentFor, createHostBackend, makeNamespaceContainerizer } from './create-linux-backend';
 import {
   Collector,
   backendFor,
@@ -345,3 +351,307 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * The process-start path below the Gardener: the containerizer is called directly, as if the
+ * Gardener's checks were gone, so that arbor-exec's own strictness is what is tested (hostile
+ * input issue, items 1, 3, 9 and the working dir).
+ */
+describeRoot('linux backend: hostile process specs that reach the containerizer', () => {
+  let stateDir: string;
+  let containerizer: NamespaceContainerizer;
+  let backend: Gardener;
+  let ids = 0;
+
+  beforeAll(async () => {
+    prepareHost();
+    stateDir = await makeStateDir();
+    containerizer = makeNamespaceContainerizer({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000 });
+    backend = createHostBackend(containerizer, { stateDir, defaultRootfs: '' });
+    await backend.start();
+  });
+  afterAll(async () => {
+    for (const c of await backend.containers()) await backend.destroy(c.handle);
+    await backend.stop();
+    await removeStateDir(stateDir);
+  });
+
+  /** direct runs spec through the containerizer itself and waits for its end. */
+  async function direct(c: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string; stderr: string }> {
+    const stdout = new Collector();
+    const stderr = new Collector();
+    const p = await containerizer.run(c.handle, { id: `direct-${++ids}`, ...spec }, { stdout, stderr });
+    return { code: await p.wait(), stdout: stdout.text(), stderr: stderr.text() };
+  }
+
+  it('never takes a NUL in env, user or dir for a helper option: such a spec is refused and nothing runs privileged', async () => {
+    const c = await backend.create({});
+    // each script records the capabilities it ran with; the arguments after it are $0 and $1
+    const record = (n: number, extra: Partial<ProcessSpec>): ProcessSpec => ({
+      path: 'sh',
+      args: ['-c', `grep CapEff /proc/self/status > /tmp/cap-${n}`, 'sh', ...(extra.args ?? [])],
+      ...(extra.env && { env: extra.env }),
+      ...(extra.user && { user: extra.user }),
+      ...(extra.dir && { dir: extra.dir }),
+    });
+    const hostile: Partial<ProcessSpec>[] = [
+      { env: ['X=1\u0000--privileged'] },
+      { user: 'root\u0000--privileged' },
+      { dir: '/tmp\u0000--privileged' },
+      { args: ['\u0000--privileged'] },
+    ];
+    const refusals = [];
+    for (const [i, extra] of hostile.entries()) refusals.push(await direct(c, record(i, extra)).catch((err: Error) => err));
+    // option-like values without a NUL are plain data
+    const plain = await direct(c, record(9, { env: ['X=--privileged', 'Y=--runc'], args: ['--privileged'] }));
+    expect(plain.code).toBe(0);
+    const { stdout } = await runToEnd(c, sh('cd /tmp && grep -H CapEff cap-*'));
+    expect(stdout).toBe('cap-9:CapEff:\t00000000a80425fb\n');
+    for (const refused of refusals) expect(refused).toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('keeps env values out of every host command line and off the disk while the process runs', async () => {
+    const secret = `s3cret-${randomBytes(8).toString('hex')}`;
+    const c = await backend.create({ env: [`FROM_CONTAINER=${secret}-c`] });
+    const stdout = new Collector();
+    const p = await containerizer.run(
+      c.handle,
+      { id: 'secret', path: 'sh', args: ['-c', 'echo "$SECRET $FROM_CONTAINER"; exec sleep 30'], env: [`SECRET=${secret}-p`] },
+      { stdout },
+    );
+    await waitFor(() => stdout.text().includes('\n'));
+    expect(stdout.text()).toBe(`${secret}-p ${secret}-c\n`);
+    expect((await hostCmdlines()).filter((line) => line.includes(secret))).toEqual([]);
+    expect(await filesHolding(join(containerizer.dir(c.handle), 'processes', 'secret'), secret)).toEqual([]);
+    await p.signal('SIGKILL');
+    await p.wait();
+  });
+
+  it('refuses uids and gids outside 0..4294967294, from the spec or /etc/passwd, and runs nothing as root', async () => {
+    const c = await backend.create({});
+    await runToEnd(c, sh('echo "minus1:x:4294967295:4294967295::/tmp:/bin/sh" >> /etc/passwd; echo "wraps:x:4294967296:1000::/tmp:/bin/sh" >> /etc/passwd'));
+    const users = ['4294967295', '4294967295:0', '4294967296:0', '1000:4294967295', '1000:4294967296', '18446744073709551617', '01x', 'minus1', 'wraps'];
+    const refusals = [];
+    for (const [i, user] of users.entries()) refusals.push(await direct(c, sh(`id > /tmp/who-${i}`, { user })).catch((err: Error) => err));
+    // arbor-tar resolves users with the same code
+    const tar = Readable.from([await tarOf('f', 'x')]);
+    refusals.push(await containerizer.streamIn(c.handle, { path: '/tmp/streamed', user: 'wraps', tar }).catch((err: Error) => err));
+    const { stdout } = await runToEnd(c, sh('cat /tmp/who-* 2>/dev/null; ls /tmp/streamed 2>/dev/null; true'));
+    expect(stdout).toBe('');
+    for (const refused of refusals) expect(String(refused)).toMatch(/user/);
+    // the highest valid ids still work
+    expect((await direct(c, sh('id -u; id -g', { user: '4294967294:4294967294' }))).stdout).toBe('4294967294\n4294967294\n');
+  });
+
+  it('refuses a working dir that is not absolute', async () => {
+    const c = await backend.create({});
+    await expect(direct(c, sh('pwd > /tmp/ran', { dir: 'tmp' }))).rejects.toThrow(/dir/);
+    expect((await runToEnd(c, sh('cat /tmp/ran 2>/dev/null; ls -d /tmp/tmp 2>/dev/null; true'))).stdout).toBe('');
+  });
+
+  describe('arbor-exec reads its process spec strictly', () => {
+    /** record is one spec record: tag, u32 LE length, the bytes, then terminator (a NUL unless given). */
+    const record = (tag: string, value: string | Buffer, length?: number, terminator = Buffer.from([0])): Buffer => {
+      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value);
+      const head = Buffer.alloc(5);
+      head.write(tag, 0, 'latin1');
+      head.writeUInt32LE(length ?? bytes.length, 1);
+      return Buffer.concat([head, bytes, terminator]);
+    };
+    const magic = Buffer.from('ARBORPS1');
+    const good = [record('p', 'sh'), record('p', '-c'), record('p', 'echo ran > /tmp/crafted')];
+    let c: Container;
+    let initPid: number;
+    let n = 0;
+
+    beforeAll(async () => {
+      c = await backend.create({});
+      initPid = (JSON.parse(await readFile(join(containerizer.dir(c.handle), 'container.json'), 'utf8')) as { initPid: number }).initPid;
+    });
+
+    /** execWith runs arbor-exec directly on a process dir holding spec (or a symlink to it). */
+    async function execWith(spec: Buffer, options: { symlink?: boolean } = {}): Promise<{ code: number; stderr: string; left: string[] }> {
+      const dir = join(containerizer.dir(c.handle), 'processes', `crafted-${++n}`);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (options.symlink) {
+        await writeFile(join(dir, 'elsewhere'), spec);
+        await symlink(join(dir, 'elsewhere'), join(dir, 'process.spec'));
+      } else {
+        await writeFile(join(dir, 'process.spec'), spec, { mode: 0o600 });
+      }
+      const done = spawnSync(join(DEFAULT_HELPERS_DIR, 'arbor-exec'), ['--init-pid', String(initPid), '--dir', dir], { encoding: 'utf8' });
+      return { code: done.status ?? -1, stderr: done.stderr, left: (await readdir(dir)).sort() };
+    }
+
+    it('runs a well-formed spec and removes it once read', async () => {
+      const { code, left } = await execWith(Buffer.concat([magic, ...good]));
+      expect(code).toBe(0);
+      expect(left).not.toContain('process.spec');
+      await waitFor(() => existsSync(join(containerizer.dir(c.handle), 'processes', `crafted-${n}`, 'exit')));
+      expect((await runToEnd(c, sh('cat /tmp/crafted'))).stdout).toBe('ran\n');
+    });
+
+    it.each([
+      ['a NUL inside a value', [record('e', 'X=1\u0000--privileged')], /record 3: a value holds a NUL/],
+      ['a value that does not end in a NUL', [record('e', 'X=1', undefined, Buffer.from('-'))], /record 3: a value holds a NUL or does not end in one/],
+      ['a record cut short', [record('e', 'X=1').subarray(0, 7)], /record 3 is cut short/],
+      ['a length beyond the end', [record('e', 'X=1', 200)], /record 3 is cut short/],
+      ['a byte after the last record', [Buffer.from('p')], /record 3 is cut short/],
+      ['a value over the kernel limit', [record('e', `X=${'a'.repeat(131070)}`)], /record 3: a value of 131072 bytes is over the 131071 allowed/],
+      ['an unknown tag', [record('x', '--privileged')], /record 3 has the unknown tag 0x78/],
+      ['a second user', [record('u', 'vcap'), record('u', 'root')], /record 4: a second user/],
+      ['a relative working dir', [record('d', 'tmp')], /the working dir 'tmp' is not an absolute path/],
+      ['an env entry without a key', [record('e', '=x')], /env entry '=x' is not KEY=VALUE/],
+      ['an env entry without =', [record('e', '--privileged')], /env entry '--privileged' is not KEY=VALUE/],
+      ['an rlimit with trailing junk', [record('r', 'nofile=100x')], /'nofile=100x' is not an rlimit/],
+      ['an rlimit past 2^64', [record('r', 'nofile=18446744073709551616')], /is not an rlimit/],
+      ['a TTY size with junk', [record('t', '80x24x')], /'80x24x' is not a TTY size/],
+    ])('refuses %s before anything is made', async (_name, extra, message) => {
+      const { code, stderr, left } = await execWith(Buffer.concat([magic, ...good, ...extra]));
+      expect(code).toBe(64);
+      expect(stderr).toMatch(message);
+      expect(left).toEqual([]);
+    });
+
+    it('refuses a spec without the magic, without a program, or behind a symlink', async () => {
+      expect((await execWith(Buffer.concat([Buffer.from('ARBORPS2'), ...good]))).stderr).toMatch(/does not start with ARBORPS1/);
+      expect((await execWith(Buffer.concat([magic, record('e', 'X=1')]))).stderr).toMatch(/program path is missing/);
+      const linked = await execWith(Buffer.concat([magic, ...good]), { symlink: true });
+      expect(linked.code).toBe(64);
+      expect(linked.stderr).toMatch(/open .*process\.spec: Too many levels of symbolic links/);
+    });
+  });
+});
+
+/** hostCmdlines is the command line of every process on the host, NULs as spaces. */
+async function hostCmdlines(): Promise<string[]> {
+  const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  const lines = await Promise.all(pids.map((p) => readFile(`/proc/${p}/cmdline`).catch(() => Buffer.alloc(0))));
+  return lines.map((b) => b.toString('utf8').replace(/\0/g, ' '));
+}
+
+/** filesHolding names the regular files under dir whose contents include text. */
+async function filesHolding(dir: string, text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    if (!(await stat(path)).isFile()) continue;
+    if ((await readFile(path)).includes(text)) found.push(name);
+  }
+  return found;
+}
+
+/** tarOf is a tar with one file. */
+async function tarOf(name: string, content: string): Promise<Buffer> {
+  const pack = tarPack();
+  pack.entry({ name, mode: 0o644 }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * RACER is a container program that does what CVE-2019-5736 did to runc: it watches the pids
+ * its container is about to hand out, grabs /proc/<pid>/exe of each new process with O_PATH
+ * (keeping those that point at an arbor helper), and once told on stdin tries to write
+ * through them. It prints "seen <pid> <target>" and "wrote <target>" lines.
+ */
+const RACER = String.raw`
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+static long long now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000LL + t.tv_nsec / 1000000; }
+int main(int argc, char **argv) {
+  long long until = now_ms() + atoll(argv[1]);
+  int held[64], n = 0, self = getpid(), hi = self;
+  char targets[64][256];
+  setvbuf(stdout, NULL, _IONBF, 0);
+  printf("racing\n");
+  while (now_ms() < until) {
+    for (int p = hi - 2; p <= hi + 6; p++) {
+      if (p <= 1 || p == self) continue;
+      char path[64], link[64], target[256];
+      snprintf(path, sizeof path, "/proc/%d/exe", p);
+      int fd = open(path, O_PATH | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno != ENOENT && p > hi) hi = p;
+        continue;
+      }
+      if (p > hi) hi = p;
+      snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+      ssize_t len = readlink(link, target, sizeof target - 1);
+      target[len > 0 ? len : 0] = '\0';
+      if (strstr(target, "arbor") && n < 64) {
+        printf("seen %d %s\n", p, target);
+        snprintf(targets[n], sizeof targets[n], "%s", target);
+        held[n++] = fd;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  char go[8];
+  if (read(0, go, sizeof go) < 0) return 1;
+  for (int i = 0; i < n; i++) {
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", held[i]);
+    int w = -1;
+    for (int tries = 0; tries < 300 && w < 0; tries++) {
+      w = open(link, O_WRONLY);
+      if (w < 0 && errno != ETXTBSY) break;
+      if (w < 0) usleep(10000);
+    }
+    if (w >= 0 && pwrite(w, "PWNED", 5, 0) == 5) printf("wrote %s\n", targets[i]);
+    else printf("refused %s: %s\n", targets[i], strerror(errno));
+  }
+  return 0;
+}
+`;
+
+describeRoot('linux backend: a container racing process starts for /proc/<pid>/exe (CVE-2019-5736 class)', () => {
+  it('never reaches the helper binary of a starting process, so cannot write through it', async () => {
+    prepareHost();
+    const work = await mkdtemp(join(tmpdir(), 'arbor-racer-'));
+    const stateDir = await makeStateDir();
+    const backend = backendFor(stateDir);
+    await backend.start();
+    // the runs under test use a copy of the helpers that nothing else runs: once they are done
+    // the copy is not busy (ETXTBSY), as runc's binary was not in the CVE
+    const helpersDir = join(work, 'helpers');
+    await mkdir(join(work, 'racer'), { recursive: true });
+    await mkdir(helpersDir);
+    for (const name of await readdir(DEFAULT_HELPERS_DIR)) await copyFile(join(DEFAULT_HELPERS_DIR, name), join(helpersDir, name));
+    await writeFile(join(work, 'racer', 'racer.c'), RACER);
+    execFileSync('gcc', ['-static', '-O2', '-o', join(work, 'racer', 'racer'), join(work, 'racer', 'racer.c')]);
+    const digest = async () => createHash('sha256').update(await readFile(join(helpersDir, 'arbor-exec'))).digest('hex');
+    const before = await digest();
+    const underTest = makeNamespaceContainerizer({ stateDir, defaultRootfs: '', helpersDir });
+    try {
+      const c = await backend.create({ bindMounts: [{ srcPath: join(work, 'racer'), dstPath: '/racer', mode: 'rw', origin: 'host' }] });
+      const out = new Collector();
+      const stdin = new PassThrough();
+      const racer = await c.run({ path: '/racer/racer', args: ['4000'] }, { stdout: out, stdin });
+      await waitFor(() => out.text().includes('racing'));
+      const started = Date.now();
+      for (let i = 0; Date.now() - started < 3000; i++) {
+        await (await underTest.run(c.handle, { id: `start-${i}`, path: 'true' }, {})).wait();
+      }
+      await underTest.close();
+      stdin.end('go\n');
+      expect(await racer.wait()).toBe(0);
+      expect([...new Set(out.text().split('\n').filter((line) => /^(seen|wrote)/.test(line)))]).toEqual([]);
+      expect(await digest()).toBe(before);
+    } finally {
+      for (const c of await backend.containers()) await backend.destroy(c.handle);
+      await backend.stop();
+      await removeStateDir(stateDir);
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
