@@ -1,10 +1,13 @@
 /* arbor-tar moves tar streams into and out of a container without trusting the tar, the
  * image or the container: the tar runs as a process of the container would. arbor-tar joins
- * the container's cgroups (--cgroup) and every namespace of its init (mnt, pid, net, uts,
- * ipc, and cgroup when the init has its own), so that every path in the tar (../, absolute
- * paths, symlinks) resolves inside the container's root, the disk and memory it uses count
- * against the container's limits, and a destroyed container takes the tar with it. Its child
- * becomes the given user (resolved in the container's /etc/passwd), keeps only the default
+ * its child, the tar, into the container's cgroups (--cgroup) and every namespace of its
+ * init (mnt, pid, net, uts, ipc, and cgroup when the init has its own), so that every path in
+ * the tar (../, absolute paths, symlinks) resolves inside the container's root, the disk and
+ * memory it uses count against the container's limits, and a destroyed container takes the
+ * tar with it. arbor-tar itself stays on the host side and only waits for the tar, so that a
+ * killed tar is reaped at once, never left to the host's init while the container's pid
+ * namespace waits for it. The tar becomes the given user (resolved in the container's
+ * /etc/passwd), keeps only the default
  * capabilities (root) or none, runs with no_new_privs under the container's seccomp filter
  * (both unless --privileged), and executes busybox's static tar applet from a sealed
  * in-memory copy of a file opened on the host before entering: never a binary of the
@@ -17,7 +20,8 @@
  * to the user's home. Exits EXIT_NOT_FOUND when PATH does not exist, EXIT_PERMISSION when the
  * user may not go there, EXIT_BAD_USAGE for a user that no process may be (an id outside
  * 0..4294967294, or unknown), else with the tar's own exit code; 128+N when the tar was
- * killed by signal N. arbor-tar dies with its parent (arbord), and the tar with arbor-tar.
+ * killed by signal N. arbor-tar dies with its parent (arbord), and the tar with arbor-tar; a
+ * TERM, INT or HUP of arbor-tar KILLs the tar, which arbor-tar then reaps before it exits.
  *
  * Covered by: packages/backend-linux/src/stream.int.spec.ts,
  *             packages/contract-tests/src/hostile/tar.hostile.int.spec.ts */
@@ -135,8 +139,10 @@ static int sealed_copy(int fd) {
   return mem;
 }
 
-/* namespaces are the init's, in the order they are entered (mnt last: paths change with it). */
-static const char *const ns_names[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
+/* namespaces are the init's, in the order the tar enters them (mnt last: paths change with
+ * it); pid is entered by arbor-tar, for the tar it forks. */
+static const char *const ns_names[] = {"pid", "cgroup", "ipc", "uts", "net", "mnt"};
+#define NS_PID 0
 #define NS_COUNT (sizeof ns_names / sizeof ns_names[0])
 static int ns_fds[NS_COUNT];
 
@@ -163,17 +169,31 @@ static void open_namespaces(void) {
   close(proc);
 }
 
-static void join_cgroups(void) {
+/* cgroup_fds are the cgroup.procs files of the container's cgroups, opened on the host. */
+static int cgroup_fds[MAX_CGROUPS];
+
+static void open_cgroups(void) {
   for (int i = 0; i < ncgroups; i++) {
     char procs[PATH_MAX];
     if (snprintf(procs, sizeof procs, "%s/cgroup.procs", cgroups[i]) >= (int)sizeof procs) bail(EXIT_BAD_USAGE, "--cgroup too long");
-    if (write_file(procs, "0") != 0) bail(EXIT_HELPER_FAILED, "join cgroup %s", cgroups[i]);
+    cgroup_fds[i] = open(procs, O_WRONLY | O_CLOEXEC);
+    if (cgroup_fds[i] < 0) bail(EXIT_HELPER_FAILED, "open %s", procs);
   }
 }
 
+/* join_cgroups moves the calling process (the tar) into the container's cgroups, before it
+ * enters the container's cgroup namespace. */
+static void join_cgroups(void) {
+  for (int i = 0; i < ncgroups; i++) {
+    if (write(cgroup_fds[i], "0", 1) != 1) bail(EXIT_HELPER_FAILED, "join cgroup %s", cgroups[i]);
+    close(cgroup_fds[i]);
+  }
+}
+
+/* enter_namespaces enters the init's namespaces but pid, which arbor-tar entered for its child. */
 static void enter_namespaces(void) {
   for (size_t i = 0; i < NS_COUNT; i++) {
-    if (ns_fds[i] < 0) continue;
+    if (i == NS_PID || ns_fds[i] < 0) continue;
     if (setns(ns_fds[i], 0) != 0) bail(EXIT_HELPER_FAILED, "enter the container's %s namespace", ns_names[i]);
     close(ns_fds[i]);
   }
@@ -195,9 +215,19 @@ static void go_to(const char *dir) {
   bail(EXIT_HELPER_FAILED, "chdir %s", dir);
 }
 
-/* tar_child becomes the container's user under its restrictions, goes to the directory and
- * executes the tar applet; it never returns. alive is the read end of a pipe the parent holds. */
-static void tar_child(int tar, int alive, struct container_user *user) {
+/* tar_child joins the container's cgroups and namespaces, becomes the container's user under
+ * its restrictions, goes to the directory and executes the tar applet; it never returns.
+ * alive is the read end of a pipe the parent holds. */
+static void tar_child(int tar, int alive) {
+  join_cgroups();
+  enter_namespaces();
+  /* from here on every path is the container's */
+  struct container_user resolved, *user = &resolved;
+  if (resolve_user(user_spec, user) != 0) {
+    errno = 0;
+    bail(EXIT_BAD_USAGE, "unknown user '%.64s' in the container's /etc/passwd", user_spec);
+  }
+  check_user(user);
   /* a privileged container's root keeps what the host gave arbord */
   if (!privileged) drop_bounding_caps();
   enter_user(user);
@@ -259,9 +289,11 @@ static void tar_child(int tar, int alive, struct container_user *user) {
 
 static volatile pid_t child_pid;
 
-/* forward passes a TERM or INT on to the tar (a KILL of arbor-tar reaches it as its parent-death signal). */
-static void forward(int sig) {
-  if (child_pid > 0) kill(child_pid, sig);
+/* stop_tar KILLs the tar on a TERM, INT or HUP of arbor-tar, which then reaps it (a KILL of
+ * arbor-tar reaches the tar as its parent-death signal). */
+static void stop_tar(int sig) {
+  (void)sig;
+  if (child_pid > 0) kill(child_pid, SIGKILL);
 }
 
 int main(int argc, char **argv) {
@@ -278,37 +310,33 @@ int main(int argc, char **argv) {
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0) bail(EXIT_HELPER_FAILED, "open /dev/null");
   open_namespaces();
-  join_cgroups();
-  enter_namespaces();
-  /* from here on every path is the container's */
-  struct container_user user;
-  if (resolve_user(user_spec, &user) != 0) {
-    errno = 0;
-    bail(EXIT_BAD_USAGE, "unknown user '%.64s' in the container's /etc/passwd", user_spec);
-  }
-  check_user(&user);
+  open_cgroups();
+  /* only the tar enters the container: arbor-tar stays on the host side and waits */
+  if (ns_fds[NS_PID] >= 0 && setns(ns_fds[NS_PID], CLONE_NEWPID) != 0) bail(EXIT_HELPER_FAILED, "enter the container's pid namespace");
   int alive[2];
   if (pipe2(alive, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
-  /* the child is the one in the container's pid namespace */
+  struct sigaction sa = {.sa_handler = stop_tar};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   pid_t child = fork();
   if (child < 0) bail(EXIT_HELPER_FAILED, "fork");
   if (child == 0) {
     close(alive[1]);
     close(null);
-    tar_child(tar, alive[0], &user);
+    tar_child(tar, alive[0]);
   }
   child_pid = child;
   close(alive[0]);
   close(tar);
+  for (int i = 0; i < ncgroups; i++) close(cgroup_fds[i]);
+  for (size_t i = 0; i < NS_COUNT; i++)
+    if (ns_fds[i] >= 0) close(ns_fds[i]);
   /* the tar alone holds the stream: when it exits early, arbord's writes fail at once */
   dup2(null, STDIN_FILENO);
   dup2(null, STDOUT_FILENO);
   close(null);
-  struct sigaction sa = {.sa_handler = forward};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
   int st;
   while (waitpid(child, &st, 0) < 0)
     if (errno != EINTR) bail(EXIT_HELPER_FAILED, "wait for tar");
