@@ -52,6 +52,11 @@ export class NamespaceContainerizer extends InitContainerizer {
     return this.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
   }
 
+  /** tarControlArgs put StreamIn's and StreamOut's tar into the container's cgroups, as arbor-exec's processes. */
+  protected override tarControlArgs(handle: string): string[] {
+    return this.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
+  }
+
   async limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void> {
     await this.liveState(handle);
     await this.cgroups.apply(handle, limits);

@@ -138,6 +138,11 @@ export class RuncContainerizer extends InitContainerizer {
     return args;
   }
 
+  /** tarControlArgs put StreamIn's and StreamOut's tar into the cgroups runc made for the container (not through runc exec: arbor-tar enters the init's namespaces itself). */
+  protected override tarControlArgs(handle: string): string[] {
+    return this.runc.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
+  }
+
   async limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void> {
     await this.liveState(handle);
     const update = () => this.runc.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.runc.swapAccounting ?? false));

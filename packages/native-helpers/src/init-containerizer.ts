@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import {
   ArborError,
@@ -9,8 +8,6 @@ import {
   ContainerStoppedError,
   ExecutableNotFoundError,
   InvalidArgumentError,
-  InvalidTarError,
-  PermissionDeniedError,
   ProcessAlreadyExistsError,
   ProcessNotFoundError,
   silentLogger,
@@ -38,7 +35,8 @@ import { storageName } from '@arbor/depot';
 import { ProcessChannel } from './process-channel';
 import { HELPER_EXIT, HelperError, HelperRunner } from './run-helper';
 import { encodeProcessSpec, writeProcessSpec } from './process-spec-file';
-import { guardTar } from './tar-guard';
+import { ContainerTar } from './container-tar';
+import type { TarTarget } from './container-tar';
 
 /** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */
 export const OOM_EVENT = 'out of memory';
@@ -88,12 +86,15 @@ export interface InitContainerState {
 export abstract class InitContainerizer implements Containerizer {
   private readonly states = new Map<string, InitContainerState>();
   private readonly channels = new Map<string, ProcessChannel>();
+  /** tar runs arbor-tar for StreamIn and StreamOut. */
+  private readonly tar: ContainerTar;
   protected readonly stopTimeoutMs: number;
   protected readonly logger: Logger;
 
   constructor(protected readonly options: InitContainerizerOptions) {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.logger = options.logger ?? silentLogger;
+    this.tar = new ContainerTar(options.helpers);
   }
 
   /** startInit makes the container around dir(handle) (already made) and returns its init's host pid. */
@@ -285,60 +286,33 @@ export abstract class InitContainerizer implements Containerizer {
 
   async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
     const state = await this.liveState(handle);
-    const args = this.tarArgs(state, spec.user, ['--extract', spec.path]);
-    const child = this.options.helpers.spawnStreaming('arbor-tar', args);
-    const stderr = collect(child.stderr);
-    const guarded = guardTar(spec.tar);
-    let guardError: unknown;
-    guarded.on('error', (err) => {
-      guardError = err;
-      child.kill('SIGKILL');
-    });
-    // the helper may stop reading early (a bad destination): its exit code says why
-    child.stdin.on('error', () => undefined);
-    guarded.pipe(child.stdin);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    if (guardError instanceof InvalidTarError) throw guardError;
-    if (code === 0) return;
-    guarded.destroy();
-    const message = (await stderr).trim();
-    if (code === HELPER_EXIT.notFound) throw new InvalidArgumentError('path', `${spec.path}: ${message}`);
-    if (code === HELPER_EXIT.permission || /Permission denied/.test(message)) {
-      throw new PermissionDeniedError(`stream in to ${spec.path} as ${spec.user || 'root'}: ${message}`);
-    }
-    throw new InvalidTarError(message || `arbor-tar exited ${code}`);
+    await this.tar.streamIn(this.tarTarget(handle, state, spec.user), spec);
   }
 
   async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
     const state = await this.liveState(handle);
-    const child = this.options.helpers.spawnStreaming('arbor-tar', this.tarArgs(state, spec.user, ['--create', spec.path]));
-    child.stdin.end();
-    const stderr = collect(child.stderr);
-    const out = new PassThrough();
-    // the path is known to exist once tar writes its first byte; a missing path ends the helper first
-    const first = await new Promise<{ chunk?: Buffer; code?: number | null }>((resolve) => {
-      child.stdout.once('data', (chunk: Buffer) => resolve({ chunk }));
-      child.once('close', (code) => resolve({ code }));
-    });
-    if (first.chunk === undefined) {
-      const message = (await stderr).trim();
-      if (first.code === HELPER_EXIT.notFound) throw new InvalidArgumentError('path', `${spec.path} does not exist in the container`);
-      if (first.code === HELPER_EXIT.permission) throw new PermissionDeniedError(`stream out of ${spec.path}: ${message}`);
-      throw new ArborError('internal', `stream out of ${spec.path}: ${message || `arbor-tar exited ${first.code}`}`);
-    }
-    child.stdout.pause();
-    out.write(first.chunk);
-    child.stdout.pipe(out);
-    child.on('close', (code) => {
-      if (code !== 0) void stderr.then((m) => out.destroy(new ArborError('internal', `stream out of ${spec.path}: ${m.trim()}`)));
-    });
-    return out;
+    return this.tar.streamOut(this.tarTarget(handle, state, spec.user), spec);
   }
 
-  private tarArgs(state: InitContainerState, user: string | undefined, rest: string[]): string[] {
-    const args = ['--init-pid', String(state.initPid), '--busybox', this.options.busybox];
+  /** tarTarget is how arbor-tar enters the container: its init, user, and this backend's tarControlArgs. */
+  private tarTarget(handle: string, state: InitContainerState, user: string | undefined): TarTarget {
+    return { handle, args: this.tarArgs(handle, state, user), initAlive: () => this.initAlive(state) };
+  }
+
+  private tarArgs(handle: string, state: InitContainerState, user: string | undefined): string[] {
+    const args = ['--init-pid', String(state.initPid), '--busybox', this.options.busybox, ...this.tarControlArgs(handle, state)];
     if (user) args.push('--user', user);
-    return [...args, ...rest];
+    if (state.privileged) args.push('--privileged');
+    return args;
+  }
+
+  /**
+   * tarControlArgs are the arbor-tar arguments that put the tar into the container's cgroups,
+   * like ['--cgroup', '/sys/fs/cgroup/memory/arbor/<handle>', ...], so that what it writes and
+   * uses counts against the container's limits; none by default.
+   */
+  protected tarControlArgs(_handle: string, _state: InitContainerState): string[] {
+    return [];
   }
 
   async info(handle: string): Promise<ContainerizerInfo> {
@@ -516,13 +490,4 @@ async function replaceFile(path: string, text: string): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function collect(stream: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (b: Buffer) => chunks.push(b));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
 }

@@ -19,19 +19,23 @@ export function streamInHandler(backend: Backend, logger: Logger): handleClientS
   return (call, callback) => {
     let log = logger.child({ rpc: 'StreamIn' });
     let replied = false;
-    const reply = (err?: unknown): void => {
-      if (replied) return;
-      replied = true;
-      if (err === undefined) callback(null, {});
-      else callback(toGrpcStatus(err, log));
-    };
     const tar = new Readable({ read: () => call.resume() });
     // the backend hears of a failure through its own reading; this listener keeps an
     // unread failure (after the backend gave up) from crashing the daemon
     tar.on('error', (err) => log.debug('stream-in-aborted', { error: err.message }));
+    const reply = (err?: unknown): void => {
+      if (replied) return;
+      replied = true;
+      // the call is over: what the client still sends goes nowhere, never into a buffer
+      if (!tar.destroyed) tar.destroy();
+      call.resume();
+      if (err === undefined) callback(null, {});
+      else callback(toGrpcStatus(err, log));
+    };
     let started = false;
 
     call.on('data', (message: StreamInRequest) => {
+      if (replied) return;
       try {
         const part = decoded(message).part;
         if (!started) {
@@ -54,7 +58,12 @@ export function streamInHandler(backend: Backend, logger: Logger): handleClientS
     });
     call.on('end', () => {
       if (!started) reply(new InvalidArgumentError('header', 'the call ended before the header'));
-      else tar.push(null);
+      else if (!replied) tar.push(null);
+    });
+    // a broken call fails the stream the backend reads, which ends its tar
+    call.on('error', (err: Error) => {
+      tar.destroy(err);
+      reply(err);
     });
     call.on('cancelled', () => {
       replied = true;
@@ -72,18 +81,24 @@ export function streamOutHandler(backend: Backend, logger: Logger): handleServer
     const serve = async (): Promise<void> => {
       const { handle, path, user } = decoded(call.request);
       const tar = await (await backend.lookup(handle)).streamOut({ path, ...(user && { user }) });
-      if (cancelled.signal.aborted) {
+      // destroying the tar ends the backend's tar process: on a cancel, and whenever serve stops early
+      const stop = (): void => {
         tar.destroy();
-        return;
-      }
-      cancelled.signal.addEventListener('abort', () => tar.destroy(), { once: true });
-      for await (const chunk of tar as AsyncIterable<Buffer | string>) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        for (let offset = 0; offset < bytes.length; offset += MAX_TAR_CHUNK) {
-          if (!call.write({ tar: bytes.subarray(offset, offset + MAX_TAR_CHUNK) })) {
-            await once(call, 'drain', { signal: cancelled.signal });
+      };
+      if (cancelled.signal.aborted) return stop();
+      cancelled.signal.addEventListener('abort', stop, { once: true });
+      try {
+        for await (const chunk of tar as AsyncIterable<Buffer | string>) {
+          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          for (let offset = 0; offset < bytes.length; offset += MAX_TAR_CHUNK) {
+            if (!call.write({ tar: bytes.subarray(offset, offset + MAX_TAR_CHUNK) })) {
+              await once(call, 'drain', { signal: cancelled.signal });
+            }
           }
         }
+      } finally {
+        cancelled.signal.removeEventListener('abort', stop);
+        stop();
       }
       call.end();
     };
