@@ -225,7 +225,7 @@ static void tar_child(int tar, int alive) {
   struct container_user resolved, *user = &resolved;
   if (resolve_user(user_spec, user) != 0) {
     errno = 0;
-    bail(EXIT_BAD_USAGE, "unknown user '%.64s' in the container's /etc/passwd", user_spec);
+    bail(EXIT_BAD_USAGE, "%s", resolve_user_error());
   }
   check_user(user);
   /* a privileged container's root keeps what the host gave arbord */
