@@ -56,6 +56,10 @@
 #define MAX_JOBS 256
 #define MAX_REQUEST (4u << 20)
 #define MAX_ARGS 4096
+/* MAX_OUTPUT bounds what is kept of one helper's stdout or stderr: helpers print a pid or a
+ * line of JSON, so a helper printing more is broken or fed hostile data; the rest is read
+ * and dropped, and the kept part ends with a marker saying so. */
+#define MAX_OUTPUT (1u << 20)
 
 enum { DONE_EXITED = 0, DONE_NOT_STARTED = 1, DONE_TIMED_OUT = 2, DONE_REFUSED = 3, DONE_BUSY = 4 };
 
@@ -392,7 +396,14 @@ int main(void) {
       char buf[16384];
       ssize_t got = read(j->fds[k], buf, sizeof buf);
       if (got > 0) {
-        append(&j->out[k], buf, (size_t)got);
+        size_t room = j->out[k].len < MAX_OUTPUT ? MAX_OUTPUT - j->out[k].len : 0;
+        if ((size_t)got <= room) {
+          append(&j->out[k], buf, (size_t)got);
+        } else if (room > 0 || j->out[k].len == MAX_OUTPUT) {
+          static const char cut[] = "\n[arbor-spawn: output cut at 1 MiB]\n";
+          append(&j->out[k], buf, room);
+          append(&j->out[k], cut, sizeof cut - 1);
+        }
       } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
         close(j->fds[k]);
         j->fds[k] = -1;

@@ -272,6 +272,19 @@ describe('arbor-spawn framing', () => {
     }
   });
 
+  it('keeps at most 1 MiB of what a program prints, and says it cut the rest', async () => {
+    const server = new SpawnServer(SPAWN);
+    try {
+      // 64 MiB on stdout: before the bound, arbor-spawn held all of it (and a helper fed hostile data could print without end)
+      const result = await server.run(['/bin/sh', '-c', 'head -c 67108864 /dev/zero; echo done >&2']);
+      expect(result.stdout.length).toBeLessThan((1 << 20) + 100);
+      expect(result.stdout.toString('latin1')).toMatch(/output cut at 1 MiB/);
+      expect(result.stderr.toString()).toBe('done\n');
+    } finally {
+      server.close();
+    }
+  });
+
   it('passes none of its own inherited files on to the programs it starts', async () => {
     // the wrapper leaves fd 7 open across exec, as a leaky parent of arbord would
     const dir = await mkdtemp(join(tmpdir(), 'arbor-fds-'));
