@@ -80,6 +80,7 @@ export function createArborCli(stdio: CliStdio): Command {
     const g = globals(cmd);
     const address = g.socket ?? parseAddress(g.address);
     if (!g.tlsCa && !g.tlsCert && !g.tlsKey) return GrpcClient.connect(address);
+    if (!g.tlsCert !== !g.tlsKey) throw new CommanderError(2, 'arbor.usage', 'error: --tls-cert and --tls-key go together');
     const tls: TlsOptions = {};
     if (g.tlsCa) tls.ca = await readFile(g.tlsCa);
     if (g.tlsCert) tls.cert = await readFile(g.tlsCert);
@@ -117,9 +118,9 @@ export function createArborCli(stdio: CliStdio): Command {
     )
     .addOption(new Option('--socket <path>', 'same as --address, for a unix socket path').argParser(parseAddress))
     .option('--json', 'print machine-readable JSON', false)
-    .option('--tls-ca <file>', 'CA certificate (PEM) to verify arbord over TCP')
-    .option('--tls-cert <file>', 'client certificate (PEM)')
-    .option('--tls-key <file>', 'client private key (PEM)')
+    .option('--tls-ca <file>', "CA certificate (PEM) that signed arbord's certificate, to verify arbord over TCP")
+    .option('--tls-cert <file>', "client certificate (PEM) signed by arbord's tls.ca; arbord on TCP requires one")
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -134,6 +135,7 @@ export function createArborCli(stdio: CliStdio): Command {
         '  arbor stream-out web-1 --path /var/log --to-dir ./logs',
         '  arbor --json list --property app=web',
         '  arbor pull docker://127.0.0.1:5000/app#v1',
+        '  arbor --address arbor.example:7777 --tls-ca ca.crt --tls-cert me.crt --tls-key me.key list',
         '  arbor destroy web-1',
       ].join('\n'),
     );

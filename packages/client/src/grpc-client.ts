@@ -1,6 +1,6 @@
-import { Metadata, credentials } from '@grpc/grpc-js';
+import { Metadata, credentials, status } from '@grpc/grpc-js';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { ArborError, InvalidArgumentError, validateContainerSpec, validateHandle } from '@arbor/core';
+import { ArborError, InvalidArgumentError, PermissionDeniedError, ServiceUnavailableError, validateContainerSpec, validateHandle } from '@arbor/core';
 import type {
   BulkResult,
   Capacity,
@@ -47,6 +47,46 @@ export type ConnectTarget = string | { address: string; tls?: TlsOptions };
 /** MAX_MESSAGE_BYTES lets large bulk answers through; streams use 64 KiB messages. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * TLS_REFUSALS are the TLS alerts with which arbord turns a client away for its certificate,
+ * as grpc-js reports them in an UNAVAILABLE status's details, like 'ssl3_read_bytes:tlsv13
+ * alert certificate required'.
+ */
+const TLS_REFUSALS: ReadonlyArray<[RegExp, string]> = [
+  [/alert certificate required/, 'it requires a client certificate and none was given'],
+  [/alert (unknown ca|bad certificate|certificate unknown|decrypt error)/, 'it does not trust the client certificate given'],
+  [/alert certificate (expired|revoked)/, 'the client certificate given has expired or is revoked'],
+  [/alert unsupported certificate/, 'the client certificate given is not for client authentication'],
+];
+
+/**
+ * callError is fromGrpcError, except that a TLS refusal of this client's certificate, which
+ * grpc-js reports as UNAVAILABLE, says what to give instead of only "cannot reach arbord ...
+ * Is it running?": a PermissionDeniedError when arbord said why in a TLS alert (no
+ * certificate), a hint when it just closed the connection after the handshake (Node's TLS
+ * server does so, without an alert, for a certificate it does not trust).
+ */
+function callError(err: unknown, target: string, clientCert: boolean): Error {
+  const details = (err as { code?: unknown; details?: unknown }).details;
+  if ((err as { code?: unknown }).code === status.UNAVAILABLE && typeof details === 'string') {
+    const refusal = TLS_REFUSALS.find(([pattern]) => pattern.test(details));
+    if (refusal) {
+      return new PermissionDeniedError(
+        `arbord at ${target} refused the connection: ${refusal[1]}. Give a client certificate signed by arbord's tls.ca ` +
+          '(arbor --tls-cert and --tls-key; GrpcClient.connect tls.cert and tls.key)',
+      );
+    }
+    // grpc-js says 'read ECONNRESET', or 'Failed to connect' when the close came after the TLS handshake but before HTTP/2 began
+    if (clientCert && /No connection established\. Last error: (read ECONNRESET|Failed to connect)/.test(details)) {
+      return new ServiceUnavailableError(
+        `arbord at ${target} closed the connection while it was being set up (${details}). ` +
+          "If arbord is running, it does not trust the client certificate given: is it signed by arbord's tls.ca?",
+      );
+    }
+  }
+  return fromGrpcError(err, target);
+}
+
 function dialAddress(address: string): string {
   return address.startsWith('tcp://') ? address.slice('tcp://'.length) : address;
 }
@@ -82,13 +122,15 @@ export class GrpcClient implements Client {
     private readonly grpc: GardenClient,
     /** address is what was dialled, like 'unix:///run/arbor/arbord.sock'. */
     readonly address: string,
+    /** clientCert tells whether this client presents a TLS certificate, for messages. */
+    private readonly clientCert: boolean,
   ) {
     this.wire = {
       grpc,
       target: address,
       unary: <Req, Res>(method: UnaryMethod<Req, Res>, request: Req) =>
         new Promise<Res>((resolve, reject) => {
-          method.call(grpc, request, new Metadata(), {}, (err, res) => (err ? reject(fromGrpcError(err, address)) : resolve(res)));
+          method.call(grpc, request, new Metadata(), {}, (err, res) => (err ? reject(callError(err, address, clientCert)) : resolve(res)));
         }),
     };
   }
@@ -100,6 +142,7 @@ export class GrpcClient implements Client {
   static async connect(target: ConnectTarget = DEFAULT_ADDRESS): Promise<GrpcClient> {
     const address = typeof target === 'string' ? target : target.address;
     const tls = typeof target === 'string' ? undefined : target.tls;
+    if (tls && !tls.cert !== !tls.key) throw new InvalidArgumentError(tls.cert ? 'tls.key' : 'tls.cert', 'tls.cert and tls.key go together');
     const creds: ChannelCredentials = tls
       ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
       : credentials.createInsecure();
@@ -107,7 +150,7 @@ export class GrpcClient implements Client {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
-    return new GrpcClient(grpc, address);
+    return new GrpcClient(grpc, address, tls?.cert !== undefined);
   }
 
   /** close ends the connection; calls in flight are cancelled. */
@@ -190,7 +233,7 @@ export class GrpcClient implements Client {
       call.on('error', (err: Error) => {
         if (failed) return;
         failed = true;
-        reject(fromGrpcError(err, target));
+        reject(callError(err, target, this.clientCert));
       });
     });
   }

@@ -10,9 +10,22 @@ export interface TlsConfig {
   /** cert is like /etc/arbor/tls/server.crt. */
   cert: string;
   key: string;
-  /** ca verifies client certificates; needed when requireClientCert is true. */
+  /**
+   * ca is like /etc/arbor/tls/clients-ca.crt: on TCP every client must present a certificate
+   * it signed, because whoever reaches the API can do what root can on this host.
+   */
   ca: string;
-  requireClientCert: boolean;
+  /**
+   * insecureAnonymousClients lets TLS clients in without a certificate (nor checks one):
+   * anyone who reaches the port drives arbord. The name is long and loud on purpose.
+   */
+  insecureAnonymousClients: boolean;
+  /**
+   * requireClientCert is deprecated: client certificates are always required now. true is
+   * accepted (and logged as deprecated); false is refused, pointing at insecureAnonymousClients,
+   * so an old config that relied on it does not silently change meaning.
+   */
+  requireClientCert?: boolean;
 }
 
 /** ArborConfig is everything arbord reads at start; the backend gets it whole (TOKENS.BackendConfig). */
@@ -55,7 +68,7 @@ export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls'>> & { tls?: Parti
 export const DEFAULT_CONFIG: ArborConfig = {
   backend: 'linux',
   listen: 'unix:///run/arbor/arbord.sock',
-  tls: { cert: '', key: '', ca: '', requireClientCert: false },
+  tls: { cert: '', key: '', ca: '', insecureAnonymousClients: false },
   insecureTcp: false,
   stateDir: '/var/lib/arbor',
   defaultGraceTimeMs: 0,
@@ -172,6 +185,16 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
   if ((tls.cert === '') !== (tls.key === '')) {
     throw new ConfigError(tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
+  if (tls.requireClientCert === false && !tls.insecureAnonymousClients) {
+    throw new ConfigError(
+      'tls.requireClientCert',
+      'false is no longer supported: client certificates are always required on TCP; remove the key, ' +
+        'or set tls.insecureAnonymousClients (--tls-insecure-anonymous-clients) to let anyone who reaches the port in',
+    );
+  }
+  if (tls.requireClientCert === true && tls.insecureAnonymousClients) {
+    throw new ConfigError('tls.requireClientCert', 'contradicts tls.insecureAnonymousClients: set one of them');
+  }
   if (tls.requireClientCert && tls.ca === '') {
     throw new ConfigError('tls.ca', 'tls.requireClientCert needs tls.ca to verify client certificates');
   }
@@ -183,6 +206,17 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
       'listen',
       `TCP without TLS is refused (${config.listen}): set tls.cert and tls.key (--tls-cert, --tls-key), ` +
         'or set insecureTcp (--insecure-tcp) to accept plaintext connections from anyone who can reach the port',
+    );
+  }
+  if (listener.kind === 'tcp' && tls.cert === '' && tls.ca !== '') {
+    throw new ConfigError('tls.ca', 'client certificates are checked only over TLS: set tls.cert and tls.key (--tls-cert, --tls-key) too');
+  }
+  if (listener.kind === 'tcp' && tls.cert !== '' && tls.ca === '' && !tls.insecureAnonymousClients) {
+    throw new ConfigError(
+      'tls.ca',
+      `TCP needs client certificates (${config.listen}): whoever reaches the port can do what root can on this host. ` +
+        'Set tls.ca (--tls-ca) to the CA that signs your clients\' certificates, ' +
+        'or set tls.insecureAnonymousClients (--tls-insecure-anonymous-clients) to let anyone who reaches the port in',
     );
   }
 }

@@ -58,7 +58,8 @@ async function readPem(path: string, field: string): Promise<Buffer> {
 
 /**
  * bindListener binds the server as config.listen says: a unix socket (parent created, stale
- * socket removed, mode 0600) or TCP (TLS unless insecureTcp; port 0 picks a free port).
+ * socket removed, mode 0600) or TCP (TLS with required client certificates unless insecureTcp or
+ * tls.insecureAnonymousClients; port 0 picks a free port).
  */
 export async function bindListener(server: Server, config: ArborConfig): Promise<BoundListener> {
   const listener = parseListen(config.listen);
@@ -81,7 +82,8 @@ export async function bindListener(server: Server, config: ArborConfig): Promise
       readPem(tls.key, 'tls.key'),
       tls.ca === '' ? Promise.resolve(null) : readPem(tls.ca, 'tls.ca'),
     ]);
-    credentials = ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], tls.requireClientCert);
+    // validateConfig has made sure there is a CA unless anonymous clients were asked for
+    credentials = ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], !tls.insecureAnonymousClients);
   }
   const port = await bind(server, `${listener.host}:${listener.port}`, credentials);
   return { address: `${listener.host}:${port}`, cleanup: async () => undefined };

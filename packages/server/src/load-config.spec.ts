@@ -41,7 +41,7 @@ describe('loadConfig', () => {
     expect(config.maxContainers).toBe(7);
     expect(config.defaultGraceTimeMs).toBe(10_000);
     expect(config.logLevel).toBe('info');
-    expect(config.tls).toEqual({ cert: '', key: '', ca: '/file/ca.pem', requireClientCert: true });
+    expect(config.tls).toEqual({ cert: '', key: '', ca: '/file/ca.pem', insecureAnonymousClients: false, requireClientCert: true });
   });
 
   test('ARBOR_CONFIG names the file when --config is not given', async () => {
@@ -103,6 +103,10 @@ describe('validateConfig', () => {
     [{ netInAllowedPorts: '' }, 'netInAllowedPorts'],
     [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem' } }, 'tls.key'],
     [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', requireClientCert: true } }, 'tls.ca'],
+    [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem' } }, 'tls.ca'],
+    [{ listen: 'tcp://127.0.0.1:7777', insecureTcp: true, tls: { ca: '/ca.pem' } }, 'tls.ca'],
+    [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem', requireClientCert: false } }, 'tls.requireClientCert'],
+    [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem', requireClientCert: true, insecureAnonymousClients: true } }, 'tls.requireClientCert'],
   ])('%j is refused, naming %s', (input, field) => {
     let error: unknown;
     try {
@@ -118,7 +122,28 @@ describe('validateConfig', () => {
   test('TCP without TLS is refused unless insecureTcp is set, saying how to fix it', () => {
     expect(() => check({ listen: 'tcp://127.0.0.1:7777' })).toThrow(/TCP without TLS is refused.*--insecure-tcp/);
     expect(() => check({ listen: 'tcp://127.0.0.1:7777', insecureTcp: true })).not.toThrow();
-    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem' } })).not.toThrow();
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem' } })).not.toThrow();
+  });
+
+  test('TLS on TCP needs tls.ca for client certificates unless anonymous clients are asked for by the loud name', () => {
+    const tls = { cert: '/c.pem', key: '/k.pem' };
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls })).toThrow(
+      /tls\.ca: TCP needs client certificates.*--tls-ca.*--tls-insecure-anonymous-clients/,
+    );
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { ...tls, insecureAnonymousClients: true } })).not.toThrow();
+    // the deprecated key still reads, as what is now the default
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { ...tls, ca: '/ca.pem', requireClientCert: true } })).not.toThrow();
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { ...tls, ca: '/ca.pem', requireClientCert: false } })).toThrow(
+      /tls\.requireClientCert: false is no longer supported.*--tls-insecure-anonymous-clients/,
+    );
+  });
+
+  test('the loud key reads from YAML, ARBOR_TLS_INSECURE_ANONYMOUS_CLIENTS and --tls-insecure-anonymous-clients', async () => {
+    const configPath = await yamlFile(['tls:', '  insecureAnonymousClients: true'].join('\n'));
+    expect((await loadConfig({ env: {}, configPath })).tls.insecureAnonymousClients).toBe(true);
+    expect(configFromEnv({ ARBOR_TLS_INSECURE_ANONYMOUS_CLIENTS: 'true' }).tls).toEqual({ insecureAnonymousClients: true });
+    expect(configFromFlags({ 'tls-insecure-anonymous-clients': true }).tls).toEqual({ insecureAnonymousClients: true });
+    expect(DEFAULT_CONFIG.tls.insecureAnonymousClients).toBe(false);
   });
 });
 

@@ -53,13 +53,20 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
   { path: 'tls.cert', env: 'ARBOR_TLS_CERT', flag: 'tls-cert', kind: 'string', description: 'server certificate (PEM file)' },
   { path: 'tls.key', env: 'ARBOR_TLS_KEY', flag: 'tls-key', kind: 'string', description: 'server private key (PEM file)' },
-  { path: 'tls.ca', env: 'ARBOR_TLS_CA', flag: 'tls-ca', kind: 'string', description: 'CA for client certificates (PEM file)' },
+  { path: 'tls.ca', env: 'ARBOR_TLS_CA', flag: 'tls-ca', kind: 'string', description: 'CA that signs client certificates (PEM file); required on TCP' },
+  {
+    path: 'tls.insecureAnonymousClients',
+    env: 'ARBOR_TLS_INSECURE_ANONYMOUS_CLIENTS',
+    flag: 'tls-insecure-anonymous-clients',
+    kind: 'bool',
+    description: 'INSECURE: let TCP clients in without a certificate signed by tls.ca',
+  },
   {
     path: 'tls.requireClientCert',
     env: 'ARBOR_TLS_REQUIRE_CLIENT_CERT',
     flag: 'tls-require-client-cert',
     kind: 'bool',
-    description: 'refuse clients without a certificate signed by tls.ca',
+    description: 'deprecated: client certificates are always required on TCP',
   },
   { path: 'logLevel', env: 'ARBOR_LOG_LEVEL', flag: 'log-level', kind: 'string', description: 'debug, info, error or silent' },
 ];

@@ -25,7 +25,7 @@ function usage(): string {
     '',
     'Examples:',
     '  arbord --backend fake --listen unix:///tmp/arbord.sock --state-dir /tmp/arbor',
-    '  arbord --listen tcp://0.0.0.0:7777 --tls-cert server.crt --tls-key server.key',
+    '  arbord --listen tcp://0.0.0.0:7777 --tls-cert server.crt --tls-key server.key --tls-ca clients-ca.crt',
     '  ARBOR_LOG_LEVEL=debug arbord --config /etc/arbor/arbord.yaml',
     '',
   ].join('\n');

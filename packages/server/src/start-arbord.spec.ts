@@ -102,6 +102,12 @@ describe('tcp', () => {
     await arbord.stop();
   });
 
+  test('TLS without tls.ca is refused: clients would need no certificate', async () => {
+    await expect(start({ listen: 'tcp://127.0.0.1:0', tls: { cert: '/c.pem', key: '/k.pem' } })).rejects.toThrow(
+      /tls\.ca: TCP needs client certificates/,
+    );
+  });
+
   test('TLS, and a required client certificate', async () => {
     const cert = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
@@ -111,7 +117,7 @@ describe('tcp', () => {
     ]);
     const pem = await readFile(cert);
     const keyPem = await readFile(key);
-    const arbord = await start({ listen: 'tcp://127.0.0.1:0', tls: { cert, key, ca: cert, requireClientCert: true } });
+    const arbord = await start({ listen: 'tcp://127.0.0.1:0', tls: { cert, key, ca: cert } });
     // the server's own self-signed pair doubles as a client certificate signed by the CA
     const withCert = garden(arbord.address, credentials.createSsl(pem, keyPem, pem));
     await unary((cb) => withCert.ping({}, cb));

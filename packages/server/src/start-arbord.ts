@@ -4,7 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Backend, Logger } from '@arbor/core';
 import { GardenService, PROTO_PATH, PROTO_ROOT } from '@arbor/proto';
-import { mergeConfig, validateConfig } from './arbor-config';
+import { mergeConfig, parseListen, validateConfig } from './arbor-config';
 import type { ArborConfig, ArborConfigInput } from './arbor-config';
 import { backends as defaultBackends } from './backends';
 import type { BackendModules } from './backends';
@@ -34,6 +34,25 @@ export interface StartOptions {
   logger?: Logger;
   /** shutdownTimeoutMs: how long stop() lets open calls finish before cutting them; default 5000. */
   shutdownTimeoutMs?: number;
+}
+
+/**
+ * logInsecureListener says at every start when the API is open to anyone who reaches a TCP
+ * port, so the choice is seen in the log and not only in a config file.
+ */
+function logInsecureListener(config: ArborConfig, address: string, logger: Logger): void {
+  if (parseListen(config.listen).kind !== 'tcp') return;
+  if (config.tls.cert === '') {
+    logger.info('insecure-tcp-plaintext-allowed', { address, note: 'anyone who reaches this port can do what root can on this host' });
+  } else if (config.tls.insecureAnonymousClients) {
+    logger.info('insecure-tls-anonymous-clients-allowed', {
+      address,
+      note: 'clients need no certificate: anyone who reaches this port can do what root can on this host',
+    });
+  }
+  if (config.tls.requireClientCert !== undefined) {
+    logger.info('config-deprecated', { field: 'tls.requireClientCert', note: 'client certificates are always required on TCP: remove the key' });
+  }
 }
 
 function shutdown(server: Server, timeoutMs: number): Promise<void> {
@@ -80,6 +99,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   }
   const { address } = listener;
   logger.info('arbord-started', { address, backend: config.backend, pid: process.pid });
+  logInsecureListener(config, address, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
