@@ -1,6 +1,6 @@
-import { chmod, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { Server } from '@grpc/grpc-js';
 import { ConfigError, parseListen } from './arbor-config';
@@ -48,6 +48,25 @@ async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
+/**
+ * bindPrivately binds a unix socket that is 0600 from the moment it exists at path. It is
+ * bound in a fresh 0700 directory beside path, like /run/arbor/.bind-x1y2z3/s, where no one
+ * else can connect whatever its mode, made 0600 there, and renamed into place: binding at path
+ * and chmod-ing after would leave a moment in which any local user could connect to an API
+ * that can do what root can.
+ */
+async function bindPrivately(server: Server, path: string): Promise<void> {
+  const privateDir = await mkdtemp(join(dirname(path), '.bind-'));
+  try {
+    const bound = join(privateDir, 's');
+    await bind(server, `unix://${bound}`, ServerCredentials.createInsecure());
+    await chmod(bound, 0o600);
+    await rename(bound, path);
+  } finally {
+    await rm(privateDir, { recursive: true, force: true });
+  }
+}
+
 async function readPem(path: string, field: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -67,8 +86,7 @@ export async function bindListener(server: Server, config: ArborConfig): Promise
     const { path } = listener;
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
     await removeStaleSocket(path);
-    await bind(server, `unix://${path}`, ServerCredentials.createInsecure());
-    await chmod(path, 0o600);
+    await bindPrivately(server, path);
     return {
       address: `unix://${path}`,
       cleanup: () => unlink(path).catch(() => undefined),

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { statSync, watch } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,30 @@ describe('unix socket', () => {
     client.close();
     await arbord.stop();
     await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('the socket appears at its path already 0600, and its mode never changes after: there is no moment anyone may connect', async () => {
+    const parent = join(dir, 'watched');
+    await mkdir(parent);
+    const name = 'arbord.sock';
+    const events: string[] = [];
+    let modeAtFirstSight: number | undefined;
+    // inotify on the directory sees the socket come (rename) and any chmod of it (change)
+    const watcher = watch(parent, (event, file) => {
+      if (file !== name) return;
+      events.push(event);
+      if (modeAtFirstSight === undefined) modeAtFirstSight = statSync(join(parent, name), { throwIfNoEntry: false })?.mode;
+    });
+    const arbord = await start({ listen: `unix://${parent}/${name}` });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    watcher.close();
+    expect(events).toEqual(['rename']);
+    expect((modeAtFirstSight ?? 0) & 0o777).toBe(0o600);
+    expect((await stat(join(parent, name))).mode & 0o777).toBe(0o600);
+    // nothing is left behind of how it was made
+    expect(await readdir(parent)).toEqual([name]);
+    await arbord.stop();
+    expect(await readdir(parent)).toEqual([]);
   });
 
   test('a stale socket file left by a killed daemon is replaced', async () => {
