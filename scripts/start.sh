@@ -13,7 +13,16 @@ for bin in arbor:packages/client/dist/cli.js arbord:packages/server/dist/main.js
   chmod 0755 "/usr/local/bin/$name"
 done
 
-mkdir -p /var/log/arbor /run/arbor
+# The log says what containers run, their handles and errors: for root and group adm (Debian's
+# log readers) only, a 0750 dir and 0640 files. The umask makes a new log 0640 from the start;
+# install -d, chgrp and chmod tighten what an earlier start or setup.sh (dockerd.log) left.
+log=/var/log/arbor/arbord.log
+loggroup=$(getent group adm >/dev/null && echo adm || echo root)
+install -d -m 0750 -g "$loggroup" /var/log/arbor
+(umask 027 && touch "$log")
+chgrp "$loggroup" /var/log/arbor/*.log
+chmod 0640 /var/log/arbor/*.log
+mkdir -p /run/arbor
 pidfile=/run/arbor/arbord.pid
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "[start] stopping the arbord this script started before (pid $(cat "$pidfile"))"
@@ -22,12 +31,12 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 fi
 
 # setsid: arbord outlives this shell and its terminal.
-setsid nohup arbord "$@" >>/var/log/arbor/arbord.log 2>&1 </dev/null &
+setsid nohup arbord "$@" >>"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 
 for _ in $(seq 100); do
   if arbor ping >/dev/null 2>&1; then
-    echo "[start] arbord is running (pid $(cat "$pidfile"), log /var/log/arbor/arbord.log)"
+    echo "[start] arbord is running (pid $(cat "$pidfile"), log $log)"
     echo "[start] try: h=\$(arbor create) && arbor run \"\$h\" -- echo hi && arbor destroy \"\$h\""
     exit 0
   fi
@@ -35,5 +44,5 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 echo "[start] arbord did not come up; the end of its log:" >&2
-tail -n 20 /var/log/arbor/arbord.log >&2
+tail -n 20 "$log" >&2
 exit 1
