@@ -1,12 +1,19 @@
-/* arbor-create makes a container: new mount, pid, uts, ipc and network namespaces; the
- * prepared root filesystem with /proc, /sys (read-only), /dev, /dev/pts, /dev/shm and /tmp;
- * pivot_root into it; hostname; then it execs arbor-init as pid 1 and prints the init's
- * host pid on stdout.
+/* arbor-create makes a container: new mount, pid, uts, ipc, network and cgroup namespaces
+ * (the cgroup one rooted at the container's cgroups); the prepared root filesystem with
+ * /proc, /sys (read-only), a nodev /dev of bind-mounted host nodes, /dev/pts, /dev/shm and
+ * /tmp; bind mounts (ro ones read-only down to their submounts); pivot_root into it; the
+ * masked and read-only paths; hostname; then it execs arbor-init as pid 1 and prints the
+ * init's host pid on stdout.
  *
  * usage: arbor-create --rootfs DIR --hostname NAME --init PATH [--cgroup DIR]...
- *          [--bind SRC DST ro|rw host|container]... [--privileged] [--log-fd N]
+ *          [--bind SRC DST ro|rw host|container]... [--mask PATH]... [--readonly PATH]...
+ *          [--log-fd N]
  *
- * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts */
+ * --mask and --readonly are paths in the container (like /sys/firmware, /proc/sys); the
+ * lists live in packages/backend-linux/src/masked-paths.ts, shared with the runc backend.
+ *
+ * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts and
+ * packages/contract-tests/src/hostile/bind-mount-ro.posture.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
 
@@ -15,6 +22,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +32,46 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_ITEMS 64
+
+/* The new mount API (Linux 5.12 for mount_setattr), called through syscall(): a C library may
+ * lack the wrappers. The numbers are the same on every architecture but alpha. */
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x04
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x40
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x1
+#define MOUNT_ATTR_NOSUID 0x2
+#define MOUNT_ATTR_NODEV 0x4
+#define MOUNT_ATTR_NOEXEC 0x8
+#endif
+
+/* tree_attr is the kernel's struct mount_attr (version 0), under a name no libc header uses. */
+struct tree_attr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
 
 struct bind {
   const char *src, *dst;
@@ -42,7 +84,8 @@ static struct {
   int ncgroups;
   struct bind binds[MAX_ITEMS];
   int nbinds;
-  int privileged;
+  const char *masked[MAX_ITEMS], *readonly[MAX_ITEMS];
+  int nmasked, nreadonly;
 } opt;
 
 static int sync_fd = -1;
@@ -61,7 +104,8 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--hostname") == 0 && left >= 1) opt.hostname = argv[++i];
     else if (strcmp(a, "--init") == 0 && left >= 1) opt.init = argv[++i];
     else if (strcmp(a, "--log-fd") == 0 && left >= 1) log_fd = (int)parse_int(argv[++i], "--log-fd");
-    else if (strcmp(a, "--privileged") == 0) opt.privileged = 1;
+    else if (strcmp(a, "--mask") == 0 && left >= 1 && opt.nmasked < MAX_ITEMS) opt.masked[opt.nmasked++] = argv[++i];
+    else if (strcmp(a, "--readonly") == 0 && left >= 1 && opt.nreadonly < MAX_ITEMS) opt.readonly[opt.nreadonly++] = argv[++i];
     else if (strcmp(a, "--cgroup") == 0 && left >= 1 && opt.ncgroups < MAX_ITEMS) opt.cgroups[opt.ncgroups++] = argv[++i];
     else if (strcmp(a, "--bind") == 0 && left >= 4 && opt.nbinds < MAX_ITEMS) {
       struct bind *b = &opt.binds[opt.nbinds++];
@@ -126,20 +170,46 @@ static void mount_in(int root, const char *rel, const char *src, const char *typ
   close(fd);
 }
 
+/* bind_tree attaches a copy of the mount tree at src (an O_PATH fd), submounts included, on
+ * dst with attr (like MOUNT_ATTR_RDONLY) added to every mount of the copy before it is
+ * attached: a read-only bind mount is read-only down to its submounts from its first moment,
+ * and each mount keeps the flags it had (a nosuid or nodev source stays so). */
+static int bind_tree(int src, int dst, uint64_t attr) {
+  int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+  if (tree < 0) return -1;
+  struct tree_attr a = {.attr_set = attr};
+  int rc = attr ? (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) : 0;
+  if (rc == 0) rc = (int)syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+  int saved = errno;
+  close(tree);
+  errno = saved;
+  return rc;
+}
+
+/* make_dev mounts /dev nodev: a node the container's root makes there (it has CAP_MKNOD), like
+ * a block device of the host's disk, opens nothing, even where no devices cgroup would stop
+ * it (cgroup v2 without a device program). nodev on a mount stops every node on it, so the
+ * standard nodes are bind mounts of the host's own, each a mount of its own without nodev. */
 static void make_dev(int root) {
-  mount_in(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  mount_in(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k");
   int dev = open_in_root(root, "dev", 0, 0);
   char devpath[64];
   fd_path(devpath, sizeof devpath, dev);
   int devfd = open(devpath, O_DIRECTORY | O_CLOEXEC);
   if (devfd < 0) bail(EXIT_HELPER_FAILED, "open /dev");
-  static const struct {
-    const char *name;
-    unsigned maj, min;
-  } nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+  static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
-    if (mknodat(devfd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) != 0)
-      bail(EXIT_HELPER_FAILED, "mknod /dev/%s", nodes[i].name);
+    char host[32], rel[32];
+    snprintf(host, sizeof host, "/dev/%s", nodes[i]);
+    snprintf(rel, sizeof rel, "dev/%s", nodes[i]);
+    int src = open(host, O_PATH | O_CLOEXEC);
+    struct stat st;
+    if (src < 0 || fstat(src, &st) != 0 || !S_ISCHR(st.st_mode)) bail(EXIT_HELPER_FAILED, "host device %s", host);
+    int node = open_in_root(root, rel, 1, 1);
+    if (node < 0) bail(EXIT_HELPER_FAILED, "prepare /dev/%s", nodes[i]);
+    if (bind_tree(src, node, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) != 0) bail(EXIT_HELPER_FAILED, "bind %s", host);
+    close(node);
+    close(src);
   }
   static const char *links[][2] = {{"pts/ptmx", "ptmx"},         {"/proc/self/fd", "fd"},
                                    {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
@@ -162,29 +232,35 @@ static void bind_mounts(int root) {
     if (fstat(src, &st) != 0) bail(EXIT_HELPER_FAILED, "stat %s", b->src);
     int dst = open_in_root(root, b->dst, 1, !S_ISDIR(st.st_mode));
     if (dst < 0) bail(EXIT_HELPER_FAILED, "bind mount destination %s", b->dst);
-    char from[64], to[64];
-    fd_path(from, sizeof from, src);
-    fd_path(to, sizeof to, dst);
-    if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) != 0) bail(EXIT_HELPER_FAILED, "bind %s to %s", b->src, b->dst);
-    if (b->readonly && mount(NULL, to, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) != 0)
-      bail(EXIT_HELPER_FAILED, "make %s read-only", b->dst);
+    if (bind_tree(src, dst, b->readonly ? MOUNT_ATTR_RDONLY : 0) != 0) bail(EXIT_HELPER_FAILED, "bind %s to %s", b->src, b->dst);
     close(src);
     close(dst);
   }
 }
 
-/* mask_proc hides host details in /proc the way runtimes do by default. */
-static void mask_proc(void) {
-  static const char *hidden[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats"};
-  for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
-    if (access(hidden[i], F_OK) == 0 && mount("/dev/null", hidden[i], NULL, MS_BIND, NULL) != 0)
-      bail(EXIT_HELPER_FAILED, "mask %s", hidden[i]);
-  static const char *readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
-  for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
-    if (access(readonly[i], F_OK) != 0) continue;
-    if (mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL) != 0 ||
-        mount(NULL, readonly[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) != 0)
-      bail(EXIT_HELPER_FAILED, "make %s read-only", readonly[i]);
+/* mask_paths hides the --mask paths (a directory under an empty read-only tmpfs, a file under
+ * /dev/null) and binds each --readonly path onto itself read-only, nosuid, nodev and noexec,
+ * submounts included. It runs after pivot_root: the paths are the container's own /proc and
+ * /sys, which this helper mounted; one this kernel lacks is skipped. */
+static void mask_paths(void) {
+  for (int i = 0; i < opt.nmasked; i++) {
+    const char *path = opt.masked[i];
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+      if (errno == ENOENT) continue;
+      bail(EXIT_HELPER_FAILED, "stat %s", path);
+    }
+    int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k")
+                                 : mount("/dev/null", path, NULL, MS_BIND, NULL);
+    if (rc != 0) bail(EXIT_HELPER_FAILED, "mask %s", path);
+  }
+  for (int i = 0; i < opt.nreadonly; i++) {
+    const char *path = opt.readonly[i];
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue;
+    if (fd < 0 || bind_tree(fd, fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) != 0)
+      bail(EXIT_HELPER_FAILED, "make %s read-only", path);
+    close(fd);
   }
   errno = 0;
 }
@@ -209,6 +285,9 @@ static void child(int init_fd) {
     snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroups[i]);
     if (write_file(procs, "0") != 0) bail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
   }
+  /* only now: a cgroup namespace's root is its creator's cgroups, so the container sees its
+   * own as "/" and none of the host's paths (arbor-exec and arbor-tar join it later) */
+  if (unshare(CLONE_NEWCGROUP) != 0) bail(EXIT_HELPER_FAILED, "unshare the cgroup namespace");
   loopback_up();
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make mounts private");
   if (mount(opt.rootfs, opt.rootfs, NULL, MS_BIND | MS_REC, NULL) != 0) bail(EXIT_HELPER_FAILED, "bind rootfs %s", opt.rootfs);
@@ -225,7 +304,7 @@ static void child(int init_fd) {
   if (syscall(SYS_pivot_root, ".", ".") != 0) bail(EXIT_HELPER_FAILED, "pivot_root");
   if (umount2(".", MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "detach the host root");
   if (chdir("/") != 0) bail(EXIT_HELPER_FAILED, "chdir /");
-  if (!opt.privileged) mask_proc();
+  mask_paths();
   int null = open("/dev/null", O_RDWR);
   if (null < 0) bail(EXIT_HELPER_FAILED, "open /dev/null");
   /* from here on stderr is /dev/null: failures reach the parent through the sync pipe */

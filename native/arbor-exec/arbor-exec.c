@@ -441,9 +441,12 @@ static void apply_seccomp(void) {
   if (load_container_seccomp() != 0) child_fail(EXIT_HELPER_FAILED, "load the seccomp filter%s", "");
 }
 
-/* ns_fds are the init's namespaces, opened before anything is entered. */
-static const char *ns_names[] = {"ipc", "uts", "net", "mnt"};
-static int ns_fds[4];
+/* ns_fds are the init's namespaces, opened before anything is entered; cgroup after the
+ * cgroups are joined (its root is then the process's own cgroup), mnt last. */
+static const char *ns_names[] = {"cgroup", "ipc", "uts", "net", "mnt"};
+#define NS_COUNT (int)(sizeof ns_names / sizeof ns_names[0])
+#define NS_MNT (NS_COUNT - 1)
+static int ns_fds[NS_COUNT];
 
 /* join_cgroups moves the calling process into every --cgroup dir. Before anything of the
  * container is read: its devices rules then apply to what the container's root put in /etc. */
@@ -459,7 +462,7 @@ static void join_cgroups(void) {
  * there, not dumpable, from its birth) until it execs the program. */
 static void container_child(int stdio[3], int pty_sock) {
   join_cgroups();
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < NS_COUNT; i++)
     if (setns(ns_fds[i], 0) != 0) child_fail(EXIT_HELPER_FAILED, "enter %s namespace", ns_names[i]);
   /* from here on every path is the container's; setns was the last call the filter forbids */
   if (!opt.privileged) apply_seccomp();
@@ -724,7 +727,7 @@ static void resolve_in_container(int ready_fd, struct resolved *out) {
     close(p[0]);
     report_fd = p[1];
     join_cgroups();
-    if (setns(ns_fds[3], CLONE_NEWNS) != 0) child_fail(EXIT_HELPER_FAILED, "enter mnt namespace%s", "");
+    if (setns(ns_fds[NS_MNT], CLONE_NEWNS) != 0) child_fail(EXIT_HELPER_FAILED, "enter mnt namespace%s", "");
     static struct resolved r;
     if (resolve_user(opt.user, &r.user) != 0) {
       errno = 0;
@@ -1016,7 +1019,7 @@ int main(int argc, char **argv) {
   static const char *fifos[] = {"stdin", "stdout", "stderr", "control"};
   for (int i = 0; i < 4; i++)
     if (mkfifo(in_dir(fifos[i]), 0600) != 0) bail(EXIT_HELPER_FAILED, "mkfifo %s", in_dir(fifos[i]));
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < NS_COUNT; i++) {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "/proc/%d/ns/%s", opt.init_pid, ns_names[i]);
     ns_fds[i] = open(p, O_RDONLY | O_CLOEXEC);

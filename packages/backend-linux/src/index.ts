@@ -5,6 +5,7 @@ export type { LinuxBackendOptions } from './create-linux-backend';
 export type { LinuxBackendConfig } from './linux-backend-config';
 export { NamespaceContainerizer, OOM_EVENT } from './namespace-containerizer';
 export type { NamespaceContainerizerOptions } from './namespace-containerizer';
+export { MASKED_PATHS, READONLY_PATHS } from './masked-paths';
 export { CgroupV1Driver } from './cgroup-v1-driver';
 export { CgroupV2Driver } from './cgroup-v2-driver';
 export type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';

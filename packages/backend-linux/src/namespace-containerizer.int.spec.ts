@@ -655,3 +655,41 @@ describeRoot('linux backend: a container racing process starts for /proc/<pid>/e
     }
   });
 });
+
+/** firstLinkTarget reads a tar stream and returns the link target of its first entry, a symlink. */
+async function firstLinkTarget(tar: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(Buffer.from(chunk as Buffer));
+  const header = Buffer.concat(chunks).subarray(0, 512);
+  expect(String.fromCharCode(header[156] ?? 0)).toBe('2');
+  return header.subarray(157, 257).toString('utf8').replace(/\0.*$/s, '');
+}
+
+describeRoot('linux backend: the container\'s own cgroup namespace (posture issue, point 2)', () => {
+  let stateDir: string;
+  let backend: Gardener;
+
+  beforeAll(async () => {
+    prepareHost();
+    stateDir = await makeStateDir();
+    backend = backendFor(stateDir);
+    await backend.start();
+  });
+  afterAll(async () => {
+    for (const c of await backend.containers()) await backend.destroy(c.handle);
+    await backend.stop();
+    await removeStateDir(stateDir);
+  });
+
+  it('is every process\'s and StreamOut\'s tar\'s, not the host\'s, and shows the container\'s cgroups as "/"', async () => {
+    const c = await backend.create({});
+    const { stdout } = await runToEnd(c, sh('readlink /proc/self/ns/cgroup; grep -cv ":/$" /proc/self/cgroup'));
+    const [mine, notRoot] = stdout.trim().split('\n');
+    expect(mine).toMatch(/^cgroup:\[\d+\]$/);
+    expect(mine).not.toBe(`cgroup:[${(await stat('/proc/self/ns/cgroup')).ino}]`);
+    expect(notRoot).toBe('0');
+    expect((await runToEnd(c, sh('readlink /proc/self/ns/cgroup'))).stdout.trim()).toBe(mine);
+    // the tar archives its own /proc/self/ns/cgroup: a symlink naming the tar's namespace
+    expect(await firstLinkTarget(await c.streamOut({ path: '/proc/self/ns/cgroup' }))).toBe(mine);
+  });
+});

@@ -2,6 +2,7 @@ import type { DesiredContainer, Limits } from '@arbor/core';
 import { InitContainerizer, killQuietly } from '@arbor/native-helpers';
 import type { InitContainerState, InitContainerizerOptions } from '@arbor/native-helpers';
 import type { CgroupDriver } from './cgroup-driver';
+import { MASKED_PATHS, READONLY_PATHS } from './masked-paths';
 
 export { OOM_EVENT } from '@arbor/native-helpers';
 
@@ -31,7 +32,11 @@ export class NamespaceContainerizer extends InitContainerizer {
     const args = ['--rootfs', desired.rootfs.path, '--hostname', desired.hostname, '--init', helpers.path('arbor-init')];
     for (const dir of this.cgroups.dirs(handle)) args.push('--cgroup', dir);
     for (const m of desired.bindMounts) args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
-    if (desired.privileged) args.push('--privileged');
+    // a privileged container sees /proc and /sys whole, as on runc
+    if (!desired.privileged) {
+      for (const path of MASKED_PATHS) args.push('--mask', path);
+      for (const path of READONLY_PATHS) args.push('--readonly', path);
+    }
     return Number((await helpers.run('arbor-create', args)).trim());
   }
 
