@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MASKED_PATHS, READONLY_PATHS } from '@arbor/backend-linux';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
 import { DEFAULT_CAPABILITIES, DENIED_SYSCALLS, INIT_PATH, resolveBindSources, resolveInRoot, runcConfig, runcUpdateArgs } from './runc-config';
@@ -51,7 +52,7 @@ describe('runcConfig', () => {
     expect(spec.mounts).toContainEqual(expect.objectContaining({ destination: INIT_PATH, source: options.initBinary, options: expect.arrayContaining(['bind', 'ro']) }));
     expect(spec.root).toEqual({ path: '/var/lib/arbor/overlays/web-1/rootfs', readonly: false });
     expect(spec.hostname).toBe('web-1');
-    expect((spec.linux.namespaces as { type: string }[]).map((n) => n.type).sort()).toEqual(['ipc', 'mount', 'network', 'pid', 'uts']);
+    expect((spec.linux.namespaces as { type: string }[]).map((n) => n.type).sort()).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
     expect(spec.linux.cgroupsPath).toBe('/arbor-runc/web-1');
   });
 
@@ -59,6 +60,24 @@ describe('runcConfig', () => {
     const mounts = runcConfig(desired(), options).mounts;
     expect(mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
     expect(mounts.find((m) => m.destination === '/tmp')).toMatchObject({ type: 'tmpfs', options: expect.arrayContaining(['mode=1777']) });
+  });
+
+  it('masks and freezes the linux backend\'s paths, /sys/firmware among them', () => {
+    const spec = runcConfig(desired(), options);
+    expect(spec.linux.maskedPaths).toEqual([...MASKED_PATHS]);
+    expect(spec.linux.maskedPaths).toEqual(expect.arrayContaining(['/sys/firmware', '/sys/devices/virtual/powercap', '/proc/kcore']));
+    expect(spec.linux.readonlyPaths).toEqual([...READONLY_PATHS]);
+  });
+
+  it('mounts /dev nodev, with the standard nodes bind-mounted from the host after it', () => {
+    const mounts = runcConfig(desired(), options).mounts;
+    const dev = mounts.findIndex((m) => m.destination === '/dev');
+    expect(mounts[dev]?.options).toContain('nodev');
+    for (const name of ['null', 'zero', 'full', 'random', 'urandom', 'tty']) {
+      const node = mounts.findIndex((m) => m.destination === `/dev/${name}`);
+      expect(node).toBeGreaterThan(dev);
+      expect(mounts[node]).toEqual({ destination: `/dev/${name}`, type: 'bind', source: `/dev/${name}`, options: ['bind', 'nosuid', 'noexec'] });
+    }
   });
 
   it('denies every device but the standard character devices', () => {
@@ -69,12 +88,12 @@ describe('runcConfig', () => {
     expect(allowed.some((d) => d.startsWith('b'))).toBe(false);
   });
 
-  it('bind mounts what the spec asks, read-only unless rw', () => {
+  it('bind mounts what the spec asks, read-only down to the submounts (rro) unless rw', () => {
     const spec = runcConfig(
       desired({ bindMounts: [{ srcPath: '/srv/data', dstPath: '/data', mode: 'ro', origin: 'host' }, { srcPath: '/srv/out', dstPath: '/out', mode: 'rw', origin: 'host' }] } as Partial<DesiredContainer>),
       options,
     );
-    expect(spec.mounts).toContainEqual({ destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] });
+    expect(spec.mounts).toContainEqual({ destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'rro'] });
     expect(spec.mounts).toContainEqual({ destination: '/out', type: 'bind', source: '/srv/out', options: ['rbind', 'rw'] });
   });
 

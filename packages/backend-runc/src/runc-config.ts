@@ -1,5 +1,6 @@
 import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MASKED_PATHS, READONLY_PATHS } from '@arbor/backend-linux';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { BindMount, DesiredContainer, Limits } from '@arbor/core';
 
@@ -69,12 +70,18 @@ const EPERM = 1;
 const ENOSYS = 38;
 const CLONE_NEWUSER = 0x10000000;
 
-/** MASKED_PATHS and READONLY_PATHS hide and freeze what /proc and /sys would leak about the host. */
-const MASKED_PATHS = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
-];
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/**
+ * DEV_NODES are bind mounts of the host's standard device nodes over what runc would mknod in
+ * the container's /dev: that tmpfs is nodev, so a node made there (the container's root has
+ * CAP_MKNOD) opens nothing; each bind mount is a mount of its own, without nodev. runc finds
+ * the node there already and makes none.
+ */
+const DEV_NODES: OciMount[] = ['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((name) => ({
+  destination: `/dev/${name}`,
+  type: 'bind',
+  source: `/dev/${name}`,
+  options: ['bind', 'nosuid', 'noexec'],
+}));
 
 /** DEVICE_RULES: deny every device, then allow the standard character devices (and mknod of them). */
 const DEVICE_RULES: OciDeviceRule[] = [
@@ -139,8 +146,9 @@ export interface RuncConfigOptions {
 
 /**
  * runcConfig turns what the Gardener wants into an OCI bundle's config.json: new pid, mount,
- * uts, ipc and network namespaces; the image's overlay as root; arbor-init as pid 1; the
- * standard mounts, device rules, masked and read-only paths; the 14 default capabilities
+ * uts, ipc, network and cgroup namespaces; the image's overlay as root; arbor-init as pid 1;
+ * the standard mounts (a nodev /dev), device rules, the linux backend's masked and read-only
+ * paths; ro bind mounts read-only down to their submounts; the 14 default capabilities
  * with an empty inheritable set, no_new_privs and the seccomp filter (a privileged container
  * keeps every capability and has no filter); cgroup limits.
  */
@@ -149,7 +157,8 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
   const caps = privileged ? ALL_CAPABILITIES : [...DEFAULT_CAPABILITIES];
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=65536k'] },
+    ...DEV_NODES,
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
@@ -160,7 +169,8 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
     ...desired.bindMounts.map((m) => {
       // runc would take the path on the host: resolveBindSources first maps it into the rootfs
       if (m.origin !== 'host') throw new ArborError('internal', `runcConfig: bind mount ${m.srcPath} of origin container was not resolved in the rootfs`);
-      return { destination: m.dstPath, type: 'bind', source: m.srcPath, options: ['rbind', m.mode === 'rw' ? 'rw' : 'ro'] };
+      // rro: read-only down to the submounts (mount_setattr), where plain ro leaves them writable
+      return { destination: m.dstPath, type: 'bind', source: m.srcPath, options: ['rbind', m.mode === 'rw' ? 'rw' : 'rro'] };
     }),
   ];
   return {
@@ -178,12 +188,13 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
     hostname: desired.hostname,
     mounts,
     linux: {
-      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+      // cgroup: the container sees its own cgroups as "/", none of the host's paths
+      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })),
       cgroupsPath: options.cgroupsPath,
       resources: { devices: DEVICE_RULES, ...runcResources(desired.limits, options.swapAccounting ?? false) },
       ...(!privileged && {
-        maskedPaths: MASKED_PATHS,
-        readonlyPaths: READONLY_PATHS,
+        maskedPaths: [...MASKED_PATHS],
+        readonlyPaths: [...READONLY_PATHS],
         seccomp: seccompProfile(options.arch ?? process.arch),
       }),
     },

@@ -178,3 +178,41 @@ describeRunc('runc backend: hostile process specs that reach the containerizer',
     for (const refused of refusals) expect(String(refused)).toMatch(/user/);
   });
 });
+
+/** firstLinkTarget reads a tar stream and returns the link target of its first entry, a symlink. */
+async function firstLinkTarget(tar: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(Buffer.from(chunk as Buffer));
+  const header = Buffer.concat(chunks).subarray(0, 512);
+  expect(String.fromCharCode(header[156] ?? 0)).toBe('2');
+  return header.subarray(157, 257).toString('utf8').replace(/\0.*$/s, '');
+}
+
+describeRunc('runc backend: the container\'s own cgroup namespace (posture issue, point 2)', () => {
+  jest.setTimeout(30_000);
+  let stateDir: string;
+  let backend: Gardener;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'arbor-runc-cgns-'));
+    backend = createRuncBackend({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000 });
+    await backend.start();
+  });
+  afterAll(async () => {
+    for (const c of await backend.containers()) await backend.destroy(c.handle);
+    await backend.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('is every process\'s and StreamOut\'s tar\'s, not the host\'s, and shows the container\'s cgroups as "/"', async () => {
+    const c = await backend.create({});
+    const { stdout } = await runScript(c, 'readlink /proc/self/ns/cgroup; grep -cv ":/$" /proc/self/cgroup');
+    const [mine, notRoot] = stdout.trim().split('\n');
+    expect(mine).toMatch(/^cgroup:\[\d+\]$/);
+    expect(mine).not.toBe(`cgroup:[${(await stat('/proc/self/ns/cgroup')).ino}]`);
+    expect(notRoot).toBe('0');
+    expect((await runScript(c, 'readlink /proc/self/ns/cgroup')).stdout.trim()).toBe(mine);
+    // the tar archives its own /proc/self/ns/cgroup: a symlink naming the tar's namespace
+    expect(await firstLinkTarget(await c.streamOut({ path: '/proc/self/ns/cgroup' }))).toBe(mine);
+  });
+});
