@@ -1,4 +1,5 @@
 import type { CpuStat, Limits, MemoryStat, PidStat } from '@arbor/core';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
 
 /** CgroupLimits are the limits a cgroup enforces: cpu weight, memory, pids. */
 export type CgroupLimits = Pick<Limits, 'cpu' | 'memory' | 'pid'>;
@@ -31,7 +32,11 @@ export interface CgroupDriver {
   release(): Promise<void>;
 }
 
-/** DEVICE_ALLOW are the character devices a container may use (and mknod): the standard ones. */
+/**
+ * DEVICE_ALLOW are the character devices a container may use (and mknod): the standard ones.
+ * Every other device, every block device above all, is refused: on v1 by devices.deny 'a'
+ * and these in devices.allow, on v2 by the BPF program of BpfDeviceFilter built from them.
+ */
 export const DEVICE_ALLOW = [
   'c 1:3 rwm', // null
   'c 1:5 rwm', // zero
@@ -43,6 +48,36 @@ export const DEVICE_ALLOW = [
   'c 5:2 rwm', // ptmx
   'c 136:* rwm', // pts
 ] as const;
+
+/**
+ * DeviceFilter restricts the devices of a group of the unified (v2) hierarchy to DEVICE_ALLOW.
+ * A v2 group has no devices.* files, so a driver asks one of these before any process joins.
+ */
+export interface DeviceFilter {
+  /**
+   * restrict attaches the allowlist to dir, like /sys/fs/cgroup/arbor/<handle>, replacing what
+   * restrict attached before.
+   * @throws HelperError when the kernel refuses (no CONFIG_CGROUP_BPF, dir no v2 group)
+   */
+  restrict(dir: string): Promise<void>;
+}
+
+/**
+ * BpfDeviceFilter runs native/arbor-devices, which loads a BPF_CGROUP_DEVICE program built
+ * from DEVICE_ALLOW and attaches it to the group: the kernel then refuses with EPERM every
+ * open and mknod of a device the list does not name, for every process in the group.
+ */
+export class BpfDeviceFilter implements DeviceFilter {
+  private ownRunner: HelperRunner | undefined;
+
+  /** helpers is arbord's runner; without one, the helpers of DEFAULT_HELPERS_DIR run through Node's spawn. */
+  constructor(private readonly helpers?: HelperRunner) {}
+
+  async restrict(dir: string): Promise<void> {
+    const helpers = this.helpers ?? (this.ownRunner ??= new HelperRunner(DEFAULT_HELPERS_DIR, { forkServer: false }));
+    await helpers.run('arbor-devices', ['--cgroup', dir, ...DEVICE_ALLOW]);
+  }
+}
 
 /** sharesToWeight maps cgroup v1 cpu.shares (2-262144) onto v2 cpu.weight (1-10000). */
 export function sharesToWeight(shares: number): number {

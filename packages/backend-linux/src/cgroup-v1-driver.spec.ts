@@ -1,8 +1,18 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupV1Driver } from './cgroup-v1-driver';
 import { DEVICE_ALLOW } from './cgroup-driver';
+import type { DeviceFilter } from './cgroup-driver';
+
+/** RecordingDeviceFilter records the groups restrict was asked for. */
+class RecordingDeviceFilter implements DeviceFilter {
+  readonly restricted: string[] = [];
+  async restrict(dir: string): Promise<void> {
+    this.restricted.push(dir);
+  }
+}
 
 const CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer'];
 
@@ -46,10 +56,12 @@ async function kernelFiles(root: string, handle: string): Promise<void> {
 describe('CgroupV1Driver (a directory laid out like v1 cgroupfs)', () => {
   let root: string;
   let driver: CgroupV1Driver;
+  let devices: RecordingDeviceFilter;
 
   beforeEach(async () => {
     root = await fakeCgroupfs();
-    driver = new CgroupV1Driver(root);
+    devices = new RecordingDeviceFilter();
+    driver = new CgroupV1Driver(root, 'arbor', devices);
     await kernelFiles(root, 'web-1');
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
@@ -60,6 +72,28 @@ describe('CgroupV1Driver (a directory laid out like v1 cgroupfs)', () => {
     expect(await readFile(join(root, 'cpuset', 'arbor', 'web-1', 'cpuset.cpus'), 'utf8')).toBe('0-1');
     expect(await readFile(join(root, 'devices', 'arbor', 'web-1', 'devices.deny'), 'utf8')).toBe('a');
     expect(await readFile(join(root, 'devices', 'arbor', 'web-1', 'devices.allow'), 'utf8')).toBe(DEVICE_ALLOW[DEVICE_ALLOW.length - 1]);
+  });
+
+  it('on a pure v1 host, joins no unified group and attaches no device program', async () => {
+    await driver.create('web-1', {});
+    expect(devices.restricted).toEqual([]);
+  });
+
+  it('on a hybrid host, also puts the container in a unified group with the device program, and removes it with the container', async () => {
+    // systemd's hybrid layout: a cgroup2 mount at <root>/unified beside the controllers
+    await mkdir(join(root, 'unified'));
+    await writeFile(join(root, 'unified', 'cgroup.controllers'), '');
+    const hybrid = new CgroupV1Driver(root, 'arbor', devices);
+    const unified = join(root, 'unified', 'arbor', 'web-1');
+    expect(hybrid.dirs('web-1')).toEqual([...CONTROLLERS.map((c) => join(root, c, 'arbor', 'web-1')), unified]);
+    await hybrid.create('web-1', {});
+    expect(devices.restricted).toEqual([unified]);
+    // rmdir of a real cgroup works with its files; here the v1 groups' files must go first
+    for (const c of CONTROLLERS) await rm(join(root, c, 'arbor'), { recursive: true });
+    await hybrid.destroy('web-1');
+    expect(existsSync(unified)).toBe(false);
+    await hybrid.release();
+    expect(existsSync(join(root, 'unified', 'arbor'))).toBe(false);
   });
 
   it('sets the parent up once so that the kernel copies cpuset and devices into each container', async () => {

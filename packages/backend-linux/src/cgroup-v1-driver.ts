@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateHandle } from '@arbor/core';
 import { isPlainName, storageName } from '@arbor/depot';
-import { DEVICE_ALLOW, parseKeyValues } from './cgroup-driver';
-import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
+import { BpfDeviceFilter, DEVICE_ALLOW, parseKeyValues } from './cgroup-driver';
+import type { CgroupDriver, CgroupLimits, CgroupStats, DeviceFilter } from './cgroup-driver';
 import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, removeIfEmpty, writeControl } from './cgroup-fs';
 
 const CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer'] as const;
@@ -15,17 +16,38 @@ const USER_HZ_NS = 10_000_000;
 const UNLIMITED = '-1';
 
 /**
+ * hybridUnified is the unified (v2) hierarchy mounted beside the v1 controllers, like
+ * /sys/fs/cgroup/unified on a systemd 'hybrid' host; undefined on a pure v1 host.
+ */
+export function hybridUnified(root: string): string | undefined {
+  const unified = join(root, 'unified');
+  return existsSync(join(unified, 'cgroup.controllers')) ? unified : undefined;
+}
+
+/**
  * CgroupV1Driver keeps a container in one cgroup per controller, like
  * /sys/fs/cgroup/memory/arbor/<handle> (this host's layout: one mount per controller).
+ *
+ * On a hybrid host it also puts the container in a group of the unified hierarchy, like
+ * /sys/fs/cgroup/unified/arbor/<handle>, and attaches the v2 device program there: the
+ * kernel asks a BPF_CGROUP_DEVICE program of a process's v2 group beside the v1 devices
+ * controller, so the same DEVICE_ALLOW holds twice, and still holds where the v1 rules
+ * could not be written or are changed.
  */
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
   private parentReady: Promise<{ devicesInherited: boolean }> | undefined;
 
-  /** root is like /sys/fs/cgroup; parent is the group under each controller, like 'arbor'. */
+  /**
+   * root is like /sys/fs/cgroup; parent is the group under each controller, like 'arbor';
+   * unified is the v2 hierarchy beside them (hybridUnified(root) by default), where devices
+   * attaches the device allowlist to each container's group.
+   */
   constructor(
     private readonly root = '/sys/fs/cgroup',
     private readonly parent = 'arbor',
+    private readonly devices: DeviceFilter = new BpfDeviceFilter(),
+    private readonly unified: string | undefined = hybridUnified(root),
   ) {}
 
   private dir(controller: Controller, handle: string): string {
@@ -33,13 +55,20 @@ export class CgroupV1Driver implements CgroupDriver {
     return join(this.root, controller, this.parent, storageName(handle));
   }
 
+  /** unifiedDir is the container's group in the unified hierarchy, like /sys/fs/cgroup/unified/arbor/<handle>. */
+  private unifiedDir(handle: string): string | undefined {
+    validateHandle(handle);
+    return this.unified === undefined ? undefined : join(this.unified, this.parent, storageName(handle));
+  }
+
   dirs(handle: string): string[] {
-    return CONTROLLERS.map((c) => this.dir(c, handle));
+    const unified = this.unifiedDir(handle);
+    return [...CONTROLLERS.map((c) => this.dir(c, handle)), ...(unified === undefined ? [] : [unified])];
   }
 
   async create(handle: string, limits: CgroupLimits): Promise<void> {
     let parent = await this.prepareParent();
-    const make = () => Promise.all(CONTROLLERS.map((c) => mkdir(this.dir(c, handle), { recursive: true })));
+    const make = () => Promise.all(this.dirs(handle).map((dir) => mkdir(dir, { recursive: true })));
     try {
       await make();
     } catch (err) {
@@ -58,6 +87,8 @@ export class CgroupV1Driver implements CgroupDriver {
         await writeControl(join(devices, 'devices.deny'), 'a');
         for (const rule of DEVICE_ALLOW) await writeControl(join(devices, 'devices.allow'), rule);
       })(),
+      // before arbor-create joins it, as on v2
+      this.restrictUnified(handle),
     ]);
     await this.apply(handle, limits);
   }
@@ -104,6 +135,12 @@ export class CgroupV1Driver implements CgroupDriver {
       return false;
     }
     return (await readTrimmed(list)) === wanted;
+  }
+
+  /** restrictUnified attaches the v2 device program to the container's unified group, on a hybrid host. */
+  private async restrictUnified(handle: string): Promise<void> {
+    const dir = this.unifiedDir(handle);
+    if (dir !== undefined) await this.devices.restrict(dir);
   }
 
   /** inheritCpuset copies cpus and mems from the parent: a v1 cpuset takes no task without them. */
@@ -182,12 +219,14 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 
   async destroy(handle: string): Promise<void> {
-    await Promise.all(CONTROLLERS.map((c) => removeCgroup(this.dir(c, handle))));
+    await Promise.all(this.dirs(handle).map((dir) => removeCgroup(dir)));
   }
 
   async release(): Promise<void> {
     this.parentReady = undefined;
-    await Promise.all(CONTROLLERS.map((c) => removeIfEmpty(join(this.root, c, this.parent))));
+    const parents = CONTROLLERS.map((c) => join(this.root, c, this.parent));
+    if (this.unified !== undefined) parents.push(join(this.unified, this.parent));
+    await Promise.all(parents.map((dir) => removeIfEmpty(dir)));
   }
 
   async handles(): Promise<string[]> {

@@ -3,6 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupV2Driver } from './cgroup-v2-driver';
 import { sharesToWeight } from './cgroup-driver';
+import type { DeviceFilter } from './cgroup-driver';
+
+/** RecordingDeviceFilter records the groups restrict was asked for, and what each held then; fail makes it refuse. */
+class RecordingDeviceFilter implements DeviceFilter {
+  readonly restricted: { dir: string; pidsMax: string | undefined }[] = [];
+  fail: Error | undefined;
+  async restrict(dir: string): Promise<void> {
+    if (this.fail) throw this.fail;
+    this.restricted.push({ dir, pidsMax: await readFile(join(dir, 'pids.max'), 'utf8').catch(() => undefined) });
+  }
+}
 
 // A temp dir laid out like a unified cgroupfs: the files a kernel would show, as plain files.
 async function fakeCgroupfs(): Promise<string> {
@@ -36,10 +47,12 @@ async function kernelFiles(dir: string): Promise<void> {
 describe('CgroupV2Driver (a directory laid out like cgroupfs)', () => {
   let root: string;
   let driver: CgroupV2Driver;
+  let devices: RecordingDeviceFilter;
 
   beforeEach(async () => {
     root = await fakeCgroupfs();
-    driver = new CgroupV2Driver(root);
+    devices = new RecordingDeviceFilter();
+    driver = new CgroupV2Driver(root, 'arbor', devices);
     await kernelFiles(join(root, 'arbor', 'web-1'));
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
@@ -48,6 +61,14 @@ describe('CgroupV2Driver (a directory laid out like cgroupfs)', () => {
     await driver.create('web-1', {});
     expect(driver.dirs('web-1')).toEqual([join(root, 'arbor', 'web-1')]);
     expect(await readFile(join(root, 'cgroup.subtree_control'), 'utf8')).toBe('+cpu +cpuset +pids');
+  });
+
+  it('attaches the device allowlist to the container group before the limits, and fails create when the kernel refuses it', async () => {
+    await driver.create('web-1', { pid: { max: 10 } });
+    // pids.max still the kernel's: the rules came first
+    expect(devices.restricted).toEqual([{ dir: join(root, 'arbor', 'web-1'), pidsMax: 'max\n' }]);
+    devices.fail = new Error('arbor-devices failed (exit 1): load the device program');
+    await expect(driver.create('web-1', {})).rejects.toThrow(/arbor-devices failed/);
   });
 
   it('writes memory (no swap beyond it), pids and cpu weight', async () => {

@@ -2,24 +2,36 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateHandle } from '@arbor/core';
 import { isPlainName, storageName } from '@arbor/depot';
-import { parseKeyValues, sharesToWeight } from './cgroup-driver';
-import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
+import { BpfDeviceFilter, parseKeyValues, sharesToWeight } from './cgroup-driver';
+import type { CgroupDriver, CgroupLimits, CgroupStats, DeviceFilter } from './cgroup-driver';
 import { listDirs, readNumber, readPids, readTrimmed, removeCgroup, removeIfEmpty, writeControl } from './cgroup-fs';
 
 const CONTROLLERS = ['cpu', 'cpuset', 'memory', 'pids'];
 
 /**
  * CgroupV2Driver keeps a container in one cgroup of the unified hierarchy, like
- * /sys/fs/cgroup/arbor/<handle>. Device rules on v2 need a BPF program, which this driver
- * does not load yet: the container's /dev holds only the standard nodes.
+ * /sys/fs/cgroup/arbor/<handle>.
+ *
+ * Devices: v2 has no devices.allow, so create attaches a BPF_CGROUP_DEVICE program (through
+ * the DeviceFilter, native/arbor-devices) before any process joins. It allows exactly
+ * DEVICE_ALLOW, as the v1 driver does: read, write and mknod of the character devices null
+ * 1:3, zero 1:5, full 1:7, random 1:8, urandom 1:9, tty 5:0, console 5:1, ptmx 5:2 and the
+ * ptys 136:*. Everything else is EPERM, for open and for mknod: no block device (a node made
+ * for the host's disk cannot be opened, wherever it was made), no other character device
+ * (/dev/mem 1:1, /dev/kmsg 1:11). No rules, no container: a host whose kernel refuses the
+ * program fails create rather than run a container with every device open to it.
  */
 export class CgroupV2Driver implements CgroupDriver {
   readonly version = 2 as const;
 
-  /** root is like /sys/fs/cgroup; parent is the group containers live under, like 'arbor'. */
+  /**
+   * root is like /sys/fs/cgroup; parent is the group containers live under, like 'arbor';
+   * devices attaches the device allowlist to each container's group.
+   */
   constructor(
     private readonly root = '/sys/fs/cgroup',
     private readonly parent = 'arbor',
+    private readonly devices: DeviceFilter = new BpfDeviceFilter(),
   ) {}
 
   private dir(handle: string): string {
@@ -36,7 +48,10 @@ export class CgroupV2Driver implements CgroupDriver {
     await mkdir(parentDir, { recursive: true });
     await this.enableControllers(this.root);
     await this.enableControllers(parentDir);
-    await mkdir(this.dir(handle), { recursive: true });
+    const dir = this.dir(handle);
+    await mkdir(dir, { recursive: true });
+    // before arbor-create joins it: no process of the container ever runs without the rules
+    await this.devices.restrict(dir);
     await this.apply(handle, limits);
   }
 

@@ -18,7 +18,7 @@ export const HELPER_EXIT = {
 /** DEFAULT_HELPERS_DIR is native/build of this repo, where `make -C native` puts the helpers. */
 export const DEFAULT_HELPERS_DIR = resolve(__dirname, '..', '..', '..', 'native', 'build');
 
-export type HelperName = 'arbor-create' | 'arbor-exec' | 'arbor-init' | 'arbor-tar';
+export type HelperName = 'arbor-create' | 'arbor-devices' | 'arbor-exec' | 'arbor-init' | 'arbor-tar';
 
 /** HelperError is a helper that failed: its exit code and what it printed on stderr. */
 export class HelperError extends ArborError {
