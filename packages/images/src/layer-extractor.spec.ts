@@ -4,14 +4,42 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidTarError } from '@arbor/core';
 import { LayerExtractor } from './layer-extractor';
+import { LayerStore } from './layer-store';
+import { sha256Of } from './digest';
+import type { SpecialFiles } from './special-files';
 import { RecordingSpecialFiles } from './testing/recording-special-files';
 import { makeTar, type TarEntry } from './testing/make-tar';
+
+/**
+ * DeviceRecordingSpecialFiles also notes the device nodes and FIFOs it is asked to make, like
+ * 'c 0:0 <path>', and leaves an empty file there for the extractor's chmod (no mknod needed).
+ */
+class DeviceRecordingSpecialFiles implements SpecialFiles {
+  private readonly marks = new RecordingSpecialFiles();
+  readonly whiteouts = this.marks.whiteouts;
+  readonly opaques = this.marks.opaques;
+  readonly devices: string[] = [];
+  whiteout(path: string): Promise<void> {
+    return this.marks.whiteout(path);
+  }
+  opaque(dir: string): Promise<void> {
+    return this.marks.opaque(dir);
+  }
+  async device(path: string, type: 'c' | 'b', major: number, minor: number): Promise<void> {
+    this.devices.push(`${type} ${major}:${minor} ${path}`);
+    await writeFile(path, '');
+  }
+  async fifo(path: string): Promise<void> {
+    this.devices.push(`p ${path}`);
+    await writeFile(path, '');
+  }
+}
 
 describe('LayerExtractor', () => {
   let work: string;
   let root: string;
   let outside: string;
-  let special: RecordingSpecialFiles;
+  let special: DeviceRecordingSpecialFiles;
 
   beforeEach(async () => {
     work = await mkdtemp(join(tmpdir(), 'arbor-extract-'));
@@ -20,7 +48,7 @@ describe('LayerExtractor', () => {
     await mkdir(root);
     await mkdir(outside);
     await writeFile(join(outside, 'victim'), 'untouched');
-    special = new RecordingSpecialFiles();
+    special = new DeviceRecordingSpecialFiles();
   });
 
   afterEach(async () => {
@@ -81,6 +109,47 @@ describe('LayerExtractor', () => {
     expect(special.opaques).toEqual([join(root, 'var/cache')]);
     expect(await readdir(join(root, 'etc'))).toEqual([]);
     expect(await readFile(join(root, 'var/cache/new'), 'utf8')).toBe('kept');
+  });
+
+  it('refuses a layer with a block device (8:0, a host disk) or a character device (1:1, /dev/mem), naming the layer and the entry', async () => {
+    const refusal = (entries: TarEntry[]) =>
+      makeTar(entries).then((tar) => new LayerExtractor(special).extract(Readable.from([tar]), root, { preserveOwner: false, layer: 'sha256:abc' }));
+    const block = await refusal([{ name: 'dev/', type: 'directory' }, { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 }]).catch((e: unknown) => e);
+    expect(block).toBeInstanceOf(InvalidTarError);
+    expect((block as InvalidTarError).kind).toBe('invalidArgument');
+    expect((block as Error).message).toMatch(/layer sha256:abc: entry 'dev\/sda' is a block device 8:0/);
+    const char = await refusal([{ name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 }]).catch((e: unknown) => e);
+    expect(char).toBeInstanceOf(InvalidTarError);
+    expect((char as Error).message).toMatch(/layer sha256:abc: entry 'mem' is a character device 1:1/);
+    // a block device 0:0 is no whiteout either
+    await expect(refusal([{ name: 'b00', type: 'block-device', devmajor: 0, devminor: 0 }])).rejects.toThrow(/block device 0:0/);
+    expect(special.devices).toEqual([]);
+    expect(await readdir(join(root, 'dev')).catch(() => [])).toEqual([]);
+  });
+
+  it('keeps a 0:0 character device (an overlay whiteout) and a FIFO', async () => {
+    await extract([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/gone', type: 'character-device', devmajor: 0, devminor: 0, mode: 0 },
+      { name: 'run/pipe', type: 'fifo' },
+      { name: 'etc/.wh.old', content: '' },
+    ]);
+    expect(special.devices).toEqual([`c 0:0 ${join(root, 'etc/gone')}`, `p ${join(root, 'run/pipe')}`]);
+    expect(special.whiteouts).toEqual([join(root, 'etc/old')]);
+  });
+
+  it('leaves nothing in the layer store for a layer with a device node', async () => {
+    const stateDir = join(work, 'state');
+    const store = new LayerStore({ stateDir, specialFiles: special });
+    await store.init();
+    const evil = await makeTar([
+      { name: 'bin/', type: 'directory' },
+      { name: 'bin/tool', content: 'x' },
+      { name: 'disk', type: 'block-device', devmajor: 8, devminor: 0 },
+    ]);
+    await expect(store.ensureLayer({ diffId: sha256Of(evil) }, async () => Readable.from([evil]))).rejects.toThrow(/entry 'disk' is a block device 8:0/);
+    expect(await store.hasLayer(sha256Of(evil))).toBe(false);
+    expect([...(await readdir(join(store.root, 'layers/sha256'))), ...(await readdir(join(store.root, 'tmp')))]).toEqual([]);
   });
 
   it("refuses an entry with '..' and leaves the outside alone", async () => {

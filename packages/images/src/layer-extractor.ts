@@ -33,6 +33,8 @@ type TarEntryStream = AsyncIterable<unknown> & { resume(): unknown };
 export interface ExtractOptions {
   /** preserveOwner applies the tar's uid/gid; only root can, so it defaults to "running as root". */
   preserveOwner?: boolean;
+  /** layer names the layer in a refusal, like 'sha256:4abcf2…' (its blob digest or diffID). */
+  layer?: string;
 }
 
 export interface ExtractStats {
@@ -52,7 +54,11 @@ interface PendingDir {
  * overlayfs reads as a lower layer: '.wh.name' becomes a 0/0 character device 'name' and
  * '.wh..wh..opq' marks its directory opaque. No entry gets out of the directory: '..'
  * is refused, absolute names land inside it, nothing is written through a symlink, and
- * hard links may only point at files of the same layer.
+ * hard links may only point at files of the same layer. A layer with a device node is
+ * refused whole, 0/0 character devices (overlay whiteouts) excepted: a node for the host's
+ * disk (b 8:0) or memory (c 1:1) in an image would be one mknod less for a container, and
+ * the container's device rules would be all that stands in its way. FIFOs are kept: they
+ * reach nothing outside the container.
  */
 export class LayerExtractor {
   constructor(
@@ -65,7 +71,7 @@ export class LayerExtractor {
    * @throws InvalidTarError when an entry tries to leave root or the tar is corrupt.
    */
   async extract(source: Readable, root: string, options: ExtractOptions = {}): Promise<ExtractStats> {
-    const run = new ExtractRun(root, this.special, options.preserveOwner ?? process.getuid?.() === 0, this.tinyWriter);
+    const run = new ExtractRun(root, this.special, options.preserveOwner ?? process.getuid?.() === 0, this.tinyWriter, options.layer);
     const tar = extract();
     tar.on('entry', (header, stream, next) => {
       // A truncated tar fails the entry stream and the extractor alike: the pipeline below reports it.
@@ -112,6 +118,7 @@ class ExtractRun {
     private readonly special: SpecialFiles,
     private readonly preserveOwner: boolean,
     private readonly tinyWriter: TinyFileWriter,
+    private readonly layer: string | undefined,
   ) {}
 
   async entry(header: Header, stream: TarEntryStream): Promise<void> {
@@ -211,10 +218,17 @@ class ExtractRun {
       case 'character-device':
       case 'block-device': {
         stream.resume();
+        const major = header.devmajor ?? 0;
+        const minor = header.devminor ?? 0;
+        if (header.type === 'block-device' || major !== 0 || minor !== 0) {
+          const kind = header.type === 'block-device' ? 'block' : 'character';
+          const where = this.layer === undefined ? '' : `layer ${this.layer}: `;
+          throw new InvalidTarError(`${where}entry '${header.name}' is a ${kind} device ${major}:${minor}: an image layer may hold no device nodes but 0:0 whiteouts`);
+        }
         await this.clear(parts, target, false);
         this.made.add(rel);
         const type = header.type === 'character-device' ? 'c' : 'b';
-        await this.special.device(target, type, header.devmajor ?? 0, header.devminor ?? 0, mode);
+        await this.special.device(target, type, major, minor, mode);
         break;
       }
       case 'fifo': {
