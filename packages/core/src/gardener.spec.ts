@@ -337,6 +337,43 @@ describe('Gardener properties and limits', () => {
     expect(await c.currentPidLimits()).toEqual({ max: 0 });
   });
 
+  describe('with a defaultPidLimit', () => {
+    it('gives a container created without a pid limit the default, in its cgroup and in what it reports', async () => {
+      const p = ports({ defaultPidLimit: 4096 });
+      const c = await p.gardener.create({ handle: 'h', limits: { memory: { limitInBytes: 1 << 20 } } });
+      expect(p.containerizer.create).toHaveBeenCalledWith(
+        expect.objectContaining({ limits: { memory: { limitInBytes: 1 << 20 }, pid: { max: 4096 } } }),
+      );
+      expect(await c.currentPidLimits()).toEqual({ max: 4096 });
+      expect(await c.currentLimits()).toEqual({ memory: { limitInBytes: 1 << 20 }, pid: { max: 4096 } });
+      expect(p.depot.saved.get('h')?.limits.pid).toEqual({ max: 4096 });
+    });
+
+    it('keeps a pid limit the spec gives, lower or higher, and 0 asked for explicitly (unlimited)', async () => {
+      const p = ports({ defaultPidLimit: 4096 });
+      for (const max of [10, 100_000, 0]) {
+        const c = await p.gardener.create({ handle: `h-${max}`, limits: { pid: { max } } });
+        expect(await c.currentPidLimits()).toEqual({ max });
+      }
+    });
+
+    it('lets a live limitPids change it', async () => {
+      const p = ports({ defaultPidLimit: 4096 });
+      const c = await p.gardener.create({ handle: 'h' });
+      await c.limitPids({ max: 50 });
+      expect(await c.currentPidLimits()).toEqual({ max: 50 });
+    });
+
+    it('applies none when it is 0 or absent', async () => {
+      for (const config of [{ defaultPidLimit: 0 }, {}]) {
+        const p = ports(config);
+        const c = await p.gardener.create({ handle: 'h' });
+        expect(await c.currentLimits()).toEqual({});
+        expect(p.containerizer.create).toHaveBeenCalledWith(expect.objectContaining({ limits: {} }));
+      }
+    });
+  });
+
   it('gives processes the image user and working dir unless the spec says otherwise', async () => {
     const p = ports();
     const c = await p.gardener.create({ handle: 'h' });

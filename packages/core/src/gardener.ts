@@ -158,7 +158,7 @@ export class Gardener implements Backend {
       createdAtMs: clock.now(),
       graceTimeMs: spec.graceTimeMs ?? this.ports.config.defaultGraceTimeMs,
       properties: { ...spec.properties },
-      limits: structuredClone(spec.limits ?? {}),
+      limits: this.limitsWithDefaults(spec.limits),
       network: { hostIp: '', containerIp: '', externalIp: '', subnet: '' },
       mappedPorts: [],
       netOut: [],
@@ -321,6 +321,14 @@ export class Gardener implements Backend {
       Object.assign(record.limits, structuredClone(limits));
       await this.ports.depot.save(record);
     });
+  }
+
+  /** limitsWithDefaults copies a spec's limits, adding config.defaultPidLimit when it names no pid limit. */
+  private limitsWithDefaults(limits: Limits = {}): Limits {
+    const copy = structuredClone(limits);
+    const { defaultPidLimit = 0 } = this.ports.config;
+    if (copy.pid === undefined && defaultPidLimit > 0) copy.pid = { max: defaultPidLimit };
+    return copy;
   }
 
   async currentLimits(handle: string): Promise<Limits> {

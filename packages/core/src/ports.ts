@@ -200,6 +200,12 @@ export interface GardenerConfig {
   /** maxContainers caps the containers; 0 means the Containerizer's capacity decides. */
   maxContainers: number;
   /**
+   * defaultPidLimit is the pid limit, like 4096, of containers created without one, so that a
+   * fork bomb in one cannot take every pid of the host; a spec's own limit, 0 (unlimited)
+   * included, wins. 0 or absent means no default.
+   */
+  defaultPidLimit?: number;
+  /**
    * netInHostPorts, when given, bounds the host ports a NetIn may name (a NetIn DNATs every
    * connection to its host port, so one on 22 would take the host's ssh): allowed ranges,
    * like 1024-65535, less reserved ports, like arbord's own 7777. Host port 0 (one from the
