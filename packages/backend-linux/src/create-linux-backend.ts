@@ -5,6 +5,7 @@ import { ArborError, Gardener, SystemClock, UuidHandleGenerator, silentLogger } 
 import type { Containerizer, Logger, Networker } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
 import { OverlayVolumizer } from '@arbor/images';
+import type { OverlayVolumizerOptions } from '@arbor/images';
 import type { CgroupDriver } from './cgroup-driver';
 import { CgroupV1Driver } from './cgroup-v1-driver';
 import { CgroupV2Driver } from './cgroup-v2-driver';
@@ -81,11 +82,22 @@ export function makeNamespaceContainerizer(config: LinuxBackendConfig, logger: L
   });
 }
 
+/** volumizerOptions are the OverlayVolumizer's options from a backend config, as arbord and createHostBackend both make it. */
+export function volumizerOptions(config: LinuxBackendConfig): OverlayVolumizerOptions {
+  return {
+    stateDir: config.stateDir,
+    defaultRootfs: config.defaultRootfs,
+    ...(config.imageMaxUnpackedBytes !== undefined && { maxUnpackedBytes: config.imageMaxUnpackedBytes }),
+  };
+}
+
 export interface LinuxBackendOptions extends LinuxBackendConfig {
   logger?: Logger;
   /** networker: default LoopbackOnlyNetworker. */
   networker?: Networker;
   defaultGraceTimeMs?: number;
+  /** defaultPidLimit is the pid limit of containers created without one (GardenerConfig.defaultPidLimit); absent or 0: none. */
+  defaultPidLimit?: number;
 }
 
 /** createLinuxBackend returns a Gardener over the linux ports, for in-process use and tests; call start() first. */
@@ -103,11 +115,15 @@ export function createHostBackend(containerizer: Containerizer, options: LinuxBa
   return new Gardener({
     containerizer,
     networker: options.networker ?? new LoopbackOnlyNetworker(),
-    volumizer: new OverlayVolumizer({ stateDir: options.stateDir, defaultRootfs: options.defaultRootfs }),
+    volumizer: new OverlayVolumizer(volumizerOptions(options)),
     depot: new FileDepot(options.stateDir),
     handleGenerator: new UuidHandleGenerator(),
     clock: new SystemClock(),
     logger,
-    config: { defaultGraceTimeMs: options.defaultGraceTimeMs ?? 0, maxContainers: options.maxContainers ?? 0 },
+    config: {
+      defaultGraceTimeMs: options.defaultGraceTimeMs ?? 0,
+      maxContainers: options.maxContainers ?? 0,
+      ...(options.defaultPidLimit !== undefined && { defaultPidLimit: options.defaultPidLimit }),
+    },
   });
 }

@@ -24,6 +24,8 @@ export interface LinuxBackendConfig {
   stopTimeoutMs?: number;
   /** cgroupRoot is like /sys/fs/cgroup. */
   cgroupRoot?: string;
+  /** imageMaxUnpackedBytes bounds what one image pull unpacks, like 64 GiB; absent means @arbor/images' DEFAULT_MAX_UNPACKED_BYTES. */
+  imageMaxUnpackedBytes?: number;
 }
 
 /** defaultBusybox is the busybox of the default busybox rootfs, trusted because Arbor built it. */

@@ -4,12 +4,12 @@ import type { Containerizer, Depot, Logger, Networker } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
 import { OverlayVolumizer } from '@arbor/images';
 import { LinuxNetworker } from '@arbor/network';
-import { makeNamespaceContainerizer } from './create-linux-backend';
+import { makeNamespaceContainerizer, volumizerOptions } from './create-linux-backend';
 import type { LinuxBackendConfig } from './linux-backend-config';
 
 /**
  * makeLinuxBackendModule binds the linux backend's ports, reading stateDir, defaultRootfs,
- * maxContainers, stopTimeoutMs and the network pools from TOKENS.BackendConfig (the server's
+ * maxContainers, stopTimeoutMs, imageMaxUnpackedBytes and the network pools from TOKENS.BackendConfig (the server's
  * ArborConfig); the network is @arbor/network's LinuxNetworker. Resolving the Containerizer
  * fails with the reason when the host cannot serve it (not root, helpers not built, no default
  * rootfs). The Gardener closes the networker's coprocesses when arbord stops.
@@ -29,7 +29,7 @@ export function makeHostBackendModule<C extends LinuxBackendConfig>(makeContaine
       .inSingletonScope();
     bind<OverlayVolumizer>(TOKENS.Volumizer)
       .toResolvedValue(
-        (config: LinuxBackendConfig) => new OverlayVolumizer({ stateDir: config.stateDir, defaultRootfs: config.defaultRootfs }),
+        (config: LinuxBackendConfig) => new OverlayVolumizer(volumizerOptions(config)),
         [TOKENS.BackendConfig],
       )
       .inSingletonScope();

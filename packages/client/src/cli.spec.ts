@@ -45,7 +45,8 @@ describe('arbor CLI', () => {
     const ran = await arbor(['run', 'cli-1', '--', 'echo', 'hi']);
     expect(ran).toMatchObject({ code: 0, stdout: 'hi\n' });
     const limits = await arbor(['--json', 'limits', 'cli-1']);
-    expect(JSON.parse(limits.stdout)).toEqual({ memory: { limitInBytes: 64 * 1024 * 1024 } });
+    // pid: arbord's defaultPidLimit, given to containers created without a pid limit
+    expect(JSON.parse(limits.stdout)).toEqual({ memory: { limitInBytes: 64 * 1024 * 1024 }, pid: { max: 4096 } });
     expect(await arbor(['destroy', 'cli-1'])).toMatchObject({ code: 0 });
     expect(await arbor(['info', 'cli-1'])).toMatchObject({ code: 1, stderr: 'arbor: unknown handle: cli-1\n' });
   });

@@ -45,6 +45,8 @@ export interface ArborConfig {
   defaultRootfs: string;
   /** maxContainers caps the containers; 0 lets the backend decide. */
   maxContainers: number;
+  /** defaultPidLimit is the pid limit of containers created without one (GardenerConfig.defaultPidLimit); 0 means none. */
+  defaultPidLimit: number;
   /** stopTimeoutMs is how long Stop(kill=false) waits after TERM before it sends KILL. */
   stopTimeoutMs: number;
   /** portPoolStart and portPoolSize give the host ports NetIn hands out for host port 0. */
@@ -57,6 +59,11 @@ export interface ArborConfig {
    * '80,443,8000-8999'; arbord's own TCP port never (see netInHostPorts).
    */
   netInAllowedPorts: string;
+  /**
+   * imageMaxUnpackedBytes bounds the bytes one image pull unpacks, across its layers, like
+   * 64 GiB: past it the pull fails with RESOURCE_EXHAUSTED (a gzip bomb cannot fill the disk).
+   */
+  imageMaxUnpackedBytes: number;
   /** runcBinary is the runc the runc backend runs: a path, or a name looked up in PATH. */
   runcBinary: string;
   logLevel: LogLevel;
@@ -74,12 +81,18 @@ export const DEFAULT_CONFIG: ArborConfig = {
   defaultGraceTimeMs: 0,
   defaultRootfs: '',
   maxContainers: 0,
+  // 4096 tasks (threads count too) is what systemd gives a service by default (DefaultTasksMax,
+  // 15% of the usual pid_max of 32768): room for a JVM's threads or a make -j, while a fork bomb
+  // in one container stops there instead of taking every pid of the host.
+  defaultPidLimit: 4096,
   stopTimeoutMs: 10_000,
   portPoolStart: 61001,
   portPoolSize: 4534,
   networkPool: '10.254.0.0/22',
   // Below 1024 are the host's own services (ssh on 22): a NetIn there would take their traffic.
   netInAllowedPorts: '1024-65535',
+  // 64 GiB, @arbor/images' DEFAULT_MAX_UNPACKED_BYTES: beyond real images, short of a full disk
+  imageMaxUnpackedBytes: 64 * 1024 ** 3,
   runcBinary: 'runc',
   logLevel: 'info',
 };
@@ -132,7 +145,10 @@ export function parseListen(listen: string): Listener {
   );
 }
 
-function wholeNumber(config: ArborConfig, field: 'defaultGraceTimeMs' | 'maxContainers' | 'stopTimeoutMs' | 'portPoolStart' | 'portPoolSize'): void {
+function wholeNumber(
+  config: ArborConfig,
+  field: 'defaultGraceTimeMs' | 'maxContainers' | 'defaultPidLimit' | 'stopTimeoutMs' | 'portPoolStart' | 'portPoolSize',
+): void {
   const value = config[field];
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new ConfigError(field, `${String(value)} must be a whole number, 0 or more`);
@@ -153,6 +169,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
   const listener = parseListen(config.listen);
   wholeNumber(config, 'defaultGraceTimeMs');
   wholeNumber(config, 'maxContainers');
+  wholeNumber(config, 'defaultPidLimit');
   wholeNumber(config, 'stopTimeoutMs');
   wholeNumber(config, 'portPoolStart');
   wholeNumber(config, 'portPoolSize');
@@ -175,6 +192,9 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
     throw err;
   }
   parsePortRanges(config.netInAllowedPorts);
+  if (!Number.isSafeInteger(config.imageMaxUnpackedBytes) || config.imageMaxUnpackedBytes < 1) {
+    throw new ConfigError('imageMaxUnpackedBytes', `${String(config.imageMaxUnpackedBytes)} must be a size of 1 byte or more, like 64G`);
+  }
   if (!config.stateDir.startsWith('/')) {
     throw new ConfigError('stateDir', `'${config.stateDir}' must be an absolute path, like /var/lib/arbor`);
   }

@@ -35,6 +35,7 @@ export async function composeBackend(config: ArborConfig, logger: Logger, regist
   container.bind<GardenerConfig>(TOKENS.GardenerConfig).toConstantValue({
     defaultGraceTimeMs: config.defaultGraceTimeMs,
     maxContainers: config.maxContainers,
+    defaultPidLimit: config.defaultPidLimit,
     netInHostPorts: netInHostPorts(config),
   });
   await container.load(makeModule());

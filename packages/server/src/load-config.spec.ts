@@ -50,6 +50,26 @@ describe('loadConfig', () => {
     expect(config.backend).toBe('fromenvfile');
   });
 
+  test('defaultPidLimit is 4096 unless set; 0 turns it off', async () => {
+    expect(DEFAULT_CONFIG.defaultPidLimit).toBe(4096);
+    expect((await loadConfig({ env: {}, configPath: await yamlFile('defaultPidLimit: 0') })).defaultPidLimit).toBe(0);
+    expect(configFromEnv({ ARBOR_DEFAULT_PID_LIMIT: '1024' }).defaultPidLimit).toBe(1024);
+    expect(configFromFlags({ 'default-pid-limit': '512' }).defaultPidLimit).toBe(512);
+    expect(() => configFromFlags({ 'default-pid-limit': 'lots' })).toThrow(/defaultPidLimit: flag --default-pid-limit: "lots" must be a whole number/);
+  });
+
+  test('imageMaxUnpackedBytes is 64 GiB unless set, and takes sizes like 64G from YAML, env and flag', async () => {
+    expect(DEFAULT_CONFIG.imageMaxUnpackedBytes).toBe(64 * 1024 ** 3);
+    expect((await loadConfig({ env: {}, configPath: await yamlFile('imageMaxUnpackedBytes: 8G') })).imageMaxUnpackedBytes).toBe(8 * 1024 ** 3);
+    expect((await loadConfig({ env: {}, configPath: await yamlFile('imageMaxUnpackedBytes: 1048576') })).imageMaxUnpackedBytes).toBe(1024 * 1024);
+    expect(configFromEnv({ ARBOR_IMAGE_MAX_UNPACKED_BYTES: '512M' }).imageMaxUnpackedBytes).toBe(512 * 1024 ** 2);
+    expect(configFromFlags({ 'image-max-unpacked-bytes': '1.5GiB' }).imageMaxUnpackedBytes).toBe(1.5 * 1024 ** 3);
+    expect(configFromFlags({ 'image-max-unpacked-bytes': '100k' }).imageMaxUnpackedBytes).toBe(100 * 1024);
+    expect(() => configFromFlags({ 'image-max-unpacked-bytes': 'huge' })).toThrow(
+      /imageMaxUnpackedBytes: flag --image-max-unpacked-bytes: "huge" must be bytes or a size like 512M, 64G/,
+    );
+  });
+
   test('durations take ms or units', () => {
     expect(configFromFlags({ 'default-grace-time': '1500' }).defaultGraceTimeMs).toBe(1500);
     expect(configFromFlags({ 'default-grace-time': '5m' }).defaultGraceTimeMs).toBe(300_000);
@@ -91,6 +111,10 @@ describe('validateConfig', () => {
     [{ portPoolStart: 65000, portPoolSize: 1000 }, 'portPoolSize'],
     [{ portPoolSize: 1.5 }, 'portPoolSize'],
     [{ maxContainers: -1 }, 'maxContainers'],
+    [{ defaultPidLimit: -1 }, 'defaultPidLimit'],
+    [{ defaultPidLimit: 1.5 }, 'defaultPidLimit'],
+    [{ imageMaxUnpackedBytes: 0 }, 'imageMaxUnpackedBytes'],
+    [{ imageMaxUnpackedBytes: -1 }, 'imageMaxUnpackedBytes'],
     [{ defaultGraceTimeMs: -5 }, 'defaultGraceTimeMs'],
     [{ networkPool: '10.254.0.0' }, 'networkPool'],
     [{ networkPool: '10.254.0.0/31' }, 'networkPool'],

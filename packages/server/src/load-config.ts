@@ -3,11 +3,12 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, mergeConfig } from './arbor-config';
 import type { ArborConfig, ArborConfigInput, TlsConfig } from './arbor-config';
 import { parseDuration } from './parse-duration';
+import { parseSize } from './parse-size';
 
 /** DEFAULT_CONFIG_PATH is read when it exists and neither --config nor ARBOR_CONFIG names a file. */
 export const DEFAULT_CONFIG_PATH = '/etc/arbor/arbord.yaml';
 
-type Kind = 'string' | 'count' | 'duration' | 'bool';
+type Kind = 'string' | 'count' | 'duration' | 'size' | 'bool';
 
 /** ConfigField ties a config field to its YAML key, environment variable and flag. */
 export interface ConfigField {
@@ -33,6 +34,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: 'defaultRootfs', env: 'ARBOR_DEFAULT_ROOTFS', flag: 'default-rootfs', kind: 'string', description: 'image for specs without one' },
   { path: 'maxContainers', env: 'ARBOR_MAX_CONTAINERS', flag: 'max-containers', kind: 'count', description: '0 = the backend decides' },
   {
+    path: 'defaultPidLimit',
+    env: 'ARBOR_DEFAULT_PID_LIMIT',
+    flag: 'default-pid-limit',
+    kind: 'count',
+    description: 'most processes of a container created without a pid limit; 0 = none',
+  },
+  {
     path: 'stopTimeoutMs',
     env: 'ARBOR_STOP_TIMEOUT',
     flag: 'stop-timeout',
@@ -48,6 +56,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     flag: 'net-in-allowed-ports',
     kind: 'string',
     description: "host ports a NetIn may name, like '1024-65535' or '80,443,8000-8999'",
+  },
+  {
+    path: 'imageMaxUnpackedBytes',
+    env: 'ARBOR_IMAGE_MAX_UNPACKED_BYTES',
+    flag: 'image-max-unpacked-bytes',
+    kind: 'size',
+    description: 'most bytes one image pull may unpack: bytes or a size like 64G',
   },
   { path: 'runcBinary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
@@ -94,6 +109,11 @@ function convert(field: ConfigField, raw: unknown, source: string): Value {
       if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;
       const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
       return ms ?? fail('must be milliseconds or a duration like 10s, 5m, 1h');
+    }
+    case 'size': {
+      if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;
+      const bytes = typeof raw === 'string' ? parseSize(raw) : undefined;
+      return bytes ?? fail('must be bytes or a size like 512M, 64G');
     }
   }
 }

@@ -12,7 +12,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { silentLogger } from '@arbor/core';
 import { BindMountMode, ContainerSpec, GardenClient, ProcessSpec } from '@arbor/proto';
-import type { CreateResponse, ProcessOutput } from '@arbor/proto';
+import type { CreateResponse, CurrentLimitsResponse, ProcessOutput } from '@arbor/proto';
 import { pack } from 'tar-stream';
 import { JsonLogger } from './json-logger';
 import { startArbord } from './start-arbord';
@@ -224,6 +224,14 @@ describe('serving', () => {
     client.close();
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
     expect((err as ServiceError).details).toMatch(/^request: cannot decode/);
+  });
+
+  test('a container created without a pid limit reports the default one, 4096', async () => {
+    const client = garden(arbord.address);
+    await unary((cb) => client.create({ spec: { ...emptySpec(), handle: 'default-pids-1' } }, cb));
+    const res = await unary<CurrentLimitsResponse>((cb) => client.currentLimits({ handle: 'default-pids-1' }, cb));
+    client.close();
+    expect(res.limits?.pid).toEqual({ max: 4096 });
   });
 
   test('each call logs JSON lines carrying its handle', async () => {
