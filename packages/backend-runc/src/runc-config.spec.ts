@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MASKED_PATHS, READONLY_PATHS } from '@arbor/backend-linux';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
-import { DEFAULT_CAPABILITIES, DENIED_SYSCALLS, INIT_PATH, resolveBindSources, resolveInRoot, runcConfig, runcUpdateArgs } from './runc-config';
+import { DEFAULT_CAPABILITIES, INIT_PATH, resolveBindSources, resolveInRoot, runcConfig, runcUpdateArgs } from './runc-config';
+import { SECCOMP_PROFILE_PATH, containerSeccomp, parseSeccompProfile } from './seccomp-profile';
+import type { OciSeccomp } from './seccomp-profile';
 
 function desired(overrides: Partial<DesiredContainer> = {}): DesiredContainer {
   return {
@@ -28,11 +31,8 @@ describe('runcConfig', () => {
     expect(DEFAULT_CAPABILITIES).toHaveLength(14);
     expect(caps).toEqual({ bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES], inheritable: [], ambient: [] });
     expect(spec.process.noNewPrivileges).toBe(true);
-    const seccomp = spec.linux.seccomp as { defaultAction: string; architectures: string[]; syscalls: { names: string[]; action: string }[] };
-    expect(seccomp.defaultAction).toBe('SCMP_ACT_ALLOW');
-    expect(seccomp.architectures).toContain('SCMP_ARCH_X86_64');
-    expect(seccomp.syscalls[0]?.names).toEqual(DENIED_SYSCALLS);
-    expect(seccomp.syscalls.flatMap((s) => s.names)).toEqual(expect.arrayContaining(['mount', 'setns', 'unshare', 'clone3']));
+    // native/common/seccomp-profile.txt, as the 'the container seccomp profile' block below reads it
+    expect(spec.linux.seccomp).toEqual(containerSeccomp('x64'));
     expect(spec.linux.maskedPaths).toContain('/proc/kcore');
     expect(spec.linux.readonlyPaths).toContain('/proc/sys');
   });
@@ -185,5 +185,62 @@ describe('resolveInRoot', () => {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
     expect((err as InvalidArgumentError).field).toBe('bindMounts[0].srcPath');
+  });
+});
+
+describe('the container seccomp profile (native/common/seccomp-profile.txt)', () => {
+  const profile = containerSeccomp('x64');
+  /** unconditional are the calls allowed whatever their arguments. */
+  const unconditional = (p: OciSeccomp) => p.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names);
+  const rulesFor = (name: string) => profile.syscalls.filter((r) => r.names.includes(name));
+  /** socketAllowed says whether a socket of family passes one of the socket rules. */
+  const socketAllowed = (family: number) =>
+    rulesFor('socket').some((r) => r.args?.every((a) => (a.op === 'SCMP_CMP_LT' ? family < a.value : a.op === 'SCMP_CMP_EQ' && family === a.value)));
+
+  it('is an allowlist: every call no rule allows fails with EPERM, on x86_64, x86 and x32', () => {
+    expect(profile).toMatchObject({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
+  });
+
+  it("allows what Docker allows whatever the arguments, and chroot (CAP_SYS_CHROOT), but nothing Docker grants only with a capability a default container lacks", () => {
+    const allowed = unconditional(profile);
+    expect(allowed).toEqual(expect.arrayContaining(['read', 'write', 'execve', 'futex', 'rt_sigaction', 'chroot', 'ptrace', 'arch_prctl', 'io_setup', 'fchmodat2']));
+    expect(allowed.length).toBeGreaterThan(300);
+    for (const refused of ['mount', 'umount2', 'unshare', 'setns', 'sethostname', 'bpf', 'perf_event_open', 'reboot', 'init_module', 'open_by_handle_at', 'kcmp', 'settimeofday', 'mbind', 'syslog', 'io_uring_setup', 'keyctl', 'add_key', 'userfaultfd', 'clone', 'clone3', 'personality', 'socket']) {
+      expect({ refused, allowed: allowed.includes(refused) }).toEqual({ refused, allowed: false });
+    }
+    // what is denied is denied outright, with no condition that could let it through
+    const denied = profile.syscalls.filter((r) => r.action === 'SCMP_ACT_ERRNO' && r.errnoRet === 1).flatMap((r) => r.names);
+    expect(denied).toEqual(expect.arrayContaining(['mount', 'unshare', 'io_uring_setup', 'keyctl']));
+    for (const name of denied) expect(rulesFor(name)).toHaveLength(1);
+  });
+
+  it('allows personality with the personas Docker allows, clone without namespace flags, socket but AF_VSOCK and AF_ALG; clone3 answers ENOSYS', () => {
+    expect(rulesFor('personality').map((r) => r.args)).toEqual([0, 8, 0x20000, 0x20008, 0xffffffff].map((value) => [{ index: 0, value, op: 'SCMP_CMP_EQ' }]));
+    expect(rulesFor('clone')).toEqual([{ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] }]);
+    expect(rulesFor('clone3')).toEqual([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }]);
+    expect([1, 2, 10, 16, 17].map(socketAllowed)).toEqual([true, true, true, true, true]); // unix, inet, inet6, netlink, packet
+    expect([12, 38, 40, 46, 0xffff].map(socketAllowed)).toEqual([false, false, false, false, false]); // DECnet, ALG, VSOCK, past MCTP
+  });
+
+  it('takes the rules of the host it runs on only', () => {
+    const arm = parseSeccompProfile(readFileSync(SECCOMP_PROFILE_PATH, 'utf8'), 'arm64');
+    expect(arm.architectures).toEqual(['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
+    expect(unconditional(arm)).toEqual(expect.arrayContaining(['set_tls', 'cacheflush']));
+    expect(unconditional(arm)).not.toContain('arch_prctl');
+    expect(unconditional(profile)).not.toContain('set_tls');
+    expect(() => parseSeccompProfile('default errno 1\narch x86_64 on x86_64\n', 'ia32')).toThrow(/no architectures for a host of ia32/);
+  });
+
+  it('refuses a profile it cannot read exactly as seccomp-gen does, naming the line', () => {
+    const head = 'default errno 1\narch x86_64 on x86_64\n';
+    expect(() => parseSeccompProfile(`${head}allow read\nallow write read\n`, 'x64')).toThrow(/line 4: read has a rule already/);
+    expect(() => parseSeccompProfile(`${head}allow personality if a0 == 0\nallow personality\n`, 'x64')).toThrow(/line 4: personality has a rule already/);
+    expect(() => parseSeccompProfile(`${head}permit read\n`, 'x64')).toThrow(/line 3: unknown rule 'permit'/);
+    expect(() => parseSeccompProfile(`${head}allow socket if a0 < 010\n`, 'x64')).toThrow(/line 3: '010' is not a number/);
+    expect(() => parseSeccompProfile(`${head}deny mount if a0 == 0\n`, 'x64')).toThrow(/only allow takes a condition/);
+    expect(() => parseSeccompProfile('arch x86_64 on x86_64\nallow read\n', 'x64')).toThrow(/no 'default errno N' line/);
+    expect(parseSeccompProfile(`${head}allow socket if a0 < 0x10 # a comment\n`, 'x64').syscalls).toEqual([
+      { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 16, op: 'SCMP_CMP_LT' }] },
+    ]);
   });
 });

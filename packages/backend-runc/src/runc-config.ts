@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MASKED_PATHS, READONLY_PATHS } from '@arbor/backend-linux';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { BindMount, DesiredContainer, Limits } from '@arbor/core';
+import { containerSeccomp } from './seccomp-profile';
 
 /** INIT_PATH is where the host's static arbor-init is bind-mounted (read-only) in every container. */
 export const INIT_PATH = '/dev/arbor-init';
@@ -53,22 +54,6 @@ const ALL_CAPABILITIES = [
   'CAP_BLOCK_SUSPEND',
   'CAP_AUDIT_READ',
 ];
-
-/**
- * DENIED_SYSCALLS fail with EPERM in an unprivileged container: what the dropped capabilities
- * forbid anyway, plus calls that need none and widen the kernel's surface. The linux backend's
- * arbor-exec loads the same list.
- */
-export const DENIED_SYSCALLS = [
-  'mount', 'umount2', 'pivot_root', 'move_mount', 'open_tree', 'fsopen', 'fsconfig', 'fsmount', 'fspick',
-  'setns', 'swapon', 'swapoff', 'reboot', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module',
-  'delete_module', 'keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open', 'userfaultfd',
-  'open_by_handle_at', 'acct', 'settimeofday', 'clock_settime', 'iopl', 'ioperm', 'syslog', 'quotactl',
-];
-
-const EPERM = 1;
-const ENOSYS = 38;
-const CLONE_NEWUSER = 0x10000000;
 
 /**
  * DEV_NODES are bind mounts of the host's standard device nodes over what runc would mknod in
@@ -195,7 +180,8 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
       ...(!privileged && {
         maskedPaths: [...MASKED_PATHS],
         readonlyPaths: [...READONLY_PATHS],
-        seccomp: seccompProfile(options.arch ?? process.arch),
+        // native/common/seccomp-profile.txt, the allowlist arbor-exec and arbor-tar load as BPF
+        seccomp: containerSeccomp(options.arch ?? process.arch),
       }),
     },
   };
@@ -288,20 +274,4 @@ export function runcUpdateArgs(limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>, s
   if (limits.cpu) args.push('--cpu-share', String(limits.cpu.weight > 0 ? Math.max(2, limits.cpu.weight) : 1024));
   if (limits.pid) args.push('--pids-limit', String(limits.pid.max > 0 ? limits.pid.max : -1));
   return args;
-}
-
-function seccompProfile(arch: string): Record<string, unknown> {
-  const architectures =
-    arch === 'arm64' ? ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] : ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
-  const newUser = [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }];
-  return {
-    defaultAction: 'SCMP_ACT_ALLOW',
-    architectures,
-    syscalls: [
-      { names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
-      // no new user namespaces; clone3's flags cannot be inspected, so it answers ENOSYS and libc falls back to clone
-      { names: ['unshare', 'clone'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: newUser },
-      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
-    ],
-  };
 }
