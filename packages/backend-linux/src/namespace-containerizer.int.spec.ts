@@ -656,6 +656,88 @@ describeRoot('linux backend: a container racing process starts for /proc/<pid>/e
   });
 });
 
+/**
+ * SECCOMP_PROBES are asked by native/testing/syscall-probe in a default container; the runc
+ * backend's spec expects the very same answers (Docker's default profile, resolved for the 14
+ * default capabilities: native/common/seccomp-profile.txt).
+ */
+const SECCOMP_PROBES: Record<string, string> = {
+  io_uring_setup: 'EPERM',
+  'personality-addr-no-randomize': 'EPERM',
+  'personality-linux32': 'OK',
+  'personality-query': 'OK',
+  keyctl: 'EPERM',
+  add_key: 'EPERM',
+  'unshare-newuser': 'EPERM',
+  'clone-newuser': 'EPERM',
+  'clone-fork': 'OK',
+  clone3: 'ENOSYS',
+  mount: 'EPERM',
+  perf_event_open: 'EPERM',
+  'socket-vsock': 'EPERM',
+  'socket-inet': 'OK',
+  'socket-unix': 'OK',
+  'threads-and-fork': 'OK',
+};
+
+/** probeAnswers parses syscall-probe's "<probe>=<answer>" lines. */
+function probeAnswers(stdout: string): Record<string, string> {
+  return Object.fromEntries(stdout.trim().split('\n').map((line) => line.split('=') as [string, string]));
+}
+
+describeRoot('linux backend: the seccomp allowlist (Docker\'s default profile)', () => {
+  let work: string;
+  let stateDir: string;
+  let backend: Gardener;
+  let probeMount: { srcPath: string; dstPath: string; mode: 'ro'; origin: 'host' };
+
+  beforeAll(async () => {
+    prepareHost();
+    work = await mkdtemp(join(tmpdir(), 'arbor-seccomp-'));
+    execFileSync('chmod', ['755', work]); // vcap runs the probe too
+    execFileSync('gcc', ['-static', '-O2', '-o', join(work, 'syscall-probe'), resolve(__dirname, '../../../native/testing/syscall-probe.c'), '-lpthread']);
+    probeMount = { srcPath: work, dstPath: '/probe', mode: 'ro', origin: 'host' };
+    stateDir = await makeStateDir();
+    backend = backendFor(stateDir);
+    await backend.start();
+  });
+  afterAll(async () => {
+    for (const c of await backend.containers()) await backend.destroy(c.handle);
+    await backend.stop();
+    await removeStateDir(stateDir);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('refuses what Docker refuses a container without CAP_SYS_ADMIN with EPERM, clone3 with ENOSYS, as root and as vcap', async () => {
+    const c = await backend.create({ bindMounts: [probeMount] });
+    for (const user of ['root', 'vcap']) {
+      const { code, stdout } = await runToEnd(c, { path: '/probe/syscall-probe', args: Object.keys(SECCOMP_PROBES), user });
+      expect(code).toBe(0);
+      expect(probeAnswers(stdout)).toEqual(SECCOMP_PROBES);
+    }
+  });
+
+  it('lets common programs work: sh, ls, ps, date, sleep, tar, httpd and wget on loopback, linux32, chroot', async () => {
+    const c = await backend.create({});
+    const script = [
+      'set -e',
+      'ls / > /dev/null; date +%Y > /dev/null; sleep 0.1; ps | grep -c ps > /dev/null',
+      'echo hi > /tmp/f; tar -cf /tmp/a.tar -C /tmp f; tar -tf /tmp/a.tar',
+      'mkdir -p /tmp/www; echo page > /tmp/www/index.html; httpd -p 127.0.0.1:8080 -h /tmp/www',
+      'wget -q -O - http://127.0.0.1:8080/index.html',
+      'linux32 uname -m; chroot / true; echo done',
+    ].join('\n');
+    const { code, stdout, stderr } = await runToEnd(c, sh(script));
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: 'f\npage\ni686\ndone\n', stderr: '' });
+  });
+
+  it('leaves a privileged container unfiltered', async () => {
+    const c = await backend.create({ privileged: true, bindMounts: [probeMount] });
+    const { stdout } = await runToEnd(c, { path: '/probe/syscall-probe', args: ['io_uring_setup', 'personality-addr-no-randomize', 'keyctl', 'unshare-newuser', 'clone3', 'mount'] });
+    expect(probeAnswers(stdout)).toEqual({ io_uring_setup: 'OK', 'personality-addr-no-randomize': 'OK', keyctl: 'OK', 'unshare-newuser': 'OK', clone3: 'OK', mount: 'ENOENT' });
+  });
+});
+
 /** firstLinkTarget reads a tar stream and returns the link target of its first entry, a symlink. */
 async function firstLinkTarget(tar: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
