@@ -7,19 +7,19 @@ import { startArbord } from './start-arbord';
 import { sizeThreadPool } from './thread-pool';
 
 function usage(): string {
-  const lines = CONFIG_FIELDS.map((f) => {
-    const arg = f.kind === 'bool' ? '' : ' <value>';
-    return `  --${f.flag}${arg}`.padEnd(34) + `${f.description} [${f.env}]`;
-  });
+  const flags = CONFIG_FIELDS.map((f) => `  --${f.flag}${f.kind === 'bool' ? '' : ' <value>'}`);
+  // the column fits the longest flag, like --tls-insecure-anonymous-clients
+  const width = Math.max(34, ...flags.map((flag) => flag.length + 2));
+  const lines = CONFIG_FIELDS.map((f, i) => (flags[i] ?? '').padEnd(width) + `${f.description} [${f.env}]`);
   return [
     'Usage: arbord [options]',
     '',
     'arbord serves the Arbor (Garden) container API over gRPC.',
     '',
     'Options (precedence: flags > ARBOR_* environment > config file > defaults):',
-    `  --config <file>`.padEnd(34) + `YAML config file [ARBOR_CONFIG; default ${DEFAULT_CONFIG_PATH} if it exists]`,
+    `  --config <file>`.padEnd(width) + `YAML config file [ARBOR_CONFIG; default ${DEFAULT_CONFIG_PATH} if it exists]`,
     ...lines,
-    '  -h, --help'.padEnd(34) + 'show this help',
+    '  -h, --help'.padEnd(width) + 'show this help',
     '',
     `Backends: ${Object.keys(backends).join(', ')}. Defaults: listen ${DEFAULT_CONFIG.listen}, state dir ${DEFAULT_CONFIG.stateDir}.`,
     '',
