@@ -11,6 +11,8 @@ export type CreateFakeBackendOptions = Partial<FakeBackendOptions> & {
   logger?: Logger;
   /** defaultGraceTimeMs applies to containers created without one; default 0 (never reaped). */
   defaultGraceTimeMs?: number;
+  /** defaultPidLimit is the pid limit of containers created without one; default 0 (none). */
+  defaultPidLimit?: number;
 };
 
 /**
@@ -29,6 +31,6 @@ export function createFakeBackend(options: CreateFakeBackendOptions = {}): Backe
     handleGenerator: new UuidHandleGenerator(),
     clock: options.clock ?? new SystemClock(),
     logger: options.logger ?? silentLogger,
-    config: { defaultGraceTimeMs: options.defaultGraceTimeMs ?? 0, maxContainers: 0 },
+    config: { defaultGraceTimeMs: options.defaultGraceTimeMs ?? 0, maxContainers: 0, defaultPidLimit: options.defaultPidLimit ?? 0 },
   });
 }

@@ -13,6 +13,7 @@ export const MAIN_OVERRIDES = {
   portPoolSize: 500,
   networkPool: '10.254.0.0/22',
   stopTimeoutMs: 1000,
+  defaultPidLimit: 0,
 } as const satisfies Required<BackendOverrides>;
 
 interface Tracked {

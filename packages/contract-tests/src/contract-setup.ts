@@ -17,6 +17,8 @@ export interface BackendOverrides {
   networkPool?: string;
   /** stopTimeoutMs is how long Stop(false) waits after TERM before KILL (Garden: 10 s). */
   stopTimeoutMs?: number;
+  /** defaultPidLimit is the pid limit of containers created without one; 0 means none. */
+  defaultPidLimit?: number;
 }
 
 /** ContractConnection is one more client of a running server, like a second user. */

@@ -80,6 +80,14 @@ export function describeLimits(ctx: ContractContext): void {
       expect((await container.currentDiskLimits()).byteHard).toBe(0);
     });
 
+    it("gives a container created without a pid limit the server's default, and one that names its own that one", async () => {
+      const server = await ctx.extraServer({ defaultPidLimit: 64 });
+      const plain = await ctx.create({}, server.client);
+      expect(await plain.currentPidLimits()).toEqual({ max: 64 });
+      const own = await ctx.create({ limits: { pid: { max: 0 } } }, server.client);
+      expect(await own.currentPidLimits()).toEqual({ max: 0 });
+    });
+
     it.each(setters)('changes the $kind limit of a running container', async (setter) => {
       const container = await ctx.create({ limits: full });
       await setter.set(container, setter.other);
