@@ -6,6 +6,7 @@ import type { Containerizer, Logger, Networker } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
 import { OverlayVolumizer } from '@arbor/images';
 import type { OverlayVolumizerOptions } from '@arbor/images';
+import { BpfDeviceFilter } from './cgroup-driver';
 import type { CgroupDriver } from './cgroup-driver';
 import { CgroupV1Driver } from './cgroup-v1-driver';
 import { CgroupV2Driver } from './cgroup-v2-driver';
@@ -19,12 +20,14 @@ import type { HelperName } from '@arbor/native-helpers';
 /**
  * hostCgroupDriver picks the driver for this host at start (not on a request path):
  * v2 when the unified hierarchy is mounted at the root, v1 otherwise. parent is the group
- * the containers' cgroups sit in, like 'arbor'.
+ * the containers' cgroups sit in, like 'arbor'; helpers run arbor-devices, which restricts the
+ * devices of every group on the unified hierarchy.
  * @throws ArborError naming what is missing
  */
-export function hostCgroupDriver(root = '/sys/fs/cgroup', parent = 'arbor'): CgroupDriver {
-  if (existsSync(join(root, 'cgroup.controllers'))) return new CgroupV2Driver(root, parent);
-  if (existsSync(join(root, 'memory', 'memory.limit_in_bytes'))) return new CgroupV1Driver(root, parent);
+export function hostCgroupDriver(root = '/sys/fs/cgroup', parent = 'arbor', helpers?: HelperRunner): CgroupDriver {
+  const devices = new BpfDeviceFilter(helpers);
+  if (existsSync(join(root, 'cgroup.controllers'))) return new CgroupV2Driver(root, parent, devices);
+  if (existsSync(join(root, 'memory', 'memory.limit_in_bytes'))) return new CgroupV1Driver(root, parent, devices);
   throw new ArborError('failedPrecondition', `linux backend: no cgroup v2 (${root}/cgroup.controllers) nor v1 memory controller (${root}/memory)`);
 }
 
@@ -70,10 +73,10 @@ export function hostHelpers(backend: string, config: Pick<LinuxBackendConfig, 'h
  */
 export function makeNamespaceContainerizer(config: LinuxBackendConfig, logger: Logger = silentLogger): NamespaceContainerizer {
   if (process.getuid?.() !== 0) throw new ArborError('failedPrecondition', 'linux backend: arbord must run as root (namespaces, cgroups, mounts)');
-  const { helpers, busybox } = hostHelpers('linux', config, ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar']);
+  const { helpers, busybox } = hostHelpers('linux', config, ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar', 'arbor-devices']);
   return new NamespaceContainerizer({
     stateDir: config.stateDir,
-    cgroups: hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir)),
+    cgroups: hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir), helpers),
     helpers,
     busybox,
     ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),

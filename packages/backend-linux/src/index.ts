@@ -8,6 +8,7 @@ export type { NamespaceContainerizerOptions } from './namespace-containerizer';
 export { MASKED_PATHS, READONLY_PATHS } from './masked-paths';
 export { CgroupV1Driver } from './cgroup-v1-driver';
 export { CgroupV2Driver } from './cgroup-v2-driver';
-export type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver';
+export { BpfDeviceFilter, DEVICE_ALLOW } from './cgroup-driver';
+export type { CgroupDriver, CgroupLimits, CgroupStats, DeviceFilter } from './cgroup-driver';
 export { LoopbackOnlyNetworker } from './loopback-only-networker';
 export { HelperError, HelperRunner } from '@arbor/native-helpers';

@@ -24,7 +24,7 @@ export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger 
   if (process.getuid?.() !== 0) throw new ArborError('failedPrecondition', 'runc backend: arbord must run as root');
   const binary = config.runcBinary || 'runc';
   const version = checkRuncVersion(binary);
-  const { helpers, busybox } = hostHelpers('runc', config, ['arbor-exec', 'arbor-init', 'arbor-tar']);
+  const { helpers, busybox } = hostHelpers('runc', config, ['arbor-exec', 'arbor-init', 'arbor-tar', 'arbor-devices']);
   const cgroupRoot = config.cgroupRoot ?? '/sys/fs/cgroup';
   // containers live in /sys/fs/cgroup/<controller>/arbor-runc[-<hash of a non-default stateDir>]/<handle>
   const cgroupParent = cgroupParentFor('arbor-runc', config.stateDir);
@@ -32,7 +32,7 @@ export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger 
   return new RuncContainerizer({
     stateDir: config.stateDir,
     runc: new RuncCli(binary, join(config.stateDir, 'runc')),
-    cgroups: hostCgroupDriver(cgroupRoot, cgroupParent),
+    cgroups: hostCgroupDriver(cgroupRoot, cgroupParent, helpers),
     cgroupParent,
     swapAccounting: existsSync(join(cgroupRoot, 'memory', 'memory.memsw.limit_in_bytes')),
     helpers,

@@ -399,7 +399,7 @@ export class LayerStore extends EventEmitter {
         }
       });
       const decoder = new LayerDecoder(diffHash, `layer ${layer.blobDigest ?? layer.diffId}`);
-      const extracting = this.extractor.extract(diffHash, join(work, 'diff'));
+      const extracting = this.extractor.extract(diffHash, join(work, 'diff'), { layer: layer.blobDigest ?? layer.diffId });
       extracting.catch(() => undefined);
       const feeding = open().then((source) => pipeline(source, blobHash, decoder));
       const fed = await feeding.then(
