@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArborError, silentLogger } from '@arbor/core';
 import type { Gardener, Logger } from '@arbor/core';
@@ -35,6 +35,7 @@ export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger 
     cgroups: hostCgroupDriver(cgroupRoot, cgroupParent, helpers),
     cgroupParent,
     swapAccounting: existsSync(join(cgroupRoot, 'memory', 'memory.memsw.limit_in_bytes')),
+    capBnd: /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '',
     helpers,
     busybox,
     ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),

@@ -46,6 +46,15 @@ describe('runcConfig', () => {
     expect(spec.linux.maskedPaths).toBeUndefined();
   });
 
+  it("gives a privileged container only the capabilities in arbord's bounding set, which runc can grant", () => {
+    // 000001fffeffffff: every capability up to 40 but CAP_SYS_RESOURCE (24), as on a sandboxed host
+    const spec = runcConfig(desired({ privileged: true }), { ...options, capBnd: '000001fffeffffff' });
+    const caps = (spec.process as { capabilities: Record<string, string[]> }).capabilities;
+    expect(caps.bounding).toContain('CAP_SYS_ADMIN');
+    expect(caps.bounding).not.toContain('CAP_SYS_RESOURCE');
+    expect(caps.bounding).toHaveLength(37);
+  });
+
   it('runs arbor-init as pid 1 in new namespaces, on the overlay root, named after the container', () => {
     const spec = runcConfig(desired(), options);
     expect(spec.process.args).toEqual([INIT_PATH]);

@@ -26,7 +26,7 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_SETFCAP',
 ] as const;
 
-/** ALL_CAPABILITIES is every capability of Linux 5.x, for privileged containers. */
+/** ALL_CAPABILITIES is every capability of Linux 5.x by number (CAP_CHOWN is 0), for privileged containers. */
 const ALL_CAPABILITIES = [
   ...DEFAULT_CAPABILITIES,
   'CAP_DAC_READ_SEARCH',
@@ -54,6 +54,29 @@ const ALL_CAPABILITIES = [
   'CAP_BLOCK_SUSPEND',
   'CAP_AUDIT_READ',
 ];
+
+/** CAPABILITY_BITS are the kernel's numbers of ALL_CAPABILITIES (linux/capability.h). */
+const CAPABILITY_BITS: Record<string, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5,
+  CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8, CAP_LINUX_IMMUTABLE: 9, CAP_NET_BIND_SERVICE: 10,
+  CAP_NET_BROADCAST: 11, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13, CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15,
+  CAP_SYS_MODULE: 16, CAP_SYS_RAWIO: 17, CAP_SYS_CHROOT: 18, CAP_SYS_PTRACE: 19, CAP_SYS_PACCT: 20,
+  CAP_SYS_ADMIN: 21, CAP_SYS_BOOT: 22, CAP_SYS_NICE: 23, CAP_SYS_RESOURCE: 24, CAP_SYS_TIME: 25,
+  CAP_SYS_TTY_CONFIG: 26, CAP_MKNOD: 27, CAP_LEASE: 28, CAP_AUDIT_WRITE: 29, CAP_AUDIT_CONTROL: 30,
+  CAP_SETFCAP: 31, CAP_MAC_OVERRIDE: 32, CAP_MAC_ADMIN: 33, CAP_SYSLOG: 34, CAP_WAKE_ALARM: 35,
+  CAP_BLOCK_SUSPEND: 36, CAP_AUDIT_READ: 37,
+};
+
+/**
+ * privilegedCapabilities is what a privileged container gets: every capability in capBnd,
+ * arbord's own bounding set as /proc/self/status shows it (like '000001fffeffffff'). runc
+ * refuses to start a container asking for one the host withholds ('unable to apply caps'),
+ * so a host without CAP_SYS_RESOURCE still runs privileged containers, with what it has.
+ */
+export function privilegedCapabilities(capBnd: string): string[] {
+  const bounding = BigInt(`0x${capBnd}`);
+  return ALL_CAPABILITIES.filter((name) => (bounding >> BigInt(CAPABILITY_BITS[name] ?? 63)) & 1n);
+}
 
 /**
  * DEV_NODES are bind mounts of the host's standard device nodes over what runc would mknod in
@@ -127,6 +150,8 @@ export interface RuncConfigOptions {
   arch?: string;
   /** swapAccounting: the host's memory cgroup has memory+swap limits (memory.memsw.*). */
   swapAccounting?: boolean;
+  /** capBnd is arbord's capability bounding set in hex (CapBnd of /proc/self/status); absent: all of them. */
+  capBnd?: string;
 }
 
 /**
@@ -139,7 +164,7 @@ export interface RuncConfigOptions {
  */
 export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions): OciSpec {
   const privileged = desired.privileged;
-  const caps = privileged ? ALL_CAPABILITIES : [...DEFAULT_CAPABILITIES];
+  const caps = privileged ? (options.capBnd ? privilegedCapabilities(options.capBnd) : ALL_CAPABILITIES) : [...DEFAULT_CAPABILITIES];
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=65536k'] },

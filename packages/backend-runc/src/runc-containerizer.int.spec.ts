@@ -255,12 +255,9 @@ describeRunc('runc backend: the seccomp allowlist (Docker\'s default profile)', 
     expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: 'f\npage\ni686\ndone\n', stderr: '' });
   });
 
-  // runc gives a privileged container capabilities 0 to 37 and fails where arbord's bounding set
-  // lacks one (a sandbox without CAP_SYS_RESOURCE); runc-config.spec.ts checks its config anyway
-  const status = spawnSync('cat', ['/proc/self/status'], { encoding: 'utf8' }).stdout;
-  const all = (1n << 38n) - 1n;
-  const boundingFull = (BigInt(`0x${/CapBnd:\s*([0-9a-f]+)/.exec(status)?.[1] ?? '0'}`) & all) === all;
-  (boundingFull ? it : it.skip)('leaves a privileged container unfiltered', async () => {
+  // a privileged container gets arbord's own bounding set: on this host that lacks
+  // CAP_SYS_RESOURCE, asking runc for all 38 made every privileged create fail
+  it('leaves a privileged container unfiltered, with the capabilities the host has', async () => {
     const c = await backend.create({ privileged: true, bindMounts: [probeMount] });
     const { stdout } = await runToEnd(c, { path: '/probe/syscall-probe', args: ['io_uring_setup', 'personality-addr-no-randomize', 'keyctl', 'unshare-newuser', 'clone3', 'mount'] });
     expect(probeAnswers(stdout)).toEqual({ io_uring_setup: 'OK', 'personality-addr-no-randomize': 'OK', keyctl: 'OK', 'unshare-newuser': 'OK', clone3: 'OK', mount: 'ENOENT' });

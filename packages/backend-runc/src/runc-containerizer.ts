@@ -30,6 +30,8 @@ export interface RuncContainerizerOptions extends InitContainerizerOptions {
   cgroupParent: string;
   /** swapAccounting: the host limits memory+swap (memory.memsw.*), so limits set both. */
   swapAccounting?: boolean;
+  /** capBnd is arbord's capability bounding set in hex, like '000001fffeffffff': what privileged containers get. */
+  capBnd?: string;
 }
 
 /**
@@ -108,6 +110,7 @@ export class RuncContainerizer extends InitContainerizer {
       initBinary: this.options.helpers.path('arbor-init'),
       cgroupsPath: `/${this.runc.cgroupParent}/${this.runcId(desired.handle)}`,
       swapAccounting: this.runc.swapAccounting ?? false,
+      ...(this.runc.capBnd !== undefined && { capBnd: this.runc.capBnd }),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     const pidFile = join(bundle, 'init.pid');
