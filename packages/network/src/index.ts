@@ -10,3 +10,8 @@ export type { LinuxNetworkConfig, LinuxNetworkerOptions } from './linux-networke
 export { writeContainerNetworkFiles } from './container-network-files';
 export type { ContainerNetworkFiles } from './container-network-files';
 export { detectExternalIp } from './external-ip';
+
+// Several arbords on one host: names derived from a tag, and a registry of each one's pools.
+export { NetworkNames, TAGS, prefixForTag } from './network-names';
+export { DEFAULT_POOL_REGISTRY_DIR, PoolRegistry, processStartTime } from './pool-registry';
+export type { PoolClaim, PoolEntry } from './pool-registry';

@@ -32,9 +32,10 @@ import {
   type TableLines,
 } from './iptables-ruleset';
 import { NetlinkError, NetlinkHelper } from './netlink-helper';
-import { NetworkNames } from './network-names';
+import { NetworkNames, prefixForTag } from './network-names';
+import type { PoolRegistry } from './pool-registry';
 import { PortPool } from './port-pool';
-import { SubnetPool, type SubnetAllocation } from './subnet-pool';
+import { DEFAULT_SUBNET_POOL, SubnetPool, type SubnetAllocation } from './subnet-pool';
 
 export interface LinuxNetworkerOptions {
   /** networkPool is the CIDR containers get a /30 from, like '10.254.0.0/22' (the default). */
@@ -52,8 +53,18 @@ export interface LinuxNetworkerOptions {
   externalIp?: string;
   /** mtu of the veth pairs and bridges, 1500 by default. */
   mtu?: number;
-  /** prefix of every link and chain made, like 'arb' (see NetworkNames); tests use their own. */
+  /**
+   * tag names this networker's links and chains apart from another arbord's on the host: ''
+   * (the default) gives the 'arb' prefix, 'x' gives 'arbx' (see TAGS, prefixForTag).
+   */
+  tag?: string;
+  /** prefix of every link and chain made, overriding tag's, like 'arbt' for @arbor/network's own tests (see NetworkNames). */
   prefix?: string;
+  /**
+   * poolRegistry, when given, records the tag and pools at first use (start) and refuses them
+   * while another live arbord holds the tag or overlapping pools; close() releases them.
+   */
+  poolRegistry?: PoolRegistry;
   /** helperPath is the arbor-net binary, like /opt/arbor/native/arbor-net/arbor-net. */
   helperPath?: string;
   iptables?: IptablesOptions;
@@ -131,10 +142,12 @@ export class LinuxNetworker implements Networker {
   private readonly bridgeUsers = new Map<string, Set<string>>();
   private externalIp: string | undefined;
   private initialized: Promise<void> | undefined;
+  /** claimed holds the pools in options.poolRegistry from the first init until close. */
+  private claimed: Promise<{ release(): Promise<void> }> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: LinuxNetworkerOptions = {}) {
-    this.names = new NetworkNames(options.prefix ?? 'arb');
+    this.names = new NetworkNames(options.prefix ?? prefixForTag(options.tag ?? ''));
     this.ruleset = new IptablesRuleset(this.names, options.denyNetworks ?? ['0.0.0.0/0']);
     this.subnets = new SubnetPool({ ...(options.networkPool !== undefined && { pool: options.networkPool }) });
     this.ports = new PortPool({
@@ -346,10 +359,18 @@ export class LinuxNetworker implements Networker {
     return this.serially(() => this.helper.request('settle'));
   }
 
-  /** close stops the arbor-net and iptables-restore coprocesses (after queued link deletions); what they made stays. */
+  /** capacity is the /30s networkPool holds, like 256 for 10.254.0.0/22: one per container. */
+  async capacity(): Promise<{ maxContainers: number }> {
+    return { maxContainers: this.subnets.size };
+  }
+
+  /** close stops the arbor-net and iptables-restore coprocesses (after queued link deletions) and releases its pools in the registry; what they made stays. */
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
     await Promise.all([this.helper.close(), this.iptables.close()]);
+    const claimed = this.claimed;
+    this.claimed = undefined;
+    await claimed?.then((c) => c.release()).catch(() => undefined);
   }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
@@ -414,6 +435,7 @@ export class LinuxNetworker implements Networker {
   /** init turns on forwarding and adds the shared chains and their hooks that are missing. */
   private init(): Promise<void> {
     this.initialized ??= (async () => {
+      await this.claimPools();
       const ipForward = this.options.ipForwardPath ?? '/proc/sys/net/ipv4/ip_forward';
       await writeFile(ipForward, '1').catch((cause: unknown) => {
         throw new ArborError('failedPrecondition', `network: cannot turn on IP forwarding in ${ipForward}: run arbord as root on the host`, { cause });
@@ -432,6 +454,19 @@ export class LinuxNetworker implements Networker {
       throw err;
     });
     return this.initialized;
+  }
+
+  /** claimPools records the tag and pools in options.poolRegistry, before anything on the host is touched. */
+  private async claimPools(): Promise<void> {
+    const registry = this.options.poolRegistry;
+    if (!registry) return;
+    this.claimed ??= registry
+      .claim({ tag: this.options.tag ?? '', networkPool: this.options.networkPool ?? DEFAULT_SUBNET_POOL, ports: { start: this.ports.start, size: this.ports.size } })
+      .catch((err: unknown) => {
+        this.claimed = undefined;
+        throw err;
+      });
+    await this.claimed;
   }
 
   private missingBuiltinJumps(snapshot: IptablesSnapshot): TableLines {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@arbor/core';
-import { NetworkNames } from './network-names';
+import { NetworkNames, TAGS, prefixForTag } from './network-names';
 
 describe('NetworkNames', () => {
   const names = new NetworkNames('arbt');
@@ -27,5 +27,37 @@ describe('NetworkNames', () => {
   it('refuses a prefix that would not fit link names', () => {
     expect(() => new NetworkNames('arbor')).toThrow(InvalidArgumentError);
     expect(() => new NetworkNames('A-b')).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('prefixForTag', () => {
+  it("keeps today's names for the empty tag and puts a tag after 'arb'", () => {
+    expect(prefixForTag('')).toBe('arb');
+    expect(prefixForTag('x')).toBe('arbx');
+    expect(new NetworkNames(prefixForTag('7')).bridge({ network: 0x0afe0100, prefixLength: 24 })).toBe('arb7b0afe010018');
+  });
+
+  it('refuses tags that would not fit link names or would look like another tag’s names', () => {
+    for (const tag of ['xy', 'X', '-', 'b', 'v', 'i', 't', ' ']) expect(() => prefixForTag(tag)).toThrow(InvalidArgumentError);
+  });
+
+  it('gives every two tags (and the network tests’ arbt) names that neither parses nor matches with a wildcard', () => {
+    const all = [...['', ...TAGS].map((t) => new NetworkNames(prefixForTag(t))), new NetworkNames('arbt')];
+    for (const a of all) {
+      const links = [a.bridge({ network: 0x0afe0100, prefixLength: 24 }), a.hostVeth('10.254.0.2'), a.ifb('10.254.0.2')];
+      const chains = [a.outChain('10.254.0.2'), a.inChain('10.254.0.2'), a.sharedChain('FORWARD')];
+      for (const l of links) expect(l.length).toBeLessThanOrEqual(15);
+      for (const b of all) {
+        if (a === b) continue;
+        for (const l of links) {
+          expect(b.parseBridge(l)).toBeUndefined();
+          expect(b.parseContainerLink(l)).toBeUndefined();
+          // iptables reads 'arbb+' as every name starting with 'arbb'
+          for (const w of [b.bridgeWildcard(), ...b.gatewayWildcards()]) expect(l.startsWith(w.slice(0, -1))).toBe(false);
+        }
+        for (const c of chains) expect(b.parseContainerChain(c)).toBeUndefined();
+        expect(chains).not.toContain(b.sharedChain('FORWARD'));
+      }
+    }
   });
 });

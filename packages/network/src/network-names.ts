@@ -11,6 +11,28 @@ function hex8(n: number): string {
 }
 
 /**
+ * TAGS are the tags a networker may have besides '' (the default): one lower-case letter or
+ * digit but 'b', 'v', 'i' and 't'. The tag goes after 'arb' (tag 'x': prefix 'arbx'); the bridge
+ * name takes 11 characters after the prefix and link names have at most 15, so the tag has one
+ * character; b, v and i would make 'arb' plus the tag look like the default's bridge, veth and
+ * ifb names ('arbb+' would match tag 'b''s links); 't' is @arbor/network's own tests' ('arbt'). Like
+ * guardian's --tag.
+ */
+export const TAGS: readonly string[] = [...'acdefghjklmnopqrsuwxyz0123456789'];
+
+/**
+ * prefixForTag is the NetworkNames prefix of a tag: 'arb' for '' (today's names, so existing
+ * hosts keep their links and chains), 'arb' plus the tag otherwise, like 'arbx'.
+ * @throws InvalidArgumentError for a tag not '' nor in TAGS
+ */
+export function prefixForTag(tag: string): string {
+  if (tag !== '' && !TAGS.includes(tag)) {
+    throw new InvalidArgumentError('tag', `'${tag}' must be empty or one lower-case letter or digit but b, v, i and t, like 'x'`);
+  }
+  return `arb${tag}`;
+}
+
+/**
  * NetworkNames derives every kernel name the LinuxNetworker makes from a prefix and an
  * address, so that a restart can tell its links and chains from anyone else's and find which
  * container or subnet each belongs to. With prefix 'arb' and container 10.254.0.2 in
