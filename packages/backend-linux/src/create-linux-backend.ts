@@ -36,13 +36,15 @@ const DEFAULT_STATE_DIR = '/var/lib/arbor';
 
 /**
  * cgroupParentFor names the cgroup that a state dir's containers sit in: base (like 'arbor')
- * for /var/lib/arbor, base plus a hash of the path for any other. Two arbords on one host (or
- * a test run beside arbord) then never see, nor sweep at start, each other's containers.
+ * plus '-<tag>' for a tag (like 'arbor-x'), plus a hash of the path for a state dir other than
+ * /var/lib/arbor (like 'arbor-x-0123456789ab'). Two arbords on one host (or a test run beside
+ * arbord) then never see, nor sweep at start, each other's containers.
  */
-export function cgroupParentFor(base: string, stateDir: string): string {
+export function cgroupParentFor(base: string, stateDir: string, tag = ''): string {
   const dir = resolve(stateDir);
-  if (dir === DEFAULT_STATE_DIR) return base;
-  return `${base}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  const tagged = tag === '' ? base : `${base}-${tag}`;
+  if (dir === DEFAULT_STATE_DIR) return tagged;
+  return `${tagged}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
 }
 
 /**
@@ -76,7 +78,7 @@ export function makeNamespaceContainerizer(config: LinuxBackendConfig, logger: L
   const { helpers, busybox } = hostHelpers('linux', config, ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar', 'arbor-devices']);
   return new NamespaceContainerizer({
     stateDir: config.stateDir,
-    cgroups: hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir), helpers),
+    cgroups: hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir, config.tag), helpers),
     helpers,
     busybox,
     ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),

@@ -12,6 +12,11 @@ export interface LinuxBackendConfig {
   defaultRootfs: string;
   /** maxContainers is what Capacity reports; 0 means 256. */
   maxContainers?: number;
+  /**
+   * tag names this arbord's links, chains and cgroups apart from another's on the host, like
+   * 'x' (links 'arbx...', cgroup 'arbor-x'); '' or absent keeps the untagged names.
+   */
+  tag?: string;
   /** networkPool, portPoolStart, portPoolSize configure the LinuxNetworker, like '10.254.0.0/22', 61001, 4534. */
   networkPool?: string;
   portPoolStart?: number;

@@ -3,13 +3,13 @@ import { TOKENS } from '@arbor/core';
 import type { Containerizer, Depot, Logger, Networker } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
 import { OverlayVolumizer } from '@arbor/images';
-import { LinuxNetworker } from '@arbor/network';
+import { LinuxNetworker, PoolRegistry } from '@arbor/network';
 import { makeNamespaceContainerizer, volumizerOptions } from './create-linux-backend';
 import type { LinuxBackendConfig } from './linux-backend-config';
 
 /**
  * makeLinuxBackendModule binds the linux backend's ports, reading stateDir, defaultRootfs,
- * maxContainers, stopTimeoutMs, imageMaxUnpackedBytes and the network pools from TOKENS.BackendConfig (the server's
+ * maxContainers, stopTimeoutMs, imageMaxUnpackedBytes, the tag and the network pools from TOKENS.BackendConfig (the server's
  * ArborConfig); the network is @arbor/network's LinuxNetworker. Resolving the Containerizer
  * fails with the reason when the host cannot serve it (not root, helpers not built, no default
  * rootfs). The Gardener closes the networker's coprocesses when arbord stops.
@@ -43,6 +43,9 @@ export function makeHostBackendModule<C extends LinuxBackendConfig>(makeContaine
             ...(config.networkPool && { networkPool: config.networkPool }),
             ...(config.portPoolStart && { portPoolStart: config.portPoolStart }),
             ...(config.portPoolSize && { portPoolSize: config.portPoolSize }),
+            ...(config.tag && { tag: config.tag }),
+            // refuses, at start, a tag or pools another live arbord on this host holds (/run/arbor/pools)
+            poolRegistry: new PoolRegistry(),
             logger,
           }),
         [TOKENS.BackendConfig, TOKENS.Logger],

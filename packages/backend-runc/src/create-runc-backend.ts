@@ -26,8 +26,8 @@ export function makeRuncContainerizer(config: RuncBackendConfig, logger: Logger 
   const version = checkRuncVersion(binary);
   const { helpers, busybox } = hostHelpers('runc', config, ['arbor-exec', 'arbor-init', 'arbor-tar', 'arbor-devices']);
   const cgroupRoot = config.cgroupRoot ?? '/sys/fs/cgroup';
-  // containers live in /sys/fs/cgroup/<controller>/arbor-runc[-<hash of a non-default stateDir>]/<handle>
-  const cgroupParent = cgroupParentFor('arbor-runc', config.stateDir);
+  // containers live in /sys/fs/cgroup/<controller>/arbor-runc[-<tag>][-<hash of a non-default stateDir>]/<handle>
+  const cgroupParent = cgroupParentFor('arbor-runc', config.stateDir, config.tag);
   logger.info('runc-backend', { runc: binary, version });
   return new RuncContainerizer({
     stateDir: config.stateDir,
