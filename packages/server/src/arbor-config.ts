@@ -66,6 +66,12 @@ export interface ArborConfig {
   imageMaxUnpackedBytes: number;
   /** runcBinary is the runc the runc backend runs: a path, or a name looked up in PATH. */
   runcBinary: string;
+  /**
+   * gardenListen serves Garden's HTTP protocol (for Garden's Go client, Concourse, Diego) beside
+   * gRPC, like 'unix:///run/arbor/garden.sock' (mode 0600) or 'tcp://127.0.0.1:7777' (under the
+   * TLS rules of listen); '' turns it off.
+   */
+  gardenListen: string;
   logLevel: LogLevel;
 }
 
@@ -94,6 +100,7 @@ export const DEFAULT_CONFIG: ArborConfig = {
   // 64 GiB, @arbor/images' DEFAULT_MAX_UNPACKED_BYTES: beyond real images, short of a full disk
   imageMaxUnpackedBytes: 64 * 1024 ** 3,
   runcBinary: 'runc',
+  gardenListen: '',
   logLevel: 'info',
 };
 
@@ -167,6 +174,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
     );
   }
   const listener = parseListen(config.listen);
+  const garden = parseGardenListen(config);
   wholeNumber(config, 'defaultGraceTimeMs');
   wholeNumber(config, 'maxContainers');
   wholeNumber(config, 'defaultPidLimit');
@@ -218,8 +226,16 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
   if (tls.requireClientCert && tls.ca === '') {
     throw new ConfigError('tls.ca', 'tls.requireClientCert needs tls.ca to verify client certificates');
   }
-  if (listener.kind === 'unix' && tls.cert !== '') {
+  const anyTcp = listener.kind === 'tcp' || garden?.kind === 'tcp';
+  if (!anyTcp && tls.cert !== '') {
     throw new ConfigError('tls.cert', `TLS applies to tcp:// listeners only, and listen is ${config.listen}`);
+  }
+  if (garden?.kind === 'tcp' && tls.cert === '' && !config.insecureTcp) {
+    throw new ConfigError(
+      'gardenListen',
+      `TCP without TLS is refused (${config.gardenListen}): set tls.cert and tls.key (--tls-cert, --tls-key), ` +
+        'or set insecureTcp (--insecure-tcp) to accept plaintext connections from anyone who can reach the port',
+    );
   }
   if (listener.kind === 'tcp' && tls.cert === '' && !config.insecureTcp) {
     throw new ConfigError(
@@ -228,17 +244,38 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
         'or set insecureTcp (--insecure-tcp) to accept plaintext connections from anyone who can reach the port',
     );
   }
-  if (listener.kind === 'tcp' && tls.cert === '' && tls.ca !== '') {
+  if (anyTcp && tls.cert === '' && tls.ca !== '') {
     throw new ConfigError('tls.ca', 'client certificates are checked only over TLS: set tls.cert and tls.key (--tls-cert, --tls-key) too');
   }
-  if (listener.kind === 'tcp' && tls.cert !== '' && tls.ca === '' && !tls.insecureAnonymousClients) {
+  if (anyTcp && tls.cert !== '' && tls.ca === '' && !tls.insecureAnonymousClients) {
     throw new ConfigError(
       'tls.ca',
-      `TCP needs client certificates (${config.listen}): whoever reaches the port can do what root can on this host. ` +
+      `TCP needs client certificates (${listener.kind === 'tcp' ? config.listen : config.gardenListen}): whoever reaches the port can do what root can on this host. ` +
         'Set tls.ca (--tls-ca) to the CA that signs your clients\' certificates, ' +
         'or set tls.insecureAnonymousClients (--tls-insecure-anonymous-clients) to let anyone who reaches the port in',
     );
   }
+}
+
+/**
+ * parseGardenListen parses gardenListen like listen; undefined when it is off ('').
+ * @throws ConfigError naming gardenListen, also when it is the gRPC listener's address
+ */
+export function parseGardenListen(config: ArborConfig): Listener | undefined {
+  if (config.gardenListen === '') return undefined;
+  let garden: Listener;
+  try {
+    garden = parseListen(config.gardenListen);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new ConfigError('gardenListen', err.message.replace(/^invalid config: listen: /, '').replace('arbord.sock', 'garden.sock'));
+    }
+    throw err;
+  }
+  if (config.gardenListen === config.listen) {
+    throw new ConfigError('gardenListen', `${config.gardenListen} is listen's address too: give Garden's HTTP protocol its own`);
+  }
+  return garden;
 }
 
 /**
@@ -263,13 +300,13 @@ function parsePortRanges(text: string): PortRange[] {
 
 /**
  * netInHostPorts is what the Gardener lets a NetIn name (GardenerConfig.netInHostPorts):
- * netInAllowedPorts, less arbord's own TCP port (a NetIn there would take the API's traffic,
+ * netInAllowedPorts, less arbord's own TCP ports, gRPC's and Garden's HTTP (a NetIn there would take the API's traffic,
  * from 127.0.0.1 too).
  */
 export function netInHostPorts(config: ArborConfig): { allowed: PortRange[]; reserved: number[] } {
-  const listener = parseListen(config.listen);
+  const listeners = [parseListen(config.listen), parseGardenListen(config)];
   return {
     allowed: parsePortRanges(config.netInAllowedPorts),
-    reserved: listener.kind === 'tcp' && listener.port !== 0 ? [listener.port] : [],
+    reserved: listeners.flatMap((l) => (l?.kind === 'tcp' && l.port !== 0 ? [l.port] : [])),
   };
 }

@@ -192,3 +192,36 @@ describe('netInHostPorts', () => {
     expect(netInHostPorts(mergeConfig(configFromFlags({ 'net-in-allowed-ports': '1-65535' }))).allowed).toEqual([{ start: 1, end: 65535 }]);
   });
 });
+
+describe('gardenListen', () => {
+  const valid = (input: ArborConfigInput): void => validateConfig(mergeConfig(input), ['linux']);
+
+  test('is off by default and reads from YAML, ARBOR_GARDEN_LISTEN and --garden-listen', async () => {
+    expect(DEFAULT_CONFIG.gardenListen).toBe('');
+    const configPath = await yamlFile('gardenListen: unix:///run/arbor/garden.sock');
+    expect((await loadConfig({ env: {}, configPath })).gardenListen).toBe('unix:///run/arbor/garden.sock');
+    expect(configFromEnv({ ARBOR_GARDEN_LISTEN: 'tcp://127.0.0.1:7777' }).gardenListen).toBe('tcp://127.0.0.1:7777');
+    expect(configFromFlags({ 'garden-listen': 'unix:///tmp/g.sock' }).gardenListen).toBe('unix:///tmp/g.sock');
+  });
+
+  test('a malformed address or listen\'s own address is refused, naming gardenListen', () => {
+    expect(() => valid({ gardenListen: 'http://x' })).toThrow(/gardenListen: 'http:\/\/x' must look like unix:\/\/\/run\/arbor\/garden.sock/);
+    expect(() => valid({ gardenListen: DEFAULT_CONFIG.listen })).toThrow(/gardenListen: .* is listen's address too/);
+  });
+
+  test('TCP follows the TLS rules of listen: plaintext only with insecureTcp, client certificates unless the loud key', () => {
+    expect(() => valid({ gardenListen: 'tcp://127.0.0.1:7777' })).toThrow(/gardenListen: TCP without TLS is refused/);
+    expect(() => valid({ gardenListen: 'tcp://127.0.0.1:7777', insecureTcp: true })).not.toThrow();
+    const tls = { cert: '/c.pem', key: '/k.pem' };
+    expect(() => valid({ gardenListen: 'tcp://127.0.0.1:7777', tls })).toThrow(/tls.ca: TCP needs client certificates \(tcp:\/\/127.0.0.1:7777\)/);
+    expect(() => valid({ gardenListen: 'tcp://127.0.0.1:7777', tls: { ...tls, ca: '/ca.pem' } })).not.toThrow();
+    expect(() => valid({ gardenListen: 'tcp://127.0.0.1:7777', tls: { ...tls, insecureAnonymousClients: true } })).not.toThrow();
+    // TLS config is fine with gRPC on a unix socket when Garden's HTTP is on TCP, and refused when neither is
+    expect(() => valid({ gardenListen: 'unix:///tmp/g.sock', tls: { ...tls, ca: '/ca.pem' } })).toThrow(/tls.cert: TLS applies to tcp:\/\/ listeners only/);
+  });
+
+  test('its TCP port is reserved from NetIn, like arbord\'s gRPC port', () => {
+    const config = mergeConfig({ listen: 'tcp://0.0.0.0:7777', gardenListen: 'tcp://0.0.0.0:7778', insecureTcp: true });
+    expect(netInHostPorts(config).reserved).toEqual([7777, 7778]);
+  });
+});

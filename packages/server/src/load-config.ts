@@ -65,6 +65,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     description: 'most bytes one image pull may unpack: bytes or a size like 64G',
   },
   { path: 'runcBinary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
+  {
+    path: 'gardenListen',
+    env: 'ARBOR_GARDEN_LISTEN',
+    flag: 'garden-listen',
+    kind: 'string',
+    description: "also serve Garden's HTTP protocol on unix:///path or tcp://host:port; off unless set",
+  },
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
   { path: 'tls.cert', env: 'ARBOR_TLS_CERT', flag: 'tls-cert', kind: 'string', description: 'server certificate (PEM file)' },
   { path: 'tls.key', env: 'ARBOR_TLS_KEY', flag: 'tls-key', kind: 'string', description: 'server private key (PEM file)' },

@@ -14,7 +14,7 @@ function usage(): string {
   return [
     'Usage: arbord [options]',
     '',
-    'arbord serves the Arbor (Garden) container API over gRPC.',
+    "arbord serves the Arbor (Garden) container API over gRPC, and Garden's own HTTP protocol with --garden-listen.",
     '',
     'Options (precedence: flags > ARBOR_* environment > config file > defaults):',
     `  --config <file>`.padEnd(width) + `YAML config file [ARBOR_CONFIG; default ${DEFAULT_CONFIG_PATH} if it exists]`,
@@ -26,6 +26,7 @@ function usage(): string {
     'Examples:',
     '  arbord --backend fake --listen unix:///tmp/arbord.sock --state-dir /tmp/arbor',
     '  arbord --listen tcp://0.0.0.0:7777 --tls-cert server.crt --tls-key server.key --tls-ca clients-ca.crt',
+    '  arbord --garden-listen unix:///run/arbor/garden.sock   # for Garden clients: Concourse, Diego, gaol',
     '  ARBOR_LOG_LEVEL=debug arbord --config /etc/arbor/arbord.yaml',
     '',
   ].join('\n');

@@ -3,8 +3,11 @@ import { load as loadProto } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Backend, Logger } from '@arbor/core';
+import { readFile } from 'node:fs/promises';
+import { GardenHttpServer, listenGarden } from '@arbor/garden-http';
+import type { GardenListener, GardenListenTarget } from '@arbor/garden-http';
 import { GardenService, PROTO_PATH, PROTO_ROOT } from '@arbor/proto';
-import { mergeConfig, parseListen, validateConfig } from './arbor-config';
+import { ConfigError, mergeConfig, parseGardenListen, parseListen, validateConfig } from './arbor-config';
 import type { ArborConfig, ArborConfigInput } from './arbor-config';
 import { backends as defaultBackends } from './backends';
 import type { BackendModules } from './backends';
@@ -20,6 +23,8 @@ export const GARDEN_SERVICE_NAME = 'arbor.v1.Garden';
 export interface RunningArbord {
   /** address is what GrpcClient.connect takes, like 'unix:///run/arbor/arbord.sock' or '127.0.0.1:40123'. */
   address: string;
+  /** gardenAddress is where Garden's HTTP protocol is served, like 'unix:///run/arbor/garden.sock'; '' when off. */
+  gardenAddress: string;
   config: ArborConfig;
   /** backend is the Gardener the server serves, for in-process inspection. */
   backend: Backend;
@@ -53,6 +58,40 @@ function logInsecureListener(config: ArborConfig, address: string, logger: Logge
   if (config.tls.requireClientCert !== undefined) {
     logger.info('config-deprecated', { field: 'tls.requireClientCert', note: 'client certificates are always required on TCP: remove the key' });
   }
+}
+
+async function pem(path: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new ConfigError(field, `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * startGardenHttp serves Garden's HTTP protocol over the same backend when gardenListen is
+ * set: on TCP with the TLS config gRPC uses (client certificates required unless
+ * tls.insecureAnonymousClients; plaintext only with insecureTcp, validated before).
+ */
+async function startGardenHttp(config: ArborConfig, backend: Backend, logger: Logger): Promise<GardenListener | undefined> {
+  const listener = parseGardenListen(config);
+  if (!listener) return undefined;
+  let target: GardenListenTarget = listener;
+  const { tls } = config;
+  if (listener.kind === 'tcp' && tls.cert !== '') {
+    const [cert, key, ca] = await Promise.all([
+      pem(tls.cert, 'tls.cert'),
+      pem(tls.key, 'tls.key'),
+      tls.ca === '' ? Promise.resolve(undefined) : pem(tls.ca, 'tls.ca'),
+    ]);
+    target = { ...listener, tls: { cert, key, ...(ca && { ca }), anonymousClients: tls.insecureAnonymousClients } };
+  }
+  const front = await listenGarden(new GardenHttpServer(backend, { logger }), target);
+  logger.info('garden-http-started', { address: front.address });
+  if (listener.kind === 'tcp' && tls.cert === '') {
+    logger.info('insecure-tcp-plaintext-allowed', { address: front.address, note: 'anyone who reaches this port can do what root can on this host' });
+  }
+  return front;
 }
 
 function shutdown(server: Server, timeoutMs: number): Promise<void> {
@@ -98,6 +137,16 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     throw err;
   }
   const { address } = listener;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+  let garden: GardenListener | undefined;
+  try {
+    garden = await startGardenHttp(config, backend, logger);
+  } catch (err) {
+    server.forceShutdown();
+    await listener.cleanup();
+    await backend.stop();
+    throw err;
+  }
   logger.info('arbord-started', { address, backend: config.backend, pid: process.pid });
   logInsecureListener(config, address, logger);
 
@@ -106,13 +155,15 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     logger.info('arbord-stopping', { address });
     health.setStatus('', 'NOT_SERVING');
     health.setStatus(GARDEN_SERVICE_NAME, 'NOT_SERVING');
-    await shutdown(server, options.shutdownTimeoutMs ?? 5000);
+    // Run/Attach over Garden's HTTP detach at once (the processes keep running), as in Garden
+    await Promise.all([shutdown(server, shutdownTimeoutMs), garden?.close(shutdownTimeoutMs)]);
     await backend.stop();
     await listener.cleanup();
     logger.info('arbord-stopped', { address });
   };
   return {
     address,
+    gardenAddress: garden?.address ?? '',
     config,
     backend,
     stop: () => (stopping ??= stop()),
