@@ -55,6 +55,13 @@ export interface ArborConfig {
   /** networkPool is the subnet containers get their /30 from, like '10.254.0.0/22'. */
   networkPool: string;
   /**
+   * tag names this arbord's links, chains and cgroups apart from another arbord's on the host,
+   * like guardian's --tag: '' (the default) keeps the untagged names ('arb' links and chains,
+   * 'arbor' cgroups); one lower-case letter or digit but b, v, i and t, like 'x', gives 'arbx'
+   * links and chains and 'arbor-x' cgroups (link names have at most 15 characters).
+   */
+  tag: string;
+  /**
    * netInAllowedPorts are the host ports a NetIn may name, like '1024-65535' or
    * '80,443,8000-8999'; arbord's own TCP port never (see netInHostPorts).
    */
@@ -95,6 +102,7 @@ export const DEFAULT_CONFIG: ArborConfig = {
   portPoolStart: 61001,
   portPoolSize: 4534,
   networkPool: '10.254.0.0/22',
+  tag: '',
   // Below 1024 are the host's own services (ssh on 22): a NetIn there would take their traffic.
   netInAllowedPorts: '1024-65535',
   // 64 GiB, @arbor/images' DEFAULT_MAX_UNPACKED_BYTES: beyond real images, short of a full disk
@@ -198,6 +206,10 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
   } catch (err) {
     if (ArborError.is(err)) throw new ConfigError('networkPool', `'${config.networkPool}' is not a subnet like 10.254.0.0/22`);
     throw err;
+  }
+  // the tags of @arbor/network's TAGS: 'arb' plus the tag must not look like another tag's names
+  if (!/^[ac-hj-suw-z0-9]?$/.test(config.tag)) {
+    throw new ConfigError('tag', `'${config.tag}' must be empty or one lower-case letter or digit but b, v, i and t, like 'x'`);
   }
   parsePortRanges(config.netInAllowedPorts);
   if (!Number.isSafeInteger(config.imageMaxUnpackedBytes) || config.imageMaxUnpackedBytes < 1) {

@@ -58,6 +58,15 @@ describe('loadConfig', () => {
     expect(() => configFromFlags({ 'default-pid-limit': 'lots' })).toThrow(/defaultPidLimit: flag --default-pid-limit: "lots" must be a whole number/);
   });
 
+  test("tag is '' (today's names) unless set in the file, ARBOR_TAG or --tag; one letter or digit is valid", async () => {
+    expect(DEFAULT_CONFIG.tag).toBe('');
+    expect((await loadConfig({ env: {}, configPath: await yamlFile('tag: x') })).tag).toBe('x');
+    expect(configFromEnv({ ARBOR_TAG: 'y' }).tag).toBe('y');
+    expect(configFromFlags({ tag: '7' }).tag).toBe('7');
+    for (const tag of ['', 'x', '7']) expect(() => validateConfig(mergeConfig({ tag }), ['linux'])).not.toThrow();
+    expect(() => validateConfig(mergeConfig({ tag: 'xy' }), ['linux'])).toThrow("invalid config: tag: 'xy' must be empty or one lower-case letter or digit but b, v, i and t");
+  });
+
   test('imageMaxUnpackedBytes is 64 GiB unless set, and takes sizes like 64G from YAML, env and flag', async () => {
     expect(DEFAULT_CONFIG.imageMaxUnpackedBytes).toBe(64 * 1024 ** 3);
     expect((await loadConfig({ env: {}, configPath: await yamlFile('imageMaxUnpackedBytes: 8G') })).imageMaxUnpackedBytes).toBe(8 * 1024 ** 3);
@@ -118,6 +127,10 @@ describe('validateConfig', () => {
     [{ defaultGraceTimeMs: -5 }, 'defaultGraceTimeMs'],
     [{ networkPool: '10.254.0.0' }, 'networkPool'],
     [{ networkPool: '10.254.0.0/31' }, 'networkPool'],
+    [{ tag: 'xy' }, 'tag'],
+    [{ tag: 'X' }, 'tag'],
+    [{ tag: 'b' }, 'tag'],
+    [{ tag: 't' }, 'tag'],
     [{ stateDir: 'relative/dir' }, 'stateDir'],
     [{ logLevel: 'loud' as never }, 'logLevel'],
     [{ netInAllowedPorts: '0-1023' }, 'netInAllowedPorts'],

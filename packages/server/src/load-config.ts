@@ -51,6 +51,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: 'portPoolSize', env: 'ARBOR_PORT_POOL_SIZE', flag: 'port-pool-size', kind: 'count', description: 'number of NetIn host ports' },
   { path: 'networkPool', env: 'ARBOR_NETWORK_POOL', flag: 'network-pool', kind: 'string', description: 'subnet of container addresses' },
   {
+    path: 'tag',
+    env: 'ARBOR_TAG',
+    flag: 'tag',
+    kind: 'string',
+    description: "names this arbord's links, chains and cgroups apart from another's on the host: one letter or digit, like 'x'",
+  },
+  {
     path: 'netInAllowedPorts',
     env: 'ARBOR_NET_IN_ALLOWED_PORTS',
     flag: 'net-in-allowed-ports',
