@@ -30,7 +30,48 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
 fi
 
-# setsid: arbord outlives this shell and its terminal.
+# Where systemd is pid 1, it runs arbord (scripts/arbord.service): a crash is followed by a
+# restart, which restores every container. The unit's drop-in carries this script's arguments.
+if [ -d /run/systemd/system ]; then
+  rm -f "$pidfile"
+  ready=unix:///run/arbor/arbord.sock
+  prev=""
+  for arg in "$@"; do
+    case "$arg" in
+      *[[:space:]\"\\]*)
+        echo "[start] under systemd an argument cannot hold spaces, quotes or backslashes: '$arg'; put it in /etc/arbor/arbord.yaml" >&2
+        exit 2
+        ;;
+    esac
+    listen=""
+    [ "$prev" = --listen ] && listen=$arg
+    case "$arg" in --listen=*) listen=${arg#--listen=} ;; esac
+    # the readiness check pings a unix socket; a TCP listener needs client certificates
+    case "$listen" in unix://*) ready=$listen ;; tcp://*) ready=none ;; esac
+    prev=$arg
+  done
+  unit=/etc/systemd/system/arbord.service
+  install -m 0644 scripts/arbord.service "$unit"
+  install -d -m 0755 "$unit.d"
+  args="$*"
+  # % starts a systemd specifier: %% is a literal one
+  printf '# written by scripts/start.sh: its arguments for arbord\n[Service]\nEnvironment="ARBORD_ARGS=%s" "ARBORD_READY_ADDRESS=%s"\n' \
+    "${args//%/%%}" "$ready" >"$unit.d/start-sh.conf"
+  systemctl daemon-reload
+  systemctl enable --quiet arbord.service
+  # restart returns once ExecStartPost's arbor ping answers, or fails
+  if systemctl restart arbord.service; then
+    echo "[start] arbord is running (pid $(systemctl show -p MainPID --value arbord.service), log $log, systemd unit arbord.service)"
+    echo "[start] try: h=\$(arbor create) && arbor run \"\$h\" -- echo hi && arbor destroy \"\$h\""
+    exit 0
+  fi
+  echo "[start] arbord did not come up under systemd (systemctl status arbord); the end of its log:" >&2
+  tail -n 20 "$log" >&2
+  exit 1
+fi
+
+# Elsewhere (a container, a chroot): setsid, so arbord outlives this shell and its terminal;
+# nothing restarts it after a crash.
 setsid nohup arbord "$@" >>"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 

@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 # What only the tests need: a Docker engine (images are built with dockerode), Debian's
-# registry v2 server (the tests start it on loopback), skopeo/umoci (compared against).
+# registry v2 server (the tests start it on loopback), skopeo/umoci (compared against),
+# systemd for `systemd-analyze verify scripts/arbord.service` (works without systemd as pid 1).
 # shellcheck source=scripts/lib.sh
 . ./scripts/lib.sh
-apt_install docker.io docker-registry skopeo umoci runc
+apt_install docker.io docker-registry skopeo umoci runc systemd
 start_dockerd
 
 export TURBO_TELEMETRY_DISABLED=1

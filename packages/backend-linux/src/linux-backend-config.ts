@@ -10,7 +10,7 @@ export interface LinuxBackendConfig {
   stateDir: string;
   /** defaultRootfs is a directory or 'raw:///dir'; '' means the busybox rootfs of scripts/build-rootfs.sh. */
   defaultRootfs: string;
-  /** maxContainers is what Capacity reports; 0 means 256. */
+  /** maxContainers caps the containers; 0 means the LinuxNetworker's pool decides (256 for the default /22). */
   maxContainers?: number;
   /**
    * tag names this arbord's links, chains and cgroups apart from another's on the host, like

@@ -2,9 +2,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { Command, CommanderError, Option } from 'commander';
-import { toWireError } from '@arbor/core';
-import type { BulkResult, Container, ContainerSpec, DiskLimits, ImageRef, NetOutProtocol, NetOutRule, Process, ProcessSpec, Signal } from '@arbor/core';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { arborVersion, toWireError } from '@arbor/core';
+import type { ArborEvent, BulkResult, Container, ContainerSpec, DiskLimits, ImageRef, NetOutProtocol, NetOutRule, Process, ProcessSpec, Signal } from '@arbor/core';
 import {
   collect,
   parseAddress,
@@ -19,6 +19,9 @@ import {
   parseRlimits,
   parseSize,
 } from './cli-parsers';
+import { addCommandExamples } from './cli-examples';
+import { COMPLETION_SHELLS, completionScript } from './completion';
+import type { CompletionShell } from './completion';
 import { extractTar } from './extract-tar';
 import { DEFAULT_ADDRESS, GrpcClient } from './grpc-client';
 import type { TlsOptions } from './grpc-client';
@@ -180,7 +183,10 @@ export function createArborCli(stdio: CliStdio): Command {
 
   program
     .command('capacity')
-    .description("show the server's memory, disk and container capacity")
+    .description(
+      "show the server's memory, disk and container capacity; maxContainers is the smaller of arbord's maxContainers " +
+        'and the /30s of its networkPool (256 for the default 10.254.0.0/22)',
+    )
     .action(async (_opts, cmd: Command) => {
       await print(cmd, await withClient(cmd, (c) => c.capacity()));
     });
@@ -616,3 +622,12 @@ export async function runArborCli(argv: readonly string[], stdio: CliStdio): Pro
     return 1;
   }
 }
+  program
+    .command('completion')
+    .description('print a shell completion script for arbor: commands and their flags')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(COMPLETION_SHELLS))
+    .action(async (shell: CompletionShell) => {
+      await write(stdio.stdout, completionScript(program, shell));
+    });
+
+  addCommandExamples(program);

@@ -86,6 +86,38 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
     const first = await startArbord();
     const container = await first.create({});
     await container.run({ id: 'quick', path: 'sh', args: ['-c', 'sleep 0.5; echo late; exit 3'] }, {});
+  // what systemd's Restart=on-failure relies on (scripts/arbord.service): a crash and a fresh
+  // start over the same state dir bring back every container, its processes and its network
+  it('brings back every container after the restart, with its running process, properties and address', async () => {
+    const first = await startArbord();
+    const before = [];
+    for (let i = 0; i < 3; i++) {
+      const container = await first.create({ properties: { n: String(i) } });
+      await container.run({ id: `sleeper-${i}`, path: 'sleep', args: ['600'] }, {});
+      before.push({ handle: container.handle, ip: (await container.info()).containerIp });
+    }
+    await killArbord();
+    first.close();
+
+    const second = await startArbord();
+    const handles = (await second.containers()).map((c) => c.handle).sort();
+    expect(handles).toEqual(before.map((b) => b.handle).sort());
+    for (const [i, { handle, ip }] of before.entries()) {
+      const again = await second.lookup(handle);
+      const info = await again.info();
+      expect({ processIds: info.processIds, ip: info.containerIp, properties: await again.properties() }).toEqual({
+        processIds: [`sleeper-${i}`],
+        ip,
+        properties: { n: String(i) },
+      });
+      const stdout = new OutputCollector();
+      const ps = await again.run({ path: 'sh', args: ['-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = sleep ] && echo alive && exit 0; done; exit 1'] }, { stdout });
+      expect(await ps.wait()).toBe(0);
+      expect(stdout.text()).toBe('alive\n');
+    }
+    second.close();
+  });
+
     await killArbord();
     first.close();
     await new Promise((r) => setTimeout(r, 1000));

@@ -185,6 +185,14 @@ describe('Gardener.create', () => {
     expect((await p.gardener.containers()).map((c) => c.handle)).toEqual(['one']);
   });
 
+  it("stops at the networker's pool even when maxContainers is set higher", async () => {
+    const p = ports({ maxContainers: 1000 });
+    const networker = Object.assign(p.networker, { capacity: jest.fn(async () => ({ maxContainers: 1 })) });
+    await p.gardener.create({ handle: 'one' });
+    await expect(p.gardener.create({ handle: 'two' })).rejects.toThrow(/max containers reached \(1\)/);
+    expect(networker.capacity).toHaveBeenCalled();
+  });
+
   describe.each([
     ['volumizer.create', (p: ReturnType<typeof ports>) => p.volumizer.create],
     ['containerizer.create', (p: ReturnType<typeof ports>) => p.containerizer.create],
@@ -216,6 +224,34 @@ describe('Gardener.create', () => {
     expect(await p.gardener.containers()).toEqual([]);
     await p.gardener.destroy('h');
     expect(p.depot.saved.has('h')).toBe(false);
+  });
+});
+
+describe('Gardener.capacity', () => {
+  const withPool = (p: ReturnType<typeof ports>, poolSize: number) =>
+    Object.assign(p.networker, { capacity: jest.fn(async () => ({ maxContainers: poolSize })) });
+
+  it("reports the networker's pool as maxContainers when none is configured", async () => {
+    const p = ports();
+    withPool(p, 64);
+    expect((await p.gardener.capacity()).maxContainers).toBe(64);
+  });
+
+  it('reports the smallest of the configured cap, the containerizer and the pool', async () => {
+    const under = ports({ maxContainers: 10 });
+    withPool(under, 64);
+    expect((await under.gardener.capacity()).maxContainers).toBe(10);
+    const over = ports({ maxContainers: 1000 });
+    withPool(over, 64);
+    expect((await over.gardener.capacity()).maxContainers).toBe(64);
+    const big = ports();
+    withPool(big, 1024);
+    expect((await big.gardener.capacity()).maxContainers).toBe(100);
+  });
+
+  it("takes the containerizer's when the networker has no pool", async () => {
+    expect((await ports().gardener.capacity()).maxContainers).toBe(100);
+    expect((await ports({ maxContainers: 7 }).gardener.capacity()).maxContainers).toBe(7);
   });
 });
 

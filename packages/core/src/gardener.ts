@@ -130,12 +130,12 @@ export class Gardener implements Backend {
   async ping(): Promise<void> {}
 
   async capacity(): Promise<Capacity> {
-    const [c, v] = await Promise.all([this.ports.containerizer.capacity(), this.ports.volumizer.capacity()]);
+    const [c, v, max] = await Promise.all([this.ports.containerizer.capacity(), this.ports.volumizer.capacity(), this.maxContainers()]);
     return {
       memoryInBytes: c.memoryInBytes,
       diskInBytes: v.diskInBytes,
       schedulableDiskInBytes: v.schedulableDiskInBytes,
-      maxContainers: this.maxContainers(c.maxContainers),
+      maxContainers: max,
     };
   }
 
@@ -145,8 +145,7 @@ export class Gardener implements Backend {
     const { containerizer, networker, volumizer, depot, logger, clock } = this.ports;
     const handle = spec.handle || this.ports.handleGenerator.generate();
     if (this.records.has(handle)) throw new HandleAlreadyExistsError(handle);
-    const { maxContainers } = await containerizer.capacity();
-    const max = this.maxContainers(maxContainers);
+    const max = await this.maxContainers();
     if (this.records.has(handle)) throw new HandleAlreadyExistsError(handle);
     if (this.records.size >= max) {
       throw new ResourceExhaustedError('containers', `max containers reached (${max}): destroy one before creating another`);
@@ -418,9 +417,15 @@ export class Gardener implements Backend {
 
   // ------------------------------------------------------------ internals
 
-  private maxContainers(containerizerMax: number): number {
+  /**
+   * maxContainers is the smallest of the configured cap (0: none), the Containerizer's and the
+   * Networker's (the /30s of its pool, like 256 for 10.254.0.0/22), as guardian's Capacity
+   * takes the network pool's size: a maxContainers of 1000 over a /22 pool still gives 256.
+   */
+  private async maxContainers(): Promise<number> {
+    const [c, n] = await Promise.all([this.ports.containerizer.capacity(), this.ports.networker.capacity?.()]);
     const configured = this.ports.config.maxContainers;
-    return configured > 0 ? Math.min(configured, containerizerMax) : containerizerMax;
+    return Math.min(c.maxContainers, n?.maxContainers ?? Infinity, configured > 0 ? configured : Infinity);
   }
 
   /** record returns a created container's record. @throws ContainerNotFoundError */

@@ -146,6 +146,11 @@ export interface Networker {
   destroy(handle: string): Promise<void>;
   /** restore re-reserves what the given containers held before a restart, and sweeps the rest. */
   restore(records: readonly ContainerRecord[]): Promise<void>;
+  /**
+   * capacity says how many containers the networker can address: the /30s its pool hands out,
+   * like 256 for 10.254.0.0/22. Absent on a networker without a pool (no cap of its own).
+   */
+  capacity?(): Promise<{ maxContainers: number }>;
   /** close releases arbord's own resources (helper coprocesses); container networks stay. */
   close?(): Promise<void>;
 }
@@ -197,7 +202,11 @@ export interface Clock {
 export interface GardenerConfig {
   /** defaultGraceTimeMs applies when a spec has none; 0 means never reaped. */
   defaultGraceTimeMs: number;
-  /** maxContainers caps the containers; 0 means the Containerizer's capacity decides. */
+  /**
+   * maxContainers caps the containers; 0 means the ports decide: the smaller of the
+   * Containerizer's capacity and the Networker's (the /30s its pool holds, like 256 for a /22).
+   * A cap above the Networker's is lowered to it: a container needs an address.
+   */
   maxContainers: number;
   /**
    * defaultPidLimit is the pid limit, like 4096, of containers created without one, so that a

@@ -57,7 +57,10 @@ export interface InitContainerizerOptions {
   busybox: string;
   /** stopTimeoutMs is how long Stop waits after TERM before KILL; 10 s in production. */
   stopTimeoutMs?: number;
-  /** maxContainers is what Capacity reports. */
+  /**
+   * maxContainers is the containerizer's own cap; absent means none of its own (the largest
+   * safe integer): the Networker's pool decides, 256 for the default 10.254.0.0/22.
+   */
   maxContainers?: number;
   logger?: Logger;
 }
@@ -362,7 +365,7 @@ export abstract class InitContainerizer implements Containerizer {
   async capacity(): Promise<{ memoryInBytes: number; maxContainers: number }> {
     const meminfo = await readFile('/proc/meminfo', 'utf8');
     const kb = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
-    return { memoryInBytes: kb * 1024, maxContainers: this.options.maxContainers ?? 256 };
+    return { memoryInBytes: kb * 1024, maxContainers: this.options.maxContainers ?? Number.MAX_SAFE_INTEGER };
   }
 
   // ------------------------------------------------------------ state

@@ -127,6 +127,15 @@ describe('SubnetPool', () => {
     expect(ArborError.is(catchError(() => pool.allocate('a', '')))).toBe(true);
   });
 
+  it('says how many /30s it holds: 256 for the default /22, 1024 for a /20, one for a /30', () => {
+    expect(new SubnetPool().size).toBe(256);
+    expect(new SubnetPool({ pool: '10.254.0.0/20' }).size).toBe(1024);
+    expect(new SubnetPool({ pool: '10.254.0.0/30' }).size).toBe(1);
+    const pool = new SubnetPool({ pool: '10.254.0.0/28' });
+    for (let i = 0; i < pool.size; i++) pool.allocate(`c${i}`, '');
+    expect(() => pool.allocate('one-more', '')).toThrow(ResourceExhaustedError);
+  });
+
   it('refuses a pool with no /30 in it', () => {
     expect(() => new SubnetPool({ pool: '10.0.0.0/31' })).toThrow(InvalidArgumentError);
   });

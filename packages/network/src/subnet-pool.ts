@@ -66,6 +66,15 @@ export class SubnetPool {
   }
 
   /**
+   * size is how many /30s the pool hands out, one container each: 2^(30 - prefix), like 256
+   * for 10.254.0.0/22 and 1024 for 10.254.0.0/20. Containers asking for their own subnet
+   * outside the pool do not count against it.
+   */
+  get size(): number {
+    return 2 ** (DYNAMIC_PREFIX - this.pool.prefixLength);
+  }
+
+  /**
    * allocate gives handle an address for request ('' | subnet | exact address).
    * @throws InvalidArgumentError('network') for a malformed request, the subnet's network,
    *   gateway or broadcast address, or a subnet overlapping one of another size

@@ -16,6 +16,10 @@ import { composeBackend } from './composition-root';
 import { createGardenService } from './garden-service';
 import { JsonLogger } from './json-logger';
 import { tolerantDefinition } from './undecodable-message';
+import { ArborMetrics } from './arbor-metrics';
+import { startMetricsServer } from './metrics-server';
+import type { MetricsServer } from './metrics-server';
+import { logContainerCapacity } from './log-container-capacity';
 
 /** GARDEN_SERVICE_NAME is the fully qualified gRPC service name, for health checks and reflection. */
 export const GARDEN_SERVICE_NAME = 'arbor.v1.Garden';
@@ -166,6 +170,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     gardenAddress: garden?.address ?? '',
     config,
     backend,
+  await logContainerCapacity(config, backend, logger);
     stop: () => (stopping ??= stop()),
   };
 }
