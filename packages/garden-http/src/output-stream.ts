@@ -6,8 +6,8 @@ export interface OutputStreamOptions {
   /** maxBufferedBytes bounds what waits for an attacher, like 1 MiB. */
   maxBufferedBytes: number;
   /**
-   * unattachedWaitMs is how long a full buffer holds the process back waiting for a first
-   * attacher, like 10 s; then, since nobody asked for the stream, its output is discarded.
+   * unattachedWaitMs is how long a full buffer holds the process back waiting for an
+   * attacher, like 10 s; then, since nobody reads the stream, its output is discarded.
    */
   unattachedWaitMs: number;
   /** onDiscard is told once when output starts being discarded. */
@@ -27,7 +27,6 @@ export class OutputStream {
   private queue: Buffer[] = [];
   private queued = 0;
   private readonly readers = new Set<Socket>();
-  private everAttached = false;
   private discarding = false;
   private ended = false;
   private held: (() => void) | undefined;
@@ -57,10 +56,9 @@ export class OutputStream {
     this.queued += chunk.length;
     if (this.queued <= this.options.maxBufferedBytes) return done();
     this.held = done;
-    if (!this.everAttached) {
-      this.heldTimer = setTimeout(() => this.discard(), this.options.unattachedWaitMs);
-      this.heldTimer.unref();
-    }
+    // no reader now (none yet, or the last one left): wait a while for one, then discard
+    this.heldTimer = setTimeout(() => this.discard(), this.options.unattachedWaitMs);
+    this.heldTimer.unref();
   }
 
   private discard(): void {
@@ -89,17 +87,11 @@ export class OutputStream {
    * the stream; several readers each get every byte written while they are attached.
    */
   attach(socket: Socket): void {
-    this.everAttached = true;
     this.discarding = false;
     this.readers.add(socket);
-    socket.once('close', () => {
-      this.readers.delete(socket);
-      // a gone reader must not hold the process back
-      if (this.readers.size === 0 && this.held && !this.heldTimer) {
-        this.heldTimer = setTimeout(() => this.discard(), this.options.unattachedWaitMs);
-        this.heldTimer.unref();
-      }
-    });
+    // a gone reader must not hold the process back: the next write that finds no reader
+    // buffers, then waits unattachedWaitMs for another one
+    socket.once('close', () => this.readers.delete(socket));
     for (const chunk of this.queue) socket.write(chunk);
     this.queue = [];
     this.queued = 0;

@@ -1,0 +1,136 @@
+// A real arbord (packages/server/dist/main.js) with --garden-listen, as a child process over
+// a fresh state dir: the pattern of contract-tests' hostile/real-arbord.ts, with Garden's
+// HTTP front beside gRPC.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { GrpcClient } from '@arbor/client';
+import type { WireTarget } from './wire.testkit';
+import { call } from './wire.testkit';
+
+const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
+
+/**
+ * OWN_NETWORK keeps these arbords' links, chains, addresses and ports apart from other
+ * arbords on the host (other suites run theirs at the same time): --tag where this arbord
+ * has it, and a pool of addresses and ports of their own.
+ */
+function ownNetwork(): string[] {
+  const help = existsSync(ARBORD) ? spawnSync(process.execPath, [ARBORD, '--help']).stdout.toString() : '';
+  return [
+    ...(help.includes('--tag') ? ['--tag', 'g'] : []),
+    '--network-pool', '10.251.0.0/22',
+    '--port-pool-start', '51001',
+    '--port-pool-size', '1000',
+  ];
+}
+
+/** HOST_BACKENDS are the real backends this host can run: linux, and runc where runc is installed. */
+export const HOST_BACKENDS: string[] = ['linux', ...(spawnSync('runc', ['--version']).status === 0 ? ['runc'] : [])];
+
+/** describeRoot runs a block only as root (namespaces, cgroups); elsewhere it is skipped. */
+export const describeRoot: jest.Describe = process.getuid?.() === 0 ? describe : describe.skip;
+
+export interface RealArbord {
+  /** garden dials Garden's HTTP front. */
+  garden: WireTarget;
+  /** grpc is a client of the same arbord over gRPC. */
+  grpc: GrpcClient;
+  /** gardenListen is what --garden-listen was, like unix:///tmp/arbor-garden-linux-XXXX/garden.sock. */
+  gardenListen: string;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+/** freePort asks the kernel for a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function dial(open: () => Socket): Promise<Socket> {
+  return new Promise((resolveSocket, reject) => {
+    const socket = open();
+    socket.once('connect', () => resolveSocket(socket));
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * startRealArbord starts arbord for backend with Garden's HTTP on a unix socket, or on TCP
+ * (plaintext on 127.0.0.1, with --insecure-tcp) when transport is 'tcp', and waits until
+ * GET /ping answers.
+ */
+export async function startRealArbord(backend: string, transport: 'unix' | 'tcp' = 'unix', extraArgs: string[] = []): Promise<RealArbord> {
+  if (!existsSync(ARBORD)) throw new Error(`${ARBORD} is missing: build @arbor/server first`);
+  const dir = await mkdtemp(join(tmpdir(), `arbor-garden-${backend}-`));
+  const socket = join(dir, 'arbord.sock');
+  const port = transport === 'tcp' ? await freePort() : 0;
+  const gardenListen = transport === 'tcp' ? `tcp://127.0.0.1:${port}` : `unix://${join(dir, 'garden.sock')}`;
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      ARBORD,
+      '--backend', backend,
+      '--listen', `unix://${socket}`,
+      '--garden-listen', gardenListen,
+      ...(transport === 'tcp' ? ['--insecure-tcp'] : []),
+      '--state-dir', join(dir, 'state'),
+      '--log-level', 'error',
+      ...(backend === 'fake' ? [] : ownNetwork()),
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const garden: WireTarget = {
+    connect: () => dial(() => (transport === 'tcp' ? connect(port, '127.0.0.1') : connect(gardenListen.slice('unix://'.length)))),
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await call(garden, 'GET', '/ping')).status === 200) break;
+    } catch (err) {
+      if (Date.now() > deadline || exited) {
+        child.kill('SIGKILL');
+        throw err;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const grpc = await GrpcClient.connect(`unix://${socket}`);
+  return {
+    garden,
+    grpc,
+    gardenListen,
+    alive: () => !exited,
+    stop: async () => {
+      if (!exited) {
+        const left = await grpc.containers().catch(() => []);
+        await Promise.allSettled(left.map((c) => grpc.destroy(c.handle)));
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await gone;
+        clearTimeout(timer);
+      }
+      grpc.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
