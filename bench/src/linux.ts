@@ -46,6 +46,12 @@ export async function benchLinux(): Promise<void> {
     listen: `unix://${dir}/arbord.sock`,
     stateDir: join(dir, 'state'),
     logLevel: 'error',
+    // a tag and pools of its own: the bench never sweeps a running arbord's links, chains or
+    // cgroups, and refuses to start (naming it) if another bench holds them
+    tag: 'x',
+    networkPool: '10.253.0.0/22',
+    portPoolStart: 47000,
+    portPoolSize: 200,
   });
   const client = await GrpcClient.connect(server.address);
   try {

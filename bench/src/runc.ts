@@ -43,7 +43,17 @@ export async function benchRunc(): Promise<void> {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-runc-'));
-  const server = await startArbord({ backend: 'runc', listen: `unix://${dir}/arbord.sock`, stateDir: join(dir, 'state'), logLevel: 'error' });
+  const server = await startArbord({
+    backend: 'runc',
+    listen: `unix://${dir}/arbord.sock`,
+    stateDir: join(dir, 'state'),
+    logLevel: 'error',
+    // a tag and pools of its own, apart from a running arbord's and the linux bench's ('x')
+    tag: 'y',
+    networkPool: '10.253.4.0/22',
+    portPoolStart: 47200,
+    portPoolSize: 200,
+  });
   const client = await GrpcClient.connect(server.address);
   const runcRoot = join(dir, 'raw-runc');
   try {

@@ -5,11 +5,13 @@ import { GrpcClient } from '@arbor/client';
 import { silentLogger } from '@arbor/core';
 import { startArbord, type StartOptions } from '@arbor/server';
 import type { BackendOverrides, ContractServer } from './contract-setup';
+import { freeTestNetwork } from './helpers/test-network';
 
 /**
  * startArbordContractServer runs arbord with the named backend on a unix socket in a temp
  * dir and reaches it through GrpcClient: the whole path a user takes (client -> gRPC ->
- * server -> backend). Every backend's over-gRPC contract run uses it.
+ * server -> backend). Every backend's over-gRPC contract run uses it. arbord gets a tag of its
+ * own, so it never sweeps the links, chains and cgroups of another test's or a running arbord.
  */
 export async function startArbordContractServer(
   backend: string,
@@ -18,7 +20,13 @@ export async function startArbordContractServer(
 ): Promise<ContractServer> {
   const dir = await mkdtemp(join(tmpdir(), `arbor-contract-${backend}-`));
   const server = await startArbord(
-    { backend, listen: `unix://${join(dir, 'arbord.sock')}`, stateDir: join(dir, 'state'), ...overrides },
+    {
+      backend,
+      listen: `unix://${join(dir, 'arbord.sock')}`,
+      stateDir: join(dir, 'state'),
+      ...(backend !== 'fake' && { tag: (await freeTestNetwork()).tag }),
+      ...overrides,
+    },
     { logger: silentLogger, ...options },
   );
   const opened: GrpcClient[] = [];

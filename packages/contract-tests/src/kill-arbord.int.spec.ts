@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { GrpcClient } from '@arbor/client';
 import { OutputCollector } from './helpers/output-collector';
+import { freeTestNetwork, networkArgs, type TestNetwork } from './helpers/test-network';
 
 const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
 const hasRunc = spawnSync('runc', ['--version']).status === 0;
@@ -20,12 +21,14 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
   jest.setTimeout(60_000);
   let dir: string;
   let arbord: ChildProcess | undefined;
+  // network is this test's tag and pools, kept across kill and restart: the restarted arbord finds its own links
+  let network: TestNetwork;
   const socket = () => join(dir, 'arbord.sock');
 
   /** startArbord runs the real arbord binary and waits until it answers a Ping. */
   async function startArbord(): Promise<GrpcClient> {
     if (!existsSync(ARBORD)) throw new Error(`${ARBORD} is missing: build @arbor/server first`);
-    arbord = spawn(process.execPath, [ARBORD, '--backend', backend, '--listen', `unix://${socket()}`, '--state-dir', join(dir, 'state'), '--log-level', 'error'], {
+    arbord = spawn(process.execPath, [ARBORD, '--backend', backend, '--listen', `unix://${socket()}`, '--state-dir', join(dir, 'state'), '--log-level', 'error', ...networkArgs(network)], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const deadline = Date.now() + 20_000;
@@ -51,6 +54,7 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), `arbor-kill-${backend}-`));
+    network = await freeTestNetwork();
   });
   afterEach(async () => {
     await killArbord();

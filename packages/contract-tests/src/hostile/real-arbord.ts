@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GrpcClient } from '@arbor/client';
+import { freeTestNetwork, networkArgs, type TestNetwork } from '../helpers/test-network';
 
 const ARBORD = resolve(__dirname, '..', '..', '..', 'server', 'dist', 'main.js');
 
@@ -27,22 +28,36 @@ export interface RealArbord {
   alive(): boolean;
   /** pid is arbord's host pid. */
   pid: number;
+  /** network is its tag and pools, like tag 'x' and 10.252.76.0/22: its own, apart from any running arbord's. */
+  network: TestNetwork;
+  /** terminate ends arbord with TERM, as systemd stops it, and keeps dir: containers stay for the next start over it. */
+  terminate(): Promise<void>;
   /** stop destroys every container left, ends arbord with TERM and removes dir. */
   stop(): Promise<void>;
 }
 
+export interface RealArbordOptions {
+  /** network is the tag and pools to start with; by default a free one (freeTestNetwork). */
+  network?: TestNetwork;
+  /** dir is the dir of an arbord that ran before (RealArbord.dir): its socket and state dir are reused. */
+  dir?: string;
+}
+
 /**
  * startRealArbord starts arbord on a unix socket in a temp dir and waits until it answers a
- * Ping. extraArgs go to arbord as they are (like ['--default-grace-time', '0']).
+ * Ping. extraArgs go to arbord as they are (like ['--default-grace-time', '0']), after the
+ * flags of its own tag and pools, so that it never touches the links, chains and cgroups of
+ * another test's arbord or of one running on this host.
  */
-export async function startRealArbord(backend: string, extraArgs: string[] = []): Promise<RealArbord> {
+export async function startRealArbord(backend: string, extraArgs: string[] = [], options: RealArbordOptions = {}): Promise<RealArbord> {
   if (!existsSync(ARBORD)) throw new Error(`${ARBORD} is missing: build @arbor/server first`);
-  const dir = await mkdtemp(join(tmpdir(), `arbor-hostile-${backend}-`));
+  const network = options.network ?? (await freeTestNetwork());
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `arbor-hostile-${backend}-`)));
   const socket = join(dir, 'arbord.sock');
   const stateDir = join(dir, 'state');
   const child: ChildProcess = spawn(
     process.execPath,
-    [ARBORD, '--backend', backend, '--listen', `unix://${socket}`, '--state-dir', stateDir, '--log-level', 'error', ...extraArgs],
+    [ARBORD, '--backend', backend, '--listen', `unix://${socket}`, '--state-dir', stateDir, '--log-level', 'error', ...networkArgs(network), ...extraArgs],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   let exited = false;
@@ -65,21 +80,30 @@ export async function startRealArbord(backend: string, extraArgs: string[] = [])
     }
   }
   const connected = client;
+  const terminate = async (): Promise<void> => {
+    if (exited) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  };
   return {
     client: connected,
     dir,
     stateDir,
     pid: child.pid ?? 0,
+    network,
     alive: () => !exited,
+    terminate: async () => {
+      await terminate();
+      connected.close();
+    },
     stop: async () => {
       if (!exited) {
         const left = await connected.containers().catch(() => []);
         await Promise.allSettled(left.map((c) => connected.destroy(c.handle)));
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await gone;
-        clearTimeout(timer);
+        await terminate();
       }
       connected.close();
       await rm(dir, { recursive: true, force: true });
