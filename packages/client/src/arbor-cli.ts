@@ -71,6 +71,12 @@ function flatten(value: unknown, prefix = ''): string[] {
   return [`${prefix}: ${String(value)}`];
 }
 
+/** eventLine is an event for people and awk: 'time kind handle [process-id exit-code]'. */
+function eventLine(event: ArborEvent): string {
+  const head = `${new Date(event.timeMs).toISOString()} ${event.kind} ${event.handle}`;
+  return event.kind === 'process-exited' ? `${head} ${event.processId ?? ''} ${event.exitCode ?? ''}` : head;
+}
+
 /**
  * createArborCli builds the `arbor` command line. Each action prints its result (plain or
  * --json) and returns; errors propagate to runArborCli, which maps them to exit codes.
@@ -138,6 +144,8 @@ export function createArborCli(stdio: CliStdio): Command {
         '  arbor stream-out web-1 --path /var/log --to-dir ./logs',
         '  arbor --json list --property app=web',
         '  arbor pull docker://127.0.0.1:5000/app#v1',
+        '  arbor events --handle web-1',
+        '  arbor version',
         '  arbor --address arbor.example:7777 --tls-ca ca.crt --tls-cert me.crt --tls-key me.key list',
         '  arbor destroy web-1',
       ].join('\n'),
@@ -179,6 +187,57 @@ export function createArborCli(stdio: CliStdio): Command {
     .action(async (_opts, cmd: Command) => {
       await withClient(cmd, (c) => c.ping());
       await print(cmd, { ok: true }, 'ok');
+    });
+
+  program
+    .command('version')
+    .description("show this client's version and arbord's")
+    .action(async (_opts, cmd: Command) => {
+      const client = arborVersion();
+      const server = await withClient(cmd, (c) => c.serverVersion()).catch(async (err: unknown) => {
+        // the client's version is worth showing even when arbord cannot be reached
+        if (!globals(cmd).json) await write(stdio.stdout, `client: ${client}\n`);
+        throw err;
+      });
+      await print(cmd, { client, server }, `client: ${client}\nserver: ${server}`);
+    });
+
+  program
+    .command('events')
+    .description('follow what happens to containers (created, stopped, destroyed, reaped, oom, process-exited), one line each, until interrupted')
+    .option('--handle <handle>', 'only this container (repeatable)', collect, [])
+    .option('--count <n>', 'stop after this many events', parseCount)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Each line is: time kind handle [process-id exit-code], like',
+        '  2026-01-02T03:04:05.678Z process-exited web-1 job 3',
+        'With --json, one JSON object a line: {"kind","handle","processId","exitCode","timeMs","message"}.',
+        '',
+        'Examples:',
+        '  arbor events',
+        '  arbor --json events --handle web-1 --count 1',
+      ].join('\n'),
+    )
+    .action(async (opts: { handle: string[]; count?: number }, cmd: Command) => {
+      const abort = new AbortController();
+      const interrupt = (): void => abort.abort();
+      globalThis.process.once('SIGINT', interrupt);
+      globalThis.process.once('SIGTERM', interrupt);
+      try {
+        await withClient(cmd, async (c) => {
+          if (opts.count === 0) return;
+          let seen = 0;
+          for await (const event of await c.events({ handles: opts.handle }, abort.signal)) {
+            await print(cmd, event, eventLine(event));
+            if (++seen === opts.count) break;
+          }
+        });
+      } finally {
+        globalThis.process.off('SIGINT', interrupt);
+        globalThis.process.off('SIGTERM', interrupt);
+      }
     });
 
   program
@@ -586,6 +645,15 @@ export function createArborCli(stdio: CliStdio): Command {
       await print(cmd, { ok: true }, '');
     });
 
+  program
+    .command('completion')
+    .description('print a shell completion script for arbor: commands and their flags')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(COMPLETION_SHELLS))
+    .action(async (shell: CompletionShell) => {
+      await write(stdio.stdout, completionScript(program, shell));
+    });
+
+  addCommandExamples(program);
   return program;
 }
 
@@ -622,12 +690,3 @@ export async function runArborCli(argv: readonly string[], stdio: CliStdio): Pro
     return 1;
   }
 }
-  program
-    .command('completion')
-    .description('print a shell completion script for arbor: commands and their flags')
-    .addArgument(new Argument('<shell>', 'bash or zsh').choices(COMPLETION_SHELLS))
-    .action(async (shell: CompletionShell) => {
-      await write(stdio.stdout, completionScript(program, shell));
-    });
-
-  addCommandExamples(program);

@@ -2,6 +2,7 @@ import { Metadata, credentials, status } from '@grpc/grpc-js';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { ArborError, InvalidArgumentError, PermissionDeniedError, ServiceUnavailableError, validateContainerSpec, validateHandle } from '@arbor/core';
 import type {
+  ArborEvent,
   BulkResult,
   Capacity,
   Client,
@@ -9,13 +10,14 @@ import type {
   ContainerInfo,
   ContainerMetrics,
   ContainerSpec,
+  EventFilter,
   ImagePullProgress,
   ImageRef,
   Properties,
   PulledImageInfo,
 } from '@arbor/core';
 import { GardenClient } from '@arbor/proto';
-import type { ContainerInfoEntry, ContainerMetricsEntry, PullImageProgress } from '@arbor/proto';
+import type { ContainerInfoEntry, ContainerMetricsEntry, Event as EventMessage, PullImageProgress } from '@arbor/proto';
 import { errorFromDetail, fromGrpcError } from './from-grpc-error';
 import { GrpcContainer } from './grpc-container';
 import type { UnaryMethod, Wire } from './grpc-container';
@@ -24,6 +26,7 @@ import {
   containerInfoFromProto,
   containerMetricsFromProto,
   containerSpecToProto,
+  eventFromProto,
   imageRefToProto,
   pullProgressFromProto,
 } from '@arbor/proto';
@@ -162,6 +165,15 @@ export class GrpcClient implements Client {
     await this.wire.unary(this.grpc.ping, {});
   }
 
+  /**
+   * serverVersion asks arbord for its version (in Ping's answer), like '0.1.0'; 'unknown'
+   * from a server too old to say.
+   */
+  async serverVersion(): Promise<string> {
+    const res = await this.wire.unary(this.grpc.ping, {});
+    return res.version || 'unknown';
+  }
+
   async capacity(): Promise<Capacity> {
     return capacityFromProto(await this.wire.unary(this.grpc.capacity, {}));
   }
@@ -236,5 +248,60 @@ export class GrpcClient implements Client {
         reject(callError(err, target, this.clientCert));
       });
     });
+  }
+
+  /**
+   * events streams Events: it resolves once arbord has sent the response headers, which it
+   * does once subscribed, so every event after that is seen. Reading is flow-controlled: a
+   * loop that reads slowly makes arbord queue, and arbord drops a subscriber that falls
+   * too far behind (the iteration throws ResourceExhaustedError). Events of a kind this
+   * client does not know (from a newer server) are skipped. Aborting signal or leaving the
+   * loop cancels the call.
+   */
+  async events(filter: EventFilter = {}, signal?: AbortSignal): Promise<AsyncIterableIterator<ArborEvent>> {
+    const handles = [...(filter.handles ?? [])];
+    handles.forEach((h) => validateHandle(h));
+    const target = this.address;
+    const clientCert = this.clientCert;
+    const call = this.grpc.events({ handles });
+    let failure: Error | undefined;
+    // the listener stays: an error between the headers and the first read must not go unhandled
+    call.on('error', (err: Error) => (failure ??= err));
+    const cancel = (): void => call.cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
+    if (signal?.aborted) cancel();
+    await new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error): void => {
+        call.off('metadata', onMetadata);
+        call.off('error', settle);
+        if (err && !signal?.aborted) {
+          signal?.removeEventListener('abort', cancel);
+          reject(callError(err, target, clientCert));
+        } else resolve();
+      };
+      const onMetadata = (): void => settle();
+      call.once('metadata', onMetadata);
+      call.once('error', settle);
+    });
+    async function* read(): AsyncGenerator<ArborEvent> {
+      try {
+        for await (const message of call as AsyncIterable<EventMessage>) {
+          let event: ArborEvent;
+          try {
+            event = eventFromProto(message);
+          } catch {
+            continue;
+          }
+          yield event;
+        }
+      } catch (err) {
+        if (signal?.aborted) return;
+        throw callError(failure ?? err, target, clientCert);
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+        call.cancel();
+      }
+    }
+    return read();
   }
 }

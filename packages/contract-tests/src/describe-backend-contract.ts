@@ -4,6 +4,7 @@ import { describePullImage } from './areas/describe-pull-image';
 import { describeDestroy } from './areas/describe-destroy';
 import { describeEnforcement } from './areas/describe-enforcement';
 import { describeErrorRoundTrip } from './areas/describe-error-round-trip';
+import { describeEvents } from './areas/describe-events';
 import { describeGraceTime } from './areas/describe-grace-time';
 import { describeInfoAndMetrics } from './areas/describe-info-and-metrics';
 import { describeIsolation } from './areas/describe-isolation';
@@ -55,6 +56,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeNetworking(ctx);
     describeProperties(ctx);
     describeGraceTime(ctx);
+    describeEvents(ctx);
     describeErrorRoundTrip(ctx);
     describeEnforcement(ctx, capabilities);
     describeIsolation(ctx, capabilities);

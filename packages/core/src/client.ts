@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type {
+  ArborEvent,
   BandwidthLimits,
   BulkResult,
   Capacity,
@@ -8,6 +9,7 @@ import type {
   ContainerSpec,
   CpuLimits,
   DiskLimits,
+  EventFilter,
   ImageRef,
   Limits,
   MemoryLimits,
@@ -157,6 +159,15 @@ export interface Client {
    * refuses, DigestMismatchError-like ArborErrors when the image is not what it claims
    */
   pullImage(image: ImageRef, onProgress?: (progress: ImagePullProgress) => void): Promise<PulledImageInfo>;
+  /**
+   * events follows what happens to containers (beyond Garden): it resolves once subscribed,
+   * so every event after that is seen (there is no history), then yields each event that
+   * matches filter until signal aborts, the loop breaks, or the server stops. A subscriber
+   * that lets too many events wait (1024 on the Gardener) is dropped rather than slowing the
+   * server: its iteration throws ResourceExhaustedError ('events: subscriber fell behind by N events').
+   * @throws InvalidArgumentError for a bad handle in filter
+   */
+  events(filter?: EventFilter, signal?: AbortSignal): Promise<AsyncIterableIterator<ArborEvent>>;
 }
 
 /** Backend is the server side: a Client that can start, stop and report grace times. */

@@ -10,6 +10,7 @@ import {
   ResourceExhaustedError,
 } from './errors';
 import { GraceReaper } from './grace-reaper';
+import { GardenerEvents, OOM_INFO_EVENT } from './events';
 import { mergeEnv } from './environment';
 import type { Logger } from './logger';
 import type {
@@ -23,6 +24,7 @@ import type {
   Volumizer,
 } from './ports';
 import type {
+  ArborEvent,
   BandwidthLimits,
   BulkResult,
   Capacity,
@@ -31,6 +33,7 @@ import type {
   ContainerSpec,
   CpuLimits,
   DiskLimits,
+  EventFilter,
   Limits,
   MemoryLimits,
   NetOutRule,
@@ -66,6 +69,8 @@ export interface GardenerPorts {
   clock: Clock;
   logger: Logger;
   config: GardenerConfig;
+  /** events is where the Gardener publishes what happens (Client.events); absent: its own. */
+  events?: GardenerEvents;
 }
 
 /** HOSTNAME_LENGTH: a container's hostname is the last 49 characters of its handle. */
@@ -81,11 +86,17 @@ export class Gardener implements Backend {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly destroying = new Map<string, Promise<void>>();
   private readonly reaper: GraceReaper;
+  private readonly eventHub: GardenerEvents;
+  // exitWatched holds '<handle>\0<process id>' of processes whose exit is to be published, so a run and its attaches publish it once.
+  private readonly exitWatched = new Set<string>();
+  // oomReported holds the handles whose 'oom' event went out: Info's OOM event stays once the kernel has killed.
+  private readonly oomReported = new Set<string>();
 
   constructor(private readonly ports: GardenerPorts) {
+    this.eventHub = ports.events ?? new GardenerEvents();
     this.reaper = new GraceReaper(ports.clock, (handle) => {
       ports.logger.info('grace-time-expired', { handle });
-      this.destroy(handle).catch((err: unknown) =>
+      this.destroyAs(handle, 'reaped').catch((err: unknown) =>
         ports.logger.error('reap-failed', { handle, error: String(err) }),
       );
     });
@@ -119,6 +130,7 @@ export class Gardener implements Backend {
 
   async stop(): Promise<void> {
     this.reaper.stopAll();
+    this.eventHub.close();
     await Promise.allSettled([...this.destroying.values()]);
     await Promise.allSettled([this.ports.containerizer.close?.(), this.ports.networker.close?.(), this.ports.volumizer.close?.()]);
   }
@@ -206,17 +218,35 @@ export class Gardener implements Backend {
     }
     this.reaper.track(handle, record.graceTimeMs);
     log.info('create-finished');
+    this.emit({ kind: 'created', handle, message: `container ${handle} created` });
     return new GardenerContainer(this, handle);
   }
 
   async destroy(handle: string): Promise<void> {
+    return this.destroyAs(handle, 'destroyed');
+  }
+
+  /**
+   * events: see Client.events. Published: 'created' when create returns, 'stopped' when stop
+   * returns, 'destroyed' or 'reaped' once a destroy finished (not for a failed create's
+   * rollback), 'process-exited' when a process run or attached through this Gardener ends,
+   * 'oom' when Info shows OOM_INFO_EVENT, checked once after each process exit while anyone
+   * subscribes (no polling: an OOM kill that ends no watched process shows at the next exit).
+   */
+  async events(filter: EventFilter = {}, signal?: AbortSignal): Promise<AsyncIterableIterator<ArborEvent>> {
+    (filter.handles ?? []).forEach((h) => validateHandle(h));
+    return this.eventHub.subscribe(filter, signal);
+  }
+
+  /** destroyAs is destroy, publishing kind ('destroyed', or 'reaped' for the grace-time reaper) when done. */
+  private async destroyAs(handle: string, kind: 'destroyed' | 'reaped'): Promise<void> {
     validateHandle(handle);
     const inFlight = this.destroying.get(handle);
     if (inFlight) return inFlight;
     const record = this.records.get(handle);
     // a record still 'creating' belongs to a create in progress: it is not there yet
     if (!record || record.phase === 'creating') throw new ContainerNotFoundError(handle);
-    return this.destroyRecord(record);
+    return this.destroyRecord(record, kind);
   }
 
   async containers(filter: Properties = {}): Promise<Container[]> {
@@ -249,6 +279,7 @@ export class Gardener implements Backend {
 
   async stopContainer(handle: string, kill: boolean): Promise<void> {
     await this.touch(handle, () => this.ports.containerizer.stop(handle, kill));
+    this.emit({ kind: 'stopped', handle, message: `container ${handle} stopped${kill ? ' (killed)' : ''}` });
   }
 
   async info(handle: string): Promise<ContainerInfo> {
@@ -295,13 +326,15 @@ export class Gardener implements Backend {
       const withDefaults: ProcessSpec & { id: string } = { ...spec, id };
       if (spec.user === undefined && record.rootfs.user) withDefaults.user = record.rootfs.user;
       if (spec.dir === undefined && record.rootfs.workingDir) withDefaults.dir = record.rootfs.workingDir;
-      return this.ports.containerizer.run(handle, withDefaults, io);
+      return this.ports.containerizer.run(handle, withDefaults, io).then((p) => this.watchExit(handle, p));
     });
   }
 
   async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
     validateProcessId(processId);
-    return this.holdWhileAttached(handle, io, () => this.ports.containerizer.attach(handle, processId, io));
+    return this.holdWhileAttached(handle, io, () =>
+      this.ports.containerizer.attach(handle, processId, io).then((p) => this.watchExit(handle, p)),
+    );
   }
 
   async limit(handle: string, limits: Limits): Promise<void> {
@@ -464,6 +497,44 @@ export class Gardener implements Backend {
     }
   }
 
+  /** emit publishes an event stamped with the clock's time. */
+  private emit(event: Omit<ArborEvent, 'timeMs'>): void {
+    this.eventHub.publish({ ...event, timeMs: this.ports.clock.now() });
+  }
+
+  /**
+   * watchExit publishes 'process-exited' when process ends, once per process, then (while
+   * anyone subscribes) checks the container for an OOM kill: one Info per exit.
+   */
+  private watchExit(handle: string, process: Process): Process {
+    const key = `${handle}\0${process.id}`;
+    if (this.exitWatched.has(key)) return process;
+    this.exitWatched.add(key);
+    process.wait().then(
+      (exitCode) => {
+        this.exitWatched.delete(key);
+        const message = `process ${process.id} exited with ${exitCode}`;
+        this.emit({ kind: 'process-exited', handle, processId: process.id, exitCode, message });
+        if (this.eventHub.subscribers > 0) this.checkOom(handle);
+      },
+      () => this.exitWatched.delete(key),
+    );
+    return process;
+  }
+
+  /** checkOom publishes 'oom' the first time the container's Info shows OOM_INFO_EVENT. */
+  private checkOom(handle: string): void {
+    if (this.oomReported.has(handle) || this.records.get(handle)?.phase !== 'created') return;
+    this.ports.containerizer.info(handle).then(
+      ({ events }) => {
+        if (!events.includes(OOM_INFO_EVENT) || this.oomReported.has(handle)) return;
+        this.oomReported.add(handle);
+        this.emit({ kind: 'oom', handle, message: `container ${handle}: the kernel killed a process for the memory limit` });
+      },
+      (err: unknown) => this.ports.logger.debug('oom-check-failed', { handle, error: String(err) }),
+    );
+  }
+
   private async bulk<T>(handles: string[], fn: (handle: string) => Promise<T>): Promise<Record<string, BulkResult<T>>> {
     const entries = await Promise.all(
       handles.map(async (h): Promise<[string, BulkResult<T>]> => {
@@ -481,7 +552,7 @@ export class Gardener implements Backend {
    * destroyRecord tears down every part, trying each even when one fails. The record stays
    * (phase 'destroying') while anything failed, so that destroy can be retried.
    */
-  private destroyRecord(record: ContainerRecord): Promise<void> {
+  private destroyRecord(record: ContainerRecord, kind?: 'destroyed' | 'reaped'): Promise<void> {
     const { handle } = record;
     const run = async (): Promise<void> => {
       const { containerizer, networker, volumizer, depot } = this.ports;
@@ -503,7 +574,9 @@ export class Gardener implements Backend {
       }
       await depot.remove(handle);
       this.records.delete(handle);
+      this.oomReported.delete(handle);
       this.ports.logger.info('destroy-finished', { handle });
+      if (kind) this.emit({ kind, handle, message: `container ${handle} ${kind === 'reaped' ? 'reaped: its grace time passed' : 'destroyed'}` });
     };
     const promise = run().finally(() => this.destroying.delete(handle));
     this.destroying.set(handle, promise);

@@ -2,6 +2,8 @@
 export type { Backend, Client, Container, ImagePullProgress, Process, PulledImageInfo, PullPhase } from './client';
 export { PROGRESS_INTERVAL_MS, ProgressThrottle, pullImage } from './image-pull';
 export type {
+  ArborEvent,
+  ArborEventKind,
   BandwidthLimits,
   BindMount,
   BulkResult,
@@ -14,6 +16,7 @@ export type {
   CpuStat,
   DiskLimits,
   DiskStat,
+  EventFilter,
   IcmpControl,
   ImageRef,
   IpRange,
@@ -83,7 +86,9 @@ export { silentLogger } from './logger';
 export { Gardener } from './gardener';
 export type { GardenerPorts } from './gardener';
 export { GraceReaper } from './grace-reaper';
+export { DEFAULT_EVENT_QUEUE_LIMIT, GardenerEvents, OOM_INFO_EVENT } from './events';
 export { SystemClock, UuidHandleGenerator } from './system';
+export { arborVersion } from './version';
 export { ROOT_PATH, USER_PATH, mergeEnv, processEnvironment } from './environment';
 export type { ProcessUser } from './environment';
 export { formatIPv4, parseCidr, parseIPv4 } from './ipv4';

@@ -246,3 +246,30 @@ export interface StreamOutSpec {
   path: string;
   user?: string;
 }
+
+/**
+ * ArborEventKind names what happened: 'created' (a create succeeded), 'stopped' (a stop
+ * finished), 'destroyed' (an explicit destroy finished), 'reaped' (destroyed by the server
+ * when the grace time passed), 'oom' (the kernel killed a process for the memory limit;
+ * once per container), 'process-exited' (a process ended, with its exit code).
+ */
+export type ArborEventKind = 'created' | 'stopped' | 'destroyed' | 'reaped' | 'oom' | 'process-exited';
+
+/** ArborEvent is one thing that happened to a container, from Client.events. */
+export interface ArborEvent {
+  kind: ArborEventKind;
+  handle: string;
+  /** processId is set for 'process-exited'. */
+  processId?: string;
+  /** exitCode is set for 'process-exited': N for exit(N), 128+N when killed by signal N. */
+  exitCode?: number;
+  /** timeMs is when the server saw it, in unix milliseconds. */
+  timeMs: number;
+  /** message says it in words, like 'process p1 exited with 3'. */
+  message: string;
+}
+
+/** EventFilter picks events; handles, when not empty, limits them to these containers. */
+export interface EventFilter {
+  handles?: string[];
+}

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from '@arbor/core';
 import type {
+  ArborEvent,
+  ArborEventKind,
   BandwidthLimits,
   BindMount,
   Capacity,
@@ -107,6 +109,29 @@ const pullPhases = new EnumCodec<PullPhase>(
   ],
   'PULL_PHASE_RESOLVING ... PULL_PHASE_DONE',
 );
+
+const eventKinds = new EnumCodec<ArborEventKind>(
+  [
+    [pb.EventKind.EVENT_KIND_CREATED, 'created'],
+    [pb.EventKind.EVENT_KIND_STOPPED, 'stopped'],
+    [pb.EventKind.EVENT_KIND_DESTROYED, 'destroyed'],
+    [pb.EventKind.EVENT_KIND_REAPED, 'reaped'],
+    [pb.EventKind.EVENT_KIND_OOM, 'oom'],
+    [pb.EventKind.EVENT_KIND_PROCESS_EXITED, 'process-exited'],
+  ],
+  'EVENT_KIND_CREATED ... EVENT_KIND_PROCESS_EXITED',
+);
+
+/** eventFromProto rejects an unknown kind; processId and exitCode come only with 'process-exited'. */
+export function eventFromProto(p: pb.Event): ArborEvent {
+  const kind = eventKinds.fromProto(p.kind, 'kind');
+  const event: ArborEvent = { kind, handle: p.handle, timeMs: p.timeMs, message: p.message };
+  if (kind === 'process-exited') {
+    event.processId = p.processId;
+    event.exitCode = p.exitCode;
+  }
+  return event;
+}
 
 /** imageRefFromProto: an absent image is the server's default (uri ''); empty credentials are none. */
 export function imageRefFromProto(p: pb.ImageRef | undefined): ImageRef {
@@ -391,6 +416,17 @@ export function pulledImageToProto(image: PulledImageInfo): pb.PulledImage {
     workingDir: image.workingDir,
     entrypoint: [...image.entrypoint],
     cmd: [...image.cmd],
+  };
+}
+
+export function eventToProto(event: ArborEvent): pb.Event {
+  return {
+    kind: eventKinds.toProto(event.kind),
+    handle: event.handle,
+    processId: event.processId ?? '',
+    exitCode: event.exitCode ?? 0,
+    timeMs: event.timeMs,
+    message: event.message,
   };
 }
 

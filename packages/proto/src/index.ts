@@ -23,6 +23,8 @@ export {
   cpuToProto,
   diskFromProto,
   diskToProto,
+  eventFromProto,
+  eventToProto,
   imageRefFromProto,
   imageRefToProto,
   limitsFromProto,

@@ -1,4 +1,5 @@
 import type { handleServerStreamingCall, handleUnaryCall } from '@grpc/grpc-js';
+import { arborVersion } from '@arbor/core';
 import type { Backend, Logger } from '@arbor/core';
 import type * as pb from '@arbor/proto';
 import {
@@ -22,6 +23,7 @@ import { streamInHandler, streamOutHandler } from './file-streams';
 import { encodeErrorDetail, toGrpcStatus } from './to-grpc-status';
 import { decoded } from './undecodable-message';
 import { callLogger } from './call-logger';
+import { eventsHandler } from './events-stream';
 
 /**
  * createGardenService implements arbor.v1.Garden over a Backend: each handler decodes the
@@ -48,7 +50,7 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
   return {
     ping: unary('Ping', async () => {
       await backend.ping();
-      return {};
+      return { version: arborVersion() };
     }),
     capacity: unary('Capacity', async () => capacityToProto(await backend.capacity())),
     create: unary('Create', async (req: pb.CreateRequest, log) => {
@@ -167,6 +169,7 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
     }),
 
     pullImage: pullImageHandler(backend, logger),
+    events: eventsHandler(backend, logger),
   };
 }
 

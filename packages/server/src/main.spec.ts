@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
@@ -77,4 +77,14 @@ test('an unknown flag is a usage error: exit 2', async () => {
   const daemon = spawnArbord(['--no-such-flag']);
   expect(await daemon.exited).toBe(2);
   expect(daemon.stderr()).toContain("Unknown option '--no-such-flag'");
+});
+
+test("--version prints arbord's version, from the repository's package.json, and exits 0", async () => {
+  const daemon = spawnArbord(['--version']);
+  let stdout = '';
+  daemon.child.stdout.removeAllListeners('data');
+  daemon.child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  expect(await daemon.exited).toBe(0);
+  const { version } = JSON.parse(await readFile(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  expect(stdout).toBe(`arbord ${version}\n`);
 });

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { arborVersion } from '@arbor/core';
 import { DEFAULT_CONFIG } from './arbor-config';
 import { backends } from './backends';
 import { CONFIG_FIELDS, DEFAULT_CONFIG_PATH, configFromFlags, loadConfig } from './load-config';
@@ -20,6 +21,7 @@ function usage(): string {
     `  --config <file>`.padEnd(width) + `YAML config file [ARBOR_CONFIG; default ${DEFAULT_CONFIG_PATH} if it exists]`,
     ...lines,
     '  -h, --help'.padEnd(width) + 'show this help',
+    '  --version'.padEnd(width) + "print arbord's version (the repository's package.json) and exit",
     '',
     `Backends: ${Object.keys(backends).join(', ')}. Defaults: listen ${DEFAULT_CONFIG.listen}, state dir ${DEFAULT_CONFIG.stateDir}.`,
     '',
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
       config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     };
     for (const f of CONFIG_FIELDS) options[f.flag] = { type: f.kind === 'bool' ? 'boolean' : 'string' };
     ({ values } = parseArgs({ options, strict: true, allowPositionals: false }));
@@ -48,6 +51,10 @@ async function main(): Promise<void> {
   }
   if (values['help']) {
     process.stdout.write(usage());
+    return;
+  }
+  if (values['version']) {
+    process.stdout.write(`arbord ${arborVersion()}\n`);
     return;
   }
   const configPath = values['config'];
