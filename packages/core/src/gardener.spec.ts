@@ -485,3 +485,70 @@ describe('Gardener grace time', () => {
     expect(await reaped(p, 'h')).toBe(true);
   });
 });
+
+describe('Gardener observer', () => {
+  function observed() {
+    const p = ports();
+    const phases: string[] = [];
+    const observer = {
+      phase: jest.fn((op: string, phase: string, seconds: number, ok: boolean) => {
+        expect(seconds).toBeGreaterThanOrEqual(0);
+        phases.push(`${op}:${phase}:${ok ? 'ok' : 'failed'}`);
+      }),
+      imagePull: jest.fn(),
+    };
+    const gardener = new Gardener({
+      containerizer: p.containerizer,
+      networker: p.networker,
+      volumizer: p.volumizer,
+      depot: p.depot,
+      clock: p.clock,
+      logger: silentLogger,
+      handleGenerator: { generate: () => 'gen-1' },
+      config: { defaultGraceTimeMs: 0, maxContainers: 0 },
+      observer,
+    });
+    return { ...p, gardener, observer, phases };
+  }
+
+  it('hears each phase of create and destroy once, with its outcome', async () => {
+    const p = observed();
+    await p.gardener.create({ handle: 'h', netIn: [{ hostPort: 0, containerPort: 80 }] });
+    expect(p.phases).toEqual(['create:volume:ok', 'create:containerizer:ok', 'create:network:ok']);
+    p.phases.length = 0;
+    await p.gardener.destroy('h');
+    expect([...p.phases].sort()).toEqual(['destroy:containerizer:ok', 'destroy:network:ok', 'destroy:volume:ok']);
+  });
+
+  it('hears the failed phase of a create, and the destroy that rolls it back', async () => {
+    const p = observed();
+    p.containerizer.create.mockRejectedValueOnce(new Error('boom'));
+    p.networker.destroy.mockRejectedValueOnce(new Error('veth busy'));
+    await expect(p.gardener.create({ handle: 'h' })).rejects.toThrow('boom');
+    expect(p.phases.slice(0, 2)).toEqual(['create:volume:ok', 'create:containerizer:failed']);
+    expect([...p.phases.slice(2)].sort()).toEqual(['destroy:containerizer:ok', 'destroy:network:failed', 'destroy:volume:ok']);
+  });
+
+  it('hears image pulls with their outcome', async () => {
+    const p = observed();
+    await p.gardener.pullImage({ uri: 'raw:///x' });
+    await expect(p.gardener.pullImage({ uri: 42 as unknown as string })).rejects.toThrow(InvalidArgumentError);
+    expect(p.observer.imagePull.mock.calls.map((c) => c[1])).toEqual([true, false]);
+  });
+
+  it('sample reads state, processes and metrics without restarting the grace timer', async () => {
+    const p = ports();
+    p.containerizer.info.mockResolvedValue({ state: 'active', events: [], processIds: ['a', 'b'] as never[], containerPath: '/depot/h' });
+    p.containerizer.metrics.mockResolvedValue({ memory: { usageInBytes: 5 }, cpu: { usage: 7 }, pid: { current: 2, max: 0 } });
+    p.volumizer.metrics.mockResolvedValue({ totalBytesUsed: 11 });
+    p.networker.metrics.mockResolvedValue({ rxBytes: 1, txBytes: 2 });
+    await p.gardener.create({ handle: 'h', graceTimeMs: 1000 });
+    p.clock.advance(900);
+    const sample = await p.gardener.sample('h');
+    expect(sample).toMatchObject({ handle: 'h', state: 'active', processes: 2, metrics: { cpu: { usage: 7 }, disk: { totalBytesUsed: 11 }, network: { txBytes: 2 }, ageMs: 900 } });
+    p.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+    expect(await p.gardener.containers()).toEqual([]);
+    await expect(p.gardener.sample('h')).rejects.toThrow(ContainerNotFoundError);
+  });
+});

@@ -18,7 +18,9 @@ import type {
   ContainerRecord,
   Containerizer,
   Depot,
+  ContainerPhase,
   GardenerConfig,
+  GardenerObserver,
   HandleGenerator,
   Networker,
   Volumizer,
@@ -31,6 +33,7 @@ import type {
   ContainerInfo,
   ContainerMetrics,
   ContainerSpec,
+  ContainerState,
   CpuLimits,
   DiskLimits,
   EventFilter,
@@ -71,6 +74,22 @@ export interface GardenerPorts {
   config: GardenerConfig;
   /** events is where the Gardener publishes what happens (Client.events); absent: its own. */
   events?: GardenerEvents;
+  /** observer hears step durations for metrics; absent: nobody listens. */
+  observer?: GardenerObserver;
+}
+
+/** NO_OBSERVER is the observer of a Gardener nobody measures. */
+const NO_OBSERVER: GardenerObserver = { phase: () => undefined, imagePull: () => undefined };
+
+/**
+ * ContainerSample is one container as a metrics scrape sees it (Gardener.sample): its state,
+ * how many processes it runs, and its metrics.
+ */
+export interface ContainerSample {
+  handle: string;
+  state: ContainerState;
+  processes: number;
+  metrics: ContainerMetrics;
 }
 
 /** HOSTNAME_LENGTH: a container's hostname is the last 49 characters of its handle. */
@@ -87,6 +106,7 @@ export class Gardener implements Backend {
   private readonly destroying = new Map<string, Promise<void>>();
   private readonly reaper: GraceReaper;
   private readonly eventHub: GardenerEvents;
+  private readonly observer: GardenerObserver;
   // exitWatched holds '<handle>\0<process id>' of processes whose exit is to be published, so a run and its attaches publish it once.
   private readonly exitWatched = new Set<string>();
   // oomReported holds the handles whose 'oom' event went out: Info's OOM event stays once the kernel has killed.
@@ -94,6 +114,7 @@ export class Gardener implements Backend {
 
   constructor(private readonly ports: GardenerPorts) {
     this.eventHub = ports.events ?? new GardenerEvents();
+    this.observer = ports.observer ?? NO_OBSERVER;
     this.reaper = new GraceReaper(ports.clock, (handle) => {
       ports.logger.info('grace-time-expired', { handle });
       this.destroyAs(handle, 'reaped').catch((err: unknown) =>
@@ -179,11 +200,14 @@ export class Gardener implements Backend {
     // Reserve the handle before the first await so a concurrent create of it fails.
     this.records.set(handle, record);
     log.info('create-started');
+    const steps = new StepTimer(this.observer, 'create');
     try {
       await depot.save(record);
+      steps.begin('volume');
       record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk);
       record.env = mergeEnv(record.rootfs.env, spec.env ?? []);
       const hostname = handle.slice(-HOSTNAME_LENGTH);
+      steps.begin('containerizer');
       const created = await containerizer.create({
         handle,
         hostname,
@@ -193,6 +217,7 @@ export class Gardener implements Backend {
         privileged: spec.privileged ?? false,
         limits: record.limits,
       });
+      steps.begin('network');
       record.network = await networker.setup(handle, {
         network: spec.network ?? '',
         netnsPath: created.netnsPath,
@@ -207,9 +232,11 @@ export class Gardener implements Backend {
         record.netOut.push(...spec.netOut);
       }
       if (spec.limits?.bandwidth) await networker.limitBandwidth(handle, spec.limits.bandwidth);
+      steps.end(true);
       record.phase = 'created';
       await depot.save(record);
     } catch (err) {
+      steps.end(false);
       log.error('create-failed-cleaning-up', { error: String(err) });
       await this.destroyRecord(record).catch((cleanupErr: unknown) =>
         log.error('create-cleanup-failed', { error: String(cleanupErr) }),
@@ -264,7 +291,15 @@ export class Gardener implements Backend {
 
   /** pullImage: see Client.pullImage; the work is in image-pull.ts. */
   async pullImage(...[image, onProgress]: Parameters<Backend['pullImage']>): ReturnType<Backend['pullImage']> {
-    return pullImage(this.ports, image, onProgress);
+    const started = performance.now();
+    try {
+      const pulled = await pullImage(this.ports, image, onProgress);
+      this.observer.imagePull((performance.now() - started) / 1000, true);
+      return pulled;
+    } catch (err) {
+      this.observer.imagePull((performance.now() - started) / 1000, false);
+      throw err;
+    }
   }
 
   async bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>> {
@@ -295,6 +330,24 @@ export class Gardener implements Backend {
         mappedPorts: record.mappedPorts.map((m) => ({ ...m })),
       };
     });
+  }
+
+  /**
+   * sample reads a created container's state, process count and metrics for a metrics scrape,
+   * without touching it: Info and Metrics restart its grace timer, so a scrape every 15 s
+   * would keep every container from being reaped.
+   * @throws ContainerNotFoundError; what the ports' info and metrics throw
+   */
+  async sample(handle: string): Promise<ContainerSample> {
+    const record = this.record(handle);
+    const [info, c, disk, network] = await Promise.all([
+      this.ports.containerizer.info(handle),
+      this.ports.containerizer.metrics(handle),
+      this.ports.volumizer.metrics(handle),
+      this.ports.networker.metrics(handle),
+    ]);
+    const metrics = { ...c, disk, network, ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
+    return { handle, state: info.state, processes: info.processIds.length, metrics };
   }
 
   async metrics(handle: string): Promise<ContainerMetrics> {
@@ -561,10 +614,10 @@ export class Gardener implements Backend {
       await depot.save(record);
       const results = await Promise.allSettled([
         (async () => {
-          await containerizer.destroy(handle);
-          await volumizer.destroy(handle);
+          await timed(this.observer, 'destroy', 'containerizer', () => containerizer.destroy(handle));
+          await timed(this.observer, 'destroy', 'volume', () => volumizer.destroy(handle));
         })(),
-        networker.destroy(handle),
+        timed(this.observer, 'destroy', 'network', () => networker.destroy(handle)),
       ]);
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (failures.length > 0) {
@@ -581,6 +634,45 @@ export class Gardener implements Backend {
     const promise = run().finally(() => this.destroying.delete(handle));
     this.destroying.set(handle, promise);
     return promise;
+  }
+}
+
+/** timed runs one step of op and tells observer how long it took and whether it threw. */
+async function timed<T>(observer: GardenerObserver, op: 'create' | 'destroy', phase: ContainerPhase, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let ok = false;
+  try {
+    const result = await fn();
+    ok = true;
+    return result;
+  } finally {
+    observer.phase(op, phase, (performance.now() - started) / 1000, ok);
+  }
+}
+
+/**
+ * StepTimer times the steps of a create that run one after another: begin() ends the step
+ * before it (as done) and starts the next; end() reports the step running, if any, once.
+ */
+class StepTimer {
+  private phase: ContainerPhase | undefined;
+  private started = 0;
+
+  constructor(
+    private readonly observer: GardenerObserver,
+    private readonly op: 'create' | 'destroy',
+  ) {}
+
+  begin(phase: ContainerPhase): void {
+    this.end(true);
+    this.phase = phase;
+    this.started = performance.now();
+  }
+
+  end(ok: boolean): void {
+    if (this.phase === undefined) return;
+    this.observer.phase(this.op, this.phase, (performance.now() - this.started) / 1000, ok);
+    this.phase = undefined;
   }
 }
 

@@ -43,6 +43,7 @@ export type {
 } from './types';
 export type {
   Clock,
+  ContainerPhase,
   ContainerRecord,
   Containerizer,
   ContainerizerInfo,
@@ -51,6 +52,7 @@ export type {
   DesiredContainer,
   Depot,
   GardenerConfig,
+  GardenerObserver,
   HandleGenerator,
   NetworkConfig,
   NetworkInfo,
@@ -84,7 +86,7 @@ export { TOKENS } from './tokens';
 export type { Logger } from './logger';
 export { silentLogger } from './logger';
 export { Gardener } from './gardener';
-export type { GardenerPorts } from './gardener';
+export type { ContainerSample, GardenerPorts } from './gardener';
 export { GraceReaper } from './grace-reaper';
 export { DEFAULT_EVENT_QUEUE_LIMIT, GardenerEvents, OOM_INFO_EVENT } from './events';
 export { SystemClock, UuidHandleGenerator } from './system';

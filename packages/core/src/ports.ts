@@ -223,5 +223,19 @@ export interface GardenerConfig {
   netInHostPorts?: { allowed: readonly PortRange[]; reserved: readonly number[] };
 }
 
+/** ContainerPhase is a step of create and destroy, each done by one port: 'volume' by the Volumizer. */
+export type ContainerPhase = 'volume' | 'containerizer' | 'network';
+
+/**
+ * GardenerObserver hears how long the Gardener's steps take, for arbord's /metrics. It is
+ * called on the request path: it must neither throw nor wait. Optional in GardenerPorts.
+ */
+export interface GardenerObserver {
+  /** phase: one step of a create or destroy took seconds, like 0.012; ok is false when it threw. */
+  phase(op: 'create' | 'destroy', phase: ContainerPhase, seconds: number, ok: boolean): void;
+  /** imagePull: one pullImage (ahead of a create) took seconds; ok is false when it threw. */
+  imagePull(seconds: number, ok: boolean): void;
+}
+
 /** Re-exported so backends can name these without reaching into types. */
 export type { Signal, TtySpec, Properties };

@@ -79,6 +79,12 @@ export interface ArborConfig {
    * TLS rules of listen); '' turns it off.
    */
   gardenListen: string;
+  /**
+   * metricsListen serves Prometheus' GET /metrics over plain HTTP, like '127.0.0.1:9324' or
+   * 'tcp://127.0.0.1:9324' (port 0: any free port); '' (the default) turns it off. Meant for
+   * loopback: the metrics name every container, and arbord logs at start when it is not.
+   */
+  metricsListen: string;
   logLevel: LogLevel;
 }
 
@@ -109,6 +115,7 @@ export const DEFAULT_CONFIG: ArborConfig = {
   imageMaxUnpackedBytes: 64 * 1024 ** 3,
   runcBinary: 'runc',
   gardenListen: '',
+  metricsListen: '',
   logLevel: 'info',
 };
 
@@ -183,6 +190,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
   }
   const listener = parseListen(config.listen);
   const garden = parseGardenListen(config);
+  parseMetricsListen(config.metricsListen);
   wholeNumber(config, 'defaultGraceTimeMs');
   wholeNumber(config, 'maxContainers');
   wholeNumber(config, 'defaultPidLimit');
@@ -290,6 +298,29 @@ export function parseGardenListen(config: ArborConfig): Listener | undefined {
   return garden;
 }
 
+/** MetricsListener is a parsed metricsListen; loopback says whether host is 127.0.0.0/8, ::1 or localhost. */
+export interface MetricsListener {
+  host: string;
+  port: number;
+  loopback: boolean;
+}
+
+/**
+ * parseMetricsListen parses metricsListen, like '127.0.0.1:9324', 'tcp://[::1]:9324' or
+ * 'localhost:0'; undefined when it is off ('').
+ * @throws ConfigError naming metricsListen
+ */
+export function parseMetricsListen(metricsListen: string): MetricsListener | undefined {
+  if (metricsListen === '') return undefined;
+  const m = /^(?:tcp:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(metricsListen);
+  if (!m || Number(m[2]) > 65535) {
+    throw new ConfigError('metricsListen', `'${metricsListen}' must look like 127.0.0.1:9324 or tcp://127.0.0.1:9324, or be '' (off)`);
+  }
+  const host = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return { host, port: Number(m[2]), loopback };
+}
+
 /**
  * parsePortRanges reads netInAllowedPorts, like '80,443,8000-8999'.
  * @throws ConfigError naming netInAllowedPorts
@@ -312,13 +343,17 @@ function parsePortRanges(text: string): PortRange[] {
 
 /**
  * netInHostPorts is what the Gardener lets a NetIn name (GardenerConfig.netInHostPorts):
- * netInAllowedPorts, less arbord's own TCP ports, gRPC's and Garden's HTTP (a NetIn there would take the API's traffic,
+ * netInAllowedPorts, less arbord's own TCP ports, gRPC's, Garden's HTTP and metrics' (a NetIn there would take the API's traffic,
  * from 127.0.0.1 too).
  */
 export function netInHostPorts(config: ArborConfig): { allowed: PortRange[]; reserved: number[] } {
   const listeners = [parseListen(config.listen), parseGardenListen(config)];
+  const metrics = parseMetricsListen(config.metricsListen);
   return {
     allowed: parsePortRanges(config.netInAllowedPorts),
-    reserved: listeners.flatMap((l) => (l?.kind === 'tcp' && l.port !== 0 ? [l.port] : [])),
+    reserved: [
+      ...listeners.flatMap((l) => (l?.kind === 'tcp' && l.port !== 0 ? [l.port] : [])),
+      ...(metrics && metrics.port !== 0 ? [metrics.port] : []),
+    ],
   };
 }

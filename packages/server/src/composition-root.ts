@@ -7,6 +7,7 @@ import type {
   Containerizer,
   Depot,
   GardenerConfig,
+  GardenerObserver,
   HandleGenerator,
   Logger,
   Networker,
@@ -19,10 +20,16 @@ import type { BackendModules } from './backends';
 /**
  * composeBackend is the composition root, the one place the object graph is built: the
  * server's own bindings, the chosen backend's ContainerModule for the ports, and the
- * Gardener over them as TOKENS.Backend.
+ * Gardener over them as TOKENS.Backend, reporting its steps to observer when one is given
+ * (arbord's metrics).
  * @throws ConfigError for an unknown backend; whatever the backend module throws when the host cannot serve it
  */
-export async function composeBackend(config: ArborConfig, logger: Logger, registry: BackendModules): Promise<Backend> {
+export async function composeBackend(
+  config: ArborConfig,
+  logger: Logger,
+  registry: BackendModules,
+  observer?: GardenerObserver,
+): Promise<Gardener> {
   const makeModule = registry[config.backend];
   if (!makeModule) {
     throw new ConfigError('backend', `unknown backend '${config.backend}': valid backends are ${Object.keys(registry).join(', ')}`);
@@ -51,7 +58,18 @@ export async function composeBackend(config: ArborConfig, logger: Logger, regist
         clock: Clock,
         log: Logger,
         gardenerConfig: GardenerConfig,
-      ) => new Gardener({ containerizer, networker, volumizer, depot, handleGenerator, clock, logger: log, config: gardenerConfig }),
+      ) =>
+        new Gardener({
+          containerizer,
+          networker,
+          volumizer,
+          depot,
+          handleGenerator,
+          clock,
+          logger: log,
+          config: gardenerConfig,
+          ...(observer && { observer }),
+        }),
       [
         TOKENS.Containerizer,
         TOKENS.Networker,
@@ -64,5 +82,5 @@ export async function composeBackend(config: ArborConfig, logger: Logger, regist
       ],
     )
     .inSingletonScope();
-  return container.getAsync<Backend>(TOKENS.Backend);
+  return container.getAsync<Gardener>(TOKENS.Backend);
 }

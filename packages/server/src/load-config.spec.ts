@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, mergeConfig, netInHostPorts, validateConfig } from './arbor-config';
+import { ConfigError, DEFAULT_CONFIG, mergeConfig, netInHostPorts, parseMetricsListen, validateConfig } from './arbor-config';
 import type { ArborConfigInput } from './arbor-config';
 import { configFromEnv, configFromFlags, loadConfig } from './load-config';
 
@@ -236,5 +236,37 @@ describe('gardenListen', () => {
   test('its TCP port is reserved from NetIn, like arbord\'s gRPC port', () => {
     const config = mergeConfig({ listen: 'tcp://0.0.0.0:7777', gardenListen: 'tcp://0.0.0.0:7778', insecureTcp: true });
     expect(netInHostPorts(config).reserved).toEqual([7777, 7778]);
+  });
+});
+
+describe('metricsListen', () => {
+  const valid = (input: ArborConfigInput): void => validateConfig(mergeConfig(input), ['linux']);
+
+  test('is off by default and reads from YAML, ARBOR_METRICS_LISTEN and --metrics-listen', async () => {
+    expect(DEFAULT_CONFIG.metricsListen).toBe('');
+    expect(parseMetricsListen('')).toBeUndefined();
+    const configPath = await yamlFile('metricsListen: 127.0.0.1:9324');
+    expect((await loadConfig({ env: {}, configPath })).metricsListen).toBe('127.0.0.1:9324');
+    expect(configFromEnv({ ARBOR_METRICS_LISTEN: 'tcp://127.0.0.1:9325' }).metricsListen).toBe('tcp://127.0.0.1:9325');
+    expect(configFromFlags({ 'metrics-listen': 'localhost:0' }).metricsListen).toBe('localhost:0');
+  });
+
+  test('takes host:port with or without tcp://, and says whether it is loopback', () => {
+    expect(parseMetricsListen('127.0.0.1:9324')).toEqual({ host: '127.0.0.1', port: 9324, loopback: true });
+    expect(parseMetricsListen('tcp://[::1]:0')).toEqual({ host: '::1', port: 0, loopback: true });
+    expect(parseMetricsListen('localhost:9324')?.loopback).toBe(true);
+    expect(parseMetricsListen('0.0.0.0:9324')).toEqual({ host: '0.0.0.0', port: 9324, loopback: false });
+    expect(() => valid({ metricsListen: '10.0.0.1:9324' })).not.toThrow();
+  });
+
+  test('a malformed address is refused, naming metricsListen', () => {
+    expect(() => valid({ metricsListen: '9324' })).toThrow(/metricsListen: '9324' must look like 127.0.0.1:9324/);
+    expect(() => valid({ metricsListen: 'http://127.0.0.1:9324/metrics' })).toThrow(ConfigError);
+    expect(() => valid({ metricsListen: '127.0.0.1:70000' })).toThrow(/metricsListen/);
+  });
+
+  test('its port is reserved from NetIn', () => {
+    expect(netInHostPorts(mergeConfig({ metricsListen: '127.0.0.1:9324' })).reserved).toEqual([9324]);
+    expect(netInHostPorts(mergeConfig({ metricsListen: '127.0.0.1:0' })).reserved).toEqual([]);
   });
 });

@@ -79,6 +79,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     kind: 'string',
     description: "also serve Garden's HTTP protocol on unix:///path or tcp://host:port; off unless set",
   },
+  {
+    path: 'metricsListen',
+    env: 'ARBOR_METRICS_LISTEN',
+    flag: 'metrics-listen',
+    kind: 'string',
+    description: 'serve Prometheus GET /metrics on host:port, like 127.0.0.1:9324; off unless set',
+  },
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
   { path: 'tls.cert', env: 'ARBOR_TLS_CERT', flag: 'tls-cert', kind: 'string', description: 'server certificate (PEM file)' },
   { path: 'tls.key', env: 'ARBOR_TLS_KEY', flag: 'tls-key', kind: 'string', description: 'server private key (PEM file)' },

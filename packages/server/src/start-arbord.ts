@@ -4,6 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Backend, Logger } from '@arbor/core';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GardenHttpServer, listenGarden } from '@arbor/garden-http';
 import type { GardenListener, GardenListenTarget } from '@arbor/garden-http';
 import { GardenService, PROTO_PATH, PROTO_ROOT } from '@arbor/proto';
@@ -15,6 +16,9 @@ import { bindListener } from './bind-listener';
 import { composeBackend } from './composition-root';
 import { createGardenService } from './garden-service';
 import { JsonLogger } from './json-logger';
+import { ArborMetrics } from './arbor-metrics';
+import { startMetricsServer } from './metrics-server';
+import type { MetricsServer } from './metrics-server';
 import { tolerantDefinition } from './undecodable-message';
 import { ArborMetrics } from './arbor-metrics';
 import { startMetricsServer } from './metrics-server';
@@ -29,6 +33,8 @@ export interface RunningArbord {
   address: string;
   /** gardenAddress is where Garden's HTTP protocol is served, like 'unix:///run/arbor/garden.sock'; '' when off. */
   gardenAddress: string;
+  /** metricsAddress is where GET /metrics is served, like '127.0.0.1:9324'; '' when off (metricsListen ''). */
+  metricsAddress: string;
   config: ArborConfig;
   /** backend is the Gardener the server serves, for in-process inspection. */
   backend: Backend;
@@ -122,11 +128,15 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   const registry = options.backends ?? defaultBackends;
   validateConfig(config, Object.keys(registry));
   const logger = options.logger ?? new JsonLogger({ level: config.logLevel });
-  const backend = await composeBackend(config, logger, registry);
+  const metrics = config.metricsListen === '' ? undefined : new ArborMetrics({ layerStoreDir: join(config.stateDir, 'images'), logger });
+  const backend = await composeBackend(config, logger, registry, metrics?.observer);
+  metrics?.watch(backend);
   await backend.start();
 
   const server = new Server();
-  server.addService(tolerantDefinition(GardenService), createGardenService(backend, logger));
+  const gardenDefinition = tolerantDefinition(GardenService);
+  const gardenService = createGardenService(backend, logger);
+  server.addService(gardenDefinition, metrics ? metrics.instrument(gardenDefinition, gardenService) : gardenService);
   const health = new HealthImplementation({ '': 'SERVING', [GARDEN_SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   const reflected = await loadProto([PROTO_PATH, healthProtoPath], { includeDirs: [PROTO_ROOT] });
@@ -151,6 +161,16 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     await backend.stop();
     throw err;
   }
+  let metricsServer: MetricsServer | undefined;
+  try {
+    if (metrics) metricsServer = await startMetricsServer(config, metrics, logger);
+  } catch (err) {
+    server.forceShutdown();
+    await garden?.close(0);
+    await listener.cleanup();
+    await backend.stop();
+    throw err;
+  }
   logger.info('arbord-started', { address, backend: config.backend, pid: process.pid });
   logInsecureListener(config, address, logger);
 
@@ -160,7 +180,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     health.setStatus('', 'NOT_SERVING');
     health.setStatus(GARDEN_SERVICE_NAME, 'NOT_SERVING');
     // Run/Attach over Garden's HTTP detach at once (the processes keep running), as in Garden
-    await Promise.all([shutdown(server, shutdownTimeoutMs), garden?.close(shutdownTimeoutMs)]);
+    await Promise.all([shutdown(server, shutdownTimeoutMs), garden?.close(shutdownTimeoutMs), metricsServer?.close()]);
     await backend.stop();
     await listener.cleanup();
     logger.info('arbord-stopped', { address });
@@ -168,6 +188,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   return {
     address,
     gardenAddress: garden?.address ?? '',
+    metricsAddress: metricsServer?.address ?? '',
     config,
     backend,
   await logContainerCapacity(config, backend, logger);

@@ -18,6 +18,19 @@ const codes: Record<ArborErrorKind, status> = {
   internal: status.INTERNAL,
 };
 
+/** ORIGINAL_ERROR keys, on a status toGrpcStatus made, the error it was made from: never sent, read by metrics (errorOfStatus). */
+const ORIGINAL_ERROR = Symbol('@arbor/server/originalError');
+
+/** errorOfStatus is the error a status from toGrpcStatus was made from; undefined for any other status. */
+export function errorOfStatus(statusObject: object): unknown {
+  return (statusObject as { [ORIGINAL_ERROR]?: unknown })[ORIGINAL_ERROR];
+}
+
+function withOriginal(statusObject: StatusObject, err: unknown): StatusObject {
+  Object.defineProperty(statusObject, ORIGINAL_ERROR, { value: err, enumerable: false });
+  return statusObject;
+}
+
 /** encodeErrorDetail is the wire form of an error, for the trailer and for bulk results. */
 export function encodeErrorDetail(err: unknown): ErrorDetail {
   const wire = toWireError(err);
@@ -36,9 +49,9 @@ export function toGrpcStatus(err: unknown, log?: Logger): StatusObject {
   metadata.set(ERROR_METADATA_KEY, Buffer.from(ErrorDetail.encode(detail).finish()));
   if (!ArborError.is(err)) {
     log?.error('unexpected-error', { error: err });
-    return { code: status.INTERNAL, details: `internal error: ${detail.message}`, metadata };
+    return withOriginal({ code: status.INTERNAL, details: `internal error: ${detail.message}`, metadata }, err);
   }
   if (err.kind === 'internal') log?.error('call-failed', { error: err });
   else log?.debug('call-failed', { error: err.message, kind: err.kind });
-  return { code: codes[err.kind], details: err.message, metadata };
+  return withOriginal({ code: codes[err.kind], details: err.message, metadata }, err);
 }
