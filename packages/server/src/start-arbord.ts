@@ -19,11 +19,8 @@ import { JsonLogger } from './json-logger';
 import { ArborMetrics } from './arbor-metrics';
 import { startMetricsServer } from './metrics-server';
 import type { MetricsServer } from './metrics-server';
-import { tolerantDefinition } from './undecodable-message';
-import { ArborMetrics } from './arbor-metrics';
-import { startMetricsServer } from './metrics-server';
-import type { MetricsServer } from './metrics-server';
 import { logContainerCapacity } from './log-container-capacity';
+import { tolerantDefinition } from './undecodable-message';
 
 /** GARDEN_SERVICE_NAME is the fully qualified gRPC service name, for health checks and reflection. */
 export const GARDEN_SERVICE_NAME = 'arbor.v1.Garden';
@@ -173,6 +170,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   }
   logger.info('arbord-started', { address, backend: config.backend, pid: process.pid });
   logInsecureListener(config, address, logger);
+  await logContainerCapacity(config, backend, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
@@ -191,7 +189,6 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     metricsAddress: metricsServer?.address ?? '',
     config,
     backend,
-  await logContainerCapacity(config, backend, logger);
     stop: () => (stopping ??= stop()),
   };
 }
