@@ -50,6 +50,19 @@ describe('Events over gRPC', () => {
     expect(await events.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('ends a follower\'s stream when arbord stops, and the stop does not wait for it', async () => {
+    // a long shutdown timeout: before Events calls were ended first, stop waited all of it
+    const slow = await startFixture({}, { shutdownTimeoutMs: 60_000 });
+    try {
+      const events = await slow.client.events();
+      const ended = events.next();
+      await slow.arbord.stop();
+      await expect(ended).resolves.toEqual({ value: undefined, done: true });
+    } finally {
+      await slow.stop();
+    }
+  }, 10_000);
+
   it("says 'reaped' for a container destroyed by its grace time", async () => {
     const events = await f.client.events({ handles: ['ev-reap'] });
     await f.client.create({ handle: 'ev-reap', graceTimeMs: 100 });

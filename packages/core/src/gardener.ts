@@ -149,6 +149,11 @@ export class Gardener implements Backend {
     }
   }
 
+  /** endEvents ends every Events subscription, as stop() does: a server calls it first, so open Events calls let it drain. */
+  endEvents(): void {
+    this.eventHub.close();
+  }
+
   async stop(): Promise<void> {
     this.reaper.stopAll();
     this.eventHub.close();

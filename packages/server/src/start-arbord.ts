@@ -177,6 +177,8 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
     logger.info('arbord-stopping', { address });
     health.setStatus('', 'NOT_SERVING');
     health.setStatus(GARDEN_SERVICE_NAME, 'NOT_SERVING');
+    // Events calls never end by themselves: end them first, or shutdown would wait its whole timeout
+    backend.endEvents();
     // Run/Attach over Garden's HTTP detach at once (the processes keep running), as in Garden
     await Promise.all([shutdown(server, shutdownTimeoutMs), garden?.close(shutdownTimeoutMs), metricsServer?.close()]);
     await backend.stop();
