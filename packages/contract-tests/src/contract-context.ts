@@ -11,7 +11,8 @@ export const MAIN_OVERRIDES = {
   maxContainers: 0,
   portPoolStart: 61000,
   portPoolSize: 500,
-  networkPool: '10.254.0.0/22',
+  // apart from arbord's default 10.254.0.0/22, so a test run starts beside a running arbord
+  networkPool: '10.253.0.0/22',
   stopTimeoutMs: 1000,
   defaultPidLimit: 0,
 } as const satisfies Required<BackendOverrides>;

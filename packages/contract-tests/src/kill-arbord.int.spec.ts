@@ -86,10 +86,6 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
     second.close();
   });
 
-  it('gives the exit status and output of a process that ended while arbord was down', async () => {
-    const first = await startArbord();
-    const container = await first.create({});
-    await container.run({ id: 'quick', path: 'sh', args: ['-c', 'sleep 0.5; echo late; exit 3'] }, {});
   // what systemd's Restart=on-failure relies on (scripts/arbord.service): a crash and a fresh
   // start over the same state dir bring back every container, its processes and its network
   it('brings back every container after the restart, with its running process, properties and address', async () => {
@@ -122,6 +118,10 @@ describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
     second.close();
   });
 
+  it('gives the exit status and output of a process that ended while arbord was down', async () => {
+    const first = await startArbord();
+    const container = await first.create({});
+    await container.run({ id: 'quick', path: 'sh', args: ['-c', 'sleep 0.5; echo late; exit 3'] }, {});
     await killArbord();
     first.close();
     await new Promise((r) => setTimeout(r, 1000));

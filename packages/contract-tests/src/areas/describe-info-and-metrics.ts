@@ -40,9 +40,9 @@ export function describeInfoAndMetrics(ctx: ContractContext): void {
 
     it('reports addresses from the configured network pool', async () => {
       const info = await (await ctx.create()).info();
-      // MAIN_OVERRIDES.networkPool is 10.254.0.0/22
-      expect(info.containerIp).toMatch(/^10\.254\.[0-3]\.\d+$/);
-      expect(info.hostIp).toMatch(/^10\.254\.[0-3]\.\d+$/);
+      // MAIN_OVERRIDES.networkPool is 10.253.0.0/22
+      expect(info.containerIp).toMatch(/^10\.253\.[0-3]\.\d+$/);
+      expect(info.hostIp).toMatch(/^10\.253\.[0-3]\.\d+$/);
     });
 
     it('shows the mapped ports in the order they were mapped', async () => {
