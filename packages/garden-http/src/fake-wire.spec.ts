@@ -9,7 +9,7 @@ import type { WireSetup } from './describe-garden-wire.testkit';
 import { GardenHttpServer } from './garden-http-server';
 import { listenGarden } from './listen-garden';
 import type { GardenListenTarget } from './listen-garden';
-import { call } from './wire.testkit';
+import { attach, attachOutput, call, finishProcess, run } from './wire.testkit';
 
 const UNATTACHED_WAIT_MS = 500;
 
@@ -52,5 +52,63 @@ describe('Garden HTTP front: listening', () => {
     expect((await call(s.target, 'GET', '/ping')).status).toBe(200);
     await s.close();
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('Garden HTTP front: lifecycle', () => {
+  it('close detaches Run streams without killing the process: Attach on a new front gets its status', async () => {
+    const backend = createFakeBackend({});
+    await backend.start();
+    const dir = await mkdtemp(join(tmpdir(), 'garden-close-'));
+    const open = async (name: string) => {
+      const listener = await listenGarden(new GardenHttpServer(backend), { kind: 'unix', path: join(dir, name) });
+      const path = listener.address.slice('unix://'.length);
+      const target = {
+        connect: () =>
+          new Promise<ReturnType<typeof connect>>((resolve, reject) => {
+            const socket = connect(path);
+            socket.once('connect', () => resolve(socket));
+            socket.once('error', reject);
+          }),
+      };
+      return { listener, target };
+    };
+    try {
+      const first = await open('one.sock');
+      await call(first.target, 'POST', '/containers', { body: { handle: 'kept' } });
+      const conn = await run(first.target, 'kept', { path: 'sh', args: ['-c', 'echo before; sleep 1; echo after; exit 3'] });
+      const pid = String(conn.first['process_id']);
+      const out = await attachOutput(first.target, 'kept', pid, String(conn.first['stream_id']), 'stdout');
+      await out.reader.until('before\n');
+      await first.listener.close(1000);
+      expect(await conn.reader.line()).toBeNull();
+      const second = await open('two.sock');
+      const again = await attach(second.target, 'kept', pid);
+      expect(again.response.status).toBe(200);
+      const result = await finishProcess(second.target, 'kept', again);
+      expect(result).toMatchObject({ stdout: 'after\n', exit: { process_id: pid, exit_status: 3 } });
+      await second.listener.close(1000);
+    } finally {
+      await backend.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cuts a connection that never finishes its request head', async () => {
+    const backend = createFakeBackend({});
+    const dir = await mkdtemp(join(tmpdir(), 'garden-slow-'));
+    const listener = await listenGarden(new GardenHttpServer(backend, { headTimeoutMs: 200 }), { kind: 'unix', path: join(dir, 'g.sock') });
+    try {
+      const socket = connect(listener.address.slice('unix://'.length));
+      socket.write('GET /ping HTTP/1.1\r\nHost: api\r\n');
+      const closed = await new Promise<boolean>((resolve) => {
+        socket.once('close', () => resolve(true));
+        setTimeout(() => resolve(false), 3000);
+      });
+      expect(closed).toBe(true);
+    } finally {
+      await listener.close(1000);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

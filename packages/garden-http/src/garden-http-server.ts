@@ -35,6 +35,8 @@ export interface GardenHttpOptions {
   unattachedWaitMs?: number;
   /** streamKeepMs: how long a finished stream's output waits for late attachers; default 60 s, as Garden's streamer. */
   streamKeepMs?: number;
+  /** headTimeoutMs: how long a new connection may take to send its request head; default 30 s. */
+  headTimeoutMs?: number;
 }
 
 /** MAX_INPUT_LINE bounds one JSON message on a Run/Attach connection (a 32 KiB stdin write escapes to < 200 KiB). */
@@ -144,12 +146,17 @@ export class GardenHttpServer {
 
   private async serve(socket: Socket): Promise<void> {
     const reader = new ByteReader(socket);
+    // a client that opens connections and never finishes a head must not hold them forever
+    const headTimer = setTimeout(() => socket.destroy(), this.options.headTimeoutMs ?? 30_000);
+    headTimer.unref();
     let requestHead: RequestHead | null;
     try {
       requestHead = await readHead(reader);
     } catch (err) {
       await this.respondError(socket, err, this.log);
       return;
+    } finally {
+      clearTimeout(headTimer);
     }
     if (requestHead === null) {
       socket.destroy();
