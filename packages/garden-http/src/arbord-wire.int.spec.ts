@@ -31,8 +31,8 @@ describe('arbord serves one backend over gRPC and Garden HTTP', () => {
   it('a container made over Garden HTTP is there over gRPC, and the other way round', async () => {
     const res = await call(arbord.garden, 'POST', '/containers', { body: { handle: 'from-http', properties: { front: 'http' } } });
     expect(res.status).toBe(200);
-    expect(await (await arbord.grpc.lookup('from-http')).properties()).toEqual({ front: 'http' });
-    await arbord.grpc.create({ handle: 'from-grpc' });
+    expect(await arbord.grpc.properties('from-http')).toEqual({ front: 'http' });
+    await arbord.grpc.create('from-grpc');
     const list = await call(arbord.garden, 'GET', '/containers');
     expect((list.json as { Handles: string[] }).Handles).toEqual(expect.arrayContaining(['from-http', 'from-grpc']));
     const result = await runToEnd(arbord.garden, 'from-grpc', { path: 'sh', args: ['-c', 'echo hi'] });

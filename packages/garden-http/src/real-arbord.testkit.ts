@@ -9,7 +9,9 @@ import { connect, createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { GrpcClient } from '@arbor/client';
+import { credentials } from '@grpc/grpc-js';
+import { ContainerSpec, GardenClient } from '@arbor/proto';
+import type { GetPropertiesResponse, ListResponse } from '@arbor/proto';
 import type { WireTarget } from './wire.testkit';
 import { call } from './wire.testkit';
 
@@ -39,8 +41,8 @@ export const describeRoot: jest.Describe = process.getuid?.() === 0 ? describe :
 export interface RealArbord {
   /** garden dials Garden's HTTP front. */
   garden: WireTarget;
-  /** grpc is a client of the same arbord over gRPC. */
-  grpc: GrpcClient;
+  /** grpc is the generated client of the same arbord over gRPC (not @arbor/client, which builds after this package). */
+  grpc: GrpcCalls;
   /** gardenListen is what --garden-listen was, like unix:///tmp/arbor-garden-linux-XXXX/garden.sock. */
   gardenListen: string;
   alive(): boolean;
@@ -113,7 +115,7 @@ export async function startRealArbord(backend: string, transport: 'unix' | 'tcp'
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const grpc = await GrpcClient.connect(`unix://${socket}`);
+  const grpc = grpcCalls(`unix://${socket}`);
   return {
     garden,
     grpc,
@@ -121,8 +123,8 @@ export async function startRealArbord(backend: string, transport: 'unix' | 'tcp'
     alive: () => !exited,
     stop: async () => {
       if (!exited) {
-        const left = await grpc.containers().catch(() => []);
-        await Promise.allSettled(left.map((c) => grpc.destroy(c.handle)));
+        const left = await grpc.list().catch(() => [] as string[]);
+        await Promise.allSettled(left.map((handle) => grpc.destroy(handle)));
         const gone = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -132,5 +134,33 @@ export async function startRealArbord(backend: string, transport: 'unix' | 'tcp'
       grpc.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** GrpcCalls are the few gRPC calls the wire suite makes beside Garden's HTTP, as promises. */
+export interface GrpcCalls {
+  create(handle: string): Promise<void>;
+  properties(handle: string): Promise<Record<string, string>>;
+  list(): Promise<string[]>;
+  destroy(handle: string): Promise<void>;
+  close(): void;
+}
+
+function grpcCalls(address: string): GrpcCalls {
+  const client = new GardenClient(address, credentials.createInsecure());
+  const unary = <Req, Res>(method: (req: Req, done: (err: Error | null, res: Res) => void) => unknown, req: Req): Promise<Res> =>
+    new Promise((resolve, reject) => {
+      method.call(client, req, (err: Error | null, res: Res) => (err ? reject(err) : resolve(res)));
+    });
+  return {
+    create: async (handle) => {
+      await unary(client.create, { spec: ContainerSpec.fromPartial({ handle }) });
+    },
+    properties: async (handle) => (await unary<{ handle: string }, GetPropertiesResponse>(client.getProperties, { handle })).properties,
+    list: async () => (await unary<{ properties: Record<string, string> }, ListResponse>(client.list, { properties: {} })).handles,
+    destroy: async (handle) => {
+      await unary(client.destroy, { handle });
+    },
+    close: () => client.close(),
   };
 }
