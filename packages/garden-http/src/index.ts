@@ -7,3 +7,5 @@ export type { GardenListenTarget, GardenListener, GardenTls } from './listen-gar
 export { toGardenError } from './garden-error';
 export type { GardenErrorBody } from './garden-error';
 export { containerSpecFromGarden, processSpecFromGarden } from './garden-json';
+// both of arbord's fronts (gRPC and Garden's HTTP) listen on unix sockets bound this way
+export { bindPrivateUnixSocket } from './private-unix-socket';

@@ -1,9 +1,9 @@
-import { chmod, lstat, mkdir, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { unlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { dirname, join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import type { GardenHttpServer } from './garden-http-server';
+import { bindPrivateUnixSocket } from './private-unix-socket';
 
 /** GardenTls is the server's certificate and the CA of the clients it lets in (PEM bytes). */
 export interface GardenTls {
@@ -36,29 +36,6 @@ export class GardenListenError extends Error {
   }
 }
 
-function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** removeStaleSocket deletes a socket left by a server that is gone; refuses a live one (as bind-listener does for gRPC). */
-async function removeStaleSocket(path: string): Promise<void> {
-  const stat = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (!stat) return;
-  if (!stat.isSocket()) throw new GardenListenError(`${path} exists and is not a socket: remove it or choose another path`);
-  if (await isListening(path)) throw new GardenListenError(`another server is listening on unix://${path}: stop it or choose another path`);
-  await unlink(path);
-}
-
 function listen(server: Server, ...args: [string] | [number, string]): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -81,20 +58,12 @@ export async function listenGarden(front: GardenHttpServer, target: GardenListen
   const onConnection = (socket: import('node:net').Socket): void => front.handleConnection(socket);
   if (target.kind === 'unix') {
     const { path } = target;
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await removeStaleSocket(path);
     const server = createServer({ allowHalfOpen: true }, onConnection);
-    const privateDir = await mkdtemp(join(dirname(path), '.bind-'));
     try {
-      const bound = join(privateDir, 's');
-      await listen(server, bound);
-      await chmod(bound, 0o600);
-      await rename(bound, path);
+      await bindPrivateUnixSocket(path, (tempPath) => listen(server, tempPath), (message) => new GardenListenError(message));
     } catch (err) {
       server.close();
       throw err;
-    } finally {
-      await rm(privateDir, { recursive: true, force: true });
     }
     return {
       address: `unix://${path}`,

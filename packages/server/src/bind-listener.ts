@@ -1,6 +1,5 @@
-import { chmod, lstat, mkdir, mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { readFile, unlink } from 'node:fs/promises';
+import { bindPrivateUnixSocket } from '@arbor/garden-http';
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { Server } from '@grpc/grpc-js';
 import { ConfigError, parseListen } from './arbor-config';
@@ -20,53 +19,6 @@ function bind(server: Server, target: string, credentials: ServerCredentials): P
   });
 }
 
-/** isListening tells whether something accepts connections on the unix socket at path. */
-function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** removeStaleSocket deletes a socket file left by a daemon that is gone; refuses a live one. */
-async function removeStaleSocket(path: string): Promise<void> {
-  const stat = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (!stat) return;
-  if (!stat.isSocket()) {
-    throw new ConfigError('listen', `${path} exists and is not a socket: remove it or choose another path`);
-  }
-  if (await isListening(path)) {
-    throw new ConfigError('listen', `another server is listening on unix://${path}: stop it or choose another path`);
-  }
-  await unlink(path);
-}
-
-/**
- * bindPrivately binds a unix socket that is 0600 from the moment it exists at path. It is
- * bound in a fresh 0700 directory beside path, like /run/arbor/.bind-x1y2z3/s, where no one
- * else can connect whatever its mode, made 0600 there, and renamed into place: binding at path
- * and chmod-ing after would leave a moment in which any local user could connect to an API
- * that can do what root can.
- */
-async function bindPrivately(server: Server, path: string): Promise<void> {
-  const privateDir = await mkdtemp(join(dirname(path), '.bind-'));
-  try {
-    const bound = join(privateDir, 's');
-    await bind(server, `unix://${bound}`, ServerCredentials.createInsecure());
-    await chmod(bound, 0o600);
-    await rename(bound, path);
-  } finally {
-    await rm(privateDir, { recursive: true, force: true });
-  }
-}
-
 async function readPem(path: string, field: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -84,9 +36,13 @@ export async function bindListener(server: Server, config: ArborConfig): Promise
   const listener = parseListen(config.listen);
   if (listener.kind === 'unix') {
     const { path } = listener;
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await removeStaleSocket(path);
-    await bindPrivately(server, path);
+    await bindPrivateUnixSocket(
+      path,
+      async (tempPath) => {
+        await bind(server, `unix://${tempPath}`, ServerCredentials.createInsecure());
+      },
+      (message) => new ConfigError('listen', message),
+    );
     return {
       address: `unix://${path}`,
       cleanup: () => unlink(path).catch(() => undefined),
