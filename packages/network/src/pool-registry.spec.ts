@@ -81,7 +81,7 @@ describe('PoolRegistry', () => {
 
   it('does not remove, at release, an entry that another arbord took over', async () => {
     const mine = await new PoolRegistry(dir).claim({ tag: 'x', networkPool: '10.252.0.0/22', ports: ports(40000) });
-    const theirs = { tag: 'x', networkPool: '10.252.0.0/22', ports: ports(40000), pid: other.pid, startTime: processStartTime(other.pid) };
+    const theirs = { tag: 'x', networkPool: '10.252.0.0/22', ports: ports(40000), pid: other.pid, startTime: processStartTime(other.pid ?? 0) };
     await writeFile(path.join(dir, 'arbx.json'), JSON.stringify(theirs));
     await mine.release();
     expect(await readdir(dir)).toEqual(['arbx.json']);
