@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { runcConfig } from '@arbor/backend-runc';
 import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR } from '@arbor/host';
 import { startArbord } from '@arbor/server';
 import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 

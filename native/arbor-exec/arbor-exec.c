@@ -127,7 +127,7 @@ static void parse(int argc, char **argv) {
 /* ------------------------------------------------------------------ the process spec */
 
 /* SPEC_FILE, in the process dir, is what the process is: arbord writes it (mode 0600, in a
- * dir of mode 0700; see packages/native-helpers/src/process-spec-file.ts), arbor-exec reads
+ * dir of mode 0700; see packages/host/src/process-spec-file.ts), arbor-exec reads
  * it and removes it at once, as its env may hold secrets. It is SPEC_MAGIC, then records of a
  * tag byte, a little-endian u32 length, that many bytes and a NUL:
  *   'p' the program, then each argument, in order   'e' an env entry KEY=VALUE (later wins)

@@ -31,8 +31,8 @@
  * zombie (waitid WNOWAIT) until its job is over, so its pid, and group id, stay taken.
  * On end of stdin it finishes the helpers still running, then exits.
  *
- * usage: arbor-spawn     (started by HelperRunner in packages/native-helpers)
- * Covered by: packages/native-helpers/src/run-helper.int.spec.ts */
+ * usage: arbor-spawn     (started by HelperRunner in packages/host)
+ * Covered by: packages/host/src/run-helper.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
 

@@ -1,5 +1,5 @@
 import type { CpuStat, Limits, MemoryStat, PidStat } from '@arbor/core';
-import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/host';
 
 /** CgroupLimits are the limits a cgroup enforces: cpu weight, memory, pids. */
 export type CgroupLimits = Pick<Limits, 'cpu' | 'memory' | 'pid'>;

@@ -14,8 +14,8 @@ import { defaultBusybox } from './linux-backend-config';
 import type { LinuxBackendConfig } from './linux-backend-config';
 import { LoopbackOnlyNetworker } from './loopback-only-networker';
 import { NamespaceContainerizer } from './namespace-containerizer';
-import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/native-helpers';
-import type { HelperName } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/host';
+import type { HelperName } from '@arbor/host';
 
 /**
  * hostCgroupDriver picks the driver for this host at start (not on a request path):

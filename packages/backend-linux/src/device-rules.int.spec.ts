@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gardener } from '@arbor/core';
 import { storageName } from '@arbor/depot';
-import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR } from '@arbor/host';
 import { BpfDeviceFilter, DEVICE_ALLOW } from './cgroup-driver';
 import { hybridUnified } from './cgroup-v1-driver';
 import { cgroupParentFor } from './create-linux-backend';

@@ -11,4 +11,4 @@ export { CgroupV2Driver } from './cgroup-v2-driver';
 export { BpfDeviceFilter, DEVICE_ALLOW } from './cgroup-driver';
 export type { CgroupDriver, CgroupLimits, CgroupStats, DeviceFilter } from './cgroup-driver';
 export { LoopbackOnlyNetworker } from './loopback-only-networker';
-export { HelperError, HelperRunner } from '@arbor/native-helpers';
+export { HelperError, HelperRunner } from '@arbor/host';

@@ -11,7 +11,7 @@ import { pack as tarPack } from 'tar-stream';
 import { ContainerStoppedError, ExecutableNotFoundError, InvalidArgumentError, ProcessNotFoundError } from '@arbor/core';
 import type { Container, Gardener, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR } from '@arbor/host';
 import { OOM_EVENT } from './namespace-containerizer';
 import type { NamespaceContainerizer } from './namespace-containerizer';
 import { cgroupParentFor, createHostBackend, makeNamespaceContainerizer } from './create-linux-backend';

@@ -1,10 +1,10 @@
 import type { DesiredContainer, Limits } from '@arbor/core';
-import { InitContainerizer, killQuietly } from '@arbor/native-helpers';
-import type { InitContainerState, InitContainerizerOptions } from '@arbor/native-helpers';
+import { InitContainerizer, killQuietly } from '@arbor/host';
+import type { InitContainerState, InitContainerizerOptions } from '@arbor/host';
 import type { CgroupDriver } from './cgroup-driver';
 import { MASKED_PATHS, READONLY_PATHS } from './masked-paths';
 
-export { OOM_EVENT } from '@arbor/native-helpers';
+export { OOM_EVENT } from '@arbor/host';
 
 export interface NamespaceContainerizerOptions extends InitContainerizerOptions {
   /** cgroups makes, limits and removes the containers' cgroups. */

@@ -9,7 +9,7 @@ import type { Header } from 'tar-stream';
 import { InvalidArgumentError, InvalidTarError, PermissionDeniedError } from '@arbor/core';
 import type { Container, Gardener } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR } from '@arbor/host';
 import { backendFor, describeRoot, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(30_000);

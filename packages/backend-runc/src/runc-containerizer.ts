@@ -3,8 +3,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DesiredContainer, Limits, Process, ProcessIO, RunRequest } from '@arbor/core';
 import { storageName } from '@arbor/depot';
-import { InitContainerizer, killQuietly } from '@arbor/native-helpers';
-import type { CgroupReader, InitContainerState, InitContainerizerOptions } from '@arbor/native-helpers';
+import { InitContainerizer, killQuietly } from '@arbor/host';
+import type { CgroupReader, InitContainerState, InitContainerizerOptions } from '@arbor/host';
 import type { RuncCli } from './runc-cli';
 import { INIT_PATH, resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
 

@@ -9,7 +9,7 @@ export const DEFAULT_EVENT_QUEUE_LIMIT = 1024;
 
 /**
  * OOM_INFO_EVENT is the ContainerizerInfo event that says the kernel killed a process for
- * the container's memory limit: the same string as @arbor/native-helpers' OOM_EVENT, which
+ * the container's memory limit: the same string as @arbor/host' OOM_EVENT, which
  * core cannot import.
  */
 export const OOM_INFO_EVENT = 'out of memory';

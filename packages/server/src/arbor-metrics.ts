@@ -24,7 +24,7 @@ export interface ArborMetricsOptions {
 /** CONTAINER_STATES are the states arbor_containers always shows, 0 when none is in it. */
 const CONTAINER_STATES = ['active', 'stopped'] as const;
 
-/** HELPER_ERRORS are the error names of @arbor/native-helpers' HelperRunner, and the reason each means. */
+/** HELPER_ERRORS are the error names of @arbor/host' HelperRunner, and the reason each means. */
 const HELPER_ERRORS: Record<string, string> = { HelperError: 'failed', HelperTimeoutError: 'timeout' };
 
 /**

@@ -8,7 +8,7 @@ import type { Container, Process, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { cgroupParentFor, createLinuxBackend } from '../create-linux-backend';
 import type { LinuxBackendOptions } from '../create-linux-backend';
-import { DEFAULT_HELPERS_DIR } from '@arbor/native-helpers';
+import { DEFAULT_HELPERS_DIR } from '@arbor/host';
 
 const REPO = resolve(__dirname, '..', '..', '..', '..');
 

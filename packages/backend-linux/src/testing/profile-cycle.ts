@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Gardener, SystemClock, UuidHandleGenerator, silentLogger } from '@arbor/core';
 import { FileDepot } from '@arbor/depot';
 import { OverlayVolumizer } from '@arbor/images';
-import { HelperRunner } from '@arbor/native-helpers';
+import { HelperRunner } from '@arbor/host';
 import { LinuxNetworker } from '@arbor/network';
 import { hostCgroupDriver } from '../create-linux-backend';
 import { defaultBusybox } from '../linux-backend-config';

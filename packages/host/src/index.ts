@@ -1,5 +1,5 @@
-// @arbor/native-helpers: starting native/ helpers and talking to the processes they
-// supervise; shared by the linux and runc backends.
+// @arbor/host: the host runtime both real backends share: native/ helpers, process channels,
+// cgroups, tar guarding and the containerizer the init runtimes plug into.
 export { DEFAULT_HELPERS_DIR, DEFAULT_HELPER_TIMEOUT_MS, HELPER_EXIT, HelperError, HelperRunner, HelperTimeoutError } from './run-helper';
 export type { HelperName, HelperRunOptions, HelperRunnerOptions } from './run-helper';
 export { SPAWN_SLOTS, SpawnServer } from './spawn-server';
