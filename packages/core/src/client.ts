@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { CallContext } from './call-context';
 import type {
   ArborEvent,
   BandwidthLimits,
@@ -133,7 +134,12 @@ export interface Container {
   removeProperty(name: string): Promise<void>;
 }
 
-/** Client is what a user of Arbor talks to, in-process (the Gardener) or over gRPC. */
+/**
+ * Client is what a user of Arbor talks to, in-process (the Gardener) or over gRPC. The
+ * methods that reach containers take an optional CallContext last: a server passes each
+ * call's own logger, which the Gardener hands to its ports (a Container from create, lookup
+ * or containers keeps it); a remote Client ignores it.
+ */
 export interface Client {
   /** ping resolves when the server is healthy. @throws UnrecoverableError */
   ping(): Promise<void>;
@@ -142,15 +148,15 @@ export interface Client {
    * create makes a container; a failed create leaves nothing behind.
    * @throws HandleAlreadyExistsError, InvalidArgumentError, ResourceExhaustedError
    */
-  create(spec: ContainerSpec): Promise<Container>;
+  create(spec: ContainerSpec, ctx?: CallContext): Promise<Container>;
   /** destroy removes the container and all it holds; retryable. @throws ContainerNotFoundError */
-  destroy(handle: string): Promise<void>;
+  destroy(handle: string, ctx?: CallContext): Promise<void>;
   /** containers lists the containers whose properties match every pair of the filter. */
-  containers(filter?: Properties): Promise<Container[]>;
-  bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>>;
-  bulkMetrics(handles: string[]): Promise<Record<string, BulkResult<ContainerMetrics>>>;
+  containers(filter?: Properties, ctx?: CallContext): Promise<Container[]>;
+  bulkInfo(handles: string[], ctx?: CallContext): Promise<Record<string, BulkResult<ContainerInfo>>>;
+  bulkMetrics(handles: string[], ctx?: CallContext): Promise<Record<string, BulkResult<ContainerMetrics>>>;
   /** lookup returns a container by handle. @throws ContainerNotFoundError */
-  lookup(handle: string): Promise<Container>;
+  lookup(handle: string, ctx?: CallContext): Promise<Container>;
   /**
    * pullImage fetches an image into the server's store ahead of create, calling onProgress
    * as it goes and last with phase 'done'; it resolves with what the image brings (its
@@ -158,7 +164,7 @@ export interface Client {
    * @throws InvalidArgumentError for a bad URI, PermissionDeniedError when the registry
    * refuses, DigestMismatchError-like ArborErrors when the image is not what it claims
    */
-  pullImage(image: ImageRef, onProgress?: (progress: ImagePullProgress) => void): Promise<PulledImageInfo>;
+  pullImage(image: ImageRef, onProgress?: (progress: ImagePullProgress) => void, ctx?: CallContext): Promise<PulledImageInfo>;
   /**
    * events follows what happens to containers (beyond Garden): it resolves once subscribed,
    * so every event after that is seen (there is no history), then yields each event that

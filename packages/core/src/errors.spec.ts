@@ -4,6 +4,7 @@ import {
   ContainerStoppedError,
   ExecutableNotFoundError,
   HandleAlreadyExistsError,
+  HostPreconditionError,
   InvalidArgumentError,
   InvalidTarError,
   PermissionDeniedError,
@@ -32,6 +33,7 @@ describe('error wire form', () => {
     new ResourceExhaustedError('ports', 'port pool exhausted'),
     new PortInUseError(8080),
     new ContainerStoppedError('web'),
+    new HostPreconditionError('volumizer: mkfs.btrfs not found: install btrfs-progs'),
     new ServiceUnavailableError('arbord is not running'),
     new UnrecoverableError('depot is corrupt'),
   ];

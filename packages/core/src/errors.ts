@@ -147,6 +147,17 @@ export class ContainerStoppedError extends ArborError {
   }
 }
 
+/**
+ * HostPreconditionError: the host lacks something the server needs, like a tool that is not
+ * installed (mkfs.btrfs, iptables, runc) or a directory on the wrong filesystem; its message
+ * says what is missing and how to fix it. No request can work around it: an operator must.
+ */
+export class HostPreconditionError extends ArborError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('failedPrecondition', message, options);
+  }
+}
+
 export class ServiceUnavailableError extends ArborError {
   constructor(message: string) {
     super('unavailable', message);
@@ -204,6 +215,7 @@ const rebuilders: Record<string, Rebuilder> = {
   ResourceExhaustedError: (w) => new ResourceExhaustedError(f(w, 'resource'), w.message),
   PortInUseError: (w) => new PortInUseError(Number(f(w, 'port'))),
   ContainerStoppedError: (w) => new ContainerStoppedError(f(w, 'handle')),
+  HostPreconditionError: (w) => new HostPreconditionError(w.message),
   ServiceUnavailableError: (w) => new ServiceUnavailableError(w.message),
   UnrecoverableError: (w) => new UnrecoverableError(w.message),
 };

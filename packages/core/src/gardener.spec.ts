@@ -9,7 +9,9 @@ import {
   ResourceExhaustedError,
 } from './errors';
 import { Gardener } from './gardener';
+import type { CallContext } from './call-context';
 import { silentLogger } from './logger';
+import type { Logger } from './logger';
 import type { Clock, ContainerRecord, Containerizer, Depot, GardenerConfig, Networker, Timer, Volumizer } from './ports';
 
 /** ManualClock runs timers only when the test advances time. */
@@ -137,7 +139,7 @@ describe('Gardener.create', () => {
       netnsPath: '/proc/42/ns/net',
       rootfsPath: '/rootfs/x',
       hostname: 'web',
-    });
+    }, undefined);
   });
 
   it('gives the containerizer the last 49 characters of the handle as hostname and the merged env', async () => {
@@ -206,9 +208,9 @@ describe('Gardener.create', () => {
       await expect(
         p.gardener.create({ handle: 'h', netIn: [{ hostPort: 1, containerPort: 2 }], netOut: [{ protocol: 'all' }] }),
       ).rejects.toThrow('boom');
-      expect(p.containerizer.destroy).toHaveBeenCalledWith('h');
-      expect(p.networker.destroy).toHaveBeenCalledWith('h');
-      expect(p.volumizer.destroy).toHaveBeenCalledWith('h');
+      expect(p.containerizer.destroy).toHaveBeenCalledWith('h', undefined);
+      expect(p.networker.destroy).toHaveBeenCalledWith('h', undefined);
+      expect(p.volumizer.destroy).toHaveBeenCalledWith('h', undefined);
       expect(p.depot.saved.has('h')).toBe(false);
       expect(await p.gardener.containers()).toEqual([]);
       await expect(p.gardener.create({ handle: 'h' })).resolves.toBeDefined();
@@ -365,7 +367,7 @@ describe('Gardener properties and limits', () => {
     const c = await p.gardener.create({ handle: 'h' });
     await c.limitMemory({ limitInBytes: 1 << 20 });
     await c.limitDisk({ byteSoft: 0, byteHard: 10, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
-    expect(p.containerizer.limit).toHaveBeenCalledWith('h', { memory: { limitInBytes: 1 << 20 } });
+    expect(p.containerizer.limit).toHaveBeenCalledWith('h', { memory: { limitInBytes: 1 << 20 } }, undefined);
     expect(p.volumizer.limitDisk).toHaveBeenCalled();
     expect(await c.currentMemoryLimits()).toEqual({ limitInBytes: 1 << 20 });
     expect(p.depot.saved.get('h')?.limits.memory).toEqual({ limitInBytes: 1 << 20 });
@@ -379,6 +381,7 @@ describe('Gardener properties and limits', () => {
       const c = await p.gardener.create({ handle: 'h', limits: { memory: { limitInBytes: 1 << 20 } } });
       expect(p.containerizer.create).toHaveBeenCalledWith(
         expect.objectContaining({ limits: { memory: { limitInBytes: 1 << 20 }, pid: { max: 4096 } } }),
+        undefined,
       );
       expect(await c.currentPidLimits()).toEqual({ max: 4096 });
       expect(await c.currentLimits()).toEqual({ memory: { limitInBytes: 1 << 20 }, pid: { max: 4096 } });
@@ -405,7 +408,7 @@ describe('Gardener properties and limits', () => {
         const p = ports(config);
         const c = await p.gardener.create({ handle: 'h' });
         expect(await c.currentLimits()).toEqual({});
-        expect(p.containerizer.create).toHaveBeenCalledWith(expect.objectContaining({ limits: {} }));
+        expect(p.containerizer.create).toHaveBeenCalledWith(expect.objectContaining({ limits: {} }), undefined);
       }
     });
   });
@@ -550,5 +553,110 @@ describe('Gardener observer', () => {
     await new Promise((r) => setImmediate(r));
     expect(await p.gardener.containers()).toEqual([]);
     await expect(p.gardener.sample('h')).rejects.toThrow(ContainerNotFoundError);
+  });
+});
+
+/** RecordingLogger keeps every event with its own data and its ancestors', like { event, requestId, handle }. */
+class RecordingLogger implements Logger {
+  constructor(
+    readonly lines: Record<string, unknown>[] = [],
+    private readonly data: Record<string, unknown> = {},
+  ) {}
+  debug(event: string, data?: Record<string, unknown>): void {
+    this.lines.push({ event, ...this.data, ...data });
+  }
+  info(event: string, data?: Record<string, unknown>): void {
+    this.debug(event, data);
+  }
+  error(event: string, data?: Record<string, unknown>): void {
+    this.debug(event, data);
+  }
+  child(data: Record<string, unknown>): Logger {
+    return new RecordingLogger(this.lines, { ...this.data, ...data });
+  }
+}
+
+describe('Gardener per-call logger', () => {
+  /** call is one client call's context: what it logs lands in lines with { requestId }. */
+  const call = (requestId: string) => {
+    const lines: Record<string, unknown>[] = [];
+    const ctx: CallContext = { logger: new RecordingLogger(lines).child({ requestId }) };
+    return { lines, ctx };
+  };
+  /** ctxOf is the CallContext a port was given: the argument after the port's own, undefined when none. */
+  const ctxOf = (mock: jest.Mock, ownArgs: number, callIndex = 0): CallContext | undefined =>
+    (mock.mock.calls[callIndex] as unknown[])[ownArgs] as CallContext | undefined;
+  /** logsAs has the port log through the context it got and returns the line written. */
+  const logsAs = (ctx: CallContext | undefined, lines: Record<string, unknown>[]) => {
+    ctx?.logger.info('port-step');
+    return lines.find((l) => l['event'] === 'port-step');
+  };
+
+  it("hands each port of a create the call's logger with the handle, and logs the create with it", async () => {
+    const p = ports();
+    const steps: Array<[string, jest.Mock, number]> = [
+      ['volumizer.create', p.volumizer.create, 3],
+      ['containerizer.create', p.containerizer.create, 1],
+      ['networker.setup', p.networker.setup, 2],
+      ['networker.netIn', p.networker.netIn, 3],
+      ['networker.netOut', p.networker.netOut, 2],
+    ];
+    for (const [name, mock, ownArgs] of steps) {
+      const c = call('r-create');
+      await p.gardener.create({ handle: `web-${name}`, netIn: [{ hostPort: 0, containerPort: 80 }], netOut: [{ protocol: 'all' }] }, c.ctx);
+      expect([name, logsAs(ctxOf(mock, ownArgs, mock.mock.calls.length - 1), c.lines)]).toEqual([
+        name,
+        { event: 'port-step', requestId: 'r-create', handle: `web-${name}` },
+      ]);
+      expect(c.lines).toContainEqual({ event: 'create-started', requestId: 'r-create', handle: `web-${name}` });
+    }
+  });
+
+  it('hands the ports the logger of the call that looked the container up, through its Container', async () => {
+    const p = ports();
+    p.containerizer.metrics.mockResolvedValue({});
+    p.volumizer.metrics.mockResolvedValue({});
+    p.networker.metrics.mockResolvedValue({});
+    await p.gardener.create({ handle: 'h' });
+    const c = call('r-lookup');
+    const container = await p.gardener.lookup('h', c.ctx);
+    await container.run({ path: 'true' }, {});
+    await container.info();
+    await container.metrics();
+    await container.limitMemory({ limitInBytes: 1 << 20 });
+    await container.stop(false);
+    for (const [mock, ownArgs] of [
+      [p.containerizer.run, 3],
+      [p.containerizer.info, 1],
+      [p.containerizer.metrics, 1],
+      [p.volumizer.metrics, 1],
+      [p.networker.metrics, 1],
+      [p.containerizer.limit, 2],
+      [p.containerizer.stop, 2],
+    ] as Array<[jest.Mock, number]>) {
+      c.lines.length = 0;
+      expect(logsAs(ctxOf(mock, ownArgs), c.lines)).toEqual({ event: 'port-step', requestId: 'r-lookup', handle: 'h' });
+    }
+  });
+
+  it("hands every part of a destroy the destroying call's logger", async () => {
+    const p = ports();
+    await p.gardener.create({ handle: 'h' });
+    const c = call('r-destroy');
+    await p.gardener.destroy('h', c.ctx);
+    for (const mock of [p.containerizer.destroy, p.volumizer.destroy, p.networker.destroy] as jest.Mock[]) {
+      c.lines.length = 0;
+      expect(logsAs(ctxOf(mock, 1), c.lines)).toEqual({ event: 'port-step', requestId: 'r-destroy', handle: 'h' });
+    }
+  });
+
+  it('gives the ports no context for a call without one, so they log with their own loggers', async () => {
+    const p = ports();
+    const c = await p.gardener.create({ handle: 'h' });
+    await c.info();
+    await p.gardener.destroy('h');
+    expect(ctxOf(p.volumizer.create, 3)).toBeUndefined();
+    expect(ctxOf(p.containerizer.info, 1)).toBeUndefined();
+    expect(ctxOf(p.networker.destroy, 1)).toBeUndefined();
   });
 });

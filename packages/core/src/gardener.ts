@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { CallContext } from './call-context';
 import type { Backend, Container, Process } from './client';
 import { pullImage } from './image-pull';
 import {
@@ -99,6 +100,8 @@ const HOSTNAME_LENGTH = 49;
  * Gardener is the one Backend: it validates input, runs create as ordered steps over the
  * ports, rolls a failed create back with the same idempotent destroy, keeps every record in
  * the Depot before a call returns, and reaps containers whose grace time has passed.
+ * A call given a CallContext logs with its logger and hands the ports a child of it with
+ * { handle }; work of its own (start, the reaper) leaves the ports their own loggers.
  */
 export class Gardener implements Backend {
   // records caches the Depot; every change is saved before the call that made it returns.
@@ -177,7 +180,7 @@ export class Gardener implements Backend {
     };
   }
 
-  async create(spec: ContainerSpec): Promise<Container> {
+  async create(spec: ContainerSpec, ctx?: CallContext): Promise<Container> {
     validateContainerSpec(spec);
     (spec.netIn ?? []).forEach((m, i) => this.checkHostPort(m.hostPort, `netIn[${i}].hostPort`));
     const { containerizer, networker, volumizer, depot, logger, clock } = this.ports;
@@ -188,7 +191,8 @@ export class Gardener implements Backend {
     if (this.records.size >= max) {
       throw new ResourceExhaustedError('containers', `max containers reached (${max}): destroy one before creating another`);
     }
-    const log = logger.child({ handle });
+    const log = (ctx?.logger ?? logger).child({ handle });
+    const portCtx = ctx && { logger: log };
     const record: ContainerRecord = {
       handle,
       phase: 'creating',
@@ -209,7 +213,7 @@ export class Gardener implements Backend {
     try {
       await depot.save(record);
       steps.begin('volume');
-      record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk);
+      record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk, portCtx);
       record.env = mergeEnv(record.rootfs.env, spec.env ?? []);
       const hostname = handle.slice(-HOSTNAME_LENGTH);
       steps.begin('containerizer');
@@ -221,29 +225,29 @@ export class Gardener implements Backend {
         bindMounts: spec.bindMounts ?? [],
         privileged: spec.privileged ?? false,
         limits: record.limits,
-      });
+      }, portCtx);
       steps.begin('network');
       record.network = await networker.setup(handle, {
         network: spec.network ?? '',
         netnsPath: created.netnsPath,
         rootfsPath: record.rootfs.path,
         hostname,
-      });
+      }, portCtx);
       for (const m of spec.netIn ?? []) {
-        record.mappedPorts.push(await networker.netIn(handle, m.hostPort, m.containerPort));
+        record.mappedPorts.push(await networker.netIn(handle, m.hostPort, m.containerPort, portCtx));
       }
       if (spec.netOut?.length) {
-        await networker.netOut(handle, spec.netOut);
+        await networker.netOut(handle, spec.netOut, portCtx);
         record.netOut.push(...spec.netOut);
       }
-      if (spec.limits?.bandwidth) await networker.limitBandwidth(handle, spec.limits.bandwidth);
+      if (spec.limits?.bandwidth) await networker.limitBandwidth(handle, spec.limits.bandwidth, portCtx);
       steps.end(true);
       record.phase = 'created';
       await depot.save(record);
     } catch (err) {
       steps.end(false);
       log.error('create-failed-cleaning-up', { error: String(err) });
-      await this.destroyRecord(record).catch((cleanupErr: unknown) =>
+      await this.destroyRecord(record, undefined, ctx).catch((cleanupErr: unknown) =>
         log.error('create-cleanup-failed', { error: String(cleanupErr) }),
       );
       throw err;
@@ -251,11 +255,11 @@ export class Gardener implements Backend {
     this.reaper.track(handle, record.graceTimeMs);
     log.info('create-finished');
     this.emit({ kind: 'created', handle, message: `container ${handle} created` });
-    return new GardenerContainer(this, handle);
+    return new GardenerContainer(this, handle, ctx);
   }
 
-  async destroy(handle: string): Promise<void> {
-    return this.destroyAs(handle, 'destroyed');
+  async destroy(handle: string, ctx?: CallContext): Promise<void> {
+    return this.destroyAs(handle, 'destroyed', ctx);
   }
 
   /**
@@ -271,34 +275,34 @@ export class Gardener implements Backend {
   }
 
   /** destroyAs is destroy, publishing kind ('destroyed', or 'reaped' for the grace-time reaper) when done. */
-  private async destroyAs(handle: string, kind: 'destroyed' | 'reaped'): Promise<void> {
+  private async destroyAs(handle: string, kind: 'destroyed' | 'reaped', ctx?: CallContext): Promise<void> {
     validateHandle(handle);
     const inFlight = this.destroying.get(handle);
     if (inFlight) return inFlight;
     const record = this.records.get(handle);
     // a record still 'creating' belongs to a create in progress: it is not there yet
     if (!record || record.phase === 'creating') throw new ContainerNotFoundError(handle);
-    return this.destroyRecord(record, kind);
+    return this.destroyRecord(record, kind, ctx);
   }
 
-  async containers(filter: Properties = {}): Promise<Container[]> {
+  async containers(filter: Properties = {}, ctx?: CallContext): Promise<Container[]> {
     const pairs = Object.entries(filter);
     return [...this.records.values()]
       .filter((r) => r.phase === 'created' && pairs.every(([k, v]) => r.properties[k] === v))
-      .map((r) => new GardenerContainer(this, r.handle));
+      .map((r) => new GardenerContainer(this, r.handle, ctx));
   }
 
-  async lookup(handle: string): Promise<Container> {
+  async lookup(handle: string, ctx?: CallContext): Promise<Container> {
     validateHandle(handle);
     this.record(handle);
-    return new GardenerContainer(this, handle);
+    return new GardenerContainer(this, handle, ctx);
   }
 
   /** pullImage: see Client.pullImage; the work is in image-pull.ts. */
-  async pullImage(...[image, onProgress]: Parameters<Backend['pullImage']>): ReturnType<Backend['pullImage']> {
+  async pullImage(...[image, onProgress, ctx]: Parameters<Backend['pullImage']>): ReturnType<Backend['pullImage']> {
     const started = performance.now();
     try {
-      const pulled = await pullImage(this.ports, image, onProgress);
+      const pulled = await pullImage(this.ports, image, onProgress, ctx);
       this.observer.imagePull((performance.now() - started) / 1000, true);
       return pulled;
     } catch (err) {
@@ -307,24 +311,26 @@ export class Gardener implements Backend {
     }
   }
 
-  async bulkInfo(handles: string[]): Promise<Record<string, BulkResult<ContainerInfo>>> {
-    return this.bulk(handles, (h) => this.info(h));
+  async bulkInfo(handles: string[], ctx?: CallContext): Promise<Record<string, BulkResult<ContainerInfo>>> {
+    return this.bulk(handles, (h) => this.info(h, ctx));
   }
 
-  async bulkMetrics(handles: string[]): Promise<Record<string, BulkResult<ContainerMetrics>>> {
-    return this.bulk(handles, (h) => this.metrics(h));
+  async bulkMetrics(handles: string[], ctx?: CallContext): Promise<Record<string, BulkResult<ContainerMetrics>>> {
+    return this.bulk(handles, (h) => this.metrics(h, ctx));
   }
 
   // ------------------------------------------------------------ per-container operations
 
-  async stopContainer(handle: string, kill: boolean): Promise<void> {
-    await this.touch(handle, () => this.ports.containerizer.stop(handle, kill));
+  // Each takes the call's ctx last (GardenerContainer passes its own); see portContext.
+
+  async stopContainer(handle: string, kill: boolean, ctx?: CallContext): Promise<void> {
+    await this.touch(handle, () => this.ports.containerizer.stop(handle, kill, portContext(handle, ctx)));
     this.emit({ kind: 'stopped', handle, message: `container ${handle} stopped${kill ? ' (killed)' : ''}` });
   }
 
-  async info(handle: string): Promise<ContainerInfo> {
+  async info(handle: string, ctx?: CallContext): Promise<ContainerInfo> {
     return this.touch(handle, async (record) => {
-      const info = await this.ports.containerizer.info(handle);
+      const info = await this.ports.containerizer.info(handle, portContext(handle, ctx));
       const { hostIp, containerIp, externalIp } = record.network;
       return {
         ...info,
@@ -355,28 +361,29 @@ export class Gardener implements Backend {
     return { handle, state: info.state, processes: info.processIds.length, metrics };
   }
 
-  async metrics(handle: string): Promise<ContainerMetrics> {
+  async metrics(handle: string, ctx?: CallContext): Promise<ContainerMetrics> {
     return this.touch(handle, async (record) => {
+      const portCtx = portContext(handle, ctx);
       const [c, disk, network] = await Promise.all([
-        this.ports.containerizer.metrics(handle),
-        this.ports.volumizer.metrics(handle),
-        this.ports.networker.metrics(handle),
+        this.ports.containerizer.metrics(handle, portCtx),
+        this.ports.volumizer.metrics(handle, portCtx),
+        this.ports.networker.metrics(handle, portCtx),
       ]);
       return { ...c, disk, network, ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
     });
   }
 
-  async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
+  async streamIn(handle: string, spec: StreamInSpec, ctx?: CallContext): Promise<void> {
     validateStreamSpec(spec);
-    await this.touch(handle, () => this.ports.containerizer.streamIn(handle, spec));
+    await this.touch(handle, () => this.ports.containerizer.streamIn(handle, spec, portContext(handle, ctx)));
   }
 
-  async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
+  async streamOut(handle: string, spec: StreamOutSpec, ctx?: CallContext): Promise<Readable> {
     validateStreamSpec(spec);
-    return this.touch(handle, () => this.ports.containerizer.streamOut(handle, spec));
+    return this.touch(handle, () => this.ports.containerizer.streamOut(handle, spec, portContext(handle, ctx)));
   }
 
-  async run(handle: string, spec: ProcessSpec, io: ProcessIO): Promise<Process> {
+  async run(handle: string, spec: ProcessSpec, io: ProcessIO, ctx?: CallContext): Promise<Process> {
     validateProcessSpec(spec);
     return this.holdWhileAttached(handle, io, () => {
       const record = this.record(handle);
@@ -384,18 +391,18 @@ export class Gardener implements Backend {
       const withDefaults: ProcessSpec & { id: string } = { ...spec, id };
       if (spec.user === undefined && record.rootfs.user) withDefaults.user = record.rootfs.user;
       if (spec.dir === undefined && record.rootfs.workingDir) withDefaults.dir = record.rootfs.workingDir;
-      return this.ports.containerizer.run(handle, withDefaults, io).then((p) => this.watchExit(handle, p));
+      return this.ports.containerizer.run(handle, withDefaults, io, portContext(handle, ctx)).then((p) => this.watchExit(handle, p));
     });
   }
 
-  async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
+  async attach(handle: string, processId: string, io: ProcessIO, ctx?: CallContext): Promise<Process> {
     validateProcessId(processId);
     return this.holdWhileAttached(handle, io, () =>
-      this.ports.containerizer.attach(handle, processId, io).then((p) => this.watchExit(handle, p)),
+      this.ports.containerizer.attach(handle, processId, io, portContext(handle, ctx)).then((p) => this.watchExit(handle, p)),
     );
   }
 
-  async limit(handle: string, limits: Limits): Promise<void> {
+  async limit(handle: string, limits: Limits, ctx?: CallContext): Promise<void> {
     const { bandwidth, cpu, disk, memory, pid } = limits;
     if (bandwidth) validateBandwidthLimits(bandwidth);
     if (cpu) validateCpuLimits(cpu);
@@ -403,10 +410,11 @@ export class Gardener implements Backend {
     if (memory) validateMemoryLimits(memory);
     if (pid) validatePidLimits(pid);
     await this.touch(handle, async (record) => {
-      if (bandwidth) await this.ports.networker.limitBandwidth(handle, bandwidth);
-      if (disk) await this.ports.volumizer.limitDisk(handle, disk);
+      const portCtx = portContext(handle, ctx);
+      if (bandwidth) await this.ports.networker.limitBandwidth(handle, bandwidth, portCtx);
+      if (disk) await this.ports.volumizer.limitDisk(handle, disk, portCtx);
       if (cpu || memory || pid) {
-        await this.ports.containerizer.limit(handle, { ...(cpu && { cpu }), ...(memory && { memory }), ...(pid && { pid }) });
+        await this.ports.containerizer.limit(handle, { ...(cpu && { cpu }), ...(memory && { memory }), ...(pid && { pid }) }, portCtx);
       }
       Object.assign(record.limits, structuredClone(limits));
       await this.ports.depot.save(record);
@@ -425,11 +433,11 @@ export class Gardener implements Backend {
     return this.touch(handle, async (record) => structuredClone(record.limits));
   }
 
-  async netIn(handle: string, hostPort: number, containerPort: number): Promise<PortMapping> {
+  async netIn(handle: string, hostPort: number, containerPort: number, ctx?: CallContext): Promise<PortMapping> {
     validatePortMapping(hostPort, containerPort);
     this.checkHostPort(hostPort, 'netIn.hostPort');
     return this.touch(handle, async (record) => {
-      const mapping = await this.ports.networker.netIn(handle, hostPort, containerPort);
+      const mapping = await this.ports.networker.netIn(handle, hostPort, containerPort, portContext(handle, ctx));
       record.mappedPorts.push(mapping);
       await this.ports.depot.save(record);
       return { ...mapping };
@@ -457,10 +465,10 @@ export class Gardener implements Backend {
     }
   }
 
-  async netOut(handle: string, rules: NetOutRule[]): Promise<void> {
+  async netOut(handle: string, rules: NetOutRule[], ctx?: CallContext): Promise<void> {
     rules.forEach((r, i) => validateNetOutRule(r, rules.length === 1 ? 'rule' : `rules[${i}]`));
     await this.touch(handle, async (record) => {
-      await this.ports.networker.netOut(handle, rules);
+      await this.ports.networker.netOut(handle, rules, portContext(handle, ctx));
       record.netOut.push(...structuredClone(rules));
       await this.ports.depot.save(record);
     });
@@ -610,8 +618,9 @@ export class Gardener implements Backend {
    * destroyRecord tears down every part, trying each even when one fails. The record stays
    * (phase 'destroying') while anything failed, so that destroy can be retried.
    */
-  private destroyRecord(record: ContainerRecord, kind?: 'destroyed' | 'reaped'): Promise<void> {
+  private destroyRecord(record: ContainerRecord, kind?: 'destroyed' | 'reaped', ctx?: CallContext): Promise<void> {
     const { handle } = record;
+    const portCtx = portContext(handle, ctx);
     const run = async (): Promise<void> => {
       const { containerizer, networker, volumizer, depot } = this.ports;
       this.reaper.untrack(handle);
@@ -619,10 +628,10 @@ export class Gardener implements Backend {
       await depot.save(record);
       const results = await Promise.allSettled([
         (async () => {
-          await timed(this.observer, 'destroy', 'containerizer', () => containerizer.destroy(handle));
-          await timed(this.observer, 'destroy', 'volume', () => volumizer.destroy(handle));
+          await timed(this.observer, 'destroy', 'containerizer', () => containerizer.destroy(handle, portCtx));
+          await timed(this.observer, 'destroy', 'volume', () => volumizer.destroy(handle, portCtx));
         })(),
-        timed(this.observer, 'destroy', 'network', () => networker.destroy(handle)),
+        timed(this.observer, 'destroy', 'network', () => networker.destroy(handle, portCtx)),
       ]);
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (failures.length > 0) {
@@ -633,13 +642,21 @@ export class Gardener implements Backend {
       await depot.remove(handle);
       this.records.delete(handle);
       this.oomReported.delete(handle);
-      this.ports.logger.info('destroy-finished', { handle });
+      (portCtx?.logger ?? this.ports.logger.child({ handle })).info('destroy-finished');
       if (kind) this.emit({ kind, handle, message: `container ${handle} ${kind === 'reaped' ? 'reaped: its grace time passed' : 'destroyed'}` });
     };
     const promise = run().finally(() => this.destroying.delete(handle));
     this.destroying.set(handle, promise);
     return promise;
   }
+}
+
+/**
+ * portContext is what the ports get for a call on handle: the call's logger with { handle },
+ * or nothing for a call without a context, so that the ports log with their own loggers.
+ */
+function portContext(handle: string, ctx: CallContext | undefined): CallContext | undefined {
+  return ctx && { logger: ctx.logger.child({ handle }) };
 }
 
 /** timed runs one step of op and tells observer how long it took and whether it threw. */
@@ -681,39 +698,40 @@ class StepTimer {
   }
 }
 
-/** GardenerContainer is a handle-bound view of the Gardener. */
+/** GardenerContainer is a handle-bound view of the Gardener; ctx is the call's that made it (lookup, create, containers). */
 class GardenerContainer implements Container {
   constructor(
     private readonly gardener: Gardener,
     readonly handle: string,
+    private readonly ctx?: CallContext,
   ) {}
 
   stop(kill: boolean): Promise<void> {
-    return this.gardener.stopContainer(this.handle, kill);
+    return this.gardener.stopContainer(this.handle, kill, this.ctx);
   }
   info(): Promise<ContainerInfo> {
-    return this.gardener.info(this.handle);
+    return this.gardener.info(this.handle, this.ctx);
   }
   streamIn(spec: StreamInSpec): Promise<void> {
-    return this.gardener.streamIn(this.handle, spec);
+    return this.gardener.streamIn(this.handle, spec, this.ctx);
   }
   streamOut(spec: StreamOutSpec): Promise<Readable> {
-    return this.gardener.streamOut(this.handle, spec);
+    return this.gardener.streamOut(this.handle, spec, this.ctx);
   }
   limitBandwidth(limits: BandwidthLimits): Promise<void> {
-    return this.gardener.limit(this.handle, { bandwidth: limits });
+    return this.gardener.limit(this.handle, { bandwidth: limits }, this.ctx);
   }
   limitCpu(limits: CpuLimits): Promise<void> {
-    return this.gardener.limit(this.handle, { cpu: limits });
+    return this.gardener.limit(this.handle, { cpu: limits }, this.ctx);
   }
   limitDisk(limits: DiskLimits): Promise<void> {
-    return this.gardener.limit(this.handle, { disk: limits });
+    return this.gardener.limit(this.handle, { disk: limits }, this.ctx);
   }
   limitMemory(limits: MemoryLimits): Promise<void> {
-    return this.gardener.limit(this.handle, { memory: limits });
+    return this.gardener.limit(this.handle, { memory: limits }, this.ctx);
   }
   limitPids(limits: PidLimits): Promise<void> {
-    return this.gardener.limit(this.handle, { pid: limits });
+    return this.gardener.limit(this.handle, { pid: limits }, this.ctx);
   }
   currentLimits(): Promise<Limits> {
     return this.gardener.currentLimits(this.handle);
@@ -736,22 +754,22 @@ class GardenerContainer implements Container {
     return (await this.currentLimits()).pid ?? { max: 0 };
   }
   netIn(hostPort: number, containerPort: number): Promise<PortMapping> {
-    return this.gardener.netIn(this.handle, hostPort, containerPort);
+    return this.gardener.netIn(this.handle, hostPort, containerPort, this.ctx);
   }
   netOut(rule: NetOutRule): Promise<void> {
-    return this.gardener.netOut(this.handle, [rule]);
+    return this.gardener.netOut(this.handle, [rule], this.ctx);
   }
   bulkNetOut(rules: NetOutRule[]): Promise<void> {
-    return this.gardener.netOut(this.handle, rules);
+    return this.gardener.netOut(this.handle, rules, this.ctx);
   }
   run(spec: ProcessSpec, io: ProcessIO): Promise<Process> {
-    return this.gardener.run(this.handle, spec, io);
+    return this.gardener.run(this.handle, spec, io, this.ctx);
   }
   attach(processId: string, io: ProcessIO): Promise<Process> {
-    return this.gardener.attach(this.handle, processId, io);
+    return this.gardener.attach(this.handle, processId, io, this.ctx);
   }
   metrics(): Promise<ContainerMetrics> {
-    return this.gardener.metrics(this.handle);
+    return this.gardener.metrics(this.handle, this.ctx);
   }
   setGraceTime(graceTimeMs: number): Promise<void> {
     return this.gardener.setGraceTime(this.handle, graceTimeMs);

@@ -90,7 +90,7 @@ describe('pullImage', () => {
     const events: ImagePullProgress[] = [];
     const image = { uri: 'docker://127.0.0.1:5000/app#v1', username: 'u', password: 'p' };
     await expect(pullImage({ volumizer, clock, logger: silentLogger }, image, (p) => events.push(p))).resolves.toEqual(info);
-    expect(volumizer.pull).toHaveBeenCalledWith(image, expect.any(Function));
+    expect(volumizer.pull).toHaveBeenCalledWith(image, expect.any(Function), undefined);
     expect(events.map((p) => p.phase)).toEqual(['resolving', 'downloading', 'done']);
     expect(events[2]?.image).toEqual(info);
   });

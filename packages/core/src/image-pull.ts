@@ -1,3 +1,4 @@
+import type { CallContext } from './call-context';
 import type { ImagePullProgress, PulledImageInfo } from './client';
 import { InvalidArgumentError } from './errors';
 import type { Logger } from './logger';
@@ -43,7 +44,7 @@ export class ProgressThrottle {
  * create, passes its progress on (throttled), and ends with exactly one 'done' event that
  * carries the image. A volumizer without pull (the fake backend's) keeps no images, so
  * there is nothing to fetch: it gets the 'done' event alone, with no id and no defaults.
- * A listener that throws does not stop the pull.
+ * A listener that throws does not stop the pull. ctx, the call's, goes on to the volumizer.
  * @throws InvalidArgumentError('image.uri') when the URI is not a string
  * @throws what the volumizer's pull throws (bad URI, registry refusal, digest mismatch)
  */
@@ -51,9 +52,10 @@ export async function pullImage(
   ports: { volumizer: Volumizer; clock: Pick<Clock, 'now'>; logger: Logger },
   image: ImageRef,
   onProgress?: (progress: ImagePullProgress) => void,
+  ctx?: CallContext,
 ): Promise<PulledImageInfo> {
   if (typeof image.uri !== 'string') throw new InvalidArgumentError('image.uri', 'must be a string');
-  const log = ports.logger.child({ uri: image.uri });
+  const log = (ctx?.logger ?? ports.logger).child({ uri: image.uri });
   let listenerFailed = false;
   const send = (progress: ImagePullProgress): void => {
     if (onProgress === undefined) return;
@@ -73,7 +75,7 @@ export async function pullImage(
     pulled = await volumizer.pull(image, (progress) => {
       // the one 'done' event is ours, sent once the volumizer's pull has returned
       if (progress.phase !== 'done') throttle.push(progress);
-    });
+    }, ctx && { logger: log });
     log.info('pull-finished', { id: pulled.id, layers: pulled.layers, ms: ports.clock.now() - started });
   }
   send({ phase: 'done', layer: '', bytesDone: 0, bytesTotal: 0, image: pulled });

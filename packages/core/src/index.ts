@@ -68,6 +68,7 @@ export {
   ContainerStoppedError,
   ExecutableNotFoundError,
   HandleAlreadyExistsError,
+  HostPreconditionError,
   InvalidArgumentError,
   InvalidTarError,
   PermissionDeniedError,
@@ -84,6 +85,7 @@ export {
 export type { ArborErrorKind, ErrorFields, WireError } from './errors';
 export { TOKENS } from './tokens';
 export type { Logger } from './logger';
+export type { CallContext } from './call-context';
 export { silentLogger } from './logger';
 export { Gardener } from './gardener';
 export type { ContainerSample, GardenerPorts } from './gardener';

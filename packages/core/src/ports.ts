@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { CallContext } from './call-context';
 import type { ImagePullProgress, Process, PulledImageInfo } from './client';
 import type {
   BandwidthLimits,
@@ -27,6 +28,15 @@ import type {
 // The ports below are what the Gardener composes. Every destroy-like call is idempotent:
 // destroying what is not there succeeds, so a failed create or a crash can be cleaned up by
 // running destroy again.
+//
+// Errors: each method lists with @throws the ArborErrors (core's errors.ts) it may throw.
+// Beyond them any method may throw ArborError 'internal' (the host refused a step, like a
+// mount or a netlink request, with the reason) and HostPreconditionError (failedPrecondition:
+// the host lacks a tool or setup, like mkfs.btrfs or iptables, and an operator must add it).
+// Anything else, a plain Error, is a bug: it reaches clients as INTERNAL.
+//
+// ctx: methods that serve a client call take its CallContext last, optional, and log with
+// ctx.logger (the call's logger, naming its request) rather than their own.
 
 /** Rootfs is a container's root filesystem and the defaults its image brings. */
 export interface Rootfs {
@@ -45,17 +55,39 @@ export interface Rootfs {
 
 /** Volumizer makes root filesystems from images. */
 export interface Volumizer {
-  create(handle: string, image: ImageRef, disk: DiskLimits | undefined): Promise<Rootfs>;
-  destroy(handle: string): Promise<void>;
-  limitDisk(handle: string, disk: DiskLimits): Promise<void>;
-  metrics(handle: string): Promise<DiskStat>;
+  /**
+   * create makes the container's root filesystem from image (pulling it when needed),
+   * with its writes capped at disk.byteHard when that is above 0.
+   * @throws InvalidArgumentError ('image.uri') for a bad URI, a missing rootfs directory or
+   * an image with too many layers; ('limits.disk.byteHard') for a 'total' cap the image fills
+   * @throws ArborError failedPrecondition when byteHard > 0 and this host cannot enforce it
+   * @throws what pull throws, for an image not yet pulled
+   * @throws ArborError alreadyExists when handle already has a root filesystem (fake)
+   */
+  create(handle: string, image: ImageRef, disk: DiskLimits | undefined, ctx?: CallContext): Promise<Rootfs>;
+  /** destroy removes the root filesystem and drops its image references; idempotent. */
+  destroy(handle: string, ctx?: CallContext): Promise<void>;
+  /**
+   * limitDisk changes a live container's cap (byteHard 0 removes it).
+   * @throws InvalidArgumentError ('limits.disk.byteHard') for a 'total' cap the image fills
+   * @throws ArborError failedPrecondition when byteHard > 0 and this host cannot enforce it
+   */
+  limitDisk(handle: string, disk: DiskLimits, ctx?: CallContext): Promise<void>;
+  /** metrics counts the container's disk use. @throws ContainerNotFoundError (fake) for a handle it never made */
+  metrics(handle: string, ctx?: CallContext): Promise<DiskStat>;
   capacity(): Promise<{ diskInBytes: number; schedulableDiskInBytes: number }>;
   /**
    * pull fetches an image into the volumizer's store ahead of create, reporting progress
    * (its 'done' event, if any, is replaced by the Gardener's). Absent on volumizers that
    * keep no images.
+   * @throws InvalidArgumentError or ArborError invalidArgument for a bad URI or manifest
+   * @throws ArborError notFound for an image the source does not have
+   * @throws PermissionDeniedError when the registry refuses
+   * @throws ArborError unavailable when the registry or Docker engine cannot be reached
+   * @throws InvalidTarError or DigestMismatchError (invalidArgument) for layers that are not what the image claims
+   * @throws ResourceExhaustedError ('disk') for an image over the unpack limit
    */
-  pull?(image: ImageRef, onProgress: (progress: ImagePullProgress) => void): Promise<PulledImageInfo>;
+  pull?(image: ImageRef, onProgress: (progress: ImagePullProgress) => void, ctx?: CallContext): Promise<PulledImageInfo>;
   /** close releases arbord's own host resources (a loop mount) when no container holds them; containers keep theirs. */
   close?(): Promise<void>;
 }
@@ -96,19 +128,47 @@ export interface ContainerizerMetrics {
 /** RunRequest is a process spec after the Gardener has validated it and given it an id. */
 export type RunRequest = ProcessSpec & { id: string };
 
-/** Containerizer makes and runs containers: namespaces and cgroups, runc, or memory. */
+/**
+ * Containerizer makes and runs containers: namespaces and cgroups, runc, or memory. Every
+ * method but create, destroy, handles and capacity throws ContainerNotFoundError for a
+ * handle it does not hold.
+ */
 export interface Containerizer {
-  create(desired: DesiredContainer): Promise<CreatedContainer>;
-  destroy(handle: string): Promise<void>;
-  stop(handle: string, kill: boolean): Promise<void>;
-  run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process>;
-  attach(handle: string, processId: string, io: ProcessIO): Promise<Process>;
-  streamIn(handle: string, spec: StreamInSpec): Promise<void>;
-  streamOut(handle: string, spec: StreamOutSpec): Promise<Readable>;
-  info(handle: string): Promise<ContainerizerInfo>;
-  metrics(handle: string): Promise<ContainerizerMetrics>;
+  /**
+   * create starts the container's init in its namespaces and cgroup.
+   * @throws InvalidArgumentError ('image') for a rootfs this backend cannot use, like none on disk
+   * @throws ArborError alreadyExists for a handle it already holds (fake)
+   */
+  create(desired: DesiredContainer, ctx?: CallContext): Promise<CreatedContainer>;
+  /** destroy kills every process and removes the container; idempotent. */
+  destroy(handle: string, ctx?: CallContext): Promise<void>;
+  /** stop sends TERM to every process (KILL after a grace period), or KILL at once when kill is true. */
+  stop(handle: string, kill: boolean, ctx?: CallContext): Promise<void>;
+  /**
+   * run starts a process.
+   * @throws ContainerStoppedError, ProcessAlreadyExistsError (an id already running),
+   * ExecutableNotFoundError, InvalidArgumentError (a bad user or working directory),
+   * PermissionDeniedError (a working directory the user cannot make),
+   * ResourceExhaustedError ('pids') when the pid limit is reached
+   */
+  run(handle: string, spec: RunRequest, io: ProcessIO, ctx?: CallContext): Promise<Process>;
+  /** attach connects io to a process, running or exited and not yet collected. @throws ProcessNotFoundError */
+  attach(handle: string, processId: string, io: ProcessIO, ctx?: CallContext): Promise<Process>;
+  /**
+   * streamIn extracts an untrusted tar into the container.
+   * @throws InvalidTarError for a truncated tar or an entry that would leave the container
+   * @throws PermissionDeniedError when spec.user may not write there
+   * @throws ResourceExhaustedError when the container's disk limit is reached
+   * @throws InvalidArgumentError ('user', 'path') for a bad user or path
+   * @throws ArborError failedPrecondition when the container was stopped or ran out of memory meanwhile
+   */
+  streamIn(handle: string, spec: StreamInSpec, ctx?: CallContext): Promise<void>;
+  /** streamOut returns a tar of spec.path. @throws InvalidArgumentError when the path does not exist or the user is bad */
+  streamOut(handle: string, spec: StreamOutSpec, ctx?: CallContext): Promise<Readable>;
+  info(handle: string, ctx?: CallContext): Promise<ContainerizerInfo>;
+  metrics(handle: string, ctx?: CallContext): Promise<ContainerizerMetrics>;
   /** limit applies the cpu, memory and pid fields present in limits to a live container. */
-  limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void>;
+  limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>, ctx?: CallContext): Promise<void>;
   /** handles lists every container the containerizer holds, for the sweep at start. */
   handles(): Promise<string[]>;
   capacity(): Promise<{ memoryInBytes: number; maxContainers: number }>;
@@ -134,16 +194,36 @@ export interface NetworkInfo {
   subnet: string;
 }
 
-/** Networker gives containers addresses, port mappings, egress rules and bandwidth limits. */
+/**
+ * Networker gives containers addresses, port mappings, egress rules and bandwidth limits.
+ * netIn, netOut, limitBandwidth and metrics throw ContainerNotFoundError for a handle it has
+ * not set up.
+ */
 export interface Networker {
-  setup(handle: string, config: NetworkConfig): Promise<NetworkInfo>;
-  /** netIn: hostPort 0 takes one from the pool; containerPort 0 means the host port. */
-  netIn(handle: string, hostPort: number, containerPort: number): Promise<PortMapping>;
-  /** netOut appends rules to the container's egress allow list: all or none. */
-  netOut(handle: string, rules: NetOutRule[]): Promise<void>;
-  limitBandwidth(handle: string, limits: BandwidthLimits): Promise<void>;
-  metrics(handle: string): Promise<NetworkStat>;
-  destroy(handle: string): Promise<void>;
+  /**
+   * setup wires the container's network namespace and gives it an address.
+   * @throws InvalidArgumentError ('network') for a malformed request or a reserved address
+   * @throws ArborError alreadyExists for an address already taken, or a handle already wired
+   * @throws ResourceExhaustedError ('ips') when the pool or the requested subnet is full
+   * @throws ArborError failedPrecondition for a netnsPath that is not a network namespace,
+   * or a shared subnet on a host without br_netfilter
+   */
+  setup(handle: string, config: NetworkConfig, ctx?: CallContext): Promise<NetworkInfo>;
+  /**
+   * netIn: hostPort 0 takes one from the pool; containerPort 0 means the host port.
+   * @throws PortInUseError, ResourceExhaustedError ('ports'), InvalidArgumentError ('hostPort')
+   */
+  netIn(handle: string, hostPort: number, containerPort: number, ctx?: CallContext): Promise<PortMapping>;
+  /** netOut appends rules to the container's egress allow list: all or none. @throws InvalidArgumentError naming the rule's field */
+  netOut(handle: string, rules: NetOutRule[], ctx?: CallContext): Promise<void>;
+  /** limitBandwidth shapes the container's traffic both ways. @throws InvalidArgumentError naming the field */
+  limitBandwidth(handle: string, limits: BandwidthLimits, ctx?: CallContext): Promise<void>;
+  metrics(handle: string, ctx?: CallContext): Promise<NetworkStat>;
+  /**
+   * destroy removes what setup, netIn and netOut made and frees the address and ports;
+   * idempotent. A part left behind fails it (an AggregateError naming each), to be retried.
+   */
+  destroy(handle: string, ctx?: CallContext): Promise<void>;
   /** restore re-reserves what the given containers held before a restart, and sweeps the rest. */
   restore(records: readonly ContainerRecord[]): Promise<void>;
   /**
@@ -176,10 +256,16 @@ export interface ContainerRecord {
   env: string[];
 }
 
-/** Depot stores container records; save is durable (atomic, synced) before it resolves. */
+/**
+ * Depot stores container records; save is durable (atomic, synced) before it resolves.
+ * Its methods throw only ArborError 'internal' (the disk failed, or a record is not JSON,
+ * naming the handle): a record is never the caller's fault.
+ */
 export interface Depot {
   save(record: ContainerRecord): Promise<void>;
+  /** load returns the record, or undefined when there is none. */
   load(handle: string): Promise<ContainerRecord | undefined>;
+  /** remove deletes the record; idempotent. */
   remove(handle: string): Promise<void>;
   list(): Promise<ContainerRecord[]>;
 }
