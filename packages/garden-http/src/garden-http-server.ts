@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -163,7 +164,8 @@ export class GardenHttpServer {
       return;
     }
     const match = this.match(requestHead);
-    const log = this.log.child({ route: match?.route.name ?? 'none' });
+    // requestId tells this request's lines apart, the ports' included: the log reaches them as the call's CallContext
+    const log = this.log.child({ route: match?.route.name ?? 'none', requestId: randomBytes(4).toString('hex') });
     if (!match) {
       const known = this.routes.some((r) => this.params(r, requestHead.path) !== undefined);
       await this.respondError(socket, new HttpError(404, `${known ? 'method not allowed' : 'no such route'}: ${requestHead.method} ${requestHead.path}`), log);
@@ -257,7 +259,7 @@ export class GardenHttpServer {
   }
 
   private lookup(ctx: Ctx) {
-    return this.client.lookup(ctx.params['handle'] ?? '');
+    return this.client.lookup(ctx.params['handle'] ?? '', { logger: ctx.log });
   }
 
   private buildRoutes(): Route[] {
@@ -288,17 +290,17 @@ export class GardenHttpServer {
       r('GET', '/containers', 'List', async (ctx) => {
         const filter: Record<string, string> = {};
         for (const key of new Set(ctx.head.query.keys())) filter[key] = ctx.head.query.get(key) ?? '';
-        const containers = await c.containers(filter);
+        const containers = await c.containers(filter, { logger: ctx.log });
         return { Handles: containers.map((x) => x.handle) };
       }),
       r('POST', '/containers', 'Create', async (ctx) => {
-        const container = await c.create(containerSpecFromGarden(await this.json(ctx)));
+        const container = await c.create(containerSpecFromGarden(await this.json(ctx)), { logger: ctx.log });
         ctx.log.info('container-created', { handle: container.handle });
         return { Handle: container.handle };
       }),
       r('GET', '/containers/bulk_info', 'BulkInfo', async (ctx) => {
         const out: Record<string, unknown> = {};
-        for (const [handle, res] of Object.entries(await c.bulkInfo(bulkHandles(ctx)))) {
+        for (const [handle, res] of Object.entries(await c.bulkInfo(bulkHandles(ctx), { logger: ctx.log }))) {
           out[handle] = res.error
             ? { Info: ZERO_INFO, Err: toGardenError(res.error).body }
             : { Info: containerInfoToGarden(res.value), Err: null };
@@ -307,7 +309,7 @@ export class GardenHttpServer {
       }),
       r('GET', '/containers/bulk_metrics', 'BulkMetrics', async (ctx) => {
         const out: Record<string, unknown> = {};
-        for (const [handle, res] of Object.entries(await c.bulkMetrics(bulkHandles(ctx)))) {
+        for (const [handle, res] of Object.entries(await c.bulkMetrics(bulkHandles(ctx), { logger: ctx.log }))) {
           out[handle] = res.error
             ? { Metrics: ZERO_METRICS, Err: toGardenError(res.error).body }
             : { Metrics: metricsToGarden(res.value), Err: null };
@@ -316,7 +318,7 @@ export class GardenHttpServer {
       }),
       r('GET', '/containers/:handle/info', 'Info', async (ctx) => containerInfoToGarden(await (await this.lookup(ctx)).info())),
       r('DELETE', '/containers/:handle', 'Destroy', async (ctx) => {
-        await c.destroy(ctx.params['handle'] ?? '');
+        await c.destroy(ctx.params['handle'] ?? '', { logger: ctx.log });
         ctx.log.info('container-destroyed', { handle: ctx.params['handle'] });
         return {};
       }),

@@ -1,6 +1,6 @@
 import type { handleServerStreamingCall, handleUnaryCall } from '@grpc/grpc-js';
 import { arborVersion } from '@arbor/core';
-import type { Backend, Logger } from '@arbor/core';
+import type { Backend, CallContext, Logger } from '@arbor/core';
 import type * as pb from '@arbor/proto';
 import {
   bandwidthFromProto,
@@ -28,15 +28,17 @@ import { eventsHandler } from './events-stream';
 /**
  * createGardenService implements arbor.v1.Garden over a Backend: each handler decodes the
  * request, calls the backend, encodes the answer; every error goes out through toGrpcStatus.
+ * Each call's logger (callLogger) goes to the backend as its CallContext, so the ports log
+ * with the call's requestId.
  */
 export function createGardenService(backend: Backend, logger: Logger): pb.GardenServer {
   const unary =
-    <Req, Res>(rpc: string, fn: (req: Req, log: Logger) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    <Req, Res>(rpc: string, fn: (req: Req, ctx: CallContext) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
       const log = callLogger(logger, rpc, call.request);
       const started = Date.now();
       Promise.resolve()
-        .then(() => fn(decoded(call.request), log))
+        .then(() => fn(decoded(call.request), { logger: log }))
         .then(
           (res) => {
             log.debug('rpc-finished', { durationMs: Date.now() - started });
@@ -45,7 +47,7 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
           (err: unknown) => callback(toGrpcStatus(err, log)),
         );
     };
-  const lookup = (handle: string) => backend.lookup(handle);
+  const lookup = (handle: string, ctx: CallContext) => backend.lookup(handle, ctx);
 
   return {
     ping: unary('Ping', async () => {
@@ -53,33 +55,33 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
       return { version: arborVersion() };
     }),
     capacity: unary('Capacity', async () => capacityToProto(await backend.capacity())),
-    create: unary('Create', async (req: pb.CreateRequest, log) => {
-      const container = await backend.create(containerSpecFromProto(req.spec));
-      log.info('container-created', { handle: container.handle });
+    create: unary('Create', async (req: pb.CreateRequest, ctx) => {
+      const container = await backend.create(containerSpecFromProto(req.spec), ctx);
+      ctx.logger.info('container-created', { handle: container.handle });
       return { handle: container.handle };
     }),
-    destroy: unary('Destroy', async (req: pb.DestroyRequest, log) => {
-      await backend.destroy(req.handle);
-      log.info('container-destroyed');
+    destroy: unary('Destroy', async (req: pb.DestroyRequest, ctx) => {
+      await backend.destroy(req.handle, ctx);
+      ctx.logger.info('container-destroyed');
       return {};
     }),
-    stop: unary('Stop', async (req: pb.StopRequest) => {
-      await (await lookup(req.handle)).stop(req.kill);
+    stop: unary('Stop', async (req: pb.StopRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).stop(req.kill);
       return {};
     }),
-    list: unary('List', async (req: pb.ListRequest) => {
-      const containers = await backend.containers({ ...req.properties });
+    list: unary('List', async (req: pb.ListRequest, ctx) => {
+      const containers = await backend.containers({ ...req.properties }, ctx);
       return { handles: containers.map((c) => c.handle) };
     }),
-    lookup: unary('Lookup', async (req: pb.LookupRequest) => {
-      await lookup(req.handle);
+    lookup: unary('Lookup', async (req: pb.LookupRequest, ctx) => {
+      await lookup(req.handle, ctx);
       return {};
     }),
-    info: unary('Info', async (req: pb.InfoRequest) => ({
-      info: containerInfoToProto(await (await lookup(req.handle)).info()),
+    info: unary('Info', async (req: pb.InfoRequest, ctx) => ({
+      info: containerInfoToProto(await (await lookup(req.handle, ctx)).info()),
     })),
-    bulkInfo: unary('BulkInfo', async (req: pb.BulkInfoRequest) => {
-      const results = await backend.bulkInfo([...req.handles]);
+    bulkInfo: unary('BulkInfo', async (req: pb.BulkInfoRequest, ctx) => {
+      const results = await backend.bulkInfo([...req.handles], ctx);
       const infos: Record<string, pb.ContainerInfoEntry> = {};
       for (const [handle, r] of Object.entries(results)) {
         infos[handle] = {
@@ -90,11 +92,11 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
       }
       return { infos };
     }),
-    metrics: unary('Metrics', async (req: pb.MetricsRequest) => ({
-      metrics: containerMetricsToProto(await (await lookup(req.handle)).metrics()),
+    metrics: unary('Metrics', async (req: pb.MetricsRequest, ctx) => ({
+      metrics: containerMetricsToProto(await (await lookup(req.handle, ctx)).metrics()),
     })),
-    bulkMetrics: unary('BulkMetrics', async (req: pb.BulkMetricsRequest) => {
-      const results = await backend.bulkMetrics([...req.handles]);
+    bulkMetrics: unary('BulkMetrics', async (req: pb.BulkMetricsRequest, ctx) => {
+      const results = await backend.bulkMetrics([...req.handles], ctx);
       const metrics: Record<string, pb.ContainerMetricsEntry> = {};
       for (const [handle, r] of Object.entries(results)) {
         metrics[handle] = {
@@ -111,60 +113,60 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
     streamIn: streamInHandler(backend, logger),
     streamOut: streamOutHandler(backend, logger),
 
-    limitBandwidth: unary('LimitBandwidth', async (req: pb.LimitBandwidthRequest) => {
-      await (await lookup(req.handle)).limitBandwidth(bandwidthFromProto(required(req.limits, 'limits')));
+    limitBandwidth: unary('LimitBandwidth', async (req: pb.LimitBandwidthRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).limitBandwidth(bandwidthFromProto(required(req.limits, 'limits')));
       return {};
     }),
-    limitCpu: unary('LimitCpu', async (req: pb.LimitCpuRequest) => {
-      await (await lookup(req.handle)).limitCpu(cpuFromProto(required(req.limits, 'limits')));
+    limitCpu: unary('LimitCpu', async (req: pb.LimitCpuRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).limitCpu(cpuFromProto(required(req.limits, 'limits')));
       return {};
     }),
-    limitDisk: unary('LimitDisk', async (req: pb.LimitDiskRequest) => {
-      await (await lookup(req.handle)).limitDisk(diskFromProto(required(req.limits, 'limits'), 'limits'));
+    limitDisk: unary('LimitDisk', async (req: pb.LimitDiskRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).limitDisk(diskFromProto(required(req.limits, 'limits'), 'limits'));
       return {};
     }),
-    limitMemory: unary('LimitMemory', async (req: pb.LimitMemoryRequest) => {
-      await (await lookup(req.handle)).limitMemory(memoryFromProto(required(req.limits, 'limits')));
+    limitMemory: unary('LimitMemory', async (req: pb.LimitMemoryRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).limitMemory(memoryFromProto(required(req.limits, 'limits')));
       return {};
     }),
-    limitPids: unary('LimitPids', async (req: pb.LimitPidsRequest) => {
-      await (await lookup(req.handle)).limitPids(pidFromProto(required(req.limits, 'limits')));
+    limitPids: unary('LimitPids', async (req: pb.LimitPidsRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).limitPids(pidFromProto(required(req.limits, 'limits')));
       return {};
     }),
-    currentLimits: unary('CurrentLimits', async (req: pb.CurrentLimitsRequest) => ({
-      limits: limitsToProto(await (await lookup(req.handle)).currentLimits()),
+    currentLimits: unary('CurrentLimits', async (req: pb.CurrentLimitsRequest, ctx) => ({
+      limits: limitsToProto(await (await lookup(req.handle, ctx)).currentLimits()),
     })),
 
-    netIn: unary('NetIn', async (req: pb.NetInRequest) => {
-      const mapping = await (await lookup(req.handle)).netIn(req.hostPort, req.containerPort);
+    netIn: unary('NetIn', async (req: pb.NetInRequest, ctx) => {
+      const mapping = await (await lookup(req.handle, ctx)).netIn(req.hostPort, req.containerPort);
       return { mapping: { hostPort: mapping.hostPort, containerPort: mapping.containerPort } };
     }),
-    netOut: unary('NetOut', async (req: pb.NetOutRequest) => {
-      await (await lookup(req.handle)).netOut(netOutRuleFromProto(req.rule));
+    netOut: unary('NetOut', async (req: pb.NetOutRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).netOut(netOutRuleFromProto(req.rule));
       return {};
     }),
-    bulkNetOut: unary('BulkNetOut', async (req: pb.BulkNetOutRequest) => {
+    bulkNetOut: unary('BulkNetOut', async (req: pb.BulkNetOutRequest, ctx) => {
       const rules = req.rules.map((r, i) => netOutRuleFromProto(r, `rules[${i}]`));
-      await (await lookup(req.handle)).bulkNetOut(rules);
+      await (await lookup(req.handle, ctx)).bulkNetOut(rules);
       return {};
     }),
 
-    getProperties: unary('GetProperties', async (req: pb.GetPropertiesRequest) => ({
-      properties: await (await lookup(req.handle)).properties(),
+    getProperties: unary('GetProperties', async (req: pb.GetPropertiesRequest, ctx) => ({
+      properties: await (await lookup(req.handle, ctx)).properties(),
     })),
-    getProperty: unary('GetProperty', async (req: pb.GetPropertyRequest) => ({
-      value: await (await lookup(req.handle)).property(req.name),
+    getProperty: unary('GetProperty', async (req: pb.GetPropertyRequest, ctx) => ({
+      value: await (await lookup(req.handle, ctx)).property(req.name),
     })),
-    setProperty: unary('SetProperty', async (req: pb.SetPropertyRequest) => {
-      await (await lookup(req.handle)).setProperty(req.name, req.value);
+    setProperty: unary('SetProperty', async (req: pb.SetPropertyRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).setProperty(req.name, req.value);
       return {};
     }),
-    removeProperty: unary('RemoveProperty', async (req: pb.RemovePropertyRequest) => {
-      await (await lookup(req.handle)).removeProperty(req.name);
+    removeProperty: unary('RemoveProperty', async (req: pb.RemovePropertyRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).removeProperty(req.name);
       return {};
     }),
-    setGraceTime: unary('SetGraceTime', async (req: pb.SetGraceTimeRequest) => {
-      await (await lookup(req.handle)).setGraceTime(req.graceTimeMs);
+    setGraceTime: unary('SetGraceTime', async (req: pb.SetGraceTimeRequest, ctx) => {
+      await (await lookup(req.handle, ctx)).setGraceTime(req.graceTimeMs);
       return {};
     }),
 
@@ -189,9 +191,13 @@ function pullImageHandler(backend: Backend, logger: Logger): handleServerStreami
     const started = Date.now();
     const serve = async (): Promise<void> => {
       const image = imageRefFromProto(decoded(call.request).image);
-      await backend.pullImage(image, (progress) => {
-        if (!cancelled) call.write(pullProgressToProto(progress));
-      });
+      await backend.pullImage(
+        image,
+        (progress) => {
+          if (!cancelled) call.write(pullProgressToProto(progress));
+        },
+        { logger: log },
+      );
       log.debug('rpc-finished', { durationMs: Date.now() - started });
       if (!cancelled) call.end();
     };

@@ -4,6 +4,7 @@ import {
   ContainerNotFoundError,
   ContainerStoppedError,
   HandleAlreadyExistsError,
+  HostPreconditionError,
   InvalidArgumentError,
   PermissionDeniedError,
   ResourceExhaustedError,
@@ -39,6 +40,7 @@ describe('toGrpcStatus', () => {
     [new InvalidArgumentError('limits.pid.max', 'must be a whole number'), status.INVALID_ARGUMENT],
     [new ResourceExhaustedError('containers', 'max containers reached'), status.RESOURCE_EXHAUSTED],
     [new ContainerStoppedError('web-1'), status.FAILED_PRECONDITION],
+    [new HostPreconditionError('volumizer: mkfs.btrfs not found: install btrfs-progs'), status.FAILED_PRECONDITION],
     [new PermissionDeniedError('no'), status.PERMISSION_DENIED],
     [new ServiceUnavailableError('later'), status.UNAVAILABLE],
     [new UnrecoverableError('sick'), status.INTERNAL],
@@ -67,5 +69,12 @@ describe('toGrpcStatus', () => {
     const log = recordingLogger();
     toGrpcStatus(new ContainerNotFoundError('web-1'), log);
     expect(log.events.map((e) => e.level)).toEqual(['debug']);
+  });
+
+  test('what the host lacks is FAILED_PRECONDITION, logged at error level for the operator', () => {
+    const log = recordingLogger();
+    const s = toGrpcStatus(new HostPreconditionError('network: iptables-save not found: install iptables'), log);
+    expect(s.code).toBe(status.FAILED_PRECONDITION);
+    expect(log.events).toEqual([expect.objectContaining({ level: 'error', event: 'call-failed' })]);
   });
 });

@@ -1,6 +1,6 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import type { StatusObject } from '@grpc/grpc-js';
-import { ArborError, toWireError } from '@arbor/core';
+import { ArborError, HostPreconditionError, toWireError } from '@arbor/core';
 import type { ArborErrorKind, Logger } from '@arbor/core';
 import { ErrorDetail } from '@arbor/proto';
 
@@ -41,7 +41,8 @@ export function encodeErrorDetail(err: unknown): ErrorDetail {
  * toGrpcStatus is the one place errors become gRPC statuses: the code comes from the
  * ArborError kind (anything else is INTERNAL), and the trailer 'arbor-error-bin' carries
  * the ErrorDetail so clients rebuild the same class. It logs the error, once: internal
- * and unexpected errors at error level, the caller's mistakes at debug level.
+ * and unexpected errors, and what the host lacks (HostPreconditionError: an operator must
+ * act), at error level; the caller's mistakes at debug level.
  */
 export function toGrpcStatus(err: unknown, log?: Logger): StatusObject {
   const metadata = new Metadata();
@@ -51,7 +52,7 @@ export function toGrpcStatus(err: unknown, log?: Logger): StatusObject {
     log?.error('unexpected-error', { error: err });
     return withOriginal({ code: status.INTERNAL, details: `internal error: ${detail.message}`, metadata }, err);
   }
-  if (err.kind === 'internal') log?.error('call-failed', { error: err });
+  if (err.kind === 'internal' || err instanceof HostPreconditionError) log?.error('call-failed', { error: err });
   else log?.debug('call-failed', { error: err.message, kind: err.kind });
   return withOriginal({ code: codes[err.kind], details: err.message, metadata }, err);
 }
