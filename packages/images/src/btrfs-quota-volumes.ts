@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ArborError } from '@arbor/core';
+import { ArborError, HostPreconditionError } from '@arbor/core';
 import type { Logger } from '@arbor/core';
 import { OverlayMounter } from './overlay-mounter';
 import type { QuotaVolumes } from './quota-volumes';
@@ -27,6 +27,8 @@ export interface BtrfsQuotaVolumesOptions {
   /** sizeBytes is the backing file's size when it is made; 0 or absent means 90% of the free space, at most 256 GiB. */
   sizeBytes?: number;
   logger?: Logger;
+  /** mkfsPath is mkfs.btrfs, like /usr/sbin/mkfs.btrfs; absent means found on PATH. */
+  mkfsPath?: string;
   /**
    * mounter is the arbor-mount coprocess (the volumizer's own): with its helper, the filesystem
    * is mounted and unmounted and subvolumes are made, capped, counted and deleted with syscalls
@@ -75,6 +77,8 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
    * open mounts (making it first if needed) the quota filesystem of stateDir and returns it;
    * when this host cannot (no btrfs-progs, no loop device, the overlays dir already holds
    * containers made without quotas) it logs why once and returns UnenforcedQuotaVolumes.
+   * Later, create throws HostPreconditionError for the same reasons (the filesystem is
+   * mounted again after release).
    */
   static async open(options: BtrfsQuotaVolumesOptions): Promise<QuotaVolumes> {
     const volumes = new BtrfsQuotaVolumes(options);
@@ -154,18 +158,22 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
   private async ensureMounted(): Promise<void> {
     const type = await mountType(this.root);
     if (type === 'btrfs') return;
-    if (type !== undefined) throw new Error(`${this.root} is a ${type} mount, not the btrfs this volumizer makes`);
+    if (type !== undefined) {
+      throw new HostPreconditionError(`volumizer: ${this.root} is a ${type} mount, not the btrfs this volumizer makes: unmount it (umount ${this.root})`);
+    }
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     const entries = await readdir(this.root);
     if (entries.length > 0) {
-      throw new Error(`${this.root} holds ${entries.length} entries on the state dir's own filesystem (containers made without disk quotas): destroy them to enable quotas`);
+      throw new HostPreconditionError(
+        `volumizer: ${this.root} holds ${entries.length} entries on the state dir's own filesystem (containers made without disk quotas): destroy them to enable quotas`,
+      );
     }
     if (!(await exists(this.image))) await this.makeImage();
     if (this.helper) {
       // the same steps as below without two processes: the bench's create-destroy cycle takes them each time
       const helper = this.helper;
       await helper.btrfsLoop(this.root, this.image).catch((err: unknown) => {
-        throw new Error(`mount ${this.image} (btrfs, loop) at ${this.root}: ${(err as Error).message}`, { cause: err });
+        throw loopMountError(this.image, this.root, (err as Error).message, err);
       });
       await this.helped('mount', this.root, () => helper.quotaEnable(this.root));
       await chmod(this.root, 0o700);
@@ -174,7 +182,7 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
     try {
       await run('mount', ['-t', 'btrfs', '-o', 'loop', this.image, this.root]);
     } catch (err) {
-      throw new Error(`mount ${this.image} (btrfs, loop) at ${this.root}: ${stderrOf(err)}`, { cause: err });
+      throw loopMountError(this.image, this.root, stderrOf(err), err);
     }
     await this.btrfs('mount', ['quota', 'enable', this.root]);
     await chmod(this.root, 0o700);
@@ -187,7 +195,11 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
       const fs = await statfs(this.options.stateDir);
       size = Math.min(DEFAULT_MAX_SIZE, Math.floor((fs.bavail * fs.bsize * 0.9) / MiB) * MiB);
     }
-    if (size < MIN_SIZE) throw new Error(`${this.image} would get ${Math.floor(size / MiB)} MiB, under the ${MIN_SIZE / MiB} MiB btrfs needs`);
+    if (size < MIN_SIZE) {
+      throw new HostPreconditionError(
+        `volumizer: ${this.image} would get ${Math.floor(size / MiB)} MiB, under the ${MIN_SIZE / MiB} MiB btrfs needs: free space in ${this.options.stateDir}`,
+      );
+    }
     const tmp = `${this.image}.tmp`;
     await rm(tmp, { force: true });
     const file = await open(tmp, 'w', 0o600);
@@ -197,11 +209,10 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
       await file.close();
     }
     try {
-      await run('mkfs.btrfs', ['-q', '-f', tmp]);
+      await run(this.options.mkfsPath ?? 'mkfs.btrfs', ['-q', '-f', tmp]);
     } catch (err) {
       await rm(tmp, { force: true });
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new Error(missing ? 'mkfs.btrfs not found: install btrfs-progs' : `mkfs.btrfs ${tmp}: ${stderrOf(err)}`, { cause: err });
+      throw mkfsError(this.options.mkfsPath ?? 'mkfs.btrfs', tmp, err);
     }
     await rename(tmp, this.image);
     this.options.logger?.info('disk-quota-filesystem-made', { image: this.image, sizeBytes: size });
@@ -228,6 +239,22 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** mkfsError says why mkfs (like 'mkfs.btrfs') failed on tmp: not installed is the host's to fix. */
+function mkfsError(mkfs: string, tmp: string, err: unknown): ArborError {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new HostPreconditionError(`volumizer: ${mkfs} not found: install btrfs-progs (apt-get install btrfs-progs)`, { cause: err });
+  }
+  return new ArborError('internal', `volumizer: ${mkfs} ${tmp}: ${stderrOf(err)}`, { cause: err });
+}
+
+/** loopMountError: the quota filesystem would not mount, which takes loop devices and btrfs in the host's kernel. */
+function loopMountError(image: string, root: string, why: string, cause: unknown): ArborError {
+  return new HostPreconditionError(
+    `volumizer: cannot mount ${image} (btrfs, loop) at ${root}: ${why}: the host needs free loop devices and btrfs (modprobe loop btrfs)`,
+    { cause },
+  );
 }
 
 /** mountType is the filesystem type mounted at path in arbord's mount namespace (the topmost), or undefined. */
