@@ -6,7 +6,9 @@ import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ArborError } from '@arbor/core';
-import { DEFAULT_HELPERS_DIR, HelperError, HelperRunner } from './run-helper';
+import { CoprocessExitedError } from './coprocess';
+import { DEFAULT_HELPERS_DIR } from './helper-path';
+import { HelperError, HelperRunner } from './run-helper';
 import { SpawnServer, encodeRequest } from './spawn-server';
 
 const SPAWN = join(DEFAULT_HELPERS_DIR, 'arbor-spawn');
@@ -314,7 +316,7 @@ describe('SpawnServer', () => {
       await new Promise((r) => setTimeout(r, 50));
       const server = execFileSync('pgrep', ['-f', '-n', `${dir}/arbor-spawn`]).toString().trim();
       process.kill(Number(server), 'SIGKILL');
-      await expect(slow).rejects.toThrow(/arbor-spawn died while running .*arbor-exec, which may or may not have run/);
+      await expect(slow).rejects.toThrow(/arbor-spawn: '.*arbor-exec' got no answer, it may or may not have been carried out/);
       expect(await runner.run('arbor-exec', ['echo again'])).toBe('again\n');
     } finally {
       runner.close();
@@ -351,10 +353,10 @@ describe('SpawnServer', () => {
     }
   });
 
-  it('refuses runs once it is dead', async () => {
+  it('fails a run with a typed error saying arbor-spawn cannot start, and nothing ran', async () => {
     const server = new SpawnServer('/nonexistent/arbor-spawn');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(server.dead).toBe(true);
-    await expect(server.run(['/bin/true'])).rejects.toThrow(/arbor-spawn: cannot start \/nonexistent\/arbor-spawn/);
+    const err = await server.run(['/bin/true']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CoprocessExitedError);
+    expect(err).toMatchObject({ startFailed: true, message: expect.stringMatching(/arbor-spawn: cannot start \/nonexistent\/arbor-spawn/) });
   });
 });

@@ -2,9 +2,13 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { join, resolve } from 'node:path';
 import { ArborError } from '@arbor/core';
+import { CoprocessExitedError } from './coprocess';
+import { DEFAULT_HELPERS_DIR, helperPath } from './helper-path';
 import { SPAWN_SLOTS, SpawnServer, checkArgv } from './spawn-server';
+
+// DEFAULT_HELPERS_DIR stays importable from here, where the host runtime's files import it
+export { DEFAULT_HELPERS_DIR };
 import type { SpawnResult } from './spawn-server';
 
 /** HELPER_EXIT are the helpers' exit codes (native/common/arbor.h) that mean something. */
@@ -14,9 +18,6 @@ export const HELPER_EXIT = {
   permission: 4,
   badUsage: 64,
 } as const;
-
-/** DEFAULT_HELPERS_DIR is native/build of this repo, where `make -C native` puts the helpers. */
-export const DEFAULT_HELPERS_DIR = resolve(__dirname, '..', '..', '..', 'native', 'build');
 
 export type HelperName = 'arbor-create' | 'arbor-devices' | 'arbor-exec' | 'arbor-init' | 'arbor-tar';
 
@@ -114,8 +115,9 @@ export class HelperRunner {
     }
   }
 
+  /** path is where helper name is, like /opt/arbor/native/build/arbor-exec (see helperPath). */
   path(name: HelperName): string {
-    return join(this.dir, name);
+    return helperPath(name, this.dir);
   }
 
   /**
@@ -134,7 +136,7 @@ export class HelperRunner {
     try {
       result = await server.run([this.path(name), ...args], { timeoutMs });
     } catch (err) {
-      if (!server.startFailed) throw err;
+      if (!(err instanceof CoprocessExitedError && err.startFailed)) throw err;
       // arbor-spawn cannot even start here, so the helper did not run: Node's spawn from now on
       this.serverBuilt = Promise.resolve(false);
       return this.runWithNodeSpawn(name, args, timeoutMs);
@@ -159,20 +161,19 @@ export class HelperRunner {
 
   /** close ends the fork server once the helpers it runs have exited; a later run starts a new one. */
   close(): void {
-    this.server?.close();
-    this.server = undefined;
+    void this.server?.close();
   }
 
-  /** spawnServer is the running fork server, a new one when the last died, or undefined when it is not built or not wanted. */
+  /** spawnServer is the fork server (it starts a new arbor-spawn when the last died), or undefined when it is not built or not wanted. */
   private async spawnServer(): Promise<SpawnServer | undefined> {
     if (!this.forkServer) return undefined;
-    const path = join(this.dir, 'arbor-spawn');
+    const path = helperPath('arbor-spawn', this.dir);
     this.serverBuilt ??= access(path, constants.X_OK).then(
       () => true,
       () => false,
     );
     if (!(await this.serverBuilt)) return undefined;
-    if (!this.server || this.server.dead) this.server = new SpawnServer(path);
+    this.server ??= new SpawnServer(path);
     return this.server;
   }
 

@@ -1,6 +1,8 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ArborError } from '@arbor/core';
+import { Coprocess, CoprocessExitedError } from '@arbor/host';
+import type { CoprocessChild, CoprocessCodec } from '@arbor/host';
 import { parseSave, renderRestore, type IptablesSnapshot, type TableLines } from './iptables-ruleset';
 
 export interface IptablesOptions {
@@ -49,64 +51,52 @@ class CoprocessUnsupportedError extends Error {
 }
 
 /**
- * RestoreCoprocess keeps one `iptables-restore --noflush` running and writes each change set
- * to its stdin; every COMMIT line commits that table at once, as a fresh process would. It
- * prints nothing on success, so completion is read from /proc: starting from the process
- * asleep in read(2) on its stdin, it has read more (io rchar) and sleeps there again. It only
- * sleeps there once the pipe is empty and every line before was handled (a change set is
- * written whole before polling starts), and a failed line makes it exit with the reason on
- * stderr.
+ * RestoreExchange is the protocol of one `iptables-restore --noflush` kept running by a
+ * Coprocess: each change set is written to its stdin, and every COMMIT line commits that
+ * table at once, as a fresh process would. It prints nothing on success, so completion is
+ * read from /proc: starting from the process asleep in read(2) on its stdin, it has read
+ * more (io rchar) and sleeps there again. It only sleeps there once the pipe is empty and
+ * every line before was handled (a change set is written whole before polling starts), and
+ * a failed line makes it exit with the reason on stderr (the Coprocess's CoprocessExitedError).
  */
-class RestoreCoprocess {
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private exit: Promise<string> | undefined;
-  private exited = false;
-  private uses = 0;
+class RestoreExchange implements CoprocessCodec<string, void> {
   private proc: ProcFiles | undefined;
 
-  constructor(private readonly restorePath: string, private readonly readSyscall: number) {}
+  constructor(private readonly readSyscall: number) {}
 
-  async apply(text: string): Promise<void> {
-    const fresh = !this.child || this.exited;
-    const { child, exit } = this.start();
-    const pid = child.pid ?? 0;
+  encode(text: string): string {
+    return text;
+  }
+
+  async exchange(child: CoprocessChild, text: string | Buffer): Promise<void> {
+    const fresh = child.requestsBefore === 0;
     // Idle first (it is, after the previous change set; a new process is after starting up):
     // from here on, the only thing that can raise its rchar is reading this change set.
     // A new process that never looks idle (no /proc/<pid>/syscall, or a libc reading stdin
     // some other way) means this host cannot tell when a change set is done.
-    await this.until(exit, () => this.sleepsOnStdin(pid), fresh ? STARTUP_TIMEOUT_MS : APPLY_TIMEOUT_MS).catch(
-      async (err: unknown) => {
-        if (!fresh || this.exited) throw err;
-        await this.stop().catch(() => undefined);
-        throw new CoprocessUnsupportedError(err);
-      },
-    );
-    const before = await this.rchar(pid);
-    await new Promise<void>((resolve) => child.stdin.write(text, () => resolve()));
-    await this.until(exit, async () => (await this.rchar(pid)) > before && (await this.sleepsOnStdin(pid)));
-    if (++this.uses >= RESTART_AFTER) await this.stop();
+    await this.until(child, () => this.sleepsOnStdin(child.pid), fresh ? STARTUP_TIMEOUT_MS : APPLY_TIMEOUT_MS).catch((err: unknown) => {
+      if (!fresh || child.ended) throw err;
+      throw new CoprocessUnsupportedError(err);
+    });
+    const before = await this.rchar(child.pid);
+    await child.write(text);
+    await this.until(child, async () => (await this.rchar(child.pid)) > before && (await this.sleepsOnStdin(child.pid)));
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || this.exited) return;
-    child.stdin.end();
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await this.exit;
-    clearTimeout(killer);
+  /** close lets go of the /proc files of the last process. */
+  async close(): Promise<void> {
+    await this.proc?.close();
+    this.proc = undefined;
   }
 
-  /** until polls check until it holds; it throws iptables' reason when the process exits, or after a timeout. */
-  private async until(exit: Promise<string>, check: () => Promise<boolean>, timeoutMs = APPLY_TIMEOUT_MS): Promise<void> {
+  /** until polls check until it holds; after a timeout it kills the process and throws. Once the process ends, the Coprocess has failed the change set already. */
+  private async until(child: CoprocessChild, check: () => Promise<boolean>, timeoutMs = APPLY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (let polls = 0; ; polls++) {
-      if (this.exited) {
-        const why = await exit;
-        throw new ArborError('internal', `iptables: iptables-restore --noflush failed: ${why}`);
-      }
+      if (child.ended) throw new ArborError('internal', 'iptables: iptables-restore ended');
       if (await check().catch(() => false)) return;
       if (Date.now() > deadline) {
-        this.child?.kill('SIGKILL');
+        child.kill();
         throw new ArborError('internal', `iptables: iptables-restore did not finish a change set within ${timeoutMs} ms`);
       }
       // The first polls come at once (a commit takes about a millisecond), later ones spaced.
@@ -133,32 +123,6 @@ class RestoreCoprocess {
   private async sleepsOnStdin(pid: number): Promise<boolean> {
     const syscall = (await this.procFiles(pid).read('syscall')).split(' ');
     return Number(syscall[0]) === this.readSyscall && syscall[1] === '0x0';
-  }
-
-  private start(): { child: ChildProcessWithoutNullStreams; exit: Promise<string> } {
-    if (this.child && this.exit && !this.exited) return { child: this.child, exit: this.exit };
-    const child = spawn(this.restorePath, ['--noflush', '-w'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-    child.stdout.resume();
-    child.stdin.on('error', () => undefined);
-    this.child = child;
-    this.exited = false;
-    this.uses = 0;
-    this.exit = new Promise<string>((resolve) => {
-      child.on('error', (err) => {
-        this.exited = true;
-        resolve(`cannot run ${this.restorePath}: ${err.message}`);
-      });
-      child.on('close', (code, signal) => {
-        this.exited = true;
-        void this.proc?.close();
-        this.proc = undefined;
-        resolve(stderr.trim() || `exit ${code ?? signal}`);
-      });
-    });
-    return { child, exit: this.exit };
   }
 }
 
@@ -200,7 +164,8 @@ class ProcFiles {
 export class Iptables {
   private readonly restorePath: string;
   private readonly savePath: string;
-  private coprocess: RestoreCoprocess | undefined;
+  private coprocess: Coprocess<string, void> | undefined;
+  private exchange: RestoreExchange | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: IptablesOptions = {}) {
@@ -208,7 +173,14 @@ export class Iptables {
     this.savePath = options.savePath ?? 'iptables-save';
     const readSyscall = READ_SYSCALL[process.arch];
     if ((options.mode ?? 'coprocess') === 'coprocess' && readSyscall !== undefined) {
-      this.coprocess = new RestoreCoprocess(this.restorePath, readSyscall);
+      this.exchange = new RestoreExchange(readSyscall);
+      this.coprocess = new Coprocess(this.restorePath, this.exchange, {
+        name: 'iptables-restore',
+        args: ['--noflush', '-w'],
+        describe: () => 'change set',
+        retireAfter: RESTART_AFTER,
+        closeKillAfterMs: 5000,
+      });
     }
   }
 
@@ -220,11 +192,15 @@ export class Iptables {
     const next = this.queue.then(async () => {
       if (!this.coprocess) return once();
       try {
-        await this.coprocess.apply(text);
+        await this.coprocess.request(text);
       } catch (err) {
+        // a failed line ends iptables-restore with the reason on stderr
+        if (err instanceof CoprocessExitedError) throw new ArborError('internal', `iptables: iptables-restore --noflush failed: ${err.reason}`, { cause: err });
         if (!(err instanceof CoprocessUnsupportedError)) throw err;
         // Nothing of this change set was written: it goes through a process of its own, as all later ones.
+        const unsupported = this.coprocess;
         this.coprocess = undefined;
+        await unsupported.close();
         await once();
       }
     });
@@ -244,6 +220,7 @@ export class Iptables {
   /** close ends the long-lived iptables-restore; a later change set starts another. */
   async close(): Promise<void> {
     await this.queue;
-    await this.coprocess?.stop();
+    await this.coprocess?.close();
+    await this.exchange?.close();
   }
 }
