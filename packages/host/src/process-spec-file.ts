@@ -1,7 +1,6 @@
-import { constants } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, validateText } from '@arbor/core';
+import { writeFileAtomically } from '@arbor/depot';
 import type { ResourceLimits, WindowSize } from '@arbor/core';
 
 /**
@@ -87,7 +86,5 @@ export function encodeProcessSpec(spec: ProcessSpecData): Buffer {
  * secrets in its env), through a temp file and a rename: arbor-exec never reads half of one.
  */
 export async function writeProcessSpec(dir: string, encoded: Buffer): Promise<void> {
-  const tmp = join(dir, `.${PROCESS_SPEC_FILE}.tmp`);
-  await writeFile(tmp, encoded, { mode: 0o600, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW });
-  await rename(tmp, join(dir, PROCESS_SPEC_FILE));
+  await writeFileAtomically(join(dir, PROCESS_SPEC_FILE), encoded, 0o600, { sync: false });
 }

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, statfs } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArborError, HostPreconditionError } from '@arbor/core';
+import { replaceAtomically } from '@arbor/depot';
 import type { Logger } from '@arbor/core';
 import { OverlayMounter } from './overlay-mounter';
 import type { QuotaVolumes } from './quota-volumes';
@@ -200,21 +201,22 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
         `volumizer: ${this.image} would get ${Math.floor(size / MiB)} MiB, under the ${MIN_SIZE / MiB} MiB btrfs needs: free space in ${this.options.stateDir}`,
       );
     }
-    const tmp = `${this.image}.tmp`;
-    await rm(tmp, { force: true });
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.truncate(size);
-    } finally {
-      await file.close();
-    }
-    try {
-      await run(this.options.mkfsPath ?? 'mkfs.btrfs', ['-q', '-f', tmp]);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw mkfsError(this.options.mkfsPath ?? 'mkfs.btrfs', tmp, err);
-    }
-    await rename(tmp, this.image);
+    // not synced: a host crash before the first container is a fresh image at the next start
+    await replaceAtomically(
+      this.image,
+      async (tmp) => {
+        const file = await open(tmp, 'wx', 0o600);
+        try {
+          await file.truncate(size);
+        } finally {
+          await file.close();
+        }
+        await run(this.options.mkfsPath ?? 'mkfs.btrfs', ['-q', '-f', tmp]).catch((err: unknown) => {
+          throw mkfsError(this.options.mkfsPath ?? 'mkfs.btrfs', tmp, err);
+        });
+      },
+      { sync: false },
+    );
     this.options.logger?.info('disk-quota-filesystem-made', { image: this.image, sizeBytes: size });
   }
 

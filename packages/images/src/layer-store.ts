@@ -206,7 +206,7 @@ export class LayerStore extends EventEmitter {
   async writeBlob(what: string, digest: string, bytes: Buffer, options: { flush?: boolean } = {}): Promise<void> {
     verifyBytes(what, bytes, digest);
     const path = join(this.root, 'blobs/sha256', digestHex(digest));
-    if (options.flush === false) await writeFileReplacing(path, bytes);
+    if (options.flush === false) await writeFileAtomically(path, bytes, 0o644, { sync: false });
     else await writeFileAtomically(path, bytes, 0o644);
   }
 
@@ -361,7 +361,7 @@ export class LayerStore extends EventEmitter {
       await rm(stage.work, { recursive: true, force: true });
     }
     // A hint only (diffIdOfBlob checks the layer is there): it need not be flushed.
-    await writeFileReplacing(join(this.root, 'blob-diffids/sha256', digestHex(stage.blobDigest)), stage.diffId);
+    await writeFileAtomically(join(this.root, 'blob-diffids/sha256', digestHex(stage.blobDigest)), stage.diffId, 0o644, { sync: false });
     this.logger?.debug('layer-stored', { diffId: stage.diffId, bytes: stage.blobBytes });
   }
 
@@ -583,20 +583,6 @@ async function syncDir(path: string): Promise<void> {
   }
 }
 
-/**
- * writeFileReplacing replaces path through a temp file and a rename, without flushing:
- * for files that are checked when read or flushed by a later sync.
- */
-async function writeFileReplacing(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data, { mode: 0o644 });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ArborError } from '@arbor/core';
+import { writeFileAtomically } from '@arbor/depot';
 
 export interface ContainerNetworkFiles {
   /** hostname is the container's, like the last 49 characters of its handle. */
@@ -41,8 +41,10 @@ export async function writeContainerNetworkFiles(rootfsPath: string, files: Cont
     ...(files.containerIp ? [`${files.containerIp} ${files.hostname}`] : []),
     '',
   ].join('\n');
-  await replaceFile(path.join(etc, 'hosts'), hosts, files.owner);
-  await replaceFile(path.join(etc, 'resolv.conf'), await resolvConf(files), files.owner);
+  // 0644: the container's root may change them, its other users only read them. Not synced:
+  // the container's rootfs does not outlive a host crash.
+  await writeFileAtomically(path.join(etc, 'hosts'), hosts, 0o644, { sync: false, owner: files.owner });
+  await writeFileAtomically(path.join(etc, 'resolv.conf'), await resolvConf(files), 0o644, { sync: false, owner: files.owner });
 }
 
 async function resolvConf(files: ContainerNetworkFiles): Promise<string> {
@@ -73,21 +75,3 @@ export function parseResolvConf(text: string): { nameservers: string[]; other: s
   return { nameservers, other, hadLoopback };
 }
 
-async function replaceFile(target: string, content: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
-  const temp = `${target}.arbor-${randomBytes(6).toString('hex')}`;
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    await handle.writeFile(content);
-    // 0644: the container's root may change them, its other users only read them.
-    await handle.chmod(0o644);
-    if (owner) await handle.chown(owner.uid, owner.gid);
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, target);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-}
