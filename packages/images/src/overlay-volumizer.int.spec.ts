@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ArborError, InvalidArgumentError, type DiskLimits, type Rootfs } from '@arbor/core';
+import { ArborError, HostPreconditionError, InvalidArgumentError, type DiskLimits, type Logger, type Rootfs } from '@arbor/core';
 import Dockerode from 'dockerode';
 import { findMountHelper } from './overlay-mounter';
 import { OverlayVolumizer } from './overlay-volumizer';
@@ -300,5 +300,52 @@ describeRoot('OverlayVolumizer with pulled images (root, a Docker engine)', () =
     await deep.close();
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as Error).message).toMatch(/has 4 layers: their overlay mount options take \d+ bytes, over the kernel's 4095/);
+  });
+});
+
+describeRoot('OverlayVolumizer host preconditions and call logs (root)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'arbor-images-'));
+  });
+  afterEach(async () => {
+    await run('umount', ['-R', join(dir, 'merged')]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses with HostPreconditionError, naming the fix, a state dir on overlayfs (as in a container without a volume)', async () => {
+    for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(join(dir, d));
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`, join(dir, 'merged')]);
+    const stateDir = join(dir, 'merged', 'state');
+    const base = join(dir, 'merged', 'base');
+    await mkdir(base, { recursive: true });
+    const volumizer = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('test') });
+    const err = await volumizer.create('a', { uri: '' }, undefined).catch((e: unknown) => e);
+    await volumizer.destroy('a');
+    expect(err).toBeInstanceOf(HostPreconditionError);
+    expect((err as Error).message).toMatch(/is on overlayfs .*put arbord's state dir \(.*\/merged\/state\) on ext4, xfs or btrfs$/);
+  });
+
+  it("logs a create with the call's logger when given one, else its own", async () => {
+    const base = join(dir, 'base');
+    await mkdir(base);
+    const own: unknown[] = [];
+    const call: unknown[] = [];
+    const recorder = (lines: unknown[], data: Record<string, unknown>): Logger => ({
+      debug: (event, d) => void lines.push({ event, ...data, ...d }),
+      info: (event, d) => void lines.push({ event, ...data, ...d }),
+      error: (event, d) => void lines.push({ event, ...data, ...d }),
+      child: (d) => recorder(lines, { ...data, ...d }),
+    });
+    const volumizer = new OverlayVolumizer({ stateDir: join(dir, 'state'), defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('test'), logger: recorder(own, {}) });
+    try {
+      await volumizer.create('a', { uri: '' }, undefined, { logger: recorder(call, { requestId: 'r1' }) });
+      await volumizer.create('b', { uri: '' }, undefined);
+    } finally {
+      await volumizer.destroy('a');
+      await volumizer.destroy('b');
+    }
+    expect(call).toEqual([expect.objectContaining({ event: 'rootfs-mounted', requestId: 'r1', rootfs: join(dir, 'state', 'overlays', 'a', 'rootfs') })]);
+    expect(own).toEqual([expect.objectContaining({ event: 'rootfs-mounted', rootfs: join(dir, 'state', 'overlays', 'b', 'rootfs') })]);
   });
 });

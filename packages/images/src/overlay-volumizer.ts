@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readFile, readdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArborError, InvalidArgumentError, validateHandle } from '@arbor/core';
-import type { DiskLimits, DiskStat, ImagePullProgress, ImageRef, Logger, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
+import { ArborError, HostPreconditionError, InvalidArgumentError, validateHandle } from '@arbor/core';
+import type { CallContext, DiskLimits, DiskStat, ImagePullProgress, ImageRef, Logger, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import type { ImageDefaults } from './image-config';
 import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
@@ -22,6 +22,12 @@ const MAX_MOUNT_OPTIONS = 4095;
 const IMAGE_MARKER = 'image';
 
 const NO_DEFAULTS: ImageDefaults = { env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
+
+/** NO_UPPER_FILESYSTEMS names, by statfs type, filesystems the kernel refuses as overlay upper dirs. */
+const NO_UPPER_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x794c7630, 'overlayfs (as inside a container, without a volume)'],
+  [0x6969, 'NFS'],
+]);
 
 export interface OverlayVolumizerOptions {
   /** stateDir is like /var/lib/arbor; overlays live in <stateDir>/overlays/<handle>. */
@@ -79,8 +85,9 @@ export class OverlayVolumizer implements Volumizer {
    * create mounts the container's root; with disk.byteHard > 0 its writes are capped first.
    * @throws InvalidArgumentError for a bad image URI, or a 'total' byteHard the image alone fills
    * @throws ArborError failedPrecondition for a byteHard > 0 on a host that cannot enforce it
+   * @throws HostPreconditionError when the state dir is on a filesystem overlay cannot write to (overlayfs, NFS)
    */
-  async create(handle: string, image: ImageRef, disk: DiskLimits | undefined): Promise<Rootfs> {
+  async create(handle: string, image: ImageRef, disk: DiskLimits | undefined, ctx?: CallContext): Promise<Rootfs> {
     const dir = this.dir(handle);
     const upper = join(dir, 'upper');
     const work = join(dir, 'work');
@@ -122,9 +129,18 @@ export class OverlayVolumizer implements Volumizer {
       try {
         await this.mounter.overlay(rootfs, options);
       } catch (err) {
+        const refused = NO_UPPER_FILESYSTEMS.get((await statfs(upper).catch(() => undefined))?.type ?? 0);
+        if (refused) {
+          throw new HostPreconditionError(
+            `volumizer.create ${handle}: ${upper} is on ${refused}, which overlay cannot use for a container's writes: ` +
+              `put arbord's state dir (${this.options.stateDir}) on ext4, xfs or btrfs`,
+            { cause: err },
+          );
+        }
         throw new ArborError('internal', `volumizer.create ${handle}: ${(err as Error).message}`, { cause: err });
       }
     }
+    (ctx?.logger ?? this.options.logger)?.debug('rootfs-mounted', { rootfs, layers: lowerDirs.length });
     return { path: rootfs, ...defaults };
   }
 
@@ -142,7 +158,8 @@ export class OverlayVolumizer implements Volumizer {
    * destroy unmounts the container's root, drops its reference to image layers and then
    * collects the layers no container uses (see gc).
    */
-  async destroy(handle: string): Promise<void> {
+  async destroy(handle: string, ctx?: CallContext): Promise<void> {
+    const log = ctx?.logger ?? this.options.logger;
     const dir = this.dir(handle);
     const rootfs = join(dir, 'rootfs');
     if (await isMountPoint(rootfs)) {
@@ -155,7 +172,7 @@ export class OverlayVolumizer implements Volumizer {
     if (await exists(join(dir, IMAGE_MARKER))) {
       const { store } = await this.imageStore();
       await store.removeReference(containerOwner(handle));
-      await this.gc().catch((err: unknown) => this.options.logger?.error('image-gc-failed', { handle, error: String(err) }));
+      await this.gc().catch((err: unknown) => log?.error('image-gc-failed', { handle, error: String(err) }));
     }
     // a container never made needs no quota filesystem mounted to be destroyed; one made
     // before a reboot (its dir unseen until the filesystem is mounted again) does
@@ -238,7 +255,7 @@ export class OverlayVolumizer implements Volumizer {
     await (await this.volumes()).release();
   }
 
-  /** volumes are opened at first use: that is when a host without quotas logs why. */
+  /** volumes are opened at first use: that is when a host without quotas logs why (with the volumizer's logger: they outlive every call). */
   private volumes(): Promise<QuotaVolumes> {
     this.quotaVolumes ??= this.options.volumes
       ? Promise.resolve(this.options.volumes)
