@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   ArborError,
   ContainerNotFoundError,
+  HostPreconditionError,
   InvalidArgumentError,
   formatIPv4,
   parseCidr,
@@ -11,6 +12,7 @@ import {
   validateBandwidthLimits,
   validateNetOutRule,
   type BandwidthLimits,
+  type CallContext,
   type ContainerRecord,
   type Logger,
   type NetOutRule,
@@ -165,7 +167,9 @@ export class LinuxNetworker implements Networker {
     this.iptables = new Iptables(options.iptables);
   }
 
-  setup(handle: string, config: LinuxNetworkConfig): Promise<NetworkInfo> {
+  /** setup: see Networker.setup. @throws HostPreconditionError when iptables is not installed */
+  setup(handle: string, config: LinuxNetworkConfig, ctx?: CallContext): Promise<NetworkInfo> {
+    const log = ctx?.logger ?? this.logger;
     return this.serially(async () => {
       await this.init();
       if (this.wired.has(handle)) throw new ArborError('alreadyExists', `network: '${handle}' is already wired`);
@@ -198,7 +202,7 @@ export class LinuxNetworker implements Networker {
           await this.helper.request(...veth).catch(async (err: unknown) => {
             if (!(err instanceof NetlinkError && err.errno === EEXIST)) throw err;
             // A host veth named for this free address belongs to no container: a leftover.
-            this.logger.info('network-setup-replacing-stale-link', { handle, link: w.hostVeth });
+            log.info('network-setup-replacing-stale-link', { handle, link: w.hostVeth });
             await this.helper.request('del', w.hostVeth);
             await this.helper.request('del', w.ifb);
             await this.helper.request(...veth);
@@ -220,7 +224,7 @@ export class LinuxNetworker implements Networker {
         })(),
       ]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
-      this.logger.debug('network-setup', { handle, containerIp, bridge: w.bridge });
+      log.debug('network-setup', { handle, containerIp, bridge: w.bridge });
       return { hostIp, containerIp, externalIp: this.externalIp ?? '', subnet: w.allocation.subnet };
     });
   }
@@ -278,7 +282,8 @@ export class LinuxNetworker implements Networker {
     return { rxBytes: hostTx, txBytes: hostRx };
   }
 
-  destroy(handle: string): Promise<void> {
+  destroy(handle: string, ctx?: CallContext): Promise<void> {
+    const log = ctx?.logger ?? this.logger;
     return this.serially(async () => {
       const w = this.wired.get(handle);
       if (!w) return;
@@ -301,7 +306,7 @@ export class LinuxNetworker implements Networker {
         }),
       ]);
       if (failures.length > 0) {
-        this.logger.error('network-destroy-failed', { handle, errors: failures.map(String) });
+        log.error('network-destroy-failed', { handle, errors: failures.map(String) });
         throw new AggregateError(failures, `network: destroying '${handle}' left parts behind; destroy again to retry`);
       }
       for (const m of w.netIn) this.ports.release(m.hostPort);
@@ -441,14 +446,20 @@ export class LinuxNetworker implements Networker {
         throw new ArborError('failedPrecondition', `network: cannot turn on IP forwarding in ${ipForward}: run arbord as root on the host`, { cause });
       });
       this.externalIp ??= await detectExternalIp();
-      const snapshot = await this.iptables.snapshot();
+      const snapshot = await this.iptables.snapshot().catch((err: unknown) => {
+        throw iptablesMissing(err) ?? err;
+      });
       const shared = this.ruleset.sharedChains();
       const names = this.ruleset.sharedChainNames();
       const missing = (table: 'filter' | 'nat'): string[] => {
         const absent = names[table].filter((c) => !snapshot.chains[table].has(c));
         return shared[table].filter((l) => absent.some((c) => l === `:${c} - [0:0]` || l.startsWith(`-A ${c} `)));
       };
-      await this.iptables.apply(mergeLines({ filter: missing('filter'), nat: missing('nat') }, this.missingBuiltinJumps(snapshot)));
+      await this.iptables
+        .apply(mergeLines({ filter: missing('filter'), nat: missing('nat') }, this.missingBuiltinJumps(snapshot)))
+        .catch((err: unknown) => {
+          throw iptablesMissing(err) ?? err;
+        });
     })().catch((err: unknown) => {
       this.initialized = undefined;
       throw err;
@@ -586,3 +597,12 @@ function group(w: Wired): number {
   return parseIPv4(w.containerIp, 'containerIp');
 }
 
+/**
+ * iptablesMissing is a HostPreconditionError when err is the failure to start iptables-save
+ * or iptables-restore because it is not there (its cause is spawn's ENOENT), else undefined.
+ */
+function iptablesMissing(err: unknown): HostPreconditionError | undefined {
+  const cause = (err as { cause?: NodeJS.ErrnoException } | null)?.cause;
+  if (cause?.code !== 'ENOENT') return undefined;
+  return new HostPreconditionError(`network: ${cause.path ?? 'iptables'} not found: install iptables (apt-get install iptables)`, { cause: err });
+}
