@@ -1,18 +1,19 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { chmod, link, lstat, mkdir, symlink, unlink } from 'node:fs/promises';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { Header } from 'tar-stream';
+import { TarEntryPolicy } from '@arbor/host';
 
 /** Body is a tar entry's content stream (a streamx Readable). */
 interface Body extends AsyncIterable<unknown> {
   resume(): unknown;
 }
 
-/** UnsafeTarEntryError: an entry would land outside the target directory. */
+/** UnsafeTarEntryError: an entry the tar-entry policy refuses, like one that would land outside the target directory. */
 export class UnsafeTarEntryError extends Error {
   constructor(
     readonly entry: string,
@@ -21,17 +22,6 @@ export class UnsafeTarEntryError extends Error {
     super(`refusing tar entry '${entry}': ${reason}`);
     this.name = 'UnsafeTarEntryError';
   }
-}
-
-/**
- * safeRelative turns an entry name into its path components under the target, like
- * './app/a.txt' -> ['app', 'a.txt']. @throws UnsafeTarEntryError for absolute or '..' names
- */
-function safeRelative(name: string): string[] {
-  if (isAbsolute(name)) throw new UnsafeTarEntryError(name, 'absolute path');
-  const parts = normalize(name).split(sep).filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new UnsafeTarEntryError(name, 'it leaves the target directory');
-  return parts;
 }
 
 /**
@@ -68,8 +58,22 @@ export interface ExtractOptions {
   preservePermissions?: boolean;
 }
 
-async function extractEntry(dir: string, header: Header, body: Body, options: ExtractOptions): Promise<void> {
-  const parts = safeRelative(header.name);
+/**
+ * policyOf is the tar-entry policy of a client extract: @arbor/host's TarEntryPolicy, with
+ * devices and FIFOs left out (not something a client should create).
+ */
+function policyOf(): TarEntryPolicy {
+  return new TarEntryPolicy({ devices: 'skip', fifos: 'skip', destination: 'target directory' });
+}
+
+async function extractEntry(dir: string, header: Header, body: Body, options: ExtractOptions, policy: TarEntryPolicy): Promise<void> {
+  const decision = policy.check(header);
+  if (decision.verdict === 'refuse') throw new UnsafeTarEntryError(header.name, decision.reason);
+  if (decision.verdict === 'skip') {
+    body.resume();
+    return;
+  }
+  const parts = decision.parts;
   const preserve = options.preservePermissions ?? false;
   // the sticky bit stays: it takes rights away (only owners delete in such a directory)
   const mode = header.mode & (preserve ? 0o7777 : 0o1777);
@@ -106,7 +110,7 @@ async function extractEntry(dir: string, header: Header, body: Body, options: Ex
       body.resume();
       return;
     case 'link': {
-      const targetParts = safeRelative(header.linkname);
+      const targetParts = decision.linkParts ?? [];
       await ensureDirectories(dir, targetParts.slice(0, -1), header.name);
       const target = join(dir, ...targetParts);
       await removeExisting(path);
@@ -115,23 +119,24 @@ async function extractEntry(dir: string, header: Header, body: Body, options: Ex
       return;
     }
     default:
-      // devices, fifos: not something a client should create
       body.resume();
   }
 }
 
 /**
  * extractTar unpacks an untrusted tar stream into dir (created if missing). Entries that
- * would leave dir — absolute names, '..', or paths through a symlink — are refused, and the
- * extraction stops with UnsafeTarEntryError. Devices and fifos are skipped, and setuid and
+ * would leave dir (absolute names, '..', paths through a symlink: @arbor/host's
+ * TarEntryPolicy, and symlinks found on disk) are refused, and the extraction stops with
+ * UnsafeTarEntryError. Devices and fifos are skipped, and setuid and
  * setgid bits dropped unless options.preservePermissions.
  */
 export async function extractTar(tar: Readable, dir: string, options: ExtractOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
   const ex = extract();
+  const policy = policyOf();
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, body, next) => {
-      extractEntry(dir, header, body, options).then(
+      extractEntry(dir, header, body, options, policy).then(
         () => next(),
         (err: unknown) => {
           body.resume();

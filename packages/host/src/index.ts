@@ -8,7 +8,8 @@ export type { HelperName, HelperRunOptions, HelperRunnerOptions } from './run-he
 export { SPAWN_SLOTS, SpawnServer } from './spawn-server';
 export type { SpawnOutcome, SpawnResult, SpawnRunOptions } from './spawn-server';
 export { ProcessChannel } from './process-channel';
-export { guardTar } from './tar-guard';
+export { TarEntryPolicy, guardTar } from './tar-guard';
+export type { TarEntryDecision, TarEntryPolicyOptions } from './tar-guard';
 export { InitContainerizer, OOM_EVENT, killQuietly, startTime } from './init-containerizer';
 export { PROCESS_SPEC_FILE, PROCESS_SPEC_LIMITS, encodeProcessSpec, writeProcessSpec } from './process-spec-file';
 export type { ProcessSpecData } from './process-spec-file';

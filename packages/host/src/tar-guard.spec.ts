@@ -2,7 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
 import type { Header } from 'tar-stream';
 import { InvalidTarError } from '@arbor/core';
-import { guardTar } from './tar-guard';
+import { TarEntryPolicy, guardTar } from './tar-guard';
 
 type Entry = Partial<Header> & { name: string; content?: string };
 
@@ -104,5 +104,44 @@ describe('guardTar cut short mid-entry (nothing may throw outside the stream)', 
     source.destroy(new Error('the client cancelled'));
     expect(await failed).toBeInstanceOf(InvalidTarError);
     await settle();
+  });
+});
+
+describe('TarEntryPolicy', () => {
+  const file = (name: string) => ({ name, type: 'file' as const });
+
+  it('refuses by default what guardTar refuses, saying why', () => {
+    const policy = new TarEntryPolicy();
+    expect(policy.check(file('/etc/passwd'))).toEqual({ verdict: 'refuse', reason: 'would be written outside the destination (absolute path)' });
+    expect(policy.check(file('a/../../x'))).toEqual({ verdict: 'refuse', reason: "leaves the destination through '..'" });
+    expect(policy.check(file('a\0b'))).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/NUL/) });
+    expect(policy.check({ name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 })).toMatchObject({ verdict: 'refuse' });
+    expect(policy.check({ name: 'gone', type: 'character-device', devmajor: 0, devminor: 0 })).toMatchObject({ verdict: 'refuse' });
+    expect(policy.check({ name: 'h', type: 'link', linkname: '/etc/shadow' })).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/hard link to '\/etc\/shadow'/) });
+  });
+
+  it('remembers the symlinks of its tar: nothing goes through one, a hard link to one itself is fine', () => {
+    const policy = new TarEntryPolicy();
+    expect(policy.check({ name: './l/', type: 'symlink', linkname: '/etc' })).toMatchObject({ verdict: 'write', parts: ['l'] });
+    expect(policy.check(file('l/passwd'))).toEqual({ verdict: 'refuse', reason: "goes through the symlink 'l' made by this tar" });
+    expect(policy.check({ name: 'h', type: 'link', linkname: 'l/shadow' })).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/through the symlink 'l'/) });
+    expect(policy.check({ name: 'h', type: 'link', linkname: './l' })).toEqual({ verdict: 'write', parts: ['h'], linkParts: ['l'] });
+    expect(new TarEntryPolicy().check(file('l/passwd'))).toMatchObject({ verdict: 'write' });
+  });
+
+  it('reads an image layer with the layer options: absolute names inside, 0:0 whiteouts kept, other devices refused', () => {
+    const layer = new TarEntryPolicy({ absoluteNames: 'inside', devices: 'whiteouts', destination: 'layer' });
+    expect(layer.check(file('/usr/./bin/sh'))).toEqual({ verdict: 'write', parts: ['usr', 'bin', 'sh'], linkParts: undefined });
+    expect(layer.check({ name: 'h', type: 'link', linkname: '/usr/bin/sh' })).toMatchObject({ linkParts: ['usr', 'bin', 'sh'] });
+    expect(layer.check({ name: 'etc/gone', type: 'character-device', devmajor: 0, devminor: 0 })).toMatchObject({ verdict: 'write' });
+    expect(layer.check({ name: 'sda', type: 'block-device', devmajor: 0, devminor: 0 })).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/block device 0:0/) });
+    expect(layer.check(file('../x'))).toEqual({ verdict: 'refuse', reason: "leaves the layer through '..'" });
+  });
+
+  it('skips devices and FIFOs when told to, as the client does', () => {
+    const client = new TarEntryPolicy({ devices: 'skip', fifos: 'skip' });
+    expect(client.check({ name: 'sda', type: 'block-device', devmajor: 8, devminor: 0 })).toEqual({ verdict: 'skip' });
+    expect(client.check({ name: 'p', type: 'fifo' })).toEqual({ verdict: 'skip' });
+    expect(new TarEntryPolicy().check({ name: 'p', type: 'fifo' })).toMatchObject({ verdict: 'write' });
   });
 });

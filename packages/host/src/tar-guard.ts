@@ -6,27 +6,26 @@ import { InvalidTarError } from '@arbor/core';
 
 /**
  * guardTar passes a tar through, entry by entry, and fails with InvalidTarError on an entry
- * that could only mean harm: an absolute or '..' path, a hard link leaving the tree, a path
- * through a symlink the same tar made, or a device node. arbor-tar extracts inside the
+ * that TarEntryPolicy refuses with its defaults: an absolute or '..' path, a hard link leaving
+ * the tree, a path through a symlink the same tar made, or a device node. arbor-tar extracts inside the
  * container's mount namespace anyway (nothing outside can be reached); this check gives the
  * client a clear error instead of a silently rewritten path.
  */
 export function guardTar(input: Readable): Readable {
   const extract = tarExtract();
   const pack = tarPack();
-  const symlinks = new Set<string>();
+  const policy = new TarEntryPolicy();
   let count = 0;
   extract.on('entry', (header: Header, stream, next) => {
     count += 1;
     // a failing tar also fails the entry being read: extract's own error reports it
     stream.on('error', () => undefined);
-    const problem = check(header, symlinks);
-    if (problem) {
+    const decision = policy.check(header);
+    if (decision.verdict === 'refuse') {
       stream.resume();
-      next(new InvalidTarError(`entry '${header.name}' ${problem}`));
+      next(new InvalidTarError(`entry '${header.name}' ${decision.reason}`));
       return;
     }
-    if (header.type === 'symlink') symlinks.add(normalize(header.name));
     const entry = pack.entry(header, (err) => next(err ?? undefined));
     // an entry cut short (the reader or the source gave up) fails with pack, which reports it
     entry.on('error', () => undefined);
@@ -64,30 +63,107 @@ export function guardTar(input: Readable): Readable {
   return out;
 }
 
-function normalize(name: string): string {
-  return name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+/**
+ * TarEntryPolicyOptions are where the tars Arbor reads differ: a stream-in (the defaults),
+ * an image layer, a stream-out a client extracts.
+ */
+export interface TarEntryPolicyOptions {
+  /**
+   * absoluteNames: 'refuse' (the default) fails '/etc/passwd'; 'inside' puts it at
+   * etc/passwd of the destination, as image layers mean it (for hard link targets too).
+   */
+  absoluteNames?: 'refuse' | 'inside';
+  /**
+   * devices: 'refuse' (the default) fails any device node; 'whiteouts' keeps 0:0 character
+   * devices (overlay whiteouts in an image layer) and fails the rest; 'skip' leaves them out.
+   */
+  devices?: 'refuse' | 'whiteouts' | 'skip';
+  /** fifos: 'keep' (the default) or 'skip'. */
+  fifos?: 'keep' | 'skip';
+  /** destination names where entries go in messages, like 'layer'; 'destination' by default. */
+  destination?: string;
 }
 
-function leaves(path: string): boolean {
-  return path.startsWith('/') || path.split('/').includes('..');
-}
+/**
+ * TarEntryDecision is what TarEntryPolicy.check decided for one entry: refused (reason is
+ * like "would be written outside the destination (absolute path or ..)"), skipped, or
+ * written at parts (path components inside the destination, like ['usr', 'bin', 'sh']),
+ * and for a hard link, to linkParts.
+ */
+export type TarEntryDecision =
+  | { verdict: 'refuse'; reason: string }
+  | { verdict: 'skip' }
+  | { verdict: 'write'; parts: string[]; linkParts: string[] | undefined };
 
-function check(header: Header, symlinks: Set<string>): string | undefined {
-  const name = normalize(header.name);
-  if (leaves(header.name)) return 'would be written outside the destination (absolute path or ..)';
-  if (header.type === 'block-device' || header.type === 'character-device') return 'is a device node: devices cannot be streamed in';
-  if (header.type === 'link' && header.linkname && leaves(header.linkname)) {
-    return `is a hard link to '${header.linkname}', outside the destination`;
+/**
+ * TarEntryPolicy is the one rule for which tar entries Arbor refuses, for stream-in (guardTar),
+ * image layers and the client's extractTar alike: a NUL in a name, a '..' component, an
+ * absolute name (unless absoluteNames 'inside'), a hard link whose target would be refused
+ * as a name, a name or hard link target through a symlink an earlier entry of the same tar
+ * made, and device nodes (see devices). One policy reads one tar: it remembers its symlinks.
+ * Extractors still refuse to write through a symlink they find on disk.
+ */
+export class TarEntryPolicy {
+  private readonly symlinks = new Set<string>();
+  private readonly destination: string;
+
+  constructor(private readonly options: TarEntryPolicyOptions = {}) {
+    this.destination = options.destination ?? 'destination';
   }
-  const parts = name.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    if (symlinks.has(parts.slice(0, i).join('/'))) return `goes through the symlink '${parts.slice(0, i).join('/')}' made by this tar`;
-  }
-  if (header.type === 'link' && header.linkname) {
-    const target = normalize(header.linkname).split('/');
-    for (let i = 1; i <= target.length; i++) {
-      if (symlinks.has(target.slice(0, i).join('/'))) return `is a hard link through the symlink '${target.slice(0, i).join('/')}'`;
+
+  /** check decides for header and, for a symlink it lets through, remembers it. */
+  check(header: Pick<Header, 'name' | 'type' | 'linkname' | 'devmajor' | 'devminor'>): TarEntryDecision {
+    const parts = this.components(header.name);
+    if (typeof parts === 'string') return { verdict: 'refuse', reason: parts };
+    const through = this.throughSymlink(parts);
+    if (through) return { verdict: 'refuse', reason: `goes through the symlink '${through}' made by this tar` };
+    let linkParts: string[] | undefined;
+    switch (header.type) {
+      case 'block-device':
+      case 'character-device': {
+        const whiteout = header.type === 'character-device' && (header.devmajor ?? 0) === 0 && (header.devminor ?? 0) === 0;
+        if (this.options.devices === 'skip') return { verdict: 'skip' };
+        if (this.options.devices === 'whiteouts' && whiteout) break;
+        const kind = header.type === 'block-device' ? 'block' : 'character';
+        const allowed = this.options.devices === 'whiteouts' ? `: no device nodes but 0:0 whiteouts may come in` : ': devices cannot be streamed in';
+        return { verdict: 'refuse', reason: `is a ${kind} device ${header.devmajor ?? 0}:${header.devminor ?? 0}${allowed}` };
+      }
+      case 'fifo':
+        if (this.options.fifos === 'skip') return { verdict: 'skip' };
+        break;
+      case 'link': {
+        const target = this.components(header.linkname ?? '');
+        if (typeof target === 'string' || target.length === 0) {
+          return { verdict: 'refuse', reason: `is a hard link to '${header.linkname ?? ''}', outside the ${this.destination}` };
+        }
+        // a link to the symlink itself is fine: link(2) links the symlink, it does not follow it
+        const via = this.throughSymlink(target);
+        if (via) return { verdict: 'refuse', reason: `is a hard link through the symlink '${via}' made by this tar` };
+        linkParts = target;
+        break;
+      }
+      case 'symlink':
+        this.symlinks.add(parts.join('/'));
+        break;
     }
+    return { verdict: 'write', parts, linkParts };
   }
-  return undefined;
+
+  /** components is name's path components inside the destination ('./a//b/' -> ['a', 'b']), or why it is refused. */
+  private components(name: string): string[] | string {
+    if (name.includes('\0')) return 'has a NUL byte in its name';
+    if (name.startsWith('/') && this.options.absoluteNames !== 'inside') return `would be written outside the ${this.destination} (absolute path)`;
+    const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+    if (parts.includes('..')) return `leaves the ${this.destination} through '..'`;
+    return parts;
+  }
+
+  /** throughSymlink is the first symlink of this tar that parts pass through (not parts itself), or undefined. */
+  private throughSymlink(parts: readonly string[]): string | undefined {
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (this.symlinks.has(prefix)) return prefix;
+    }
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { InvalidTarError } from '@arbor/core';
+import { TarEntryPolicy } from '@arbor/host';
 import { extract, type Header } from 'tar-stream';
 import { sharedTinyFileWriter, type TinyFile, type TinyFileWriter } from './layer-extractor-writer';
 import type { SpecialFiles } from './special-files';
@@ -52,7 +53,8 @@ interface PendingDir {
 /**
  * LayerExtractor unpacks one untrusted layer tar into an empty directory in the form
  * overlayfs reads as a lower layer: '.wh.name' becomes a 0/0 character device 'name' and
- * '.wh..wh..opq' marks its directory opaque. No entry gets out of the directory: '..'
+ * '.wh..wh..opq' marks its directory opaque. What it refuses is @arbor/host's TarEntryPolicy
+ * with the options of layers. No entry gets out of the directory: '..'
  * is refused, absolute names land inside it, nothing is written through a symlink, and
  * hard links may only point at files of the same layer. A layer with a device node is
  * refused whole, 0/0 character devices (overlay whiteouts) excepted: a node for the host's
@@ -112,6 +114,8 @@ class ExtractRun {
   private batch: TinyFile[] = [];
   private batchBytes = 0;
   private writeError: unknown;
+  // policy: absolute names land inside the layer, and 0:0 character devices are overlay whiteouts
+  private readonly policy = new TarEntryPolicy({ absoluteNames: 'inside', devices: 'whiteouts', destination: 'layer' });
 
   constructor(
     private readonly root: string,
@@ -123,7 +127,13 @@ class ExtractRun {
 
   async entry(header: Header, stream: TarEntryStream): Promise<void> {
     this.stats.entries += 1;
-    const parts = components(header.name);
+    const decision = this.policy.check(header);
+    if (decision.verdict !== 'write') {
+      const where = this.layer === undefined ? '' : `layer ${this.layer}: `;
+      const reason = decision.verdict === 'refuse' ? decision.reason : 'is of a kind a layer may not hold';
+      throw new InvalidTarError(`${where}entry '${header.name.replace(/\0/g, '\\0')}' ${reason}`);
+    }
+    const parts = decision.parts;
     const base = parts[parts.length - 1];
     if (base === undefined) {
       // './' itself: the layer root's own mode.
@@ -209,7 +219,7 @@ class ExtractRun {
       }
       case 'link': {
         stream.resume();
-        const source = await this.linkSource(header);
+        const source = await this.linkSource(header, decision.linkParts ?? []);
         await this.clear(parts, target, false);
         this.made.add(rel);
         await link(source, target);
@@ -218,13 +228,9 @@ class ExtractRun {
       case 'character-device':
       case 'block-device': {
         stream.resume();
+        // the policy let through 0:0 character devices (whiteouts) alone
         const major = header.devmajor ?? 0;
         const minor = header.devminor ?? 0;
-        if (header.type === 'block-device' || major !== 0 || minor !== 0) {
-          const kind = header.type === 'block-device' ? 'block' : 'character';
-          const where = this.layer === undefined ? '' : `layer ${this.layer}: `;
-          throw new InvalidTarError(`${where}entry '${header.name}' is a ${kind} device ${major}:${minor}: an image layer may hold no device nodes but 0:0 whiteouts`);
-        }
         await this.clear(parts, target, false);
         this.made.add(rel);
         const type = header.type === 'character-device' ? 'c' : 'b';
@@ -412,9 +418,7 @@ class ExtractRun {
   }
 
   /** linkSource resolves a hard link's target inside this layer, through real directories only. */
-  private async linkSource(header: Header): Promise<string> {
-    const parts = components(header.linkname ?? '');
-    if (parts.length === 0) throw new InvalidTarError(`hard link '${header.name}' has no target`);
+  private async linkSource(header: Header, parts: readonly string[]): Promise<string> {
     let rel = '';
     for (const part of parts.slice(0, -1)) {
       rel = rel === '' ? part : `${rel}/${part}`;
@@ -447,16 +451,4 @@ async function readAll(stream: TarEntryStream, limit: number): Promise<Buffer> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-/**
- * components splits a tar entry name into path components inside the layer: leading '/'
- * and './' are dropped (absolute names resolve inside), '..' anywhere is refused.
- * Example: '/usr/./bin/sh' -> ['usr', 'bin', 'sh'].
- */
-export function components(name: string): string[] {
-  if (name.includes('\0')) throw new InvalidTarError(`entry name has a NUL byte: '${name.replace(/\0/g, '\\0')}'`);
-  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw new InvalidTarError(`entry '${name}' leaves the layer through '..'`);
-  return parts;
 }
