@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replaceAtomically, writeFileAtomically } from './write-file-atomically';
 
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'arbor-atomic-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
 describe('writeFileAtomically', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'arbor-atomic-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('replaces the content whole, with exactly the mode asked for, and leaves no temp file', async () => {
     const path = join(dir, 'resolv.conf');
@@ -45,13 +46,6 @@ describe('writeFileAtomically', () => {
 });
 
 describe('replaceAtomically', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'arbor-atomic-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('renames what make built beside path over it', async () => {
     const path = join(dir, 'volumes.img');

@@ -526,7 +526,8 @@ export class LayerStore extends EventEmitter {
       }
     }
     for (const hex of await readdir(join(this.root, 'blobs/sha256'))) {
-      if (!keepBlobs.has(`sha256:${hex}`) && !hex.includes('.tmp-')) await rm(join(this.root, 'blobs/sha256', hex), { force: true });
+      // a name starting with '.' is writeFileAtomically's temp file of a blob being written
+      if (!keepBlobs.has(`sha256:${hex}`) && !hex.startsWith('.')) await rm(join(this.root, 'blobs/sha256', hex), { force: true });
     }
     this.logger?.info('gc-finished', { removedLayers: result.removedLayers.length, freedBytes: result.freedBytes });
     return result;
