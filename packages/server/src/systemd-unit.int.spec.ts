@@ -2,8 +2,8 @@
 // branch run for real in a private mount namespace (needs root for unshare -m). systemd is not
 // pid 1 in CI, so /run/systemd/system is made there and systemctl is a stand-in that records
 // its calls and, for restart, verifies the installed unit and drop-in and starts arbord as the
-// unit would ($ARBORD_ARGS). What is not covered here: systemd itself restarting a crashed
-// arbord; that a restarted arbord restores every container is kill-arbord.int.spec.ts.
+// unit would ($ARBORD_ARGS). A real systemd restarting a crashed arbord, which then restores
+// every container, is systemd-restart.int.spec.ts.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
