@@ -112,7 +112,7 @@ export class TarEntryPolicy {
   }
 
   /** check decides for header and, for a symlink it lets through, remembers it. */
-  check(header: Pick<Header, 'name' | 'type' | 'linkname' | 'devmajor' | 'devminor'>): TarEntryDecision {
+  check(header: Pick<Header, 'name'> & Partial<Pick<Header, 'type' | 'linkname' | 'devmajor' | 'devminor'>>): TarEntryDecision {
     const parts = this.components(header.name);
     if (typeof parts === 'string') return { verdict: 'refuse', reason: parts };
     const through = this.throughSymlink(parts);
