@@ -650,6 +650,17 @@ describe('Gardener per-call logger', () => {
     }
   });
 
+  it("hands the volumizer's pull the call's logger, with the image's uri", async () => {
+    const p = ports();
+    const pull = jest.fn(async () => ({ id: 'sha256:1', layers: 1, env: [], user: '', workingDir: '', entrypoint: [], cmd: [] }));
+    Object.assign(p.volumizer, { pull });
+    const c = call('r-pull');
+    await p.gardener.pullImage({ uri: 'docker:///busybox' }, undefined, c.ctx);
+    expect(c.lines).toContainEqual({ event: 'pull-started', requestId: 'r-pull', uri: 'docker:///busybox' });
+    c.lines.length = 0;
+    expect(logsAs(ctxOf(pull, 2), c.lines)).toEqual({ event: 'port-step', requestId: 'r-pull', uri: 'docker:///busybox' });
+  });
+
   it('gives the ports no context for a call without one, so they log with their own loggers', async () => {
     const p = ports();
     const c = await p.gardener.create({ handle: 'h' });

@@ -7,7 +7,11 @@
 export interface QuotaVolumes {
   /** unenforcedReason is '' when byte limits bite, else why they cannot, like 'mkfs.btrfs not found'. */
   readonly unenforcedReason: string;
-  /** create makes dir, like /var/lib/arbor/overlays/<handle>, as a volume; a dir already there is kept. */
+  /**
+   * create makes dir, like /var/lib/arbor/overlays/<handle>, as a volume; a dir already there is kept.
+   * @throws HostPreconditionError when the host no longer lets the volumes' filesystem mount (another
+   * mount in its place, no free loop device)
+   */
   create(dir: string): Promise<void>;
   /**
    * limit caps the bytes written under dir; 0 removes the cap.
