@@ -76,8 +76,8 @@ async function replaceInPlace(path: string, make: (tmp: string) => Promise<void>
   if (syncDirectory) await syncPath(dir);
 }
 
-/** syncPath flushes a file or a directory (the renames into it) to disk. */
-async function syncPath(path: string): Promise<void> {
+/** syncPath flushes a file or a directory (the renames into it, like a layer's) to disk. */
+export async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArborError, ResourceExhaustedError, type Logger } from '@arbor/core';
-import { writeFileAtomically } from '@arbor/depot';
+import { syncPath, writeFileAtomically } from '@arbor/depot';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { digestHex, HashingStream, isSha256Digest, sha256Of, verifyBytes } from './digest';
 import { LayerDecoder } from './layer-decoder';
@@ -342,7 +342,7 @@ export class LayerStore extends EventEmitter {
         }
       }),
     );
-    if (this.durable) await syncDir(join(this.root, 'layers/sha256'));
+    if (this.durable) await syncPath(join(this.root, 'layers/sha256'));
     if (failure !== undefined) throw failure;
     for (const stage of staged) {
       stage.report({ diffId: stage.diffId, phase: 'stored', bytesDone: stage.blobBytes, bytesTotal: stage.blobBytes, done: true });
@@ -574,15 +574,6 @@ export async function mapSettledLimit<T, R>(items: readonly T[], limit: number, 
   return results;
 }
 
-/** syncDir flushes a directory's entries (renames into it) to disk. */
-async function syncDir(path: string): Promise<void> {
-  const dir = await open(path, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
 
 
 async function exists(path: string): Promise<boolean> {
