@@ -44,7 +44,7 @@ export function streamInHandler(backend: Backend, logger: Logger): handleClientS
           const { handle, path, user } = part.value;
           log = callLogger(logger, 'StreamIn', { handle });
           backend
-            .lookup(handle)
+            .lookup(handle, { logger: log })
             .then((container) => container.streamIn({ path, ...(user && { user }), tar }))
             .then(() => reply(), reply);
           return;
@@ -80,7 +80,7 @@ export function streamOutHandler(backend: Backend, logger: Logger): handleServer
     call.on('cancelled', () => cancelled.abort());
     const serve = async (): Promise<void> => {
       const { handle, path, user } = decoded(call.request);
-      const tar = await (await backend.lookup(handle)).streamOut({ path, ...(user && { user }) });
+      const tar = await (await backend.lookup(handle, { logger: log })).streamOut({ path, ...(user && { user }) });
       // destroying the tar ends the backend's tar process: on a cancel, and whenever serve stops early
       const stop = (): void => {
         tar.destroy();

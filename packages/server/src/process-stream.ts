@@ -135,11 +135,11 @@ export function processStreamHandler(
         if (input?.$case !== 'start') throw new InvalidArgumentError('start', 'the first message of Run must be start');
         log = logger.child({ rpc, handle: input.value.handle });
         const spec = processSpecFromProto(input.value.spec);
-        process = await (await backend.lookup(input.value.handle)).run(spec, io);
+        process = await (await backend.lookup(input.value.handle, { logger: log })).run(spec, io);
       } else {
         if (input?.$case !== 'attach') throw new InvalidArgumentError('attach', 'the first message of Attach must be attach');
         log = logger.child({ rpc, handle: input.value.handle, processId: input.value.processId });
-        process = await (await backend.lookup(input.value.handle)).attach(input.value.processId, io);
+        process = await (await backend.lookup(input.value.handle, { logger: log })).attach(input.value.processId, io);
       }
       if (detach.signal.aborted) return;
       log = log.child({ processId: process.id });
