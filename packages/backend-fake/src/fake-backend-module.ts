@@ -1,5 +1,5 @@
 import { TOKENS } from '@arbor/core';
-import type { Containerizer, Depot, Networker, Volumizer } from '@arbor/core';
+import type { BackendCapabilities, Containerizer, Depot, GardenerSettings, Networker, Volumizer } from '@arbor/core';
 import { ContainerModule } from 'inversify';
 import { FakeContainerizer } from './fake-containerizer';
 import { FakeNetworker } from './fake-networker';
@@ -11,10 +11,28 @@ import { InMemoryDepot } from './in-memory-depot';
 const FAKE_VOLUMIZER = Symbol.for('@arbor/backend-fake/FakeVolumizer');
 const FAKE_OPTIONS = Symbol.for('@arbor/backend-fake/FakeBackendOptions');
 
+/** FakeBackendConfig is what the fake backend reads from TOKENS.BackendConfig; other fields are ignored. */
+export type FakeBackendConfig = Partial<FakeBackendOptions> & GardenerSettings;
+
+/**
+ * FAKE_CAPABILITIES: the fake keeps everything in memory: limits are recorded, not enforced
+ * (disk byteHard is, on what the FakeVolumizer counts); there is no real network, no
+ * namespaces, and nothing outlives the process.
+ */
+const FAKE_CAPABILITIES: BackendCapabilities = {
+  enforcesLimits: false,
+  enforcesDiskLimits: true,
+  realNetwork: false,
+  isolation: false,
+  survivesRestart: false,
+  userNamespaces: false,
+};
+
 /**
  * fakeBackendModule binds the fake ports (Containerizer, Networker, Volumizer, Depot) as
- * singletons, configured from TOKENS.BackendConfig when it is bound (a Partial of
- * FakeBackendOptions; other fields are ignored).
+ * singletons, configured from TOKENS.BackendConfig when it is bound (a FakeBackendConfig),
+ * and TOKENS.Capabilities. composeBackend(fakeBackendModule, config) is a whole in-memory
+ * Arbor backend, for in-process use and the contract suite.
  */
 export const fakeBackendModule = new ContainerModule(({ bind }) => {
   bind<FakeBackendOptions>(FAKE_OPTIONS)
@@ -39,4 +57,5 @@ export const fakeBackendModule = new ContainerModule(({ bind }) => {
     )
     .inSingletonScope();
   bind<Depot>(TOKENS.Depot).toResolvedValue(() => new InMemoryDepot()).inSingletonScope();
+  bind<BackendCapabilities>(TOKENS.Capabilities).toConstantValue(FAKE_CAPABILITIES);
 });

@@ -1,7 +1,6 @@
 // @arbor/backend-fake: an in-memory, unprivileged, faithful model of a Garden backend.
-export { createFakeBackend } from './create-fake-backend';
-export type { CreateFakeBackendOptions } from './create-fake-backend';
 export { fakeBackendModule } from './fake-backend-module';
+export type { FakeBackendConfig } from './fake-backend-module';
 export { DEFAULT_FAKE_BACKEND_OPTIONS } from './fake-backend-options';
 export type { FakeBackendOptions } from './fake-backend-options';
 export { FakeContainerizer } from './fake-containerizer';

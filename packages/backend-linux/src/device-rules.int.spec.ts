@@ -9,10 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gardener } from '@arbor/core';
 import { storageName } from '@arbor/depot';
-import { DEFAULT_HELPERS_DIR } from '@arbor/host';
-import { BpfDeviceFilter, DEVICE_ALLOW } from './cgroup-driver';
-import { hybridUnified } from './cgroup-v1-driver';
-import { cgroupParentFor } from './create-linux-backend';
+import { BpfDeviceFilter, DEFAULT_HELPERS_DIR, DEVICE_ALLOW, cgroupParentFor, hybridUnified } from '@arbor/host';
 import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(60_000);
@@ -187,7 +184,7 @@ describeV2('device rules on cgroup v2', () => {
     beforeAll(async () => {
       stateDir = await makeStateDir();
       // the v2 driver against the unified hierarchy: on a hybrid host no v1 devices group is made
-      backend = backendFor(stateDir, { cgroupRoot: UNIFIED });
+      backend = await backendFor(stateDir, { cgroupRoot: UNIFIED });
       await backend.start();
       dir = await nodes({ disk: ['b', DISK_MAJOR, DISK_MINOR], mem: ['c', 1, 1], kmsg: ['c', 1, 11], null: ['c', 1, 3] });
     });
@@ -240,7 +237,7 @@ describeV2('device rules on cgroup v2', () => {
 
     beforeAll(async () => {
       stateDir = await makeStateDir();
-      backend = backendFor(stateDir);
+      backend = await backendFor(stateDir);
       await backend.start();
     });
     afterAll(async () => {

@@ -30,7 +30,7 @@ describeRoot('linux backend: containers from images', () => {
     stateDir = await makeStateDir();
     // a `docker save` of the image, for docker-archive:
     await pipeline((await docker.getImage(tag).get()) as unknown as Readable, createWriteStream(join(stateDir, 'saved.tar')));
-    backend = backendFor(stateDir);
+    backend = await backendFor(stateDir);
     await backend.start();
   });
   afterAll(async () => {

@@ -1,58 +1,53 @@
 import { ContainerModule } from 'inversify';
 import { TOKENS } from '@arbor/core';
-import type { Containerizer, Depot, Logger, Networker } from '@arbor/core';
-import { FileDepot } from '@arbor/depot';
-import { OverlayVolumizer } from '@arbor/images';
-import { LinuxNetworker, PoolRegistry } from '@arbor/network';
-import { makeNamespaceContainerizer, volumizerOptions } from './create-linux-backend';
-import type { LinuxBackendConfig } from './linux-backend-config';
+import type { BackendCapabilities, Containerizer, Logger } from '@arbor/core';
+import { fileDepotModule } from '@arbor/depot';
+import { HostContainerizer, cgroupParentFor, hostBackendCapabilities, hostCgroupDriver, hostHelpers, requireRoot } from '@arbor/host';
+import { diskQuotasEnforceable, overlayVolumizerModule } from '@arbor/images';
+import { linuxNetworkerModule } from '@arbor/network';
+import type { HostContainerizerConfig, LinuxBackendConfig } from './linux-backend-config';
+import { NamespaceRuntime } from './namespace-runtime';
 
 /**
- * makeLinuxBackendModule binds the linux backend's ports, reading stateDir, defaultRootfs,
- * maxContainers, stopTimeoutMs, imageMaxUnpackedBytes, the tag and the network pools from TOKENS.BackendConfig (the server's
- * ArborConfig); the network is @arbor/network's LinuxNetworker. Resolving the Containerizer
- * fails with the reason when the host cannot serve it (not root, helpers not built, no default
- * rootfs). The Gardener closes the networker's coprocesses when arbord stops.
+ * namespaceContainerizer checks that this host can serve the linux backend (root, the built
+ * helpers, a static busybox, cgroups) and builds its containerizer: a HostContainerizer over
+ * a NamespaceRuntime, whose containers' cgroups sit in 'arbor[-<tag>][-<hash of stateDir>]'.
+ * @throws ArborError 'failedPrecondition' saying what is missing and how to fix it
  */
-export function makeLinuxBackendModule(): ContainerModule {
-  return makeHostBackendModule(makeNamespaceContainerizer);
-}
-
-/**
- * makeHostBackendModule binds a containerizer made by makeContainerizer beside the host ports
- * the real backends share: OverlayVolumizer, FileDepot and LinuxNetworker.
- */
-export function makeHostBackendModule<C extends LinuxBackendConfig>(makeContainerizer: (config: C, logger: Logger) => Containerizer): ContainerModule {
-  return new ContainerModule(({ bind }) => {
-    bind<Containerizer>(TOKENS.Containerizer)
-      .toResolvedValue((config: C, logger: Logger) => makeContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
-      .inSingletonScope();
-    bind<OverlayVolumizer>(TOKENS.Volumizer)
-      .toResolvedValue(
-        (config: LinuxBackendConfig) => new OverlayVolumizer(volumizerOptions(config)),
-        [TOKENS.BackendConfig],
-      )
-      .inSingletonScope();
-    bind<Depot>(TOKENS.Depot)
-      .toResolvedValue((config: LinuxBackendConfig) => new FileDepot(config.stateDir), [TOKENS.BackendConfig])
-      .inSingletonScope();
-    bind<Networker>(TOKENS.Networker)
-      .toResolvedValue(
-        (config: LinuxBackendConfig, logger: Logger) =>
-          new LinuxNetworker({
-            ...(config.networkPool && { networkPool: config.networkPool }),
-            ...(config.portPoolStart && { portPoolStart: config.portPoolStart }),
-            ...(config.portPoolSize && { portPoolSize: config.portPoolSize }),
-            ...(config.tag && { tag: config.tag }),
-            // refuses, at start, a tag or pools another live arbord on this host holds (/run/arbor/pools)
-            poolRegistry: new PoolRegistry(),
-            logger,
-          }),
-        [TOKENS.BackendConfig, TOKENS.Logger],
-      )
-      .inSingletonScope();
+export function namespaceContainerizer(config: HostContainerizerConfig, logger: Logger): HostContainerizer {
+  requireRoot('linux backend');
+  const { helpers, busybox } = hostHelpers('linux', config, ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar', 'arbor-devices']);
+  const cgroups = hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir, config.tag), helpers);
+  return new HostContainerizer({
+    runtime: new NamespaceRuntime(cgroups, helpers),
+    stateDir: config.stateDir,
+    cgroups,
+    helpers,
+    busybox,
+    ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),
+    ...(config.maxContainers ? { maxContainers: config.maxContainers } : {}),
+    logger,
   });
 }
 
-/** linuxBackendModule is what the server's backend registry binds for `backend: linux`. */
-export const linuxBackendModule = makeLinuxBackendModule();
+/**
+ * namespaceContainerizerModule binds TOKENS.Containerizer to namespaceContainerizer(config)
+ * and TOKENS.Capabilities. Resolving the Containerizer fails with the reason when the host
+ * cannot serve it (not root, helpers not built, no default rootfs, no cgroups).
+ */
+export const namespaceContainerizerModule = new ContainerModule(({ bind }) => {
+  bind<Containerizer>(TOKENS.Containerizer)
+    .toResolvedValue((config: HostContainerizerConfig, logger: Logger) => namespaceContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
+    .inSingletonScope();
+  bind<BackendCapabilities>(TOKENS.Capabilities)
+    .toResolvedValue((config: LinuxBackendConfig) => hostBackendCapabilities(diskQuotasEnforceable(config.stateDir)), [TOKENS.BackendConfig])
+    .inSingletonScope();
+});
+
+/**
+ * linuxBackendModules are the linux backend as composeBackend takes it: its containerizer
+ * beside the shared host ports (FileDepot, OverlayVolumizer, LinuxNetworker), each reading
+ * its part of TOKENS.BackendConfig (a LinuxBackendConfig). The Gardener closes the
+ * networker's coprocesses when arbord stops.
+ */
+export const linuxBackendModules: readonly ContainerModule[] = [fileDepotModule, overlayVolumizerModule, linuxNetworkerModule, namespaceContainerizerModule];

@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
-import { ContainerStoppedError, ExecutableNotFoundError, InvalidArgumentError, ProcessNotFoundError } from '@arbor/core';
+import { ContainerStoppedError, ExecutableNotFoundError, InvalidArgumentError, ProcessNotFoundError, silentLogger } from '@arbor/core';
 import type { Container, Gardener, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { DEFAULT_HELPERS_DIR } from '@arbor/host';
-import { OOM_EVENT } from './namespace-containerizer';
-import type { NamespaceContainerizer } from './namespace-containerizer';
-import { cgroupParentFor, createHostBackend, makeNamespaceContainerizer } from './create-linux-backend';
+import { DEFAULT_HELPERS_DIR, OOM_EVENT, cgroupParentFor } from '@arbor/host';
+import type { HostContainerizer } from '@arbor/host';
+import { namespaceContainerizer } from './linux-backend-module';
 import {
   Collector,
   backendFor,
@@ -36,7 +35,7 @@ describeRoot('linux backend', () => {
   beforeAll(async () => {
     prepareHost();
     stateDir = await makeStateDir();
-    backend = backendFor(stateDir);
+    backend = await backendFor(stateDir);
     await backend.start();
   });
   afterAll(async () => {
@@ -253,7 +252,7 @@ describeRoot('linux backend: an idle arbord that stops', () => {
   it('leaves no cgroup parent, quota mount or loop device behind', async () => {
     prepareHost();
     const stateDir = await makeStateDir();
-    const backend = backendFor(stateDir);
+    const backend = await backendFor(stateDir);
     await backend.start();
     const c = await backend.create({});
     await runToEnd(c, sh('true'));
@@ -279,7 +278,7 @@ describeRoot('linux backend: a restart of arbord', () => {
     stateDir = await makeStateDir();
   });
   afterAll(async () => {
-    const backend = backendFor(stateDir);
+    const backend = await backendFor(stateDir);
     await backend.start();
     for (const c of await backend.containers()) await backend.destroy(c.handle);
     await backend.stop();
@@ -302,7 +301,7 @@ describeRoot('linux backend: a restart of arbord', () => {
 
   it('keeps a running process: after the restart, Attach gets its remaining output and exit status', async () => {
     const handle = await startAndKill('read x; echo after $x; exit 7');
-    const backend = backendFor(stateDir);
+    const backend = await backendFor(stateDir);
     await backend.start();
     const c = await backend.lookup(handle);
     expect((await c.info()).processIds).toEqual(['survivor']);
@@ -316,7 +315,7 @@ describeRoot('linux backend: a restart of arbord', () => {
   it('keeps the output of a process that ended while arbord was down', async () => {
     const handle = await startAndKill('sleep 0.5; echo late; echo late-err >&2; exit 3');
     await new Promise((r) => setTimeout(r, 1000));
-    const backend = backendFor(stateDir);
+    const backend = await backendFor(stateDir);
     await backend.start();
     const c = await backend.lookup(handle);
     const stdout = new Collector();
@@ -329,13 +328,13 @@ describeRoot('linux backend: a restart of arbord', () => {
   });
 
   it('cleans up a container whose create did not finish', async () => {
-    const backend = backendFor(stateDir);
+    const backend = await backendFor(stateDir);
     await backend.start();
     const c = await backend.create({ handle: 'half-made' });
     const recordPath = join(stateDir, 'depot', 'half-made', 'record.json');
     const record = JSON.parse(await readFile(recordPath, 'utf8')) as { phase: string };
     await writeFile(recordPath, JSON.stringify({ ...record, phase: 'creating' }));
-    const restarted = backendFor(stateDir);
+    const restarted = await backendFor(stateDir);
     await restarted.start();
     await expect(restarted.lookup(c.handle)).rejects.toThrow(/unknown handle/);
     await expect(stat(join('/sys/fs/cgroup/memory', cgroupParentFor('arbor', stateDir), 'half-made'))).rejects.toThrow(/ENOENT/);
@@ -359,15 +358,15 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
  */
 describeRoot('linux backend: hostile process specs that reach the containerizer', () => {
   let stateDir: string;
-  let containerizer: NamespaceContainerizer;
+  let containerizer: HostContainerizer;
   let backend: Gardener;
   let ids = 0;
 
   beforeAll(async () => {
     prepareHost();
     stateDir = await makeStateDir();
-    containerizer = makeNamespaceContainerizer({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000 });
-    backend = createHostBackend(containerizer, { stateDir, defaultRootfs: '' });
+    containerizer = namespaceContainerizer({ stateDir, stopTimeoutMs: 1000 }, silentLogger);
+    backend = await backendFor(stateDir, {}, containerizer);
     await backend.start();
   });
   afterAll(async () => {
@@ -619,7 +618,7 @@ describeRoot('linux backend: a container racing process starts for /proc/<pid>/e
     prepareHost();
     const work = await mkdtemp(join(tmpdir(), 'arbor-racer-'));
     const stateDir = await makeStateDir();
-    const backend = backendFor(stateDir);
+    const backend = await backendFor(stateDir);
     await backend.start();
     // the runs under test use a copy of the helpers that nothing else runs: once they are done
     // the copy is not busy (ETXTBSY), as runc's binary was not in the CVE
@@ -631,7 +630,7 @@ describeRoot('linux backend: a container racing process starts for /proc/<pid>/e
     execFileSync('gcc', ['-static', '-O2', '-o', join(work, 'racer', 'racer'), join(work, 'racer', 'racer.c')]);
     const digest = async () => createHash('sha256').update(await readFile(join(helpersDir, 'arbor-exec'))).digest('hex');
     const before = await digest();
-    const underTest = makeNamespaceContainerizer({ stateDir, defaultRootfs: '', helpersDir });
+    const underTest = namespaceContainerizer({ stateDir, helpersDir }, silentLogger);
     try {
       const c = await backend.create({ bindMounts: [{ srcPath: join(work, 'racer'), dstPath: '/racer', mode: 'rw', origin: 'host' }] });
       const out = new Collector();

@@ -60,7 +60,7 @@ describeRoot('linux backend: streaming files', () => {
   beforeAll(async () => {
     prepareHost();
     stateDir = await makeStateDir();
-    backend = backendFor(stateDir);
+    backend = await backendFor(stateDir);
     await backend.start();
     container = await backend.create({});
   });

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gardener } from '@arbor/core';
 import { imagesTesting } from '@arbor/images';
-import { createRuncBackend } from './create-runc-backend';
-import { describeRunc, runToEnd } from './testing/runc-test-env';
+import { describeRunc, runToEnd, runcBackendFor } from './testing/runc-test-env';
 
 const run = promisify(execFile);
 describeRunc('runc backend: containers from registry images', () => {
@@ -29,7 +28,7 @@ describeRunc('runc backend: containers from registry images', () => {
     await proxy.start();
     await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${tag}`, `docker://${registry.host}/${tag}`]);
     stateDir = await mkdtemp(join(tmpdir(), 'arbor-runc-images-'));
-    backend = createRuncBackend({ stateDir, defaultRootfs: '' });
+    backend = await runcBackendFor(stateDir);
     await backend.start();
   });
   afterAll(async () => {

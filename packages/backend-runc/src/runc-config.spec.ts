@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MASKED_PATHS, READONLY_PATHS } from '@arbor/backend-linux';
+import { MASKED_PATHS, READONLY_PATHS } from '@arbor/host';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
 import { DEFAULT_CAPABILITIES, INIT_PATH, resolveBindSources, resolveInRoot, runcConfig, runcUpdateArgs } from './runc-config';

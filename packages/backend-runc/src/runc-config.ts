@@ -1,6 +1,6 @@
 import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MASKED_PATHS, READONLY_PATHS } from '@arbor/backend-linux';
+import { MASKED_PATHS, READONLY_PATHS } from '@arbor/host';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
 import type { BindMount, DesiredContainer, Limits } from '@arbor/core';
 import { containerSeccomp } from './seccomp-profile';

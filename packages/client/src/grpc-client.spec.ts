@@ -18,9 +18,10 @@ import {
   ServiceUnavailableError,
   TOKENS,
   UnrecoverableError,
+  composeBackend,
 } from '@arbor/core';
 import type { Container, Containerizer } from '@arbor/core';
-import { createFakeBackend } from '@arbor/backend-fake';
+import { fakeBackendModule } from '@arbor/backend-fake';
 import { backends } from '@arbor/server';
 import { GrpcClient } from './grpc-client';
 import { startFixture } from './arbord-fixture.testkit';
@@ -92,11 +93,12 @@ async function filesOf(tar: Readable): Promise<Record<string, Buffer>> {
 // server has taken from processes (to see how far the server runs ahead of a slow client).
 let nextInfoError: unknown;
 let stdoutAccepted = 0;
-const instrumentedBackend = (): ContainerModule =>
-  new ContainerModule(async (options) => {
-    const fake = backends['fake'];
-    if (!fake) throw new Error('the server has no fake backend');
-    await fake().load(options);
+const instrumentedBackend = (): ContainerModule[] => {
+  const fake = backends['fake'];
+  if (!fake) throw new Error('the server has no fake backend');
+  return [...[fake()].flat(), instrumentation];
+};
+const instrumentation = new ContainerModule((options) => {
     options.onActivation<Containerizer>(TOKENS.Containerizer, (_context, containerizer) => {
       const info = containerizer.info.bind(containerizer);
       containerizer.info = async (handle) => {
@@ -375,7 +377,7 @@ describe('files', () => {
 
   test('streamOut of a missing path rejects before any byte, as it does in-process', async () => {
     const remote: unknown = await c.streamOut({ path: '/nowhere' }).catch((e: unknown) => e);
-    const local = createFakeBackend();
+    const { backend: local } = await composeBackend(fakeBackendModule, {});
     await local.start();
     const localContainer = await local.create({ handle: 'files-1' });
     const expected: unknown = await localContainer.streamOut({ path: '/nowhere' }).catch((e: unknown) => e);

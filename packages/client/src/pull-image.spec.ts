@@ -14,11 +14,12 @@ type Pull = (image: ImageRef, onProgress: (progress: ImagePullProgress) => void)
 let scriptedPull: Pull | undefined;
 
 const FAKE_VOLUMIZER = Symbol.for('@arbor/backend-fake/FakeVolumizer');
-const instrumentedBackend = (): ContainerModule =>
-  new ContainerModule(async (options) => {
-    const fake = backends['fake'];
-    if (!fake) throw new Error('the server has no fake backend');
-    await fake().load(options);
+const instrumentedBackend = (): ContainerModule[] => {
+  const fake = backends['fake'];
+  if (!fake) throw new Error('the server has no fake backend');
+  return [...[fake()].flat(), instrumentation];
+};
+const instrumentation = new ContainerModule((options) => {
     options.onActivation<object>(FAKE_VOLUMIZER, (_context, volumizer) =>
       Object.defineProperty(volumizer, 'pull', { get: () => scriptedPull, configurable: true }),
     );

@@ -1,4 +1,8 @@
-import type { Client } from '@arbor/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backendCapabilities } from '@arbor/core';
+import type { BackendCapabilities as ReportedCapabilities, BackendModules, Client } from '@arbor/core';
 
 /**
  * BackendOverrides are server settings a test needs to be small or fast. A harness passes
@@ -54,23 +58,28 @@ export interface ContractSetup {
 }
 
 /**
- * BackendCapabilities turn off the tests a backend cannot pass for a real reason. Everything
- * else in the contract applies to every backend.
+ * BackendCapabilities turn off the tests a backend cannot pass for a real reason: what the
+ * backend reports of itself (core's BackendCapabilities, see capabilitiesOf) and the images
+ * this test run serves. Everything else in the contract applies to every backend.
  */
-export interface BackendCapabilities {
-  /** enforcesLimits: memory (OOM kill + event), pid max and rlimits really bite. */
-  enforcesLimits: boolean;
-  /** enforcesDiskLimits: writes beyond disk byteHard fail in the container. */
-  enforcesDiskLimits: boolean;
-  /** realNetwork: containers have working interfaces; NetIn forwards real traffic. */
-  realNetwork: boolean;
-  /** isolation: own pid namespace with an init as pid 1, own hostname (the handle). */
-  isolation: boolean;
-  /** survivesRestart: containers and processes outlive a server restart (needs setup restart). */
-  survivesRestart: boolean;
+export interface BackendCapabilities extends ReportedCapabilities {
   /**
    * images are image URIs besides the default rootfs that this backend serves with busybox
    * in them, like 'raw:///var/lib/arbor-test/busybox' or 'docker:///busybox#latest'.
    */
   images: string[];
+}
+
+/**
+ * capabilitiesOf reads what a backend does on this host from its modules (core's
+ * backendCapabilities, over a fresh state dir, as every harness gives one), at load time,
+ * when the suite decides what to skip; images are the test data.
+ */
+export function capabilitiesOf(modules: BackendModules, images: string[]): BackendCapabilities {
+  const stateDir = mkdtempSync(join(tmpdir(), 'arbor-contract-capabilities-'));
+  try {
+    return { ...backendCapabilities(modules, { stateDir, defaultRootfs: '' }), images };
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }

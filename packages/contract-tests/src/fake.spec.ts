@@ -1,11 +1,12 @@
-import { createFakeBackend } from '@arbor/backend-fake';
-import { describeBackendContract } from './describe-backend-contract';
+import { fakeBackendModule } from '@arbor/backend-fake';
+import { composeBackend } from '@arbor/core';
+import { capabilitiesOf } from './contract-setup';
 import type { BackendOverrides, ContractServer } from './contract-setup';
+import { describeBackendContract } from './describe-backend-contract';
 
-// The fake keeps everything in memory: limits are recorded, not enforced; there is no real
-// network, no namespaces, and nothing outlives the process.
+// The fake composed as arbord composes it, in-process: what it can do comes from its module.
 async function startFake(overrides: BackendOverrides): Promise<ContractServer> {
-  const backend = createFakeBackend({ ...overrides });
+  const { backend } = await composeBackend(fakeBackendModule, { ...overrides });
   await backend.start();
   return {
     client: backend,
@@ -20,8 +21,4 @@ async function startFake(overrides: BackendOverrides): Promise<ContractServer> {
   };
 }
 
-describeBackendContract(
-  'fake (in-process)',
-  { makeClient: startFake },
-  { enforcesLimits: false, enforcesDiskLimits: true, realNetwork: false, isolation: false, survivesRestart: false, images: [] },
-);
+describeBackendContract('fake (in-process)', { makeClient: startFake }, capabilitiesOf(fakeBackendModule, []));

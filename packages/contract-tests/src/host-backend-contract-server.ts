@@ -1,38 +1,25 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LinuxBackendOptions as HostBackendOptions } from '@arbor/backend-linux';
-import type { Gardener } from '@arbor/core';
-import { LinuxNetworker, PoolRegistry } from '@arbor/network';
+import { composeBackend } from '@arbor/core';
+import type { BackendModules } from '@arbor/core';
 import type { BackendOverrides, ContractServer } from './contract-setup';
 import { freeTestNetwork } from './helpers/test-network';
 
 /**
  * startHostBackend runs a real backend (linux or runc) in-process over a fresh state dir in
- * /tmp, with the real LinuxNetworker; restart() makes a new backend over the same state dir,
+ * /tmp, composed from its modules as arbord composes it (the real LinuxNetworker); restart() makes a new backend over the same state dir,
  * as a restart of arbord would, and close() destroys what is left and removes the dir. Each
  * server has a tag of its own (kept across restart), so it never sweeps the links, chains and
  * cgroups of another server, nor of an arbord running on this host; its pools are the
  * overrides', recorded in /run/arbor/pools (refused where another arbord's overlap).
  */
-export async function startHostBackend(name: string, createBackend: (options: HostBackendOptions) => Gardener, overrides: BackendOverrides): Promise<ContractServer> {
+export async function startHostBackend(name: string, modules: BackendModules, overrides: BackendOverrides): Promise<ContractServer> {
   const stateDir = await mkdtemp(join(tmpdir(), `arbor-contract-${name}-`));
   const { tag } = await freeTestNetwork();
   // start makes a fresh backend over the same state dir: a restart of arbord
   const start = async () => {
-    const backend = createBackend({
-      stateDir,
-      defaultRootfs: '',
-      ...overrides,
-      tag,
-      networker: new LinuxNetworker({
-        tag,
-        poolRegistry: new PoolRegistry(),
-        ...(overrides.networkPool !== undefined && { networkPool: overrides.networkPool }),
-        ...(overrides.portPoolStart !== undefined && { portPoolStart: overrides.portPoolStart }),
-        ...(overrides.portPoolSize !== undefined && { portPoolSize: overrides.portPoolSize }),
-      }),
-    });
+    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', ...overrides, tag });
     await backend.start();
     return backend;
   };

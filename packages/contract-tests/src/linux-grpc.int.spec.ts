@@ -1,8 +1,9 @@
 // The contract against arbord with the linux backend over a unix socket (root only).
+import { linuxBackendModules } from '@arbor/backend-linux';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { startArbordContractServer } from './arbord-contract-server';
+import { capabilitiesOf } from './contract-setup';
 import { describeBackendContract } from './describe-backend-contract';
-import { LINUX_CAPABILITIES } from './linux-capabilities';
 
 if (process.getuid?.() === 0) {
   describeBackendContract(
@@ -11,7 +12,7 @@ if (process.getuid?.() === 0) {
     // Restart is covered in-process (linux.int.spec.ts) and by a kill -9 of a separate process
     // (backend-linux's namespace-containerizer.int.spec.ts): a second arbord in this jest
     // process would share the first one's process channels.
-    { ...LINUX_CAPABILITIES, survivesRestart: false, images: [`raw://${DEFAULT_ROOTFS}`] },
+    { ...capabilitiesOf(linuxBackendModules, [`raw://${DEFAULT_ROOTFS}`]), survivesRestart: false },
   );
 } else {
   describe.skip('linux over gRPC: needs root', () => it('runs as root', () => undefined));

@@ -1,16 +1,17 @@
 // The contract against arbord with the runc backend over a unix socket (root only).
+import { runcBackendModules } from '@arbor/backend-runc';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { startArbordContractServer } from './arbord-contract-server';
+import { capabilitiesOf } from './contract-setup';
 import { describeBackendContract } from './describe-backend-contract';
-import { LINUX_CAPABILITIES } from './linux-capabilities';
 
 if (process.getuid?.() === 0) {
   describeBackendContract(
     'runc over gRPC',
     { makeClient: (overrides) => startArbordContractServer('runc', overrides) },
     // Restart is covered in-process (runc.int.spec.ts) and by a kill -9 of a separate arbord
-    // (backend-runc's runc-containerizer.int.spec.ts).
-    { ...LINUX_CAPABILITIES, survivesRestart: false, images: [`raw://${DEFAULT_ROOTFS}`] },
+    // (backend-runc's runc-runtime.int.spec.ts).
+    { ...capabilitiesOf(runcBackendModules, [`raw://${DEFAULT_ROOTFS}`]), survivesRestart: false },
   );
 } else {
   describe.skip('runc over gRPC: needs root', () => it('runs as root', () => undefined));

@@ -84,6 +84,9 @@ export {
 } from './errors';
 export type { ArborErrorKind, ErrorFields, WireError } from './errors';
 export { TOKENS } from './tokens';
+export type { BackendCapabilities } from './capabilities';
+export { backendCapabilities, composeBackend } from './compose-backend';
+export type { BackendDeps, BackendModules, ComposedBackend, GardenerSettings } from './compose-backend';
 export type { Logger } from './logger';
 export type { CallContext } from './call-context';
 export { silentLogger } from './logger';

@@ -9,6 +9,8 @@ export const TOKENS = {
   Clock: Symbol.for('@arbor/core/Clock'),
   GardenerConfig: Symbol.for('@arbor/core/GardenerConfig'),
   Logger: Symbol.for('@arbor/core/Logger'),
+  /** Capabilities are the BackendCapabilities a backend's module binds: what it really does on this host. */
+  Capabilities: Symbol.for('@arbor/core/Capabilities'),
   /** BackendConfig is the server's config object, for backends that read their own section. */
   BackendConfig: Symbol.for('@arbor/core/BackendConfig'),
 } as const;

@@ -3,3 +3,5 @@ export { FileDepot } from './file-depot';
 export { replaceAtomically, syncPath, writeFileAtomically } from './write-file-atomically';
 export type { WriteFileAtomicallyOptions } from './write-file-atomically';
 export { isPlainName, storageName } from './storage-name';
+export { fileDepotModule } from './file-depot-module';
+export type { FileDepotConfig } from './file-depot-module';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
-import { createFakeBackend } from '@arbor/backend-fake';
+import { fakeBackendModule } from '@arbor/backend-fake';
+import { composeBackend } from '@arbor/core';
 import type { Backend } from '@arbor/core';
 import { GardenHttpServer } from './garden-http-server';
 import { listenGarden } from './listen-garden';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   ]);
   cert = await readFile(join(dir, 'c.pem'));
   key = await readFile(join(dir, 'k.pem'));
-  backend = createFakeBackend({});
+  backend = (await composeBackend(fakeBackendModule, {})).backend;
   await backend.start();
 });
 afterAll(async () => {

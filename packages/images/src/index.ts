@@ -24,3 +24,5 @@ export type { Platform } from './manifest';
 
 // For integration tests only (here and in the backends): a local registry and a test image.
 export * as imagesTesting from './testing/index';
+export { diskQuotasEnforceable, overlayVolumizerModule } from './overlay-volumizer-module';
+export type { OverlayVolumizerConfig } from './overlay-volumizer-module';

@@ -15,3 +15,5 @@ export { detectExternalIp } from './external-ip';
 export { NetworkNames, TAGS, prefixForTag } from './network-names';
 export { DEFAULT_POOL_REGISTRY_DIR, PoolRegistry, processStartTime } from './pool-registry';
 export type { PoolClaim, PoolEntry } from './pool-registry';
+export { linuxNetworkerModule } from './linux-networker-module';
+export type { LinuxNetworkerConfig } from './linux-networker-module';

@@ -71,8 +71,8 @@ export interface ArborConfig {
    * 64 GiB: past it the pull fails with RESOURCE_EXHAUSTED (a gzip bomb cannot fill the disk).
    */
   imageMaxUnpackedBytes: number;
-  /** runcBinary is the runc the runc backend runs: a path, or a name looked up in PATH. */
-  runcBinary: string;
+  /** runc is the runc backend's section (@arbor/backend-runc's RuncConfig). */
+  runc: RuncSection;
   /**
    * gardenListen serves Garden's HTTP protocol (for Garden's Go client, Concourse, Diego) beside
    * gRPC, like 'unix:///run/arbor/garden.sock' (mode 0600) or 'tcp://127.0.0.1:7777' (under the
@@ -88,8 +88,17 @@ export interface ArborConfig {
   logLevel: LogLevel;
 }
 
-/** ArborConfigInput is a config with any field left out; left-out fields take the defaults. */
-export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls'>> & { tls?: Partial<TlsConfig> };
+/** RuncSection is the runc backend's part of the config: `runc: { binary }` in YAML. */
+export interface RuncSection {
+  /** binary is the runc the runc backend runs: a path, or a name looked up in PATH, like 'runc'. */
+  binary: string;
+}
+
+/**
+ * ArborConfigInput is a config with any field left out; left-out fields take the defaults.
+ * runcBinary is the older name of runc.binary, still read; where an input gives both, runc.binary wins.
+ */
+export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls' | 'runc'>> & { tls?: Partial<TlsConfig>; runc?: Partial<RuncSection>; runcBinary?: string };
 
 export const DEFAULT_CONFIG: ArborConfig = {
   backend: 'linux',
@@ -113,7 +122,7 @@ export const DEFAULT_CONFIG: ArborConfig = {
   netInAllowedPorts: '1024-65535',
   // 64 GiB, @arbor/images' DEFAULT_MAX_UNPACKED_BYTES: beyond real images, short of a full disk
   imageMaxUnpackedBytes: 64 * 1024 ** 3,
-  runcBinary: 'runc',
+  runc: { binary: 'runc' },
   gardenListen: '',
   metricsListen: '',
   logLevel: 'info',
@@ -132,11 +141,13 @@ export class ConfigError extends Error {
 
 /** mergeConfig lays inputs over the defaults in order, later ones winning field by field. */
 export function mergeConfig(...inputs: ArborConfigInput[]): ArborConfig {
-  const merged: ArborConfig = { ...DEFAULT_CONFIG, tls: { ...DEFAULT_CONFIG.tls } };
+  const merged: ArborConfig = { ...DEFAULT_CONFIG, tls: { ...DEFAULT_CONFIG.tls }, runc: { ...DEFAULT_CONFIG.runc } };
   for (const input of inputs) {
-    const { tls, ...rest } = input;
+    const { tls, runc, runcBinary, ...rest } = input;
     Object.assign(merged, dropUndefined(rest));
     if (tls) Object.assign(merged.tls, dropUndefined(tls));
+    if (runcBinary !== undefined) merged.runc.binary = runcBinary;
+    if (runc) Object.assign(merged.runc, dropUndefined(runc));
   }
   return merged;
 }

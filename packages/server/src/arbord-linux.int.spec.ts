@@ -7,25 +7,19 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ContainerModule } from 'inversify';
-import { ResourceExhaustedError, TOKENS, silentLogger } from '@arbor/core';
-import { LoopbackOnlyNetworker, makeLinuxBackendModule } from '@arbor/backend-linux';
+import { describeIf } from '@arbor/testkit';
+import { ResourceExhaustedError, silentLogger } from '@arbor/core';
+import { linuxBackendModules, loopbackOnlyNetworkerModule } from '@arbor/backend-linux';
 import { pack } from 'tar-stream';
 import { startArbord } from './start-arbord';
 import type { RunningArbord } from './start-arbord';
-
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
 /**
  * linuxWithoutHostNetwork is the linux backend as arbord composes it, but with the
  * LoopbackOnlyNetworker: the LinuxNetworker would, at start, sweep the links and iptables
  * chains of any other arbord on this host, like tests running beside this one.
  */
-const linuxWithoutHostNetwork = (): ContainerModule =>
-  new ContainerModule(async (options) => {
-    await makeLinuxBackendModule().load(options);
-    options.rebindSync(TOKENS.Networker).toConstantValue(new LoopbackOnlyNetworker());
-  });
+const linuxWithoutHostNetwork = () => [...linuxBackendModules, loopbackOnlyNetworkerModule];
 
 const MiB = 1024 * 1024;
 
@@ -70,7 +64,7 @@ async function writeOciImage(dir: string, tag: string, size: number): Promise<vo
   await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
 }
 
-describeRoot('arbord over the linux backend', () => {
+describeIf({ root: true })('arbord over the linux backend', () => {
   let dir: string;
   let arbord: RunningArbord;
   beforeAll(async () => {

@@ -1,14 +1,14 @@
-import type { ContainerModule } from 'inversify';
+import type { BackendModules } from '@arbor/core';
 import { fakeBackendModule } from '@arbor/backend-fake';
-import { linuxBackendModule } from '@arbor/backend-linux';
-import { runcBackendModule } from '@arbor/backend-runc';
+import { linuxBackendModules } from '@arbor/backend-linux';
+import { runcBackendModules } from '@arbor/backend-runc';
 
-/** BackendModules maps a backend name (config.backend) to the ContainerModule that binds its ports. */
-export type BackendModules = Readonly<Record<string, () => ContainerModule>>;
+/** BackendRegistry maps a backend name (config.backend) to the ContainerModules that bind its ports. */
+export type BackendRegistry = Readonly<Record<string, () => BackendModules>>;
 
 /** backends is the registry: adding a backend is one line here. */
-export const backends: BackendModules = {
-  linux: () => linuxBackendModule,
-  runc: () => runcBackendModule,
+export const backends: BackendRegistry = {
+  linux: () => linuxBackendModules,
+  runc: () => runcBackendModules,
   fake: () => fakeBackendModule,
 };

@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, mergeConfig } from './arbor-config';
-import type { ArborConfig, ArborConfigInput, TlsConfig } from './arbor-config';
+import type { ArborConfig, ArborConfigInput, RuncSection, TlsConfig } from './arbor-config';
 import { parseDuration } from './parse-duration';
 import { parseSize } from './parse-size';
 
@@ -71,7 +71,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     kind: 'size',
     description: 'most bytes one image pull may unpack: bytes or a size like 64G',
   },
-  { path: 'runcBinary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
+  { path: 'runc.binary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
   {
     path: 'gardenListen',
     env: 'ARBOR_GARDEN_LISTEN',
@@ -142,6 +142,8 @@ function convert(field: ConfigField, raw: unknown, source: string): Value {
 function set(input: ArborConfigInput, path: string, value: Value): void {
   if (path.startsWith('tls.')) {
     input.tls = { ...input.tls, [path.slice(4)]: value } as Partial<TlsConfig>;
+  } else if (path.startsWith('runc.')) {
+    input.runc = { ...input.runc, [path.slice(5)]: value } as Partial<RuncSection>;
   } else {
     (input as Record<string, Value>)[path] = value;
   }
@@ -186,11 +188,12 @@ export function configFromYaml(text: string, source: string): ArborConfigInput {
   const visit = (obj: object, prefix: string): void => {
     for (const [key, raw] of Object.entries(obj)) {
       const path = prefix + key;
-      if (path === 'tls' && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-        visit(raw, 'tls.');
+      if ((path === 'tls' || path === 'runc') && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+        visit(raw, `${path}.`);
         continue;
       }
-      const field = known.get(path);
+      // runcBinary is the older name of runc.binary
+      const field = known.get(path === 'runcBinary' ? 'runc.binary' : path);
       if (!field) {
         throw new ConfigError(path, `${source}: unknown field; valid fields are ${[...known.keys()].join(', ')}`);
       }

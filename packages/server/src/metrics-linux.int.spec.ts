@@ -5,21 +5,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContainerModule } from 'inversify';
-import { TOKENS, silentLogger } from '@arbor/core';
-import { LoopbackOnlyNetworker, makeLinuxBackendModule } from '@arbor/backend-linux';
+import { describeIf } from '@arbor/testkit';
+import { silentLogger } from '@arbor/core';
+import { linuxBackendModules, loopbackOnlyNetworkerModule } from '@arbor/backend-linux';
 import { pack } from 'tar-stream';
 import { startArbord } from './start-arbord';
 import type { RunningArbord } from './start-arbord';
 
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
 /** linuxWithoutHostNetwork: the linux backend without the LinuxNetworker's sweep of other arbords' links (see arbord-linux.int.spec.ts). */
-const linuxWithoutHostNetwork = (): ContainerModule =>
-  new ContainerModule(async (options) => {
-    await makeLinuxBackendModule().load(options);
-    options.rebindSync(TOKENS.Networker).toConstantValue(new LoopbackOnlyNetworker());
-  });
+const linuxWithoutHostNetwork = () => [...linuxBackendModules, loopbackOnlyNetworkerModule];
 
 /** writeOciImage writes an OCI layout at dir holding one image tagged 'v1' of one layer with a file of size bytes. */
 async function writeOciImage(dir: string, size: number): Promise<void> {
@@ -65,7 +59,7 @@ function sample(text: string, name: string, handle?: string): number | undefined
   return line === undefined ? undefined : Number(line.slice(prefix.length));
 }
 
-describeRoot('arbord /metrics over the linux backend', () => {
+describeIf({ root: true })('arbord /metrics over the linux backend', () => {
   let dir: string;
   let arbord: RunningArbord;
   beforeAll(async () => {

@@ -11,9 +11,9 @@ import { GardenService, PROTO_PATH, PROTO_ROOT } from '@arbor/proto';
 import { ConfigError, mergeConfig, parseGardenListen, parseListen, validateConfig } from './arbor-config';
 import type { ArborConfig, ArborConfigInput } from './arbor-config';
 import { backends as defaultBackends } from './backends';
-import type { BackendModules } from './backends';
+import type { BackendRegistry } from './backends';
 import { bindListener } from './bind-listener';
-import { composeBackend } from './composition-root';
+import { composeArbordBackend } from './composition-root';
 import { createGardenService } from './garden-service';
 import { JsonLogger } from './json-logger';
 import { ArborMetrics } from './arbor-metrics';
@@ -41,7 +41,7 @@ export interface RunningArbord {
 
 export interface StartOptions {
   /** backends replaces the registry, like { fake: () => myModule } in tests. */
-  backends?: BackendModules;
+  backends?: BackendRegistry;
   /** logger replaces the JSON logger on stdout. */
   logger?: Logger;
   /** shutdownTimeoutMs: how long stop() lets open calls finish before cutting them; default 5000. */
@@ -126,7 +126,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   validateConfig(config, Object.keys(registry));
   const logger = options.logger ?? new JsonLogger({ level: config.logLevel });
   const metrics = config.metricsListen === '' ? undefined : new ArborMetrics({ layerStoreDir: join(config.stateDir, 'images'), logger });
-  const backend = await composeBackend(config, logger, registry, metrics?.observer);
+  const { backend } = await composeArbordBackend(config, logger, registry, metrics?.observer);
   metrics?.watch(backend);
   await backend.start();
 

@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Container, Process, ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { cgroupParentFor, createLinuxBackend } from '../create-linux-backend';
-import type { LinuxBackendOptions } from '../create-linux-backend';
-import { DEFAULT_HELPERS_DIR } from '@arbor/host';
+import { DEFAULT_HELPERS_DIR, cgroupParentFor } from '@arbor/host';
+
+export { backendFor } from './test-backend';
 
 const REPO = resolve(__dirname, '..', '..', '..', '..');
 
@@ -27,10 +27,6 @@ export function prepareHost(): void {
 
 export async function makeStateDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'arbor-linux-'));
-}
-
-export function backendFor(stateDir: string, overrides: Partial<LinuxBackendOptions> = {}) {
-  return createLinuxBackend({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000, ...overrides });
 }
 
 export async function removeStateDir(stateDir: string): Promise<void> {

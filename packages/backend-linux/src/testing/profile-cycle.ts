@@ -1,19 +1,19 @@
 // profile-cycle: where the time of one create + run `true` + destroy goes, port by port.
-// It builds the linux backend's Gardener in-process (no gRPC) with every port, the cgroup
-// driver and the helper runner wrapped in timers, runs the cycle RUNS times and prints the
-// p50 of each call. Run as root after a build:
+// It composes the linux backend as arbord does (composeBackend, no gRPC), with every port,
+// the cgroup driver and the helper runner wrapped in timers, runs the cycle RUNS times and
+// prints the p50 of each call. Run as root after a build:
 //   node packages/backend-linux/dist/testing/profile-cycle.js [runs]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gardener, SystemClock, UuidHandleGenerator, silentLogger } from '@arbor/core';
-import { FileDepot } from '@arbor/depot';
-import { OverlayVolumizer } from '@arbor/images';
-import { HelperRunner } from '@arbor/host';
-import { LinuxNetworker } from '@arbor/network';
-import { hostCgroupDriver } from '../create-linux-backend';
-import { defaultBusybox } from '../linux-backend-config';
-import { NamespaceContainerizer } from '../namespace-containerizer';
+import { ContainerModule } from 'inversify';
+import { TOKENS, composeBackend } from '@arbor/core';
+import type { Containerizer, Depot, Networker, Volumizer } from '@arbor/core';
+import { DEFAULT_BUSYBOX, HelperRunner, HostContainerizer, hostCgroupDriver } from '@arbor/host';
+import type { LinuxNetworker } from '@arbor/network';
+import { linuxBackendModules } from '../linux-backend-module';
+import type { LinuxBackendConfig } from '../linux-backend-config';
+import { NamespaceRuntime } from '../namespace-runtime';
 
 const samples = new Map<string, number[]>();
 
@@ -65,28 +65,25 @@ function p50(list: number[]): number {
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 30);
-  const init = Object.getPrototypeOf(NamespaceContainerizer.prototype) as object;
-  timeMethods('init', init, ['waitGone', 'waitEmpty', 'killSupervisors', 'liveState', 'saveState', 'channel', 'initAlive']);
-  timeMethods('ns', NamespaceContainerizer.prototype, ['startInit', 'removeInit']);
+  timeMethods('host', HostContainerizer.prototype, ['killSupervisors', 'liveState', 'saveState', 'channel']);
+  timeMethods('ns', NamespaceRuntime.prototype, ['startInit', 'removeInit']);
   const stateDir = await mkdtemp(join(tmpdir(), 'arbor-profile-'));
-  const networker = new LinuxNetworker({ logger: silentLogger });
-  const containerizer = new NamespaceContainerizer({
-    stateDir,
-    cgroups: timed('cgroups', hostCgroupDriver()),
-    helpers: timed('helpers', new HelperRunner()),
-    busybox: defaultBusybox(),
-    stopTimeoutMs: 1000,
+  const cgroups = timed('cgroups', hostCgroupDriver());
+  const helpers = timed('helpers', new HelperRunner());
+  const containerizer = new HostContainerizer({ runtime: new NamespaceRuntime(cgroups, helpers), stateDir, cgroups, helpers, busybox: DEFAULT_BUSYBOX, stopTimeoutMs: 1000 });
+  let networker: LinuxNetworker | undefined;
+  // each port the linux backend binds, wrapped in a timer; the containerizer is this one, over timed cgroups and helpers
+  const timers = new ContainerModule(({ onActivation, rebindSync }) => {
+    rebindSync<Containerizer>(TOKENS.Containerizer).toConstantValue(timed('containerizer', containerizer));
+    onActivation<Networker>(TOKENS.Networker, (_context, port) => {
+      networker = port as LinuxNetworker;
+      return timed('networker', port);
+    });
+    onActivation<Volumizer>(TOKENS.Volumizer, (_context, port) => timed('volumizer', port));
+    onActivation<Depot>(TOKENS.Depot, (_context, port) => timed('depot', port));
   });
-  const gardener = new Gardener({
-    containerizer: timed('containerizer', containerizer),
-    networker: timed('networker', networker),
-    volumizer: timed('volumizer', new OverlayVolumizer({ stateDir, defaultRootfs: '' })),
-    depot: timed('depot', new FileDepot(stateDir)),
-    handleGenerator: new UuidHandleGenerator(),
-    clock: new SystemClock(),
-    logger: silentLogger,
-    config: { defaultGraceTimeMs: 0, maxContainers: 0 },
-  });
+  const config: LinuxBackendConfig = { stateDir, defaultRootfs: '' };
+  const { backend: gardener } = await composeBackend(linuxBackendModules, config, { overrides: [timers] });
   await gardener.start();
   try {
     const cycle = async (i: number): Promise<void> => {
@@ -109,8 +106,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await gardener.stop();
-    await networker.removeAll().catch(() => undefined);
-    await networker.close();
+    await networker?.removeAll().catch(() => undefined);
+    await networker?.close();
     await rm(stateDir, { recursive: true, force: true });
   }
   const rows = [...samples.entries()].sort(([a], [b]) => a.localeCompare(b));

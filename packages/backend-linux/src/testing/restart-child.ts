@@ -2,12 +2,12 @@
 // prints '<handle>' once the process runs, and waits to be killed with SIGKILL.
 // usage: node dist/testing/restart-child.js <stateDir> <script>
 import { PassThrough } from 'node:stream';
-import { createLinuxBackend } from '../create-linux-backend';
+import { backendFor } from './test-backend';
 
 async function main(): Promise<void> {
   const [stateDir, script] = process.argv.slice(2);
   if (!stateDir || !script) throw new Error('usage: restart-child <stateDir> <script>');
-  const backend = createLinuxBackend({ stateDir, defaultRootfs: '' });
+  const backend = await backendFor(stateDir, { stopTimeoutMs: 10_000 });
   await backend.start();
   const container = await backend.create({});
   // a stdin that never ends: the process's input stays open across the kill

@@ -2,7 +2,12 @@
 // running a process to its end with its output.
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
-import type { Container, ProcessSpec } from '@arbor/core';
+import { ContainerModule } from 'inversify';
+import { TOKENS, composeBackend } from '@arbor/core';
+import type { Container, Containerizer, Gardener, ProcessSpec } from '@arbor/core';
+import { loopbackOnlyNetworkerModule } from '@arbor/host';
+import type { RuncBackendConfig } from '../runc-backend-config';
+import { runcBackendModules } from '../runc-backend-module';
 
 /** describeRunc runs a block as root on a host with runc, and skips it elsewhere. */
 export const describeRunc = process.getuid?.() === 0 && spawnSync('runc', ['--version']).status === 0 ? describe : describe.skip;
@@ -25,4 +30,16 @@ export async function runToEnd(container: Container, spec: ProcessSpec): Promise
   const stderr = new Collector();
   const code = await (await container.run(spec, { stdout, stderr })).wait();
   return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/**
+ * runcBackendFor composes the runc backend as arbord does, over stateDir, with a
+ * LoopbackOnlyNetworker (no host network changes); containerizer, when given, replaces the
+ * backend's own (a test that also calls it directly). Call start() first.
+ */
+export async function runcBackendFor(stateDir: string, overrides: Partial<RuncBackendConfig> = {}, containerizer?: Containerizer): Promise<Gardener> {
+  const config: RuncBackendConfig = { stateDir, defaultRootfs: '', ...overrides };
+  const own = containerizer && new ContainerModule(({ rebindSync }) => void rebindSync<Containerizer>(TOKENS.Containerizer).toConstantValue(containerizer));
+  const { backend } = await composeBackend(runcBackendModules, config, { overrides: [loopbackOnlyNetworkerModule, ...(own ? [own] : [])] });
+  return backend;
 }

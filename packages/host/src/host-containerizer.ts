@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -18,13 +18,9 @@ import type {
   Containerizer,
   ContainerizerInfo,
   ContainerizerMetrics,
-  CpuStat,
   CreatedContainer,
   DesiredContainer,
-  Limits,
   Logger,
-  MemoryStat,
-  PidStat,
   Process,
   ProcessIO,
   RunRequest,
@@ -37,21 +33,59 @@ import { HELPER_EXIT, HelperError, HelperRunner } from './run-helper';
 import { encodeProcessSpec, writeProcessSpec } from './process-spec-file';
 import { ContainerTar } from './container-tar';
 import type { TarTarget } from './container-tar';
+import type { CgroupDriver, CgroupLimits } from './cgroups/cgroup-driver';
+import { initAlive, killQuietly, readSmallFile, sleep, startTime } from './init-process';
+import type { InitProcess } from './init-process';
 
 /** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */
 export const OOM_EVENT = 'out of memory';
 
-/** CgroupReader is what an InitContainerizer reads from a container's cgroups. */
-export interface CgroupReader {
-  stats(handle: string): Promise<{ memory: MemoryStat; cpu: CpuStat; pid: PidStat; oomKills: number }>;
-  /** pids lists the host pids in the container's cgroup. */
-  pids(handle: string): Promise<number[]>;
+/**
+ * InitRuntime is how one mechanism makes and removes a container's init, and what arbor-exec
+ * and arbor-tar need to enter it: NamespaceRuntime (backend-linux, the helpers of native/)
+ * or RuncRuntime (backend-runc, the real runc). Everything else about a container (processes,
+ * files, state, stats) is the HostContainerizer's, the same for every runtime.
+ */
+export interface InitRuntime {
+  /**
+   * startInit makes the container around dir (made already, like /var/lib/arbor/depot/<handle>)
+   * with desired's rootfs, mounts and limits, and returns its init's host pid.
+   * @throws ArborError when the container cannot be made; what it made is removed by removeInit
+   */
+  startInit(desired: DesiredContainer, dir: string): Promise<number>;
+  /**
+   * removeInit ends every process of the container and removes its cgroups and what the
+   * runtime keeps of it; idempotent. init is undefined when no live init is known.
+   * @throws ArborError when something stays (a cgroup that will not go)
+   */
+  removeInit(handle: string, dir: string, init: InitProcess | undefined): Promise<void>;
+  /** execArgs are the arbor-exec control options that put a process into the container, like ['--cgroup', dir]; never data of the process. */
+  execArgs(handle: string): string[];
+  /**
+   * tarArgs are the arbor-tar control options that put the tar into the container's cgroups,
+   * like ['--cgroup', '/sys/fs/cgroup/memory/arbor/<handle>', ...], so that what it writes
+   * and uses counts against the container's limits.
+   */
+  tarArgs(handle: string): string[];
+  /** update changes the limits of a live container. @throws ArborError when the mechanism refuses them */
+  update(handle: string, limits: CgroupLimits): Promise<void>;
+  /** extraHandles lists containers known outside the depot (cgroups, a runtime's state), for the sweep at start. */
+  extraHandles(): Promise<string[]>;
+  /**
+   * aroundExec runs start, which starts one process of the container with arbor-exec, and
+   * gives it the arbor-exec options this one start needs besides execArgs (like runc's pid
+   * limit to restore); a runtime that needs none calls start([]).
+   */
+  aroundExec<T>(handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T>;
 }
 
-export interface InitContainerizerOptions {
+export interface HostContainerizerOptions {
+  /** runtime makes and removes the inits. */
+  runtime: InitRuntime;
   /** stateDir is like /var/lib/arbor; container files live in <stateDir>/depot/<handle>. */
   stateDir: string;
-  cgroups: CgroupReader;
+  /** cgroups reads the containers' stats and pids; its parent group goes when arbord stops with none left. */
+  cgroups: CgroupDriver;
   helpers: HelperRunner;
   /** busybox is a static busybox on the host whose tar applet streams files, like /var/lib/arbor/rootfs/busybox/bin/busybox. */
   busybox: string;
@@ -66,54 +100,46 @@ export interface InitContainerizerOptions {
 }
 
 /** InitContainerState is what the containerizer keeps in <stateDir>/depot/<handle>/container.json. */
-export interface InitContainerState {
+export interface InitContainerState extends InitProcess {
   handle: string;
-  /** initPid is the host pid of the container's init. */
-  initPid: number;
-  /** initStartTime is field 22 of /proc/<pid>/stat, so a reused pid is never taken for the init. */
-  initStartTime: string;
   env: string[];
   stopped: boolean;
   /** privileged containers keep root's capabilities and run without the seccomp filter. */
   privileged?: boolean;
 }
 
+/** containerDir is like /var/lib/arbor/depot/<handle>: a container's files, and a runtime's bundle. */
+export function containerDir(stateDir: string, handle: string): string {
+  validateHandle(handle);
+  return join(stateDir, 'depot', storageName(handle));
+}
+
 /**
- * InitContainerizer is what the linux and runc backends share: a container is an init
+ * HostContainerizer is what the linux and runc backends share: a container is an init
  * process (pid 1 of its namespaces) plus a cgroup; every process is started by arbor-exec,
  * whose supervisor keeps stdio FIFOs and an exit file in <depot>/<handle>/processes/<id>, so
  * processes outlive arbord; files go in and out through arbor-tar inside the init's
- * namespaces. A subclass says how the init is made and removed (startInit, removeInit), what
- * arbor-exec needs to enter the container (execArgs), and how limits change (limit).
+ * namespaces. How the init is made and removed, and how limits change, is its InitRuntime's.
  */
-export abstract class InitContainerizer implements Containerizer {
+export class HostContainerizer implements Containerizer {
   private readonly states = new Map<string, InitContainerState>();
   private readonly channels = new Map<string, ProcessChannel>();
   /** tar runs arbor-tar for StreamIn and StreamOut. */
   private readonly tar: ContainerTar;
-  protected readonly stopTimeoutMs: number;
-  protected readonly logger: Logger;
+  private readonly stopTimeoutMs: number;
+  private readonly logger: Logger;
+  private readonly runtime: InitRuntime;
 
-  constructor(protected readonly options: InitContainerizerOptions) {
+  constructor(private readonly options: HostContainerizerOptions) {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.logger = options.logger ?? silentLogger;
+    this.runtime = options.runtime;
     this.tar = new ContainerTar(options.helpers);
   }
 
-  /** startInit makes the container around dir(handle) (already made) and returns its init's host pid. */
-  protected abstract startInit(desired: DesiredContainer): Promise<number>;
-  /** removeInit ends every process of the container and removes its cgroups; idempotent. state is undefined when none was saved. */
-  protected abstract removeInit(handle: string, state: InitContainerState | undefined): Promise<void>;
-  /** execArgs are the arbor-exec control options that put a process into this container, like ['--cgroup', dir]; never data of the process. */
-  protected abstract execArgs(handle: string, state: InitContainerState): string[];
-  abstract limit(handle: string, limits: Pick<Limits, 'cpu' | 'memory' | 'pid'>): Promise<void>;
-  /** extraHandles lists containers known outside the depot (cgroups, a runtime's state), for the sweep. */
-  protected abstract extraHandles(): Promise<string[]>;
-
   /** dir is like /var/lib/arbor/depot/<handle>. */
   dir(handle: string): string {
-    validateHandle(handle);
-    return join(this.options.stateDir, 'depot', storageName(handle));
+    return containerDir(this.options.stateDir, handle);
   }
 
   private processDir(handle: string, id: string): string {
@@ -125,7 +151,7 @@ export abstract class InitContainerizer implements Containerizer {
     const { handle } = desired;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'this backend needs a root filesystem on disk');
     await mkdir(join(this.dir(handle), 'processes'), { recursive: true, mode: 0o700 });
-    const initPid = await this.startInit(desired);
+    const initPid = await this.runtime.startInit(desired, this.dir(handle));
     const state: InitContainerState = {
       handle,
       initPid,
@@ -139,13 +165,15 @@ export abstract class InitContainerizer implements Containerizer {
     return { netnsPath: `/proc/${initPid}/ns/net` };
   }
 
-  /** close closes arbord's ends of every process, as a restart would; processes keep running. */
+  /** close closes arbord's ends of every process, as a restart would (processes keep running), and removes the parent cgroup once no container is left. */
   async close(): Promise<void> {
     // the fork server ends once the helpers it runs have; a later call starts another
     this.options.helpers.close();
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
     this.states.clear();
+    // the containers' parent cgroup goes when none is left (an idle arbord leaves no trace)
+    await this.options.cgroups.release().catch((err: unknown) => this.logger.error('cgroup-release-failed', { error: String(err) }));
   }
 
   async destroy(handle: string): Promise<void> {
@@ -160,7 +188,7 @@ export abstract class InitContainerizer implements Containerizer {
     // container goes; container.json goes last, as a retry needs the init's pid
     const processes = this.killSupervisors(handle).then(() => rm(join(this.dir(handle), 'processes'), { recursive: true, force: true }));
     const results = await Promise.allSettled([
-      (async () => this.removeInit(handle, state && (await this.initAlive(state)) ? state : undefined))(),
+      (async () => this.runtime.removeInit(handle, this.dir(handle), state && (await initAlive(state)) ? state : undefined))(),
       processes,
     ]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
@@ -186,6 +214,11 @@ export abstract class InitContainerizer implements Containerizer {
   async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
     const state = await this.loadState(handle);
     if (state.stopped) throw new ContainerStoppedError(handle);
+    return this.runtime.aroundExec(handle, (startArgs) => this.start(handle, state, spec, io, startArgs));
+  }
+
+  /** start starts one process with arbor-exec; startArgs are the runtime's options for this start. */
+  private async start(handle: string, state: InitContainerState, spec: RunRequest, io: ProcessIO, startArgs: readonly string[]): Promise<Process> {
     const dir = this.processDir(handle, spec.id);
     // what the process is goes to arbor-exec as a file, never as arguments: a value could be
     // read as an option, and anyone on the host can read arguments (and env values) with ps
@@ -206,13 +239,13 @@ export abstract class InitContainerizer implements Containerizer {
         throw err;
       }),
     );
-    const [alive] = await Promise.all([this.initAlive(state), made]);
+    const [alive] = await Promise.all([initAlive(state), made]);
     if (!alive) {
       await rm(dir, { recursive: true, force: true });
       throw initGone(handle, state);
     }
     // arguments are control options from arbord alone
-    const args = ['--init-pid', String(state.initPid), '--dir', dir, ...this.execArgs(handle, state)];
+    const args = ['--init-pid', String(state.initPid), '--dir', dir, ...this.runtime.execArgs(handle), ...startArgs];
     if (state.privileged) args.push('--privileged');
     // id keeps the process id, which the directory name may shorten; arbor-exec does not read it
     const [idWritten, started] = await Promise.allSettled([writeFile(join(dir, 'id'), spec.id), this.options.helpers.run('arbor-exec', args)]);
@@ -299,23 +332,14 @@ export abstract class InitContainerizer implements Containerizer {
 
   /** tarTarget is how arbor-tar enters the container: its init, user, and this backend's tarControlArgs. */
   private tarTarget(handle: string, state: InitContainerState, user: string | undefined): TarTarget {
-    return { handle, args: this.tarArgs(handle, state, user), initAlive: () => this.initAlive(state) };
+    return { handle, args: this.tarArgs(handle, state, user), initAlive: () => initAlive(state) };
   }
 
   private tarArgs(handle: string, state: InitContainerState, user: string | undefined): string[] {
-    const args = ['--init-pid', String(state.initPid), '--busybox', this.options.busybox, ...this.tarControlArgs(handle, state)];
+    const args = ['--init-pid', String(state.initPid), '--busybox', this.options.busybox, ...this.runtime.tarArgs(handle)];
     if (user) args.push('--user', user);
     if (state.privileged) args.push('--privileged');
     return args;
-  }
-
-  /**
-   * tarControlArgs are the arbor-tar arguments that put the tar into the container's cgroups,
-   * like ['--cgroup', '/sys/fs/cgroup/memory/arbor/<handle>', ...], so that what it writes and
-   * uses counts against the container's limits; none by default.
-   */
-  protected tarControlArgs(_handle: string, _state: InitContainerState): string[] {
-    return [];
   }
 
   async info(handle: string): Promise<ContainerizerInfo> {
@@ -341,6 +365,11 @@ export abstract class InitContainerizer implements Containerizer {
     return running;
   }
 
+  async limit(handle: string, limits: CgroupLimits): Promise<void> {
+    await this.liveState(handle);
+    await this.runtime.update(handle, limits);
+  }
+
   async metrics(handle: string): Promise<ContainerizerMetrics> {
     await this.liveState(handle);
     const { memory, cpu, pid } = await this.options.cgroups.stats(handle);
@@ -349,7 +378,7 @@ export abstract class InitContainerizer implements Containerizer {
 
   async handles(): Promise<string[]> {
     const depot = join(this.options.stateDir, 'depot');
-    const names = new Set(await this.extraHandles());
+    const names = new Set(await this.runtime.extraHandles());
     for (const name of await readdir(depot).catch(() => [] as string[])) {
       const text = await readFile(join(depot, name, 'container.json'), 'utf8').catch(() => undefined);
       if (text === undefined) continue;
@@ -391,14 +420,10 @@ export abstract class InitContainerizer implements Containerizer {
   }
 
   /** liveState is the state of a container whose init still runs. */
-  protected async liveState(handle: string): Promise<InitContainerState> {
+  private async liveState(handle: string): Promise<InitContainerState> {
     const state = await this.loadState(handle);
-    if (!(await this.initAlive(state))) throw initGone(handle, state);
+    if (!(await initAlive(state))) throw initGone(handle, state);
     return state;
-  }
-
-  protected async initAlive(state: InitContainerState): Promise<boolean> {
-    return (await startTime(state.initPid).catch(() => '')) === state.initStartTime;
   }
 
   private async killSupervisors(handle: string): Promise<void> {
@@ -411,31 +436,6 @@ export abstract class InitContainerizer implements Containerizer {
       }),
     );
   }
-
-  /** waitGone waits until the init has died (a zombie counts as gone). */
-  protected async waitGone(state: InitContainerState, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 1; Date.now() < deadline && (await this.initAlive(state)); pause = Math.min(pause * 2, 10)) await sleep(pause);
-  }
-
-  /** waitEmpty waits until the container's cgroup holds no process. */
-  protected async waitEmpty(handle: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 1; Date.now() < deadline; pause = Math.min(pause * 2, 20)) {
-      const pids = await this.options.cgroups.pids(handle).catch(() => []);
-      if (pids.length === 0) return;
-      await sleep(pause);
-    }
-  }
-}
-
-/** startTime reads a process's start time (field 22 of /proc/<pid>/stat). @throws when there is no such process */
-export async function startTime(pid: number): Promise<string> {
-  const text = await readSmallFile(`/proc/${pid}/stat`);
-  // the command name (field 2) may hold spaces and parentheses: count from its closing one
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z') throw new Error(`process ${pid} is a zombie`);
-  return fields[19] ?? '';
 }
 
 async function readSupervisorPid(dir: string): Promise<number | undefined> {
@@ -447,30 +447,6 @@ async function readSupervisorPid(dir: string): Promise<number | undefined> {
 async function isSupervisor(pid: number): Promise<boolean> {
   const comm = await readSmallFile(`/proc/${pid}/comm`).catch(() => '');
   return comm.trim() === 'arbor-exec';
-}
-
-/**
- * readSmallFile reads the first 4 KiB of a file in three calls (open, read, close) where
- * readFile takes five (it stats, then reads to the end): for /proc/<pid>/stat and pid files,
- * read on every run and destroy.
- */
-async function readSmallFile(path: string): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(4096);
-    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-    return buffer.toString('utf8', 0, bytesRead);
-  } finally {
-    await file.close();
-  }
-}
-
-export function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 function initGone(handle: string, state: InitContainerState): ArborError {
@@ -489,8 +465,4 @@ async function replaceFile(path: string, text: string): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, text, { mode: 0o600 });
   await rename(tmp, path);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,5 +1,5 @@
 import type { CpuStat, Limits, MemoryStat, PidStat } from '@arbor/core';
-import { DEFAULT_HELPERS_DIR, HelperRunner } from '@arbor/host';
+import { DEFAULT_HELPERS_DIR, HelperRunner } from '../run-helper';
 
 /** CgroupLimits are the limits a cgroup enforces: cpu weight, memory, pids. */
 export type CgroupLimits = Pick<Limits, 'cpu' | 'memory' | 'pid'>;
@@ -12,7 +12,11 @@ export interface CgroupStats {
   oomKills: number;
 }
 
-/** CgroupDriver keeps one cgroup (or one per v1 controller) per container. */
+/**
+ * CgroupDriver keeps one cgroup (or one per v1 controller) per container: the one cgroup
+ * contract of the host runtime. The HostContainerizer reads stats and pids through it, and
+ * each InitRuntime makes, limits or joins the groups as its mechanism needs.
+ */
 export interface CgroupDriver {
   readonly version: 1 | 2;
   /** create makes the container's cgroups with limits; creating an existing one only applies limits. */
@@ -76,6 +80,16 @@ export class BpfDeviceFilter implements DeviceFilter {
   async restrict(dir: string): Promise<void> {
     const helpers = this.helpers ?? (this.ownRunner ??= new HelperRunner(DEFAULT_HELPERS_DIR, { forkServer: false }));
     await helpers.run('arbor-devices', ['--cgroup', dir, ...DEVICE_ALLOW]);
+  }
+}
+
+/** waitCgroupEmpty waits until the container's cgroup holds no process, at most timeoutMs. */
+export async function waitCgroupEmpty(cgroups: Pick<CgroupDriver, 'pids'>, handle: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 1; Date.now() < deadline; pause = Math.min(pause * 2, 20)) {
+    const pids = await cgroups.pids(handle).catch(() => []);
+    if (pids.length === 0) return;
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 

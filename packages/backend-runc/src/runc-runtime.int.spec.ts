@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgroupParentFor, createHostBackend } from '@arbor/backend-linux';
-import { InvalidArgumentError } from '@arbor/core';
+import { InvalidArgumentError, silentLogger } from '@arbor/core';
+import { cgroupParentFor } from '@arbor/host';
+import type { HostContainerizer } from '@arbor/host';
 import type { Container, Gardener, ProcessSpec } from '@arbor/core';
-import { createRuncBackend, makeRuncContainerizer } from './create-runc-backend';
-import type { RuncContainerizer } from './runc-containerizer';
-import { Collector, describeRunc, runToEnd } from './testing/runc-test-env';
+import { runcContainerizer } from './runc-backend-module';
+import { Collector, describeRunc, runToEnd, runcBackendFor } from './testing/runc-test-env';
 
 /** runScript runs a shell script to its end. */
 function runScript(container: Container, script: string, extra: Partial<ProcessSpec> = {}) {
@@ -27,7 +27,7 @@ describeRunc('runc backend', () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'arbor-runc-'));
-    backend = createRuncBackend({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000 });
+    backend = await runcBackendFor(stateDir, { stopTimeoutMs: 1000 });
     await backend.start();
   });
   afterAll(async () => {
@@ -95,14 +95,14 @@ describeRunc('runc backend', () => {
 describeRunc('runc backend: hostile process specs that reach the containerizer', () => {
   jest.setTimeout(60_000);
   let stateDir: string;
-  let containerizer: RuncContainerizer;
+  let containerizer: HostContainerizer;
   let backend: Gardener;
   let ids = 0;
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'arbor-runc-'));
-    containerizer = makeRuncContainerizer({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000 });
-    backend = createHostBackend(containerizer, { stateDir, defaultRootfs: '' });
+    containerizer = runcContainerizer({ stateDir, defaultRootfs: '', stopTimeoutMs: 1000 }, silentLogger);
+    backend = await runcBackendFor(stateDir, {}, containerizer);
     await backend.start();
   });
   afterAll(async () => {

@@ -1,10 +1,16 @@
 import { PassThrough } from 'node:stream';
-import { ContainerNotFoundError, ResourceExhaustedError } from '@arbor/core';
-import { createFakeBackend } from './create-fake-backend';
+import { ContainerNotFoundError, ResourceExhaustedError, composeBackend } from '@arbor/core';
+import type { Gardener } from '@arbor/core';
+import { fakeBackendModule } from './fake-backend-module';
+import type { FakeBackendConfig } from './fake-backend-module';
 
-describe('createFakeBackend', () => {
+async function fakeBackend(config: FakeBackendConfig = {}): Promise<Gardener> {
+  return (await composeBackend(fakeBackendModule, config)).backend;
+}
+
+describe('the fake backend composed by composeBackend', () => {
   it('makes a whole backend: create, run, info, destroy', async () => {
-    const backend = createFakeBackend({ externalIp: '198.51.100.1' });
+    const backend = await fakeBackend({ externalIp: '198.51.100.1' });
     await backend.start();
     const container = await backend.create({ handle: 'web', env: ['GREETING=hi'], properties: { app: 'web' } });
     const stdout = new PassThrough();
@@ -24,15 +30,26 @@ describe('createFakeBackend', () => {
   });
 
   it('caps the containers at maxContainers', async () => {
-    const backend = createFakeBackend({ maxContainers: 1 });
+    const backend = await fakeBackend({ maxContainers: 1 });
     await backend.create({});
     await expect(backend.create({})).rejects.toBeInstanceOf(ResourceExhaustedError);
   });
 
   it('rolls a failed create back: a bad image leaves nothing behind', async () => {
-    const backend = createFakeBackend();
+    const backend = await fakeBackend();
     await expect(backend.create({ handle: 'bad', image: { uri: 'docker:///busybox' } })).rejects.toThrow(/not served by the fake backend/);
     expect(await backend.containers()).toEqual([]);
     expect((await backend.create({ handle: 'bad' })).handle).toBe('bad');
+  });
+
+  it('reports what it does: limits recorded, not enforced; no network, isolation nor restart', async () => {
+    expect((await composeBackend(fakeBackendModule, {})).capabilities).toEqual({
+      enforcesLimits: false,
+      enforcesDiskLimits: true,
+      realNetwork: false,
+      isolation: false,
+      survivesRestart: false,
+      userNamespaces: false,
+    });
   });
 });

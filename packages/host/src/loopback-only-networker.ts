@@ -1,11 +1,12 @@
-import { ArborError } from '@arbor/core';
+import { ContainerModule } from 'inversify';
+import { ArborError, TOKENS } from '@arbor/core';
 import type { BandwidthLimits, ContainerRecord, NetOutRule, NetworkConfig, NetworkInfo, NetworkStat, Networker, PortMapping } from '@arbor/core';
 
 /**
  * LoopbackOnlyNetworker gives containers no network beyond the loopback arbor-create brings
- * up, and no address; NetIn, NetOut and bandwidth limits fail with a clear error. It is
- * createLinuxBackend's default, for in-process use that needs no host network changes;
- * linuxBackendModule (arbord) uses @arbor/network's LinuxNetworker.
+ * up, and no address; NetIn, NetOut and bandwidth limits fail with a clear error. For tests
+ * that must not change the host network: they rebind TOKENS.Networker to it (composeBackend's
+ * overrides); linuxBackendModules (arbord) bind @arbor/network's LinuxNetworker.
  */
 export class LoopbackOnlyNetworker implements Networker {
   async setup(_handle: string, _config: NetworkConfig): Promise<NetworkInfo> {
@@ -28,5 +29,14 @@ export class LoopbackOnlyNetworker implements Networker {
 }
 
 function unwired(what: string): ArborError {
-  return new ArborError('failedPrecondition', `${what}: this linux backend was made without a network (LoopbackOnlyNetworker): pass a networker to createLinuxBackend`);
+  return new ArborError('failedPrecondition', `${what}: this backend was composed without a network (LoopbackOnlyNetworker bound as TOKENS.Networker)`);
 }
+
+/**
+ * loopbackOnlyNetworkerModule rebinds TOKENS.Networker to a LoopbackOnlyNetworker: loaded
+ * after a backend's modules (composeBackend's overrides), for tests that must not touch the
+ * host network, where a LinuxNetworker would at start sweep other arbords' links and chains.
+ */
+export const loopbackOnlyNetworkerModule = new ContainerModule(({ rebindSync }) => {
+  rebindSync<Networker>(TOKENS.Networker).toConstantValue(new LoopbackOnlyNetworker());
+});

@@ -151,15 +151,3 @@ describe('CgroupV1Driver (a directory laid out like v1 cgroupfs)', () => {
     expect((await driver.handles()).sort()).toEqual(['web-1', 'web-2']);
   });
 });
-
-describe('cgroupParentFor', () => {
-  it('keeps the plain parent for the default state dir and gives any other its own', () => {
-    const { cgroupParentFor } = jest.requireActual<typeof import('./create-linux-backend')>('./create-linux-backend');
-    expect(cgroupParentFor('arbor', '/var/lib/arbor')).toBe('arbor');
-    expect(cgroupParentFor('arbor', '/var/lib/arbor/')).toBe('arbor');
-    const other = cgroupParentFor('arbor', '/tmp/arbor-test-1');
-    expect(other).toMatch(/^arbor-[0-9a-f]{12}$/);
-    expect(cgroupParentFor('arbor', '/tmp/arbor-test-2')).not.toBe(other);
-    expect(cgroupParentFor('arbor-runc', '/tmp/arbor-test-1')).toBe(other.replace('arbor-', 'arbor-runc-'));
-  });
-});

@@ -2,7 +2,7 @@
  * MASKED_PATHS are what /proc and /sys would tell an unprivileged container about the host
  * (its firmware, keys, kernel memory, timers): a directory gets an empty read-only tmpfs, a
  * file /dev/null. runc's default list. The one list of both backends: arbor-create takes it
- * as --mask arguments, runcConfig as the spec's maskedPaths.
+ * as --mask arguments (NamespaceRuntime), runcConfig as the spec's maskedPaths.
  */
 export const MASKED_PATHS: readonly string[] = [
   '/proc/acpi',

@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DesiredContainer } from '@arbor/core';
+import { storageName } from '@arbor/depot';
+import { containerDir, killQuietly, waitCgroupEmpty, waitInitGone } from '@arbor/host';
+import type { CgroupDriver, CgroupLimits, HelperRunner, InitProcess, InitRuntime } from '@arbor/host';
+import type { RuncCli } from './runc-cli';
+import { INIT_PATH, resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
+
+/**
+ * RUNC_EXEC_PIDS is how far a pid limit is lifted while `runc exec` starts a process: runc's
+ * init joins the container's cgroup with its Go runtime threads, which count as tasks, and
+ * would otherwise fail under a small limit. The process starts held behind arbor-init, and
+ * arbor-exec's supervisor puts the limit back before it lets the program run.
+ */
+const RUNC_EXEC_PIDS = 32;
+
+export interface RuncRuntimeOptions {
+  /** stateDir is like /var/lib/arbor: a container's bundle is its depot dir, <stateDir>/depot/<handle>. */
+  stateDir: string;
+  /** cgroups reads the groups runc made, and lifts the pid limit while runc exec starts a process. */
+  cgroups: CgroupDriver;
+  helpers: HelperRunner;
+  runc: RuncCli;
+  /** cgroupParent is the group the containers' cgroups sit in, like 'arbor-runc' (/sys/fs/cgroup/<controller>/arbor-runc/<handle>). */
+  cgroupParent: string;
+  /** swapAccounting: the host limits memory+swap (memory.memsw.*), so limits set both. */
+  swapAccounting?: boolean;
+  /** capBnd is arbord's capability bounding set in hex, like '000001fffeffffff': what privileged containers get. */
+  capBnd?: string;
+}
+
+/**
+ * RuncRuntime lets the real runc make the containers: startInit writes an OCI bundle
+ * (config.json in the container's depot dir, the Volumizer's overlay as root) and runs
+ * arbor-init in it with `runc run --detach`; every process is a `runc exec` started by
+ * arbor-exec's supervisor, so processes keep their FIFOs and exit files and outlive arbord
+ * just as on the linux backend. Live limits go through `runc update`, removal through
+ * `runc delete --force`. Under a pid limit, starts go one at a time per container (see
+ * aroundExec).
+ */
+export class RuncRuntime implements InitRuntime {
+  /** pidLocks chains, per container, the starts and pid-limit changes that must not overlap. */
+  private readonly pidLocks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: RuncRuntimeOptions) {}
+
+  /**
+   * aroundExec starts a process; under a pid limit, one at a time per container: the limit is
+   * lifted for runc's own threads, and arbor-exec's supervisor restores it (--restore) before
+   * the program runs, which is only safe while no other start needs it lifted.
+   */
+  async aroundExec<T>(handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T> {
+    if ((await this.pidLimit(handle)) === 0) return start([]);
+    return this.withPidLock(handle, async () => {
+      const max = await this.pidLimit(handle);
+      if (max === 0) return start([]);
+      await this.options.cgroups.apply(handle, { pid: { max: max + RUNC_EXEC_PIDS } });
+      try {
+        return await start(['--restore', this.pidsMaxFile(handle), String(max)]);
+      } finally {
+        // the supervisor has restored it already, unless the start failed before
+        await this.options.cgroups.apply(handle, { pid: { max } }).catch(() => undefined);
+      }
+    });
+  }
+
+  private pidsMaxFile(handle: string): string {
+    const dirs = this.options.cgroups.dirs(handle);
+    return join(dirs.find((d) => d.includes('/pids/')) ?? dirs[0] ?? '', 'pids.max');
+  }
+
+  /** pidLimit reads the container's pids.max: 0 for none. */
+  private async pidLimit(handle: string): Promise<number> {
+    const text = (await readFile(this.pidsMaxFile(handle), 'utf8').catch(() => 'max')).trim();
+    return text === 'max' ? 0 : Number(text);
+  }
+
+  private withPidLock<T>(handle: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.pidLocks.get(handle) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    const tail = next.catch(() => undefined);
+    this.pidLocks.set(handle, tail);
+    void tail.then(() => {
+      if (this.pidLocks.get(handle) === tail) this.pidLocks.delete(handle);
+    });
+    return next;
+  }
+
+  /** runcId is the container's id under runc's root: the handle, shortened like every stored name. */
+  private runcId(handle: string): string {
+    return storageName(handle);
+  }
+
+  async startInit(desired: DesiredContainer, bundle: string): Promise<number> {
+    // the overlay is mounted (the Volumizer ran) and nothing in it runs yet: container paths resolve in it now
+    const bindMounts = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
+    const config = runcConfig({ ...desired, bindMounts }, {
+      initBinary: this.options.helpers.path('arbor-init'),
+      cgroupsPath: `/${this.options.cgroupParent}/${this.runcId(desired.handle)}`,
+      swapAccounting: this.options.swapAccounting ?? false,
+      ...(this.options.capBnd !== undefined && { capBnd: this.options.capBnd }),
+    });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+    const pidFile = join(bundle, 'init.pid');
+    await this.options.runc.run(this.runcId(desired.handle), bundle, pidFile);
+    return Number((await readFile(pidFile, 'utf8')).trim());
+  }
+
+  async removeInit(handle: string, bundle: string, init: InitProcess | undefined): Promise<void> {
+    if (init) {
+      // KILL the init first, as `runc kill` would: `runc delete --force` of a running container
+      // waits 100 ms before it first looks whether the init is gone, of a stopped one not at all
+      killQuietly(init.initPid, 'SIGKILL');
+      await waitInitGone(init, 5000);
+    }
+    await this.options.runc.delete(this.runcId(handle));
+    // a process that escaped runc's bookkeeping (a half-made create) still goes
+    for (const pid of await this.options.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
+    await waitCgroupEmpty(this.options.cgroups, handle, 5000);
+    await Promise.all(['config.json', 'init.pid'].map((f) => rm(join(bundle, f), { force: true })));
+  }
+
+  execArgs(handle: string): string[] {
+    const { runc } = this.options;
+    const args = ['--runc', runc.binary, '--runc-root', runc.root, '--runc-id', this.runcId(handle), '--runc-init', INIT_PATH];
+    // the user lookup joins these: the container's device rules then bound what its /etc/passwd may be
+    for (const dir of this.options.cgroups.dirs(handle)) args.push('--cgroup', dir);
+    return args;
+  }
+
+  /** tarArgs put StreamIn's and StreamOut's tar into the cgroups runc made for the container (not through runc exec: arbor-tar enters the init's namespaces itself). */
+  tarArgs(handle: string): string[] {
+    return this.options.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
+  }
+
+  async update(handle: string, limits: CgroupLimits): Promise<void> {
+    const update = () => this.options.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.options.swapAccounting ?? false));
+    // a pid limit waits for a start that has it lifted, so that the new one is what stays
+    await (limits.pid ? this.withPidLock(handle, update) : update());
+  }
+
+  async extraHandles(): Promise<string[]> {
+    // a runc container whose depot dir is gone (or was never written) is still swept
+    return (await this.options.runc.list().catch(() => [] as string[])).filter((id) => !existsSync(join(containerDir(this.options.stateDir, id), 'container.json')));
+  }
+}
