@@ -50,6 +50,17 @@ describe('loadConfig', () => {
     expect(config.backend).toBe('fromenvfile');
   });
 
+  test("runc.binary is the runc backend's section; runcBinary, ARBOR_RUNC_BINARY and --runc-binary still set it", async () => {
+    expect(DEFAULT_CONFIG.runc).toEqual({ binary: 'runc' });
+    expect((await loadConfig({ env: {}, configPath: await yamlFile('runc:\n  binary: /opt/runc') })).runc).toEqual({ binary: '/opt/runc' });
+    expect((await loadConfig({ env: {}, configPath: await yamlFile('runcBinary: /old/runc') })).runc).toEqual({ binary: '/old/runc' });
+    const configPath = await yamlFile('runc:\n  binary: /from/file');
+    expect((await loadConfig({ env: { ARBOR_RUNC_BINARY: '/from/env' }, configPath })).runc.binary).toBe('/from/env');
+    expect((await loadConfig({ env: { ARBOR_RUNC_BINARY: '/from/env' }, configPath, flags: configFromFlags({ 'runc-binary': '/from/flag' }) })).runc.binary).toBe('/from/flag');
+    expect(mergeConfig({ runcBinary: '/old', runc: { binary: '/new' } }).runc.binary).toBe('/new');
+    await expect(loadConfig({ env: {}, configPath: await yamlFile('runc:\n  bin: x') })).rejects.toThrow(/runc\.bin: .*unknown field/);
+  });
+
   test('defaultPidLimit is 4096 unless set; 0 turns it off', async () => {
     expect(DEFAULT_CONFIG.defaultPidLimit).toBe(4096);
     expect((await loadConfig({ env: {}, configPath: await yamlFile('defaultPidLimit: 0') })).defaultPidLimit).toBe(0);
