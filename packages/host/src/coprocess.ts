@@ -14,8 +14,9 @@ export class CoprocessExitedError extends ArborError {
     readonly reason: string,
     readonly startFailed: boolean,
   ) {
+    // a program that cannot start is missing or not executable: the host's setup, not Arbor's fault
     super(
-      'internal',
+      startFailed ? 'failedPrecondition' : 'internal',
       startFailed
         ? `${program}: ${reason}; '${request}' was not carried out`
         : `${program}: '${request}' got no answer, it may or may not have been carried out: the coprocess ${reason}`,

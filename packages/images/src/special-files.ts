@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { HostPreconditionError } from '@arbor/core';
 
 const run = promisify(execFile);
 
@@ -30,7 +31,7 @@ export class CommandSpecialFiles implements SpecialFiles {
       await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', '--', dir]);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error('setfattr not found: install the Debian package attr', { cause: err });
+        throw new HostPreconditionError('setfattr not found: install the Debian package attr', { cause: err });
       }
       throw err;
     }
