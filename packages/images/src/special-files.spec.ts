@@ -1,25 +1,30 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandSpecialFiles } from './special-files';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 describe('CommandSpecialFiles on a host without setfattr', () => {
-  const path = process.env.PATH;
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'arbor-special-'));
-    // an empty PATH: setfattr (and everything else) is missing
-    process.env.PATH = join(dir, 'empty');
   });
   afterEach(async () => {
-    process.env.PATH = path;
     await rm(dir, { recursive: true, force: true });
   });
 
   it('says what to install, as a failed precondition rather than an internal error', async () => {
-    await expect(new CommandSpecialFiles().opaque(dir)).rejects.toMatchObject({
-      kind: 'failedPrecondition',
-      message: expect.stringContaining('install the Debian package attr'),
-    });
+    // a node of its own with an empty PATH (jest's process.env does not reach child_process);
+    // the built module, as arbord loads it
+    const script = `
+      const { CommandSpecialFiles } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'special-files.js'))});
+      new CommandSpecialFiles().opaque(${JSON.stringify(dir)}).then(
+        () => console.log('{}'),
+        (err) => console.log(JSON.stringify({ kind: err.kind, message: err.message })),
+      );`;
+    const { stdout } = await run(process.execPath, ['-e', script], { env: { PATH: join(dir, 'empty') } });
+    expect(JSON.parse(stdout)).toEqual({ kind: 'failedPrecondition', message: expect.stringContaining('install the Debian package attr') });
   });
 });
