@@ -6,15 +6,20 @@ const path = require('node:path');
 const dir = process.argv[2];
 const totals = { passed: 0, failed: 0, skipped: 0, suitesFailed: 0 };
 const rows = [];
-for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+for (const file of fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
   const r = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
   totals.passed += r.passed;
   totals.failed += r.failed;
   totals.skipped += r.skipped;
   totals.suitesFailed += r.suitesFailed;
-  rows.push(`  ${r.package.padEnd(24)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(4)} failed ${String(r.skipped).padStart(4)} skipped`);
+  rows.push(
+    `  ${`${r.package} ${r.tier ?? ''}`.padEnd(36)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(4)} failed ${String(r.skipped).padStart(4)} skipped`,
+  );
 }
-console.log('\nTest results by package:');
+console.log('\nTest results by package and tier:');
 console.log(rows.join('\n'));
 if (totals.suitesFailed > 0) console.log(`${totals.suitesFailed} test file(s) failed to run`);
 console.log(`${totals.passed} passed, ${totals.failed + totals.suitesFailed} failed, ${totals.skipped} skipped`);

@@ -8,10 +8,10 @@ import {
   ProcessNotFoundError,
   ResourceExhaustedError,
 } from '@arbor/core';
+import { eventually } from '@arbor/testkit';
 import {
   Collector,
   StuckWriter,
-  eventually,
   makeHarness,
   request,
   runToEnd,

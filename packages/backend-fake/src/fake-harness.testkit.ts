@@ -95,17 +95,3 @@ export async function runToEnd(h: Harness, spec: RunRequest, io: Omit<ProcessIO,
 export function shell(h: Harness, script: string, extra: Partial<RunRequest> = {}): Promise<RunResult> {
   return runToEnd(h, sh(script, extra));
 }
-
-/** eventually polls check until it passes or 2 s have gone. */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}

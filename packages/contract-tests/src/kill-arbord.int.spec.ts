@@ -1,7 +1,7 @@
 // kill -9 of a real arbord process, for each real backend: processes keep running, and a new
 // arbord over the same state dir gives their remaining output and exit status on Attach
 // (root only; runc only where the runc binary is installed).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,15 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { GrpcClient } from '@arbor/client';
+import { describeIf, HOST_BACKENDS } from '@arbor/testkit';
 import { OutputCollector } from './helpers/output-collector';
 import { freeTestNetwork, networkArgs, type TestNetwork } from './helpers/test-network';
 
 const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
-const hasRunc = spawnSync('runc', ['--version']).status === 0;
-const backends = ['linux', ...(hasRunc ? ['runc'] : [])];
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
-describeRoot.each(backends)('kill -9 of arbord (%s backend)', (backend) => {
+describeIf({ root: true }).each(HOST_BACKENDS)('kill -9 of arbord (%s backend)', (backend) => {
   jest.setTimeout(60_000);
   let dir: string;
   let arbord: ChildProcess | undefined;

@@ -13,7 +13,8 @@ import { NetworkNames, prefixForTag } from '@arbor/network';
 import { startProcess, sh } from './helpers/run-process';
 import { freeTestNetwork, networkArgs, type TestNetwork } from './helpers/test-network';
 import { eventually } from './helpers/timing';
-import { describeRoot, startRealArbord, type RealArbord } from './hostile/real-arbord';
+import { describeIf } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './hostile/real-arbord';
 
 const run = promisify(execFile);
 const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
@@ -49,7 +50,7 @@ async function refusedStart(network: TestNetwork): Promise<{ code: number | null
   }
 }
 
-describeRoot('two arbords on one host', () => {
+describeIf({ root: true })('two arbords on one host', () => {
   jest.setTimeout(90_000);
   let a: RealArbord | undefined;
   let b: RealArbord | undefined;

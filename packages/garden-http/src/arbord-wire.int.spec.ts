@@ -1,8 +1,9 @@
 // The Garden wire suite against a real arbord started with --garden-listen: the fake backend
 // (anywhere), and linux and runc (root only). Plus what only a whole arbord shows: one
 // backend behind both fronts.
+import { describeIf, HOST_BACKENDS } from '@arbor/testkit';
 import { describeGardenWire } from './describe-garden-wire.testkit';
-import { describeRoot, HOST_BACKENDS, startRealArbord } from './real-arbord.testkit';
+import { startRealArbord } from './real-arbord.testkit';
 import type { RealArbord } from './real-arbord.testkit';
 import { call, runToEnd } from './wire.testkit';
 
@@ -40,7 +41,7 @@ describe('arbord serves one backend over gRPC and Garden HTTP', () => {
   });
 });
 
-describeRoot('Garden HTTP on the host backends', () => {
+describeIf({ root: true })('Garden HTTP on the host backends', () => {
   for (const backend of HOST_BACKENDS) wireOn(backend, 'unix');
   wireOn('linux', 'tcp');
 });

@@ -1,21 +1,19 @@
 // A real arbord (packages/server/dist/main.js) with --garden-listen, as a child process over
-// a fresh state dir: the pattern of contract-tests' hostile/real-arbord.ts, with Garden's
-// HTTP front beside gRPC.
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+// a fresh state dir (started by @arbor/testkit's startArbordProcess), with Garden's HTTP
+// front beside gRPC.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { ContainerSpec, GardenClient } from '@arbor/proto';
 import type { GetPropertiesResponse, ListResponse } from '@arbor/proto';
+import { ARBORD_MAIN, startArbordProcess } from '@arbor/testkit';
 import type { WireTarget } from './wire.testkit';
 import { call } from './wire.testkit';
-
-const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
 
 /**
  * OWN_NETWORK keeps these arbords' links, chains, addresses and ports apart from other
@@ -23,7 +21,7 @@ const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
  * has it, and a pool of addresses and ports of their own.
  */
 function ownNetwork(): string[] {
-  const help = existsSync(ARBORD) ? spawnSync(process.execPath, [ARBORD, '--help']).stdout.toString() : '';
+  const help = existsSync(ARBORD_MAIN) ? spawnSync(process.execPath, [ARBORD_MAIN, '--help']).stdout.toString() : '';
   return [
     ...(help.includes('--tag') ? ['--tag', 'g'] : []),
     '--network-pool', '10.251.0.0/22',
@@ -31,12 +29,6 @@ function ownNetwork(): string[] {
     '--port-pool-size', '1000',
   ];
 }
-
-/** HOST_BACKENDS are the real backends this host can run: linux, and runc where runc is installed. */
-export const HOST_BACKENDS: string[] = ['linux', ...(spawnSync('runc', ['--version']).status === 0 ? ['runc'] : [])];
-
-/** describeRoot runs a block only as root (namespaces, cgroups); elsewhere it is skipped. */
-export const describeRoot: jest.Describe = process.getuid?.() === 0 ? describe : describe.skip;
 
 export interface RealArbord {
   /** garden dials Garden's HTTP front. */
@@ -46,6 +38,8 @@ export interface RealArbord {
   /** gardenListen is what --garden-listen was, like unix:///tmp/arbor-garden-linux-XXXX/garden.sock. */
   gardenListen: string;
   alive(): boolean;
+  /** ping is Garden's GET /ping (for expectAlive of @arbor/testkit); it rejects unless the answer is 200. */
+  ping(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,15 +70,19 @@ function dial(open: () => Socket): Promise<Socket> {
  * GET /ping answers.
  */
 export async function startRealArbord(backend: string, transport: 'unix' | 'tcp' = 'unix', extraArgs: string[] = []): Promise<RealArbord> {
-  if (!existsSync(ARBORD)) throw new Error(`${ARBORD} is missing: build @arbor/server first`);
   const dir = await mkdtemp(join(tmpdir(), `arbor-garden-${backend}-`));
   const socket = join(dir, 'arbord.sock');
   const port = transport === 'tcp' ? await freePort() : 0;
   const gardenListen = transport === 'tcp' ? `tcp://127.0.0.1:${port}` : `unix://${join(dir, 'garden.sock')}`;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ARBORD,
+  const garden: WireTarget = {
+    connect: () => dial(() => (transport === 'tcp' ? connect(port, '127.0.0.1') : connect(gardenListen.slice('unix://'.length)))),
+  };
+  const ping = async (): Promise<void> => {
+    const { status } = await call(garden, 'GET', '/ping');
+    if (status !== 200) throw new Error(`GET /ping answered ${status}`);
+  };
+  const { arbord } = await startArbordProcess({
+    args: [
       '--backend', backend,
       '--listen', `unix://${socket}`,
       '--garden-listen', gardenListen,
@@ -94,42 +92,20 @@ export async function startRealArbord(backend: string, transport: 'unix' | 'tcp'
       ...(backend === 'fake' ? [] : ownNetwork()),
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
+    ready: ping,
   });
-  const garden: WireTarget = {
-    connect: () => dial(() => (transport === 'tcp' ? connect(port, '127.0.0.1') : connect(gardenListen.slice('unix://'.length)))),
-  };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if ((await call(garden, 'GET', '/ping')).status === 200) break;
-    } catch (err) {
-      if (Date.now() > deadline || exited) {
-        child.kill('SIGKILL');
-        throw err;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const grpc = grpcCalls(`unix://${socket}`);
   return {
     garden,
     grpc,
     gardenListen,
-    alive: () => !exited,
+    alive: () => arbord.alive(),
+    ping,
     stop: async () => {
-      if (!exited) {
+      if (arbord.alive()) {
         const left = await grpc.list().catch(() => [] as string[]);
         await Promise.allSettled(left.map((handle) => grpc.destroy(handle)));
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await gone;
-        clearTimeout(timer);
+        await arbord.terminate();
       }
       grpc.close();
       await rm(dir, { recursive: true, force: true });

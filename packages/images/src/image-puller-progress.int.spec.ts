@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeIf } from '@arbor/testkit';
 import type { ImagePullProgress } from '@arbor/core';
 import Dockerode from 'dockerode';
 import { digestHex } from './digest';
@@ -13,11 +14,10 @@ import { LocalRegistry } from './testing/local-registry';
 import { buildTestImage, removeTestImages } from './testing/test-image';
 
 const run = promisify(execFile);
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
 // Integration: the progress a real pull from a loopback registry reports (what PullImage
 // streams). Needs root, a Docker engine on /var/run/docker.sock, docker-registry and skopeo.
-describeRoot('ImagePuller progress from a loopback registry', () => {
+describeIf({ root: true, docker: true })('ImagePuller progress from a loopback registry', () => {
   jest.setTimeout(120_000);
   const docker = new Dockerode();
   const tag = `arbor-test/progress:${process.pid}`;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { describeIf } from '@arbor/testkit';
 import Dockerode from 'dockerode';
 import { DigestMismatchError } from './digest-mismatch-error';
 import { ImagePuller, type PulledImage } from './image-puller';
@@ -14,11 +15,10 @@ import { CountingProxy, LocalRegistry } from './testing/local-registry';
 import { buildTestImage, removeTestImages } from './testing/test-image';
 
 const run = promisify(execFile);
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
 // Integration: needs root (mknod, trusted xattrs, overlay mounts), a Docker engine on
 // /var/run/docker.sock, and docker-registry, skopeo and setfattr on PATH.
-describeRoot('ImagePuller against Docker and a real registry', () => {
+describeIf({ root: true, docker: true })('ImagePuller against Docker and a real registry', () => {
   jest.setTimeout(120_000);
   const docker = new Dockerode();
   const tag = `arbor-test/images:${process.pid}`;

@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeIf } from '@arbor/testkit';
 
 const run = promisify(execFile);
 const REPO = join(__dirname, '..', '..', '..');
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
 let dir: string;
 beforeAll(async () => {
@@ -47,7 +47,7 @@ async function startScript(before: string): Promise<{ dirMode: string; logMode: 
   return { dirMode, logMode, firstLine };
 }
 
-describeRoot('scripts/start.sh', () => {
+describeIf({ root: true })('scripts/start.sh', () => {
   test('creates /var/log/arbor 0750 and arbord.log 0640: not readable by every user', async () => {
     const result = await startScript('');
     expect(result).toMatchObject({ dirMode: '750', logMode: '640' });

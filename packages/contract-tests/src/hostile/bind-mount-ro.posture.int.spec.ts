@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Container } from '@arbor/core';
 import { runToEnd, sh } from '../helpers/run-process';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 const run = promisify(execFile);
 
-describeRoot('filesystem and namespace posture on a real arbord', () => {
+describeIf({ root: true })('filesystem and namespace posture on a real arbord', () => {
   jest.setTimeout(120_000);
   // data is like /var/tmp/arbor-posture-XXXX/data, a host dir with a nosuid,nodev,noexec tmpfs
   // mounted at data/sub

@@ -10,11 +10,12 @@ import type { BindMount, Container } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { expectRejection } from '../helpers/expect-rejection';
 import { runToEnd, sh } from '../helpers/run-process';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 const run = promisify(execFile);
 
-describeRoot('bind mounts of origin container against hostile images on a real arbord', () => {
+describeIf({ root: true })('bind mounts of origin container against hostile images on a real arbord', () => {
   jest.setTimeout(120_000);
   // work is like /var/tmp/arbor-hostile-bind-XXXX: hostside/ stands for a host dir, image/ is
   // the rootfs (not under /tmp, where a container has a tmpfs over the image's dir)

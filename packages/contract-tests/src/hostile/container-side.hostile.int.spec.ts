@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import type { Container } from '@arbor/core';
 import { runToEnd, sh } from '../helpers/run-process';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 const ARBORD = resolve(__dirname, '..', '..', '..', 'server', 'dist', 'main.js');
 
@@ -65,7 +66,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-describeRoot('the container side of process starts on a real arbord', () => {
+describeIf({ root: true })('the container side of process starts on a real arbord', () => {
   jest.setTimeout(120_000);
 
   describe.each(HOST_BACKENDS)('on %s', (backend) => {

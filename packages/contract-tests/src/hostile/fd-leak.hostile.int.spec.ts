@@ -6,7 +6,8 @@ import { readdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { Container } from '@arbor/core';
 import { runToEnd } from '../helpers/run-process';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 /** RUNS is how many processes each case runs; CONCURRENCY how many at once (the race is likelier under load). */
 const RUNS = 400;
@@ -38,7 +39,7 @@ async function settledFdCount(arbord: RealArbord): Promise<number> {
   return fdCount(arbord.pid);
 }
 
-describeRoot('arbord fds over many Runs on a real arbord', () => {
+describeIf({ root: true })('arbord fds over many Runs on a real arbord', () => {
   jest.setTimeout(120_000);
 
   describe.each(HOST_BACKENDS)('on %s', (backend) => {

@@ -10,7 +10,8 @@ import { InvalidArgumentError } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { expectRejection } from '../helpers/expect-rejection';
 import { runToEnd, sh } from '../helpers/run-process';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 const run = promisify(execFile);
 
@@ -84,7 +85,7 @@ const HOSTILE: Array<[string, ImageSettings, RegExp]> = [
   ['a relative WorkingDir', { WorkingDir: 'tmp' }, /config WorkingDir/],
 ];
 
-describeRoot('hostile image configs against a real arbord', () => {
+describeIf({ root: true })('hostile image configs against a real arbord', () => {
   jest.setTimeout(120_000);
   let work: string;
   let layout: OciLayout;

@@ -5,7 +5,7 @@
 // from these findings (the summary is logged after each backend, and written to
 // $TMPDIR/arbor-posture-<backend>.json). Under Docker's defaults the same probe runs only
 // when a Docker engine answers on /var/run/docker.sock.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
@@ -16,7 +16,8 @@ import type { Container, ContainerSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { runToEnd } from '../helpers/run-process';
 import { tarStream } from '../helpers/tar';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, hasRunc, HOST_BACKENDS, itIf } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 const run = promisify(execFile);
 
@@ -125,7 +126,7 @@ function capNames(mask: string | undefined): string[] {
 
 /** runcSpecCaps reads process.capabilities.bounding of a fresh `runc spec`, like ['CAP_AUDIT_WRITE', 'CAP_KILL', ...]. */
 async function runcSpecCaps(): Promise<string[] | undefined> {
-  if (spawnSync('runc', ['--version']).status !== 0) return undefined;
+  if (!hasRunc()) return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'arbor-posture-spec-'));
   try {
     await run('runc', ['spec'], { cwd: dir });
@@ -210,7 +211,7 @@ function summarize(report: ProbeReport, extra: { pidsMax?: string | undefined; h
   };
 }
 
-describeRoot('the default posture of a container on a real arbord', () => {
+describeIf({ root: true })('the default posture of a container on a real arbord', () => {
   jest.setTimeout(180_000);
 
   const rootDevice = hostRootDevice();
@@ -369,7 +370,7 @@ describeRoot('the default posture of a container on a real arbord', () => {
   });
 
   // Docker's column of the README table: measured when an engine is reachable, else skipped
-  (existsSync('/var/run/docker.sock') ? it : it.skip)('measures the same under Docker\'s defaults', async () => {
+  itIf({ docker: true })('measures the same under Docker\'s defaults', async () => {
     const image = 'arbor-posture-busybox:latest';
     await run('sh', ['-c', `tar -C '${DEFAULT_ROOTFS}' -c . | docker import - ${image}`]);
     const loopback = await hostLoopbackListener();

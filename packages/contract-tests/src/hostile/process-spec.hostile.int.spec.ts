@@ -4,34 +4,16 @@
 // arbord keeps serving. Specs that bypass the API are tested at the containerizers (backend-linux
 // and backend-runc int specs).
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@arbor/core';
 import type { Container } from '@arbor/core';
 import { expectRejection } from '../helpers/expect-rejection';
 import { finish, runToEnd, sh, startProcess } from '../helpers/run-process';
 import { waitForOutput } from '../helpers/wait-for-output';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, filesHolding, HOST_BACKENDS, hostCmdlines } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
-/** hostCmdlines is the command line of every process on the host, NULs as spaces. */
-async function hostCmdlines(): Promise<string[]> {
-  const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
-  const lines = await Promise.all(pids.map((p) => readFile(`/proc/${p}/cmdline`).catch(() => Buffer.alloc(0))));
-  return lines.map((b) => b.toString('utf8').replace(/\0/g, ' '));
-}
-
-/** filesHolding lists the regular files under dir (recursively) whose contents include text. */
-async function filesHolding(dir: string, text: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    if ((await readFile(path).catch(() => Buffer.alloc(0))).includes(text)) found.push(path);
-  }
-  return found;
-}
-
-describeRoot('process specs on a real arbord', () => {
+describeIf({ root: true })('process specs on a real arbord', () => {
   jest.setTimeout(120_000);
 
   describe.each(HOST_BACKENDS)('on %s', (backend) => {

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BindMount } from '@arbor/core';
 import { runToEnd, sh } from '../helpers/run-process';
-import { describeRoot, expectAlive, HOST_BACKENDS, startRealArbord, type RealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { startRealArbord, type RealArbord } from './real-arbord';
 
 const run = promisify(execFile);
 
@@ -47,7 +48,7 @@ async function firstLinkTarget(tar: NodeJS.ReadableStream): Promise<string> {
   return header.subarray(157, 257).toString('utf8').replace(/\0.*$/s, '');
 }
 
-describeRoot('seccomp allowlist and cgroup namespace on a real arbord', () => {
+describeIf({ root: true })('seccomp allowlist and cgroup namespace on a real arbord', () => {
   jest.setTimeout(120_000);
   let work: string;
   let probeMount: BindMount;

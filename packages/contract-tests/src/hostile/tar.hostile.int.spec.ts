@@ -10,7 +10,8 @@ import type { ArborError, Container } from '@arbor/core';
 import { expectRejection } from '../helpers/expect-rejection';
 import { packTar, readTar } from '../helpers/tar';
 import { runToEnd, startProcess } from '../helpers/run-process';
-import { HOST_BACKENDS, describeRoot, expectAlive, startRealArbord } from './real-arbord';
+import { describeIf, expectAlive, HOST_BACKENDS, waitFor } from '@arbor/testkit';
+import { startRealArbord } from './real-arbord';
 import type { RealArbord } from './real-arbord';
 
 jest.setTimeout(60_000);
@@ -48,16 +49,6 @@ async function tarProcesses(init: number, mnt: string): Promise<number[]> {
     if (helper || tar) found.push(pid);
   }
   return found;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** busyboxTar is the pid of the container's tar child (argv 'tar ...'), once it runs. */
@@ -114,7 +105,7 @@ function expectBounded(err: ArborError): void {
 }
 
 for (const backend of HOST_BACKENDS) {
-  describeRoot(`hostile tar streams against a real arbord (${backend})`, () => {
+  describeIf({ root: true })(`hostile tar streams against a real arbord (${backend})`, () => {
     let arbord: RealArbord;
 
     beforeAll(async () => {

@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { describeIf, itIf, missingNeeds } from './describe-if';
+
+describe('missingNeeds', () => {
+  it('names each need the host lacks, and nothing for needs left out', () => {
+    expect(missingNeeds({})).toEqual([]);
+    expect(missingNeeds({ commands: ['sh', 'arbor-no-such-command'] })).toEqual(['arbor-no-such-command']);
+    expect(missingNeeds({ root: true })).toEqual(process.getuid?.() === 0 ? [] : ['root']);
+  });
+
+  it('looks for the Docker socket DOCKER_HOST names', () => {
+    const before = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'unix:///arbor-no-such-dir/docker.sock';
+    try {
+      expect(missingNeeds({ docker: true })).toEqual(['a Docker engine at /arbor-no-such-dir/docker.sock']);
+    } finally {
+      if (before === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = before;
+    }
+  });
+});
+
+const ran: string[] = [];
+
+describeIf({ commands: ['arbor-no-such-command'] })('a block the host cannot run', () => {
+  it('is skipped', () => {
+    ran.push('skipped block');
+  });
+});
+
+describeIf({ commands: ['sh'] })('a block the host can run', () => {
+  it('runs', () => {
+    ran.push('block');
+  });
+  itIf({ commands: ['arbor-no-such-command'] })('skips one test', () => {
+    ran.push('skipped test');
+  });
+  itIf({ commands: ['arbor-no-such-command'] }).each([1, 2])('skips rows too (%i)', () => {
+    ran.push('skipped row');
+  });
+});
+
+describe('describeIf', () => {
+  it('ran only the blocks and tests whose needs the host has', () => {
+    expect(ran).toEqual(['block']);
+  });
+
+  it('says why in the title of what it skipped', () => {
+    const titles: string[] = [];
+    const record = (name: string) => titles.push(name);
+    const saved = { describeSkip: describe.skip, itSkip: it.skip };
+    // the gate takes describe.skip / it.skip when describeIf is called, so swap them in first
+    (describe as { skip: unknown }).skip = record;
+    (it as { skip: unknown }).skip = Object.assign(record, { each: () => record });
+    try {
+      describeIf({ commands: ['arbor-no-such-command'] })('overlay volumizer', () => undefined);
+      itIf({ cgroupV2: true, commands: ['arbor-no-such-command'] }).each([1])('row %i', () => undefined);
+    } finally {
+      (describe as { skip: unknown }).skip = saved.describeSkip;
+      (it as { skip: unknown }).skip = saved.itSkip;
+    }
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '' : 'cgroup v2, ';
+    expect(titles).toEqual(['overlay volumizer (skipped: needs arbor-no-such-command)', `row %i (skipped: needs ${v2}arbor-no-such-command)`]);
+  });
+});
