@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# test.sh sets Arbor up (setup.sh) and runs every test of every package: unit, contract
-# (in-process and over gRPC) and integration. It ends with one line: 'N passed, N failed, N skipped'.
+# test.sh sets Arbor up (setup.sh), then runs the fast checks (typecheck, lint, format check and
+# the unit tier: *.spec.ts, no root) and, only if they pass, the integration tier (*.int.spec.ts:
+# namespaces, cgroups, runc, Docker). It ends with one line over both tiers:
+# 'N passed, N failed, N skipped'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -17,7 +19,22 @@ export TURBO_TELEMETRY_DISABLED=1
 export ARBOR_TEST_RESULTS_DIR
 ARBOR_TEST_RESULTS_DIR=$(mktemp -d /tmp/arbor-test-results.XXXXXX)
 
+summarize() { node scripts/summarize-tests.js "$ARBOR_TEST_RESULTS_DIR"; }
+
+# fail_fast names the check that failed, then still ends with the summary line (of the unit
+# tier, if it ran).
+fail_fast() {
+  echo "test.sh: $1 failed; the integration tier did not run"
+  summarize || true
+  exit 1
+}
+
+pnpm turbo run typecheck --output-logs=errors-only || fail_fast 'typecheck (pnpm typecheck)'
+pnpm lint || fail_fast 'lint (pnpm lint)'
+pnpm format:check || fail_fast 'format check (pnpm format:check; pnpm format fixes it)'
+pnpm turbo run test:unit --continue --concurrency=1 || fail_fast 'the unit tier (pnpm test:unit)'
+
 status=0
-pnpm turbo run test --continue --concurrency=1 || status=$?
-node scripts/summarize-tests.js "$ARBOR_TEST_RESULTS_DIR" || status=1
+pnpm turbo run test:integration --continue --concurrency=1 || status=$?
+summarize || status=1
 exit "$status"
