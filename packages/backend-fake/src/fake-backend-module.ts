@@ -41,7 +41,9 @@ export const fakeBackendModule = new ContainerModule(({ bind }) => {
       return resolveFakeBackendOptions(config);
     })
     .inSingletonScope();
-  bind<FakeVolumizer>(FAKE_VOLUMIZER).toResolvedValue(() => new FakeVolumizer()).inSingletonScope();
+  bind<FakeVolumizer>(FAKE_VOLUMIZER)
+    .toResolvedValue(() => new FakeVolumizer())
+    .inSingletonScope();
   bind<Volumizer>(TOKENS.Volumizer).toService(FAKE_VOLUMIZER);
   bind<Containerizer>(TOKENS.Containerizer)
     .toResolvedValue(
@@ -51,11 +53,10 @@ export const fakeBackendModule = new ContainerModule(({ bind }) => {
     )
     .inSingletonScope();
   bind<Networker>(TOKENS.Networker)
-    .toResolvedValue(
-      (options: FakeBackendOptions, volumizer: FakeVolumizer) => new FakeNetworker(options, volumizer),
-      [FAKE_OPTIONS, FAKE_VOLUMIZER],
-    )
+    .toResolvedValue((options: FakeBackendOptions, volumizer: FakeVolumizer) => new FakeNetworker(options, volumizer), [FAKE_OPTIONS, FAKE_VOLUMIZER])
     .inSingletonScope();
-  bind<Depot>(TOKENS.Depot).toResolvedValue(() => new InMemoryDepot()).inSingletonScope();
+  bind<Depot>(TOKENS.Depot)
+    .toResolvedValue(() => new InMemoryDepot())
+    .inSingletonScope();
   bind<BackendCapabilities>(TOKENS.Capabilities).toConstantValue(FAKE_CAPABILITIES);
 });

@@ -31,6 +31,8 @@ describeRoot('linuxBackendModules', () => {
 
   it('say how to fix a host without the built helpers', async () => {
     const container = await compose({ stateDir: '/tmp/arbor-module-test', defaultRootfs: '', helpersDir: '/nowhere' });
-    await expect(container.getAsync(TOKENS.Containerizer)).rejects.toThrow(/arbor-create not found at \/nowhere\/arbor-create: build the helpers with make -C native/);
+    await expect(container.getAsync(TOKENS.Containerizer)).rejects.toThrow(
+      /arbor-create not found at \/nowhere\/arbor-create: build the helpers with make -C native/,
+    );
   });
 });

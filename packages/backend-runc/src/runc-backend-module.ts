@@ -59,10 +59,7 @@ export const runcContainerizerModule = new ContainerModule(({ bind }) => {
     .toResolvedValue((config: RuncBackendConfig, logger: Logger) => runcContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
     .inSingletonScope();
   bind<BackendCapabilities>(TOKENS.Capabilities)
-    .toResolvedValue(
-      (config: RuncBackendConfig) => hostBackendCapabilities(diskQuotasEnforceable(config.stateDir)),
-      [TOKENS.BackendConfig],
-    )
+    .toResolvedValue((config: RuncBackendConfig) => hostBackendCapabilities(diskQuotasEnforceable(config.stateDir)), [TOKENS.BackendConfig])
     .inSingletonScope();
 });
 

@@ -96,12 +96,15 @@ export class RuncRuntime implements InitRuntime {
   async startInit(desired: DesiredContainer, bundle: string): Promise<number> {
     // the overlay is mounted (the Volumizer ran) and nothing in it runs yet: container paths resolve in it now
     const bindMounts = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
-    const config = runcConfig({ ...desired, bindMounts }, {
-      initBinary: this.options.helpers.path('arbor-init'),
-      cgroupsPath: `/${this.options.cgroupParent}/${this.runcId(desired.handle)}`,
-      swapAccounting: this.options.swapAccounting ?? false,
-      ...(this.options.capBnd !== undefined && { capBnd: this.options.capBnd }),
-    });
+    const config = runcConfig(
+      { ...desired, bindMounts },
+      {
+        initBinary: this.options.helpers.path('arbor-init'),
+        cgroupsPath: `/${this.options.cgroupParent}/${this.runcId(desired.handle)}`,
+        swapAccounting: this.options.swapAccounting ?? false,
+        ...(this.options.capBnd !== undefined && { capBnd: this.options.capBnd }),
+      },
+    );
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     const pidFile = join(bundle, 'init.pid');
     await this.options.runc.run(this.runcId(desired.handle), bundle, pidFile);
@@ -143,6 +146,8 @@ export class RuncRuntime implements InitRuntime {
 
   async extraHandles(): Promise<string[]> {
     // a runc container whose depot dir is gone (or was never written) is still swept
-    return (await this.options.runc.list().catch(() => [] as string[])).filter((id) => !existsSync(join(containerDir(this.options.stateDir, id), 'container.json')));
+    return (await this.options.runc.list().catch(() => [] as string[])).filter(
+      (id) => !existsSync(join(containerDir(this.options.stateDir, id), 'container.json')),
+    );
   }
 }

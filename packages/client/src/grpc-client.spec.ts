@@ -99,32 +99,32 @@ const instrumentedBackend = (): ContainerModule[] => {
   return [...[fake()].flat(), instrumentation];
 };
 const instrumentation = new ContainerModule((options) => {
-    options.onActivation<Containerizer>(TOKENS.Containerizer, (_context, containerizer) => {
-      const info = containerizer.info.bind(containerizer);
-      containerizer.info = async (handle) => {
-        if (nextInfoError !== undefined) throw nextInfoError;
-        return info(handle);
-      };
-      const run = containerizer.run.bind(containerizer);
-      containerizer.run = async (handle, spec, io) => {
-        const stdout = io.stdout;
-        if (!stdout) return run(handle, spec, io);
-        const counting = new Writable({
-          write(chunk: Buffer, _encoding, callback) {
-            stdout.write(chunk, (err) => {
-              stdoutAccepted += chunk.length;
-              callback(err);
-            });
-          },
-          final(callback) {
-            stdout.end(callback);
-          },
-        });
-        return run(handle, spec, { ...io, stdout: counting });
-      };
-      return containerizer;
-    });
+  options.onActivation<Containerizer>(TOKENS.Containerizer, (_context, containerizer) => {
+    const info = containerizer.info.bind(containerizer);
+    containerizer.info = async (handle) => {
+      if (nextInfoError !== undefined) throw nextInfoError;
+      return info(handle);
+    };
+    const run = containerizer.run.bind(containerizer);
+    containerizer.run = async (handle, spec, io) => {
+      const stdout = io.stdout;
+      if (!stdout) return run(handle, spec, io);
+      const counting = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          stdout.write(chunk, (err) => {
+            stdoutAccepted += chunk.length;
+            callback(err);
+          });
+        },
+        final(callback) {
+          stdout.end(callback);
+        },
+      });
+      return run(handle, spec, { ...io, stdout: counting });
+    };
+    return containerizer;
   });
+});
 
 let f: ArbordFixture;
 let client: GrpcClient;

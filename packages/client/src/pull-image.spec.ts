@@ -20,10 +20,10 @@ const instrumentedBackend = (): ContainerModule[] => {
   return [...[fake()].flat(), instrumentation];
 };
 const instrumentation = new ContainerModule((options) => {
-    options.onActivation<object>(FAKE_VOLUMIZER, (_context, volumizer) =>
-      Object.defineProperty(volumizer, 'pull', { get: () => scriptedPull, configurable: true }),
-    );
-  });
+  options.onActivation<object>(FAKE_VOLUMIZER, (_context, volumizer) =>
+    Object.defineProperty(volumizer, 'pull', { get: () => scriptedPull, configurable: true }),
+  );
+});
 
 const LAYER_A = `sha256:${'a'.repeat(64)}`;
 const LAYER_B = `sha256:${'b'.repeat(64)}`;

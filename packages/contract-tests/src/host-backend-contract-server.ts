@@ -43,4 +43,3 @@ export async function startHostBackend(name: string, modules: BackendModules, ov
     },
   };
 }
-

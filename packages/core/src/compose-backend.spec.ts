@@ -4,7 +4,14 @@ import { backendCapabilities, composeBackend } from './compose-backend';
 import type { Containerizer, Depot, Networker, Volumizer } from './ports';
 import { TOKENS } from './tokens';
 
-const CAPABILITIES: BackendCapabilities = { enforcesLimits: true, enforcesDiskLimits: false, realNetwork: false, isolation: true, survivesRestart: false, userNamespaces: false };
+const CAPABILITIES: BackendCapabilities = {
+  enforcesLimits: true,
+  enforcesDiskLimits: false,
+  realNetwork: false,
+  isolation: true,
+  survivesRestart: false,
+  userNamespaces: false,
+};
 
 /** containerizerOf is a Containerizer that only reports a capacity of maxContainers. */
 const containerizerOf = (maxContainers: number) => ({ capacity: async () => ({ memoryInBytes: 1, maxContainers }) }) as unknown as Containerizer;
@@ -35,7 +42,9 @@ describe('composeBackend', () => {
 describe('backendCapabilities', () => {
   it("reads the modules' capabilities synchronously, without building a port", () => {
     const built: string[] = [];
-    const watched = new ContainerModule(({ onActivation }) => onActivation<Containerizer>(TOKENS.Containerizer, (_c, port) => (built.push('containerizer'), port)));
+    const watched = new ContainerModule(({ onActivation }) =>
+      onActivation<Containerizer>(TOKENS.Containerizer, (_c, port) => (built.push('containerizer'), port)),
+    );
     expect(backendCapabilities([stubBackend, watched], { stubCap: 1 })).toEqual(CAPABILITIES);
     expect(built).toEqual([]);
   });

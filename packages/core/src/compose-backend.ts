@@ -56,8 +56,27 @@ export async function composeBackend<C extends object>(modules: BackendModules, 
   container
     .bind<Gardener>(TOKENS.Backend)
     .toResolvedValue(
-      (containerizer: Containerizer, networker: Networker, volumizer: Volumizer, depot: Depot, handleGenerator: HandleGenerator, clock: Clock, logger: Logger, gardenerConfig: GardenerConfig) =>
-        new Gardener({ containerizer, networker, volumizer, depot, handleGenerator, clock, logger, config: gardenerConfig, ...(deps.observer && { observer: deps.observer }) }),
+      (
+        containerizer: Containerizer,
+        networker: Networker,
+        volumizer: Volumizer,
+        depot: Depot,
+        handleGenerator: HandleGenerator,
+        clock: Clock,
+        logger: Logger,
+        gardenerConfig: GardenerConfig,
+      ) =>
+        new Gardener({
+          containerizer,
+          networker,
+          volumizer,
+          depot,
+          handleGenerator,
+          clock,
+          logger,
+          config: gardenerConfig,
+          ...(deps.observer && { observer: deps.observer }),
+        }),
       [TOKENS.Containerizer, TOKENS.Networker, TOKENS.Volumizer, TOKENS.Depot, TOKENS.HandleGenerator, TOKENS.Clock, TOKENS.Logger, TOKENS.GardenerConfig],
     )
     .inSingletonScope();

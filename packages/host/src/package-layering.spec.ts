@@ -26,13 +26,22 @@ const isBackend = (name: string): boolean => /^@arbor\/backend-/.test(name);
 
 describe('package layering', () => {
   it('finds the backends it checks', () => {
-    expect(manifests().map((m) => m.name).filter(isBackend).sort()).toEqual(expect.arrayContaining(['@arbor/backend-fake', '@arbor/backend-linux', '@arbor/backend-runc']));
+    expect(
+      manifests()
+        .map((m) => m.name)
+        .filter(isBackend)
+        .sort(),
+    ).toEqual(expect.arrayContaining(['@arbor/backend-fake', '@arbor/backend-linux', '@arbor/backend-runc']));
   });
 
   it('has no backend depend on another backend: what they share lives in @arbor/host and the port packages', () => {
     const crossings = manifests()
       .filter((m) => isBackend(m.name))
-      .flatMap((m) => Object.keys({ ...m.dependencies, ...m.devDependencies }).filter((dep) => isBackend(dep) && dep !== m.name).map((dep) => `${m.name} -> ${dep}`));
+      .flatMap((m) =>
+        Object.keys({ ...m.dependencies, ...m.devDependencies })
+          .filter((dep) => isBackend(dep) && dep !== m.name)
+          .map((dep) => `${m.name} -> ${dep}`),
+      );
     expect(crossings).toEqual([]);
   });
 });

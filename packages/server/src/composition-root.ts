@@ -12,7 +12,12 @@ import type { BackendRegistry } from './backends';
  * (arbord's metrics).
  * @throws ConfigError for an unknown backend; whatever the backend's modules throw when the host cannot serve it
  */
-export async function composeArbordBackend(config: ArborConfig, logger: Logger, registry: BackendRegistry, observer?: GardenerObserver): Promise<ComposedBackend> {
+export async function composeArbordBackend(
+  config: ArborConfig,
+  logger: Logger,
+  registry: BackendRegistry,
+  observer?: GardenerObserver,
+): Promise<ComposedBackend> {
   const modules = registry[config.backend];
   if (!modules) {
     throw new ConfigError('backend', `unknown backend '${config.backend}': valid backends are ${Object.keys(registry).join(', ')}`);

@@ -70,7 +70,14 @@ async function main(): Promise<void> {
   const stateDir = await mkdtemp(join(tmpdir(), 'arbor-profile-'));
   const cgroups = timed('cgroups', hostCgroupDriver());
   const helpers = timed('helpers', new HelperRunner());
-  const containerizer = new HostContainerizer({ runtime: new NamespaceRuntime(cgroups, helpers), stateDir, cgroups, helpers, busybox: DEFAULT_BUSYBOX, stopTimeoutMs: 1000 });
+  const containerizer = new HostContainerizer({
+    runtime: new NamespaceRuntime(cgroups, helpers),
+    stateDir,
+    cgroups,
+    helpers,
+    busybox: DEFAULT_BUSYBOX,
+    stopTimeoutMs: 1000,
+  });
   let networker: LinuxNetworker | undefined;
   // each port the linux backend binds, wrapped in a timer; the containerizer is this one, over timed cgroups and helpers
   const timers = new ContainerModule(({ onActivation, rebindSync }) => {

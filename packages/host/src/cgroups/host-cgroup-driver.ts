@@ -20,7 +20,10 @@ export function hostCgroupDriver(root = '/sys/fs/cgroup', parent = 'arbor', help
   const devices = new BpfDeviceFilter(helpers);
   if (existsSync(join(root, 'cgroup.controllers'))) return new CgroupV2Driver(root, parent, devices);
   if (existsSync(join(root, 'memory', 'memory.limit_in_bytes'))) return new CgroupV1Driver(root, parent, devices);
-  throw new ArborError('failedPrecondition', `cgroups: this host cannot limit containers: neither cgroup v2 (${root}/cgroup.controllers) nor the v1 memory controller (${root}/memory) is mounted`);
+  throw new ArborError(
+    'failedPrecondition',
+    `cgroups: this host cannot limit containers: neither cgroup v2 (${root}/cgroup.controllers) nor the v1 memory controller (${root}/memory) is mounted`,
+  );
 }
 
 /** DEFAULT_STATE_DIR is arbord's default state dir; its containers' cgroups sit in the plain parent. */
