@@ -22,11 +22,9 @@ import {
 import { addCommandExamples } from './cli-examples';
 import { COMPLETION_SHELLS, completionScript } from './completion';
 import type { CompletionShell } from './completion';
-import { extractTar } from './extract-tar';
-import { DEFAULT_ADDRESS, GrpcClient } from './grpc-client';
-import type { TlsOptions } from './grpc-client';
-import { PullProgressView } from './pull-progress';
-import { tarDirectory } from './tar-directory';
+import * as load from './cli-modules';
+import { DEFAULT_ADDRESS } from './default-address';
+import type { GrpcClient, TlsOptions } from './grpc-client';
 
 /** CliStdio is the terminal the CLI talks to; process's own by default. */
 export interface CliStdio {
@@ -88,6 +86,7 @@ export function createArborCli(stdio: CliStdio): Command {
   const connect = async (cmd: Command): Promise<GrpcClient> => {
     const g = globals(cmd);
     const address = g.socket ?? parseAddress(g.address);
+    const { GrpcClient } = load.grpcClient();
     if (!g.tlsCa && !g.tlsCert && !g.tlsKey) return GrpcClient.connect(address);
     if (!g.tlsCert !== !g.tlsKey) throw new CommanderError(2, 'arbor.usage', 'error: --tls-cert and --tls-key go together');
     const tls: TlsOptions = {};
@@ -156,6 +155,7 @@ export function createArborCli(stdio: CliStdio): Command {
    */
   const pullWithProgress = async (cmd: Command, client: GrpcClient, image: ImageRef) => {
     if (globals(cmd).json) return client.pullImage(image);
+    const { PullProgressView } = load.pullProgress();
     const err = stdio.stderr as NodeJS.WriteStream;
     const view = new PullProgressView(image.uri || "the server's default image", {
       stream: stdio.stderr,
@@ -460,7 +460,7 @@ export function createArborCli(stdio: CliStdio): Command {
     .action(async (handle: string, opts: { path: string; user?: string; fromDir?: string; tar?: string }, cmd: Command) => {
       if (opts.fromDir && opts.tar) throw new CommanderError(2, 'arbor.usage', 'error: use one of --from-dir and --tar');
       const tar: Readable = opts.fromDir
-        ? tarDirectory(opts.fromDir)
+        ? load.tarDirectory().tarDirectory(opts.fromDir)
         : opts.tar
           ? createReadStream(opts.tar)
           : (stdio.stdin as Readable);
@@ -483,7 +483,7 @@ export function createArborCli(stdio: CliStdio): Command {
       if (opts.preservePermissions && !opts.toDir) throw new CommanderError(2, 'arbor.usage', 'error: --preserve-permissions needs --to-dir');
       await withContainer(cmd, handle, async (c) => {
         const tar = await c.streamOut({ path: opts.path, ...(opts.user && { user: opts.user }) });
-        if (opts.toDir) await extractTar(tar, opts.toDir, { preservePermissions: opts.preservePermissions ?? false });
+        if (opts.toDir) await load.extractTar().extractTar(tar, opts.toDir, { preservePermissions: opts.preservePermissions ?? false });
         else if (opts.tar) await pipeline(tar, createWriteStream(opts.tar));
         else await pipeline(tar, stdio.stdout as Writable, { end: false });
       });

@@ -18,6 +18,7 @@ import type {
 } from '@arbor/core';
 import { GardenClient } from '@arbor/proto';
 import type { ContainerInfoEntry, ContainerMetricsEntry, Event as EventMessage, PullImageProgress } from '@arbor/proto';
+import { DEFAULT_ADDRESS } from './default-address';
 import { errorFromDetail, fromGrpcError } from './from-grpc-error';
 import { GrpcContainer } from './grpc-container';
 import type { UnaryMethod, Wire } from './grpc-container';
@@ -31,8 +32,8 @@ import {
   pullProgressFromProto,
 } from '@arbor/proto';
 
-/** DEFAULT_ADDRESS is where arbord listens unless configured otherwise. */
-export const DEFAULT_ADDRESS = 'unix:///run/arbor/arbord.sock';
+// DEFAULT_ADDRESS has a file of its own so that the CLI can show it without loading grpc-js
+export { DEFAULT_ADDRESS };
 
 /** TlsOptions are PEM contents (not paths): ca verifies the server; cert and key identify the client. */
 export interface TlsOptions {

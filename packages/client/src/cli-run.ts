@@ -1,0 +1,14 @@
+// cli-run runs the arbor CLI on this process's arguments and stdio and exits with its code.
+// cli.ts starts it from the bundle (bundle-cli.mjs makes dist/cli-bundle.js of this file).
+import { runArborCli } from './arbor-cli';
+
+runArborCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    // let buffered output reach a pipe before exiting
+    process.stdout.write('', () => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`arbor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
