@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import { sizeThreadPool, startArbord } from '@arbor/server';
+import { benchCli } from './cli';
 import { benchLinux } from './linux';
 import { benchRunc } from './runc';
 import { withRawGrpcServer } from './raw-grpc';
@@ -51,13 +52,14 @@ async function benchFakeOverGrpc(): Promise<void> {
   }
 }
 
-/** BENCH_ONLY is `fake`, `linux` or `runc` to run one section, e.g. while tuning one backend. */
+/** BENCH_ONLY is `fake`, `cli`, `linux` or `runc` to run one section, e.g. while tuning one backend. */
 const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
   // arbord runs in this process: size its thread pool as the arbord binary does
   sizeThreadPool();
   if (!ONLY || ONLY === 'fake') await benchFakeOverGrpc();
+  if (!ONLY || ONLY === 'cli') await benchCli();
   if (!ONLY || ONLY === 'linux') await benchLinux();
   if (!ONLY || ONLY === 'runc') await benchRunc();
 }

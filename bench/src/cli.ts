@@ -1,0 +1,71 @@
+// The `arbor` CLI as a whole process beside `node -e 0`, node's own start, in the same run and
+// in turn, against a fake arbord this section starts: a short command's cost is mostly
+// start-up (issue #15 aims at ping <= 1.3x node -e 0).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startArbord } from '@arbor/server';
+import { BENCH_RUNS, formatMs, percentile, printTable, type Sample } from './stats';
+
+/** ARBOR_CLI is the `arbor` executable as installed: @arbor/client's bin. */
+const ARBOR_CLI = join(dirname(require.resolve('@arbor/client/package.json')), 'dist', 'cli.js');
+
+/** CLI_RUNS bounds the runs (each a node start): BENCH_RUNS, at most 50. */
+const CLI_RUNS = Math.min(BENCH_RUNS, 50);
+
+/** wallMs runs node with args to its exit and returns how long that took; a failure throws. */
+function wallMs(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(Number(process.hrtime.bigint() - start) / 1e6);
+      else reject(new Error(`bench cli: node ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+/** inTurn runs each of commands once per round, CLI_RUNS rounds, so drift hits them alike. */
+async function inTurn(commands: Array<() => Promise<number>>): Promise<Sample[]> {
+  const samples: Sample[] = commands.map(() => []);
+  for (let round = -1; round < CLI_RUNS; round++) {
+    for (const [i, command] of commands.entries()) {
+      const ms = await command();
+      if (round >= 0) samples[i]?.push(ms); // round -1 warms up (and writes the CLI's code cache)
+    }
+  }
+  return samples;
+}
+
+export async function benchCli(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-cli-'));
+  const server = await startArbord({ backend: 'fake', listen: `unix://${dir}/arbord.sock`, stateDir: dir, logLevel: 'error' });
+  const arbor = (...args: string[]): Promise<number> => wallMs([ARBOR_CLI, '--address', server.address, ...args]);
+  let n = 0;
+  try {
+    const [ping, nodeStart, help, cycle] = await inTurn([
+      () => arbor('ping'),
+      () => wallMs(['-e', '0']),
+      () => arbor('--help'),
+      async () => {
+        const handle = `bench-cli-${n++}`;
+        return (await arbor('create', '--handle', handle)) + (await arbor('run', handle, '--', 'true')) + (await arbor('destroy', handle));
+      },
+    ]);
+    const p50 = (s: Sample | undefined): number => percentile(s ?? [], 50);
+    const ofNode = (s: Sample | undefined, calls = 1): string => `${(p50(s) / (calls * p50(nodeStart))).toFixed(2)}x of node -e 0`;
+    printTable(`arbor CLI, whole process (fake arbord, median of ${CLI_RUNS} in turn)`, [
+      { name: 'arbor ping', value: formatMs(p50(ping)), note: ofNode(ping) },
+      { name: 'node -e 0 (same run)', value: formatMs(p50(nodeStart)), note: "node's own start" },
+      { name: 'arbor --help', value: formatMs(p50(help)), note: ofNode(help) },
+      { name: 'create + run `true` + destroy (3 calls)', value: formatMs(p50(cycle)), note: ofNode(cycle, 3) + ' per call' },
+    ]);
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
