@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkRuncVersion, compareVersions, lastLoggedError } from './runc-cli';
+import { RuncCli, checkRuncVersion, compareVersions, lastLoggedError } from './runc-cli';
 
 describe('checkRuncVersion', () => {
   let dir: string;
@@ -52,5 +52,19 @@ describe('lastLoggedError', () => {
     ].join('\n');
     expect(lastLoggedError(log)).toBe('container "x" exists');
     expect(lastLoggedError('')).toBe('');
+  });
+});
+
+describe('RuncCli when its runc is gone after start', () => {
+  it('says so as a failed precondition with the fix, for run and for the other commands', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'arbor-runc-gone-'));
+    try {
+      const runc = new RuncCli(join(dir, 'no-such-runc'), join(dir, 'root'));
+      const expected = { kind: 'failedPrecondition', message: expect.stringMatching(/cannot run .*no-such-runc \(ENOENT\): install runc/) };
+      await expect(runc.run('c', dir, join(dir, 'pid'))).rejects.toMatchObject(expected);
+      await expect(runc.list()).rejects.toMatchObject(expected);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArborError } from '@arbor/core';
+import { ArborError, HostPreconditionError } from '@arbor/core';
 
 /** MIN_RUNC_VERSION: seccomp errnoRet and --log-format json need runc 1.0 or later. */
 export const MIN_RUNC_VERSION = [1, 0, 0] as const;
@@ -35,7 +35,7 @@ export class RuncCli {
     const args = ['--root', this.root, '--log', log, '--log-format', 'json', 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(this.binary, args, { stdio: 'ignore' });
-      child.on('error', reject);
+      child.on('error', (err: NodeJS.ErrnoException) => reject(this.startError(err) ?? err));
       child.on('close', resolve);
     });
     if (code !== 0) throw new RuncError('run', lastLoggedError(await readFile(log, 'utf8').catch(() => '')));
@@ -62,10 +62,16 @@ export class RuncCli {
     return (parsed ?? []).map((c) => c.id);
   }
 
+  /** startError is a runc that cannot be started (gone, or not executable since arbord started) as the host's fault; undefined for anything else. */
+  private startError(err: { code?: string | number | null | undefined }): HostPreconditionError | undefined {
+    if (err.code !== 'ENOENT' && err.code !== 'EACCES') return undefined;
+    return new HostPreconditionError(`runc backend: cannot run ${this.binary} (${err.code}): install runc 1.0 or later, or set runc.binary`, { cause: err });
+  }
+
   private exec(command: string, args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
       execFile(this.binary, ['--root', this.root, ...args], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new RuncError(command, stderr || err.message));
+        if (err) reject(this.startError(err) ?? new RuncError(command, stderr || err.message));
         else resolve(stdout);
       });
     });

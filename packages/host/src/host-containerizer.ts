@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -15,6 +14,7 @@ import {
   validateProcessId,
 } from '@arbor/core';
 import type {
+  CallContext,
   Containerizer,
   ContainerizerInfo,
   ContainerizerMetrics,
@@ -27,7 +27,7 @@ import type {
   StreamInSpec,
   StreamOutSpec,
 } from '@arbor/core';
-import { storageName } from '@arbor/depot';
+import { storageName, writeFileAtomically } from '@arbor/depot';
 import { ProcessChannel } from './process-channel';
 import { HELPER_EXIT, HelperError, HelperRunner } from './run-helper';
 import { encodeProcessSpec, writeProcessSpec } from './process-spec-file';
@@ -147,7 +147,7 @@ export class HostContainerizer implements Containerizer {
     return join(this.dir(handle), 'processes', storageName(id));
   }
 
-  async create(desired: DesiredContainer): Promise<CreatedContainer> {
+  async create(desired: DesiredContainer, ctx?: CallContext): Promise<CreatedContainer> {
     const { handle } = desired;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'this backend needs a root filesystem on disk');
     await mkdir(join(this.dir(handle), 'processes'), { recursive: true, mode: 0o700 });
@@ -161,7 +161,7 @@ export class HostContainerizer implements Containerizer {
       privileged: desired.privileged,
     };
     await this.saveState(handle, state);
-    this.logger.debug('container-created', { handle, initPid });
+    (ctx?.logger ?? this.logger).debug('container-created', { handle, initPid });
     return { netnsPath: `/proc/${initPid}/ns/net` };
   }
 
@@ -176,7 +176,7 @@ export class HostContainerizer implements Containerizer {
     await this.options.cgroups.release().catch((err: unknown) => this.logger.error('cgroup-release-failed', { error: String(err) }));
   }
 
-  async destroy(handle: string): Promise<void> {
+  async destroy(handle: string, ctx?: CallContext): Promise<void> {
     const state = await this.loadState(handle).catch(() => undefined);
     for (const [key, channel] of this.channels) {
       if (key.startsWith(`${handle}/`)) {
@@ -194,6 +194,7 @@ export class HostContainerizer implements Containerizer {
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     await rm(join(this.dir(handle), 'container.json'), { force: true });
     this.states.delete(handle);
+    (ctx?.logger ?? this.logger).debug('container-removed', { handle, initPid: state?.initPid });
   }
 
   async stop(handle: string, kill: boolean): Promise<void> {
@@ -401,7 +402,7 @@ export class HostContainerizer implements Containerizer {
 
   /** saveState replaces container.json whole but does not sync it: it describes processes, which a host crash ends anyway (the depot's synced record still names the container). */
   private async saveState(handle: string, state: InitContainerState): Promise<void> {
-    await replaceFile(join(this.dir(handle), 'container.json'), `${JSON.stringify(state)}\n`);
+    await writeFileAtomically(join(this.dir(handle), 'container.json'), `${JSON.stringify(state)}\n`, 0o600, { sync: false });
     this.states.set(handle, state);
   }
 
@@ -458,11 +459,4 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** replaceFile writes a temp file beside path and renames it over path: readers see all of it or nothing. Not synced. */
-async function replaceFile(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
 }
