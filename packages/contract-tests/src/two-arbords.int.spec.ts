@@ -12,8 +12,7 @@ import type { Container } from '@arbor/core';
 import { NetworkNames, prefixForTag } from '@arbor/network';
 import { startProcess, sh } from './helpers/run-process';
 import { freeTestNetwork, networkArgs, type TestNetwork } from './helpers/test-network';
-import { eventually } from './helpers/timing';
-import { describeIf } from '@arbor/testkit';
+import { describeIf, eventually } from '@arbor/testkit';
 import { startRealArbord, type RealArbord } from './hostile/real-arbord';
 
 const run = promisify(execFile);

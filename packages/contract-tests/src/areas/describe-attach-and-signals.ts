@@ -1,9 +1,10 @@
 import { PassThrough } from 'node:stream';
 import { ProcessNotFoundError, InvalidArgumentError } from '@arbor/core';
+import { sleep } from '@arbor/testkit';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
 import { attachProcess, finish, runToEnd, sh, startProcess } from '../helpers/run-process';
-import { settlesWithin, sleep } from '../helpers/timing';
+import { settlesWithin } from '../helpers/timing';
 import { waitForOutput } from '../helpers/wait-for-output';
 
 export function describeAttachAndSignals(ctx: ContractContext): void {

@@ -1,7 +1,7 @@
 import type { BackendCapabilities } from '../contract-setup';
 import type { ContractContext } from '../contract-context';
 import { runToEnd, sh } from '../helpers/run-process';
-import { eventually } from '../helpers/timing';
+import { eventually } from '@arbor/testkit';
 
 const MiB = 1024 * 1024;
 

@@ -5,7 +5,7 @@ import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
 import { finish, sh, startProcess } from '../helpers/run-process';
 import { packTar } from '../helpers/tar';
-import { eventually, sleep } from '../helpers/timing';
+import { eventually, sleep } from '@arbor/testkit';
 
 // Listing does not touch a container, so polling the list watches the reaper without pausing it.
 async function listed(client: Client, handle: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { ContainerNotFoundError } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { runToEnd, startProcess } from '../helpers/run-process';
-import { eventually, sleep } from '../helpers/timing';
+import { eventually, sleep } from '@arbor/testkit';
 
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import type { BackendCapabilities } from '../contract-setup';
 import type { ContractContext } from '../contract-context';
 import { finish, runToEnd, sh, startProcess } from '../helpers/run-process';
-import { eventually } from '../helpers/timing';
+import { eventually } from '@arbor/testkit';
 
 function readFromPort(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@ import { ROOT_PATH, USER_PATH, ExecutableNotFoundError, InvalidArgumentError, Pr
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
 import { finish, runToEnd, sh, startProcess } from '../helpers/run-process';
-import { eventually } from '../helpers/timing';
+import { eventually } from '@arbor/testkit';
 
 function envMap(stdout: string): Map<string, string> {
   const map = new Map<string, string>();

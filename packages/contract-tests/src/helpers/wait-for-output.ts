@@ -1,4 +1,4 @@
-import { sleep } from './timing';
+import { sleep } from '@arbor/testkit';
 
 /** waitForOutput resolves once the collector holds exactly text, like a user watching for "ready". */
 export async function waitForOutput(collector: { text(): string }, text: string, timeoutMs = 3000): Promise<void> {
