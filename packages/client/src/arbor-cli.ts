@@ -1,6 +1,6 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+// fs.promises and stream.promises load their modules when first read: most commands never do
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { promises as streams } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { arborVersion, toWireError } from '@arbor/core';
@@ -90,9 +90,9 @@ export function createArborCli(stdio: CliStdio): Command {
     if (!g.tlsCa && !g.tlsCert && !g.tlsKey) return GrpcClient.connect(address);
     if (!g.tlsCert !== !g.tlsKey) throw new CommanderError(2, 'arbor.usage', 'error: --tls-cert and --tls-key go together');
     const tls: TlsOptions = {};
-    if (g.tlsCa) tls.ca = await readFile(g.tlsCa);
-    if (g.tlsCert) tls.cert = await readFile(g.tlsCert);
-    if (g.tlsKey) tls.key = await readFile(g.tlsKey);
+    if (g.tlsCa) tls.ca = await fs.readFile(g.tlsCa);
+    if (g.tlsCert) tls.cert = await fs.readFile(g.tlsCert);
+    if (g.tlsKey) tls.key = await fs.readFile(g.tlsKey);
     return GrpcClient.connect({ address, tls });
   };
   /** withClient runs fn with a client that is closed afterwards. */
@@ -484,8 +484,8 @@ export function createArborCli(stdio: CliStdio): Command {
       await withContainer(cmd, handle, async (c) => {
         const tar = await c.streamOut({ path: opts.path, ...(opts.user && { user: opts.user }) });
         if (opts.toDir) await load.extractTar().extractTar(tar, opts.toDir, { preservePermissions: opts.preservePermissions ?? false });
-        else if (opts.tar) await pipeline(tar, createWriteStream(opts.tar));
-        else await pipeline(tar, stdio.stdout as Writable, { end: false });
+        else if (opts.tar) await streams.pipeline(tar, createWriteStream(opts.tar));
+        else await streams.pipeline(tar, stdio.stdout as Writable, { end: false });
       });
     });
 

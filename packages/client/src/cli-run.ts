@@ -2,7 +2,16 @@
 // cli.ts starts it from the bundle (bundle-cli.mjs makes dist/cli-bundle.js of this file).
 import { runArborCli } from './arbor-cli';
 
-runArborCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+// getters: process.stdin sets up a stream (a tty, pipe or file reader) the first time it is read
+const stdio = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
+
+runArborCli(process.argv.slice(2), stdio).then(
   (code) => {
     // let buffered output reach a pipe before exiting
     process.stdout.write('', () => process.exit(code));
