@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describeIf, itIf, missingNeeds } from './describe-if';
+import { useTempDir } from './temp-dir';
 
 describe('missingNeeds', () => {
   it('names each need the host lacks, and nothing for needs left out', () => {
@@ -8,15 +12,34 @@ describe('missingNeeds', () => {
     expect(missingNeeds({ root: true })).toEqual(process.getuid?.() === 0 ? [] : ['root']);
   });
 
-  it('looks for the Docker socket DOCKER_HOST names', () => {
+  describe('docker', () => {
+    const dir = useTempDir('arbor-testkit-docker-');
     const before = process.env.DOCKER_HOST;
-    process.env.DOCKER_HOST = 'unix:///arbor-no-such-dir/docker.sock';
-    try {
-      expect(missingNeeds({ docker: true })).toEqual(['a Docker engine at /arbor-no-such-dir/docker.sock']);
-    } finally {
+    afterEach(() => {
       if (before === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = before;
-    }
+    });
+
+    it('dials the socket DOCKER_HOST names: an engine that accepts counts', async () => {
+      const socket = join(dir(), 'docker.sock');
+      const server = createServer((conn) => conn.end());
+      await new Promise<void>((resolve) => server.listen(socket, resolve));
+      try {
+        process.env.DOCKER_HOST = `unix://${socket}`;
+        expect(missingNeeds({ docker: true })).toEqual([]);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+    it('does not count a missing socket, nor a socket file no engine listens on', async () => {
+      process.env.DOCKER_HOST = `unix://${join(dir(), 'missing.sock')}`;
+      expect(missingNeeds({ docker: true })).toEqual([`a Docker engine on ${join(dir(), 'missing.sock')}`]);
+      const stale = join(dir(), 'stale.sock');
+      await writeFile(stale, '');
+      process.env.DOCKER_HOST = `unix://${stale}`;
+      expect(missingNeeds({ docker: true })).toEqual([`a Docker engine on ${stale}`]);
+    });
   });
 });
 

@@ -10,7 +10,7 @@ export interface HostNeeds {
   root?: boolean;
   /** runc: a runc binary on PATH that answers --version. */
   runc?: boolean;
-  /** docker: a Docker engine socket, DOCKER_HOST's unix:// path or /var/run/docker.sock. */
+  /** docker: a Docker engine that answers on its socket, DOCKER_HOST's unix:// path or /var/run/docker.sock. */
   docker?: boolean;
   /** cgroupV2: the unified hierarchy at /sys/fs/cgroup (cgroup.controllers exists). */
   cgroupV2?: boolean;
@@ -49,9 +49,22 @@ export function dockerSocket(): string {
   return host.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock';
 }
 
-/** hasDocker says whether a Docker engine socket exists (it is not dialled). */
+const dockerAnswers = new Map<string, boolean>();
+
+/**
+ * hasDocker says whether a Docker engine accepts a connection on dockerSocket(): a socket file
+ * left behind by a dockerd that has stopped does not count. It is dialled once per process, from
+ * a child node, because describe blocks are declared synchronously; the answer is kept per socket.
+ */
 export function hasDocker(): boolean {
-  return existsSync(dockerSocket());
+  const dial = "require('node:net').connect(process.argv[1]).on('connect', () => process.exit(0)).on('error', () => process.exit(1))";
+  const socket = dockerSocket();
+  let answers = dockerAnswers.get(socket);
+  if (answers === undefined) {
+    answers = existsSync(socket) && spawnSync(process.execPath, ['-e', dial, socket], { stdio: 'ignore', timeout: 5000 }).status === 0;
+    dockerAnswers.set(socket, answers);
+  }
+  return answers;
 }
 
 /** missingNeeds names what of needs this host lacks, like ['root', 'runc']; [] when it has them all. */
@@ -59,7 +72,7 @@ export function missingNeeds(needs: HostNeeds): string[] {
   const missing: string[] = [];
   if (needs.root && !isRoot()) missing.push('root');
   if (needs.runc && !hasRunc()) missing.push('runc');
-  if (needs.docker && !hasDocker()) missing.push(`a Docker engine at ${dockerSocket()}`);
+  if (needs.docker && !hasDocker()) missing.push(`a Docker engine on ${dockerSocket()}`);
   if (needs.cgroupV2 && !existsSync('/sys/fs/cgroup/cgroup.controllers')) missing.push('cgroup v2');
   for (const name of needs.commands ?? []) if (!hasCommand(name)) missing.push(name);
   return missing;
