@@ -21,18 +21,23 @@ ARBOR_TEST_RESULTS_DIR=$(mktemp -d /tmp/arbor-test-results.XXXXXX)
 
 summarize() { node scripts/summarize-tests.js "$ARBOR_TEST_RESULTS_DIR"; }
 
-# fail_fast names the check that failed, then still ends with the summary line (of the unit
-# tier, if it ran).
+# fail_fast names the check that failed and still ends with the summary line; a check that is
+# not a test tier (typecheck, lint, format) counts there as one failure.
 fail_fast() {
   echo "test.sh: $1 failed; the integration tier did not run"
+  [ "${2:-}" = tests ] || printf '{"package":"check: %s","tier":"","passed":0,"failed":1,"skipped":0,"suitesFailed":0}' "${1%% (*}" >"$ARBOR_TEST_RESULTS_DIR/_failed-check.json"
   summarize || true
   exit 1
 }
 
 pnpm turbo run typecheck --output-logs=errors-only || fail_fast 'typecheck (pnpm typecheck)'
+# the format check runs beside lint (each takes one core for ~15 s); its output shows if it fails
+format_log="$ARBOR_TEST_RESULTS_DIR/format-check.log"
+pnpm format:check >"$format_log" 2>&1 &
+format_check=$!
 pnpm lint || fail_fast 'lint (pnpm lint)'
-pnpm format:check || fail_fast 'format check (pnpm format:check; pnpm format fixes it)'
-pnpm turbo run test:unit --continue --concurrency=1 || fail_fast 'the unit tier (pnpm test:unit)'
+wait "$format_check" || { cat "$format_log"; fail_fast 'format check (pnpm format:check; pnpm format fixes it)'; }
+pnpm turbo run test:unit --continue --concurrency=1 || fail_fast 'the unit tier (pnpm test:unit)' tests
 
 status=0
 pnpm turbo run test:integration --continue --concurrency=1 || status=$?
