@@ -1,66 +1,41 @@
 // kill -9 of a real arbord process, for each real backend: processes keep running, and a new
 // arbord over the same state dir gives their remaining output and exit status on Attach
 // (root only; runc only where the runc binary is installed).
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { GrpcClient } from '@arbor/client';
+import type { GrpcClient } from '@arbor/client';
 import { describeIf, HOST_BACKENDS } from '@arbor/testkit';
 import { OutputCollector } from './helpers/output-collector';
-import { freeTestNetwork, networkArgs, type TestNetwork } from './helpers/test-network';
+import { freeTestNetwork, type TestNetwork } from './helpers/test-network';
+import { startRealArbord, type RealArbord } from './hostile/real-arbord';
 
-const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
 describeIf({ root: true }).each(HOST_BACKENDS)('kill -9 of arbord (%s backend)', (backend) => {
   jest.setTimeout(60_000);
-  let dir: string;
-  let arbord: ChildProcess | undefined;
-  // network is this test's tag and pools, kept across kill and restart: the restarted arbord finds its own links
+  // dir and network are this test's, kept across kill and restart: the restarted arbord finds its state and its own links
+  let dir: string | undefined;
   let network: TestNetwork;
-  const socket = () => join(dir, 'arbord.sock');
+  let arbord: RealArbord | undefined;
 
-  /** startArbord runs the real arbord binary and waits until it answers a Ping. */
+  /** startArbord runs the real arbord binary over this test's dir and network and returns its client once it answers a Ping. */
   async function startArbord(): Promise<GrpcClient> {
-    if (!existsSync(ARBORD)) throw new Error(`${ARBORD} is missing: build @arbor/server first`);
-    arbord = spawn(process.execPath, [ARBORD, '--backend', backend, '--listen', `unix://${socket()}`, '--state-dir', join(dir, 'state'), '--log-level', 'error', ...networkArgs(network)], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        const client = await GrpcClient.connect(`unix://${socket()}`);
-        await client.ping();
-        return client;
-      } catch (err) {
-        if (Date.now() > deadline || arbord.exitCode !== null) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    arbord = await startRealArbord(backend, [], { network, ...(dir === undefined ? {} : { dir }) });
+    dir = arbord.dir;
+    return arbord.client;
   }
 
   async function killArbord(): Promise<void> {
-    const child = arbord;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await arbord?.kill();
   }
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), `arbor-kill-${backend}-`));
+    dir = undefined;
+    arbord = undefined;
     network = await freeTestNetwork();
   });
   afterEach(async () => {
+    // a fresh arbord over the same dir destroys what the test left, then stops and removes dir
     await killArbord();
-    const client = await startArbord();
-    for (const c of await client.containers()) await client.destroy(c.handle);
-    client.close();
-    arbord?.kill('SIGTERM');
-    await new Promise((r) => arbord?.once('exit', r));
-    await rm(dir, { recursive: true, force: true });
+    await startArbord();
+    await arbord?.stop();
   });
 
   it('keeps a process running: Attach after the restart gets its remaining output and exit status', async () => {

@@ -14,6 +14,8 @@ export interface ArbordProcess {
   alive(): boolean;
   /** terminate ends arbord with TERM, as systemd stops it (KILL after 10 s), and resolves once it has exited. */
   terminate(): Promise<void>;
+  /** kill ends arbord with KILL, as a crash would, and resolves once it has exited. */
+  kill(): Promise<void>;
 }
 
 export interface StartArbordOptions<T> {
@@ -54,16 +56,21 @@ export async function startArbordProcess<T>(options: StartArbordOptions<T>): Pro
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
   const arbord: ArbordProcess = {
     pid: child.pid ?? 0,
     alive: () => !exited,
     terminate: async () => {
       if (exited) return;
-      const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await gone;
       clearTimeout(timer);
+    },
+    kill: async () => {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await gone;
     },
   };
   return { arbord, ready };

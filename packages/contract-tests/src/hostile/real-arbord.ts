@@ -24,6 +24,8 @@ export interface RealArbord {
   network: TestNetwork;
   /** terminate ends arbord with TERM, as systemd stops it, and keeps dir: containers stay for the next start over it. */
   terminate(): Promise<void>;
+  /** kill ends arbord with KILL, as a crash would, and keeps dir, like terminate. */
+  kill(): Promise<void>;
   /** stop destroys every container left, ends arbord with TERM and removes dir. */
   stop(): Promise<void>;
 }
@@ -69,6 +71,10 @@ export async function startRealArbord(backend: string, extraArgs: string[] = [],
     ping: () => client.ping(),
     terminate: async () => {
       await arbord.terminate();
+      client.close();
+    },
+    kill: async () => {
+      await arbord.kill();
       client.close();
     },
     stop: async () => {
