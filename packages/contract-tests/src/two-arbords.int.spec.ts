@@ -6,17 +6,16 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Container } from '@arbor/core';
 import { NetworkNames, prefixForTag } from '@arbor/network';
 import { startProcess, sh } from './helpers/run-process';
 import { freeTestNetwork, networkArgs, type TestNetwork } from './helpers/test-network';
-import { describeIf, eventually } from '@arbor/testkit';
+import { ARBORD_MAIN, describeIf, eventually } from '@arbor/testkit';
 import { startRealArbord, type RealArbord } from './hostile/real-arbord';
 
 const run = promisify(execFile);
-const ARBORD = resolve(__dirname, '..', '..', 'server', 'dist', 'main.js');
 
 function readFromPort(port: number): Promise<string> {
   return new Promise((done, fail) => {
@@ -35,7 +34,7 @@ async function refusedStart(network: TestNetwork): Promise<{ code: number | null
   try {
     const child = spawn(
       process.execPath,
-      [ARBORD, '--backend', 'linux', '--listen', `unix://${join(dir, 'arbord.sock')}`, '--state-dir', join(dir, 'state'), ...networkArgs(network)],
+      [ARBORD_MAIN, '--backend', 'linux', '--listen', `unix://${join(dir, 'arbord.sock')}`, '--state-dir', join(dir, 'state'), ...networkArgs(network)],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -28,16 +28,18 @@ export interface StartArbordOptions<T> {
   ready: () => Promise<T>;
   /** readyTimeoutMs bounds the wait for ready; 20 s by default. */
   readyTimeoutMs?: number;
+  /** stdio is arbord's, by default ['ignore', 'ignore', 'inherit']: stdout dropped, stderr shown; longer to hand arbord more fds. */
+  stdio?: StdioOptions;
 }
 
 /**
- * startArbordProcess runs ARBORD_MAIN with args (stderr shown, stdout dropped) and retries
+ * startArbordProcess runs ARBORD_MAIN with args (by default stderr shown, stdout dropped) and retries
  * ready every 100 ms until it resolves; if arbord exits first or the time runs out, arbord
  * is killed and ready's last failure is thrown.
  */
 export async function startArbordProcess<T>(options: StartArbordOptions<T>): Promise<{ arbord: ArbordProcess; ready: T }> {
   if (!existsSync(ARBORD_MAIN)) throw new Error(`${ARBORD_MAIN} is missing: build @arbor/server first`);
-  const child: ChildProcess = spawn(process.execPath, [ARBORD_MAIN, ...options.args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [ARBORD_MAIN, ...options.args], { stdio: options.stdio ?? ['ignore', 'ignore', 'inherit'] });
   let exited = false;
   child.once('exit', () => {
     exited = true;

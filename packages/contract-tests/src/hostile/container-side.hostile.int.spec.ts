@@ -2,18 +2,10 @@
 // backend (hostile-input issue, items 6 and 8): an fd arbord inherited never reaches a
 // container process, and an /etc/passwd that is a FIFO or a symlink to /dev/zero makes a run
 // or a stream out as a named user fail at once, not hang, while arbord keeps serving.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { GrpcClient } from '@arbor/client';
 import type { Container } from '@arbor/core';
-import { runToEnd, sh } from '../helpers/run-process';
 import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
+import { runToEnd, sh } from '../helpers/run-process';
 import { startRealArbord, type RealArbord } from './real-arbord';
-
-const ARBORD = resolve(__dirname, '..', '..', '..', 'server', 'dist', 'main.js');
 
 /** LEAKED_FD is the fd number arbord inherits from its parent without having opened it. */
 const LEAKED_FD = 9;
@@ -22,39 +14,11 @@ const LEAKED_FD = 9;
  * startLeakyArbord starts arbord as startRealArbord does, but with the write end of a pipe on
  * LEAKED_FD, as a careless parent (a shell, a supervisor) would hand it down.
  */
-async function startLeakyArbord(backend: string): Promise<{ client: GrpcClient; stop: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `arbor-hostile-fd-${backend}-`));
-  const socket = join(dir, 'arbord.sock');
+function startLeakyArbord(backend: string): Promise<RealArbord> {
   const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'ignore', 'inherit'];
   while (stdio.length < LEAKED_FD) stdio.push('ignore');
   stdio.push('pipe');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [ARBORD, '--backend', backend, '--listen', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--log-level', 'error'],
-    { stdio },
-  );
-  const exited = new Promise((r) => child.once('exit', r));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const client = await GrpcClient.connect(`unix://${socket}`);
-      await client.ping();
-      const stop = async () => {
-        await Promise.allSettled((await client.containers().catch(() => [])).map((c) => client.destroy(c.handle)));
-        client.close();
-        child.kill('SIGTERM');
-        await exited;
-        await rm(dir, { recursive: true, force: true });
-      };
-      return { client, stop };
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL');
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  return startRealArbord(backend, [], { stdio });
 }
 
 /** within rejects when promise has not settled after ms: what "fails at once, not hangs" means here. */

@@ -1,3 +1,4 @@
+import type { StdioOptions } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,8 @@ export interface RealArbordOptions {
   network?: TestNetwork;
   /** dir is the dir of an arbord that ran before (RealArbord.dir): its socket and state dir are reused. */
   dir?: string;
+  /** stdio is arbord's (see startArbordProcess), like one with a pipe on fd 9 that a careless parent leaks to it. */
+  stdio?: StdioOptions;
 }
 
 /**
@@ -50,6 +53,7 @@ export async function startRealArbord(backend: string, extraArgs: string[] = [],
   const stateDir = join(dir, 'state');
   const { arbord, ready: client } = await startArbordProcess({
     args: ['--backend', backend, '--listen', `unix://${socket}`, '--state-dir', stateDir, '--log-level', 'error', ...networkArgs(network), ...extraArgs],
+    ...(options.stdio === undefined ? {} : { stdio: options.stdio }),
     ready: async () => {
       const client = await GrpcClient.connect(`unix://${socket}`);
       try {
