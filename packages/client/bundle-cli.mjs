@@ -9,11 +9,23 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** arborSources resolves @arbor/<package> to that package's TypeScript source, for tree-shaking. */
+const packagesDir = join(here, '..');
+
+/**
+ * arborSources resolves @arbor/<package> to that package's TypeScript source, and marks every
+ * module of packages/<p>/src free of side effects: the CLI loads the client lazily, so esbuild
+ * wraps @arbor/core in an initializer that would otherwise run all of core's index at start
+ * (the Gardener, inversify, reflect-metadata) for the few errors and helpers the CLI uses.
+ */
 const arborSources = {
   name: 'arbor-sources',
   setup(b) {
-    b.onResolve({ filter: /^@arbor\/[a-z-]+$/ }, (args) => ({ path: join(here, '..', args.path.slice('@arbor/'.length), 'src', 'index.ts') }));
+    b.onResolve({ filter: /^@arbor\/[a-z-]+$/ }, (args) => ({ path: join(packagesDir, args.path.slice('@arbor/'.length), 'src', 'index.ts'), sideEffects: false }));
+    b.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === 'arbor-sources' || !args.importer.startsWith(packagesDir) || args.importer.includes('node_modules')) return undefined;
+      const resolved = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'arbor-sources' });
+      return resolved.errors.length > 0 ? { errors: resolved.errors } : { path: resolved.path, sideEffects: false };
+    });
   },
 };
 

@@ -13,15 +13,24 @@ import { Script } from 'node:vm';
 const BUNDLE = join(__dirname, 'cli-bundle.js');
 
 /**
- * cacheFileOf is where the code cache of bundle is kept, like
- * ~/.cache/arbor/cli-v20.20.2-x64-1047417-1764766800000.v8: one file per node and per
- * build of the bundle; undefined with neither XDG_CACHE_HOME nor HOME.
+ * CacheFiles are where the code cache of the bundle is kept, per node and per build of the
+ * bundle, like ~/.cache/arbor/cli-v20.20.2-x64-797847-1764766800000.v8 (local: written by
+ * a command that did not talk to arbord, like --help) and ...-client.v8 (written by one that
+ * did, so it holds grpc-js's functions too). A code cache holds the functions its run
+ * compiled: one made by --help would leave every later ping compiling grpc-js.
  */
-function cacheFileOf(bundle: Stats): string | undefined {
+interface CacheFiles {
+  local: string;
+  client: string;
+}
+
+/** cacheFilesOf is undefined with neither XDG_CACHE_HOME nor HOME. */
+function cacheFilesOf(bundle: Stats): CacheFiles | undefined {
   const home = process.env['HOME'];
   const base = process.env['XDG_CACHE_HOME'] || (home ? join(home, '.cache') : undefined);
   if (!base) return undefined;
-  return join(base, 'arbor', `cli-${process.version}-${process.arch}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
+  const prefix = join(base, 'arbor', `cli-${process.version}-${process.arch}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}`);
+  return { local: `${prefix}.v8`, client: `${prefix}-client.v8` };
 }
 
 function readCache(file: string): Buffer | undefined {
@@ -49,15 +58,20 @@ if (!bundle) {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('./cli-run');
 } else {
-  const cacheFile = cacheFileOf(bundle);
-  const cachedData = cacheFile ? readCache(cacheFile) : undefined;
+  const files = cacheFilesOf(bundle);
+  const clientCache = files && readCache(files.client);
+  const cachedData = clientCache ?? (files && readCache(files.local));
   const script = new Script(wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, ...(cachedData && { cachedData }) });
-  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
+  const bundleModule: { exports: { usedGrpcClient?: () => boolean } } = { exports: {} };
+  if (files) {
     // written at exit, so that it holds every function this command compiled, not only the
     // top level: the next start of a similar command compiles next to nothing
-    process.once('exit', () => saveCache(cacheFile, script.createCachedData()));
+    process.once('exit', () => {
+      const usedClient = bundleModule.exports.usedGrpcClient?.() === true;
+      const stale = !cachedData || script.cachedDataRejected === true;
+      if (stale || (usedClient && !clientCache)) saveCache(usedClient ? files.client : files.local, script.createCachedData());
+    });
   }
-  const bundleModule = { exports: {} };
   const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
   run.call(bundleModule.exports, bundleModule.exports, createRequire(BUNDLE), bundleModule, BUNDLE, __dirname);
 }
