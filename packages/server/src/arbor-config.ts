@@ -73,6 +73,8 @@ export interface ArborConfig {
   imageMaxUnpackedBytes: number;
   /** runc is the runc backend's section (@arbor/backend-runc's RuncConfig). */
   runc: RuncSection;
+  /** userns is the pool of host ids unprivileged containers are mapped onto (@arbor/host's UsernsConfig). */
+  userns: UsernsSection;
   /**
    * gardenListen serves Garden's HTTP protocol (for Garden's Go client, Concourse, Diego) beside
    * gRPC, like 'unix:///run/arbor/garden.sock' (mode 0600) or 'tcp://127.0.0.1:7777' (under the
@@ -95,10 +97,31 @@ export interface RuncSection {
 }
 
 /**
+ * UsernsSection is `userns: { enabled, base, size, perContainer }` in YAML: with enabled, each
+ * unprivileged container runs in a user namespace whose ids 0..perContainer-1 are host ids
+ * of a range of its own, taken from base..base+size-1.
+ */
+export interface UsernsSection {
+  /** enabled gives unprivileged containers a user namespace (linux backend); false keeps host root in every container. */
+  enabled: boolean;
+  /** base is the first host id of the pool, like 1000000000: above Debian's /etc/subuid ranges (100000 to 600100000). */
+  base: number;
+  /** size is how many host ids the pool holds, like 1000000000 (base + size - 1 at most 4294967294). */
+  size: number;
+  /** perContainer is how many ids each container gets, like 65536 (0 to 65535, nobody included). */
+  perContainer: number;
+}
+
+/**
  * ArborConfigInput is a config with any field left out; left-out fields take the defaults.
  * runcBinary is the older name of runc.binary, still read; where an input gives both, runc.binary wins.
  */
-export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls' | 'runc'>> & { tls?: Partial<TlsConfig>; runc?: Partial<RuncSection>; runcBinary?: string };
+export type ArborConfigInput = Partial<Omit<ArborConfig, 'tls' | 'runc' | 'userns'>> & {
+  tls?: Partial<TlsConfig>;
+  runc?: Partial<RuncSection>;
+  userns?: Partial<UsernsSection>;
+  runcBinary?: string;
+};
 
 export const DEFAULT_CONFIG: ArborConfig = {
   backend: 'linux',
@@ -123,6 +146,9 @@ export const DEFAULT_CONFIG: ArborConfig = {
   // 64 GiB, @arbor/images' DEFAULT_MAX_UNPACKED_BYTES: beyond real images, short of a full disk
   imageMaxUnpackedBytes: 64 * 1024 ** 3,
   runc: { binary: 'runc' },
+  // 1e9 ids from 1e9: above the ranges Debian's useradd gives users in /etc/subuid and
+  // /etc/subgid (SUB_UID_MIN 100000 to SUB_UID_MAX 600100000), room for 15258 containers
+  userns: { enabled: false, base: 1_000_000_000, size: 1_000_000_000, perContainer: 65536 },
   gardenListen: '',
   metricsListen: '',
   logLevel: 'info',
@@ -141,13 +167,14 @@ export class ConfigError extends Error {
 
 /** mergeConfig lays inputs over the defaults in order, later ones winning field by field. */
 export function mergeConfig(...inputs: ArborConfigInput[]): ArborConfig {
-  const merged: ArborConfig = { ...DEFAULT_CONFIG, tls: { ...DEFAULT_CONFIG.tls }, runc: { ...DEFAULT_CONFIG.runc } };
+  const merged: ArborConfig = { ...DEFAULT_CONFIG, tls: { ...DEFAULT_CONFIG.tls }, runc: { ...DEFAULT_CONFIG.runc }, userns: { ...DEFAULT_CONFIG.userns } };
   for (const input of inputs) {
-    const { tls, runc, runcBinary, ...rest } = input;
+    const { tls, runc, userns, runcBinary, ...rest } = input;
     Object.assign(merged, dropUndefined(rest));
     if (tls) Object.assign(merged.tls, dropUndefined(tls));
     if (runcBinary !== undefined) merged.runc.binary = runcBinary;
     if (runc) Object.assign(merged.runc, dropUndefined(runc));
+    if (userns) Object.assign(merged.userns, dropUndefined(userns));
   }
   return merged;
 }
@@ -234,6 +261,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
   if (!Number.isSafeInteger(config.imageMaxUnpackedBytes) || config.imageMaxUnpackedBytes < 1) {
     throw new ConfigError('imageMaxUnpackedBytes', `${String(config.imageMaxUnpackedBytes)} must be a size of 1 byte or more, like 64G`);
   }
+  validateUserns(config.userns);
   if (!config.stateDir.startsWith('/')) {
     throw new ConfigError('stateDir', `'${config.stateDir}' must be an absolute path, like /var/lib/arbor`);
   }
@@ -285,6 +313,27 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
         'Set tls.ca (--tls-ca) to the CA that signs your clients\' certificates, ' +
         'or set tls.insecureAnonymousClients (--tls-insecure-anonymous-clients) to let anyone who reaches the port in',
     );
+  }
+}
+
+/** MAX_HOST_ID is the largest id a user namespace may map to: 4294967295 is (uid_t)-1, never an id. */
+const MAX_HOST_ID = 4_294_967_294;
+
+/** validateUserns checks the id pool: whole numbers, above host root, room for one container, within the 32-bit ids. @throws ConfigError */
+function validateUserns(userns: UsernsSection): void {
+  for (const field of ['base', 'size', 'perContainer'] as const) {
+    if (!Number.isSafeInteger(userns[field]) || userns[field] < 1) {
+      throw new ConfigError(`userns.${field}`, `${String(userns[field])} must be a whole number, 1 or more`);
+    }
+  }
+  if (userns.perContainer < 65536) {
+    throw new ConfigError('userns.perContainer', `${userns.perContainer} must be 65536 or more: images use ids up to 65534 (nobody)`);
+  }
+  if (userns.size < userns.perContainer) {
+    throw new ConfigError('userns.size', `${userns.size} ids hold no container of userns.perContainer ${userns.perContainer} ids`);
+  }
+  if (userns.base + userns.size - 1 > MAX_HOST_ID) {
+    throw new ConfigError('userns.size', `${userns.size} ids from ${userns.base} end past ${MAX_HOST_ID}, the largest host id`);
   }
 }
 

@@ -2,7 +2,7 @@
 export { startArbord, GARDEN_SERVICE_NAME } from './start-arbord';
 export type { RunningArbord, StartOptions } from './start-arbord';
 export { ConfigError, DEFAULT_CONFIG, LOG_LEVELS, mergeConfig, parseListen, validateConfig } from './arbor-config';
-export type { ArborConfig, ArborConfigInput, Listener, LogLevel, RuncSection, TlsConfig } from './arbor-config';
+export type { ArborConfig, ArborConfigInput, Listener, LogLevel, RuncSection, TlsConfig, UsernsSection } from './arbor-config';
 export { CONFIG_FIELDS, DEFAULT_CONFIG_PATH, configFromEnv, configFromFlags, configFromYaml, loadConfig } from './load-config';
 export type { ConfigField, ConfigSources } from './load-config';
 export { backends } from './backends';

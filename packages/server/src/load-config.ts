@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, mergeConfig } from './arbor-config';
-import type { ArborConfig, ArborConfigInput, RuncSection, TlsConfig } from './arbor-config';
+import type { ArborConfig, ArborConfigInput, RuncSection, TlsConfig, UsernsSection } from './arbor-config';
 import { parseDuration } from './parse-duration';
 import { parseSize } from './parse-size';
 
@@ -72,6 +72,22 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     description: 'most bytes one image pull may unpack: bytes or a size like 64G',
   },
   { path: 'runc.binary', env: 'ARBOR_RUNC_BINARY', flag: 'runc-binary', kind: 'string', description: 'runc of the runc backend (path or name in PATH)' },
+  {
+    path: 'userns.enabled',
+    env: 'ARBOR_USERNS_ENABLED',
+    flag: 'userns-enabled',
+    kind: 'bool',
+    description: 'run unprivileged containers in a user namespace of their own ids (linux backend)',
+  },
+  { path: 'userns.base', env: 'ARBOR_USERNS_BASE', flag: 'userns-base', kind: 'count', description: 'first host id of the user-namespace pool' },
+  { path: 'userns.size', env: 'ARBOR_USERNS_SIZE', flag: 'userns-size', kind: 'count', description: 'host ids in the user-namespace pool' },
+  {
+    path: 'userns.perContainer',
+    env: 'ARBOR_USERNS_PER_CONTAINER',
+    flag: 'userns-per-container',
+    kind: 'count',
+    description: 'ids each unprivileged container gets from the pool, 65536 or more',
+  },
   {
     path: 'gardenListen',
     env: 'ARBOR_GARDEN_LISTEN',
@@ -144,6 +160,8 @@ function set(input: ArborConfigInput, path: string, value: Value): void {
     input.tls = { ...input.tls, [path.slice(4)]: value } as Partial<TlsConfig>;
   } else if (path.startsWith('runc.')) {
     input.runc = { ...input.runc, [path.slice(5)]: value } as Partial<RuncSection>;
+  } else if (path.startsWith('userns.')) {
+    input.userns = { ...input.userns, [path.slice(7)]: value } as Partial<UsernsSection>;
   } else {
     (input as Record<string, Value>)[path] = value;
   }
@@ -188,7 +206,7 @@ export function configFromYaml(text: string, source: string): ArborConfigInput {
   const visit = (obj: object, prefix: string): void => {
     for (const [key, raw] of Object.entries(obj)) {
       const path = prefix + key;
-      if ((path === 'tls' || path === 'runc') && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      if ((path === 'tls' || path === 'runc' || path === 'userns') && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
         visit(raw, `${path}.`);
         continue;
       }
