@@ -12,6 +12,8 @@ export { TarEntryPolicy, guardTar } from './tar-guard';
 export type { TarEntryDecision, TarEntryPolicyOptions } from './tar-guard';
 export { HostContainerizer, OOM_EVENT, containerDir } from './host-containerizer';
 export type { HostContainerizerOptions, InitContainerState, InitRuntime } from './host-containerizer';
+export { IdRangeAllocator, checkSubordinateIds } from './id-range-allocator';
+export type { IdRange, UsernsConfig } from './id-range-allocator';
 export { initAlive, killQuietly, startTime, waitInitGone } from './init-process';
 export type { InitProcess } from './init-process';
 export { BpfDeviceFilter, DEVICE_ALLOW, waitCgroupEmpty } from './cgroups/cgroup-driver';
