@@ -62,7 +62,7 @@ export async function benchCli(): Promise<void> {
     printTable(`arbor CLI, whole process (fake arbord, median of ${CLI_RUNS} in turn)`, [
       { name: 'arbor ping', value: formatMs(p50(ping)), note: ofNode(ping) },
       { name: 'node -e 0 (same run)', value: formatMs(p50(nodeStart)), note: "node's own start" },
-      { name: "node -e \"require('node:http2')\"", value: formatMs(p50(http2)), note: `${ofNode(http2)}: the floor of any grpc-js client` },
+      { name: 'node -e "require(\'node:http2\')"', value: formatMs(p50(http2)), note: `${ofNode(http2)}: the floor of any grpc-js client` },
       { name: 'arbor --help', value: formatMs(p50(help)), note: ofNode(help) },
       { name: 'create + run `true` + destroy (3 calls)', value: formatMs(p50(cycle)), note: ofNode(cycle, 3) + ' per call' },
     ]);

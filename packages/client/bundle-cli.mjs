@@ -20,7 +20,10 @@ const packagesDir = join(here, '..');
 const arborSources = {
   name: 'arbor-sources',
   setup(b) {
-    b.onResolve({ filter: /^@arbor\/[a-z-]+$/ }, (args) => ({ path: join(packagesDir, args.path.slice('@arbor/'.length), 'src', 'index.ts'), sideEffects: false }));
+    b.onResolve({ filter: /^@arbor\/[a-z-]+$/ }, (args) => ({
+      path: join(packagesDir, args.path.slice('@arbor/'.length), 'src', 'index.ts'),
+      sideEffects: false,
+    }));
     b.onResolve({ filter: /^\.\.?\// }, async (args) => {
       if (args.pluginData === 'arbor-sources' || !args.importer.startsWith(packagesDir) || args.importer.includes('node_modules')) return undefined;
       const resolved = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'arbor-sources' });
