@@ -1,7 +1,7 @@
 // The `arbor` executable (dist/cli.js) runs the bundle with a code cache kept under
 // XDG_CACHE_HOME/arbor; these check that the cache is made, used, and survives being spoiled.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFixture } from './arbord-fixture.testkit';
@@ -70,6 +70,17 @@ test('a command that talks to arbord writes a cache of its own (with grpc-js), w
   } finally {
     await f.stop();
   }
+});
+
+test("a new build's cache replaces this node's caches of earlier builds, not other nodes'", async () => {
+  mkdirSync(join(cacheHome, 'arbor'));
+  const earlier = `cli-${process.version}-${process.arch}-1-2.v8`;
+  const otherNode = 'cli-v0.0.1-x64-1-2.v8';
+  for (const name of [earlier, otherNode]) writeFileSync(join(cacheHome, 'arbor', name), 'old');
+  expect((await arbor(['--help'])).status).toBe(0);
+  expect(cacheFiles()).toContain(otherNode);
+  expect(cacheFiles()).not.toContain(earlier);
+  expect(cacheFiles()).toHaveLength(2);
 });
 
 test('with neither XDG_CACHE_HOME nor HOME it runs without a cache', async () => {

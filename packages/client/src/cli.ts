@@ -4,10 +4,10 @@
 // of a short command's time (issue #15), and Node 20 has no compile cache of its own
 // (module.enableCompileCache is Node 22). Without the bundle (a tsc-only build) it runs
 // cli-run.js as it is.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { createRequire, wrap } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
 const BUNDLE = join(__dirname, 'cli-bundle.js');
@@ -41,13 +41,22 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** saveCache writes data to file atomically (a reader never sees half of it), or not at all. */
-function saveCache(file: string, data: Buffer): void {
+/**
+ * saveCache writes data to file atomically (a reader never sees half of it), or not at all,
+ * and removes this node's caches of earlier builds of the bundle (files stays).
+ */
+function saveCache(file: string, data: Buffer, files: CacheFiles): void {
+  const dir = dirname(file);
   const temp = `${file}.${process.pid}`;
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temp, data, { mode: 0o600 });
     renameSync(temp, file);
+    const thisNode = `cli-${process.version}-${process.arch}-`;
+    const current = [basename(files.local), basename(files.client)];
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(thisNode) && name.endsWith('.v8') && !current.includes(name)) rmSync(join(dir, name), { force: true });
+    }
   } catch {
     // the cache only saves time: without it the next start compiles the bundle again
   }
@@ -69,7 +78,7 @@ if (!bundle) {
     process.once('exit', () => {
       const usedClient = bundleModule.exports.usedGrpcClient?.() === true;
       const stale = !cachedData || script.cachedDataRejected === true;
-      if (stale || (usedClient && !clientCache)) saveCache(usedClient ? files.client : files.local, script.createCachedData());
+      if (stale || (usedClient && !clientCache)) saveCache(usedClient ? files.client : files.local, script.createCachedData(), files);
     });
   }
   const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
