@@ -5,20 +5,32 @@
  * masked and read-only paths; hostname; then it execs arbor-init as pid 1 and prints the
  * init's host pid on stdout.
  *
+ * With --userns HOSTID:SIZE the container's init is in a user namespace of its own, which
+ * owns the other namespaces, whose ids 0..SIZE-1 are host ids HOSTID..HOSTID+SIZE-1 (maps
+ * written by this process, the host's root; setgroups left allowed, as runc run by root,
+ * and so Garden, leaves it: the namespace's groups are its own range). The overlay the
+ * Volumizer mounted at --rootfs is mounted again with its lower layers idmapped into that
+ * range (open_tree + mount_setattr(MOUNT_ATTR_IDMAP), handed to overlayfs as fds: Linux
+ * 6.13+) and its upper dir owned by the range's root, so no layer is copied or chowned and
+ * what the container writes is owned by its range on the host. A kernel that cannot exits
+ * EXIT_UNSUPPORTED; the container is never made with host ids instead.
+ *
  * usage: arbor-create --rootfs DIR --hostname NAME --init PATH [--cgroup DIR]...
  *          [--bind SRC DST ro|rw host|container]... [--mask PATH]... [--readonly PATH]...
- *          [--log-fd N]
+ *          [--userns HOSTID:SIZE] [--log-fd N]
  *
  * --mask and --readonly are paths in the container (like /sys/firmware, /proc/sys); the
  * lists live in packages/backend-linux/src/masked-paths.ts, shared with the runc backend.
  *
- * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts and
+ * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts,
+ * packages/backend-linux/src/userns.int.spec.ts and
  * packages/contract-tests/src/hostile/bind-mount-ro.posture.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -67,6 +79,23 @@
 #define MOUNT_ATTR_NODEV 0x4
 #define MOUNT_ATTR_NOEXEC 0x8
 #endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+/* fsconfig's commands and the fsopen/fsmount flags, under names no libc header uses */
+#define FSCONFIG_STRING 1
+#define FSCONFIG_FD 5
+#define FSCONFIG_CREATE 6
+#define FS_CLOEXEC 1
 
 /* tree_attr is the kernel's struct mount_attr (version 0), under a name no libc header uses. */
 struct tree_attr {
@@ -86,6 +115,8 @@ static struct {
   int nbinds;
   const char *masked[MAX_ITEMS], *readonly[MAX_ITEMS];
   int nmasked, nreadonly;
+  /* userns_host and userns_size are --userns HOSTID:SIZE; size 0: no user namespace */
+  unsigned long long userns_host, userns_size;
 } opt;
 
 static int sync_fd = -1;
@@ -93,6 +124,18 @@ static int sync_fd = -1;
 /* tell_parent marks the failure on the sync pipe so the parent reports it. */
 static void tell_parent(void) {
   if (sync_fd >= 0 && write(sync_fd, "x", 1) < 0) {
+  }
+}
+
+/* parse_userns reads HOSTID:SIZE, like 1000065536:65536: never host root, within 32-bit ids. */
+static void parse_userns(const char *text) {
+  char *end;
+  errno = 0;
+  opt.userns_host = strtoull(text, &end, 10);
+  if (*end == ':') opt.userns_size = strtoull(end + 1, &end, 10);
+  if (errno != 0 || *end != '\0' || opt.userns_host == 0 || opt.userns_size == 0 || opt.userns_host + opt.userns_size - 1 > MAX_USER_ID) {
+    errno = 0;
+    bail(EXIT_BAD_USAGE, "--userns '%s' must be HOSTID:SIZE, ids from 1 to %u", text, MAX_USER_ID);
   }
 }
 
@@ -107,6 +150,7 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--mask") == 0 && left >= 1 && opt.nmasked < MAX_ITEMS) opt.masked[opt.nmasked++] = argv[++i];
     else if (strcmp(a, "--readonly") == 0 && left >= 1 && opt.nreadonly < MAX_ITEMS) opt.readonly[opt.nreadonly++] = argv[++i];
     else if (strcmp(a, "--cgroup") == 0 && left >= 1 && opt.ncgroups < MAX_ITEMS) opt.cgroups[opt.ncgroups++] = argv[++i];
+    else if (strcmp(a, "--userns") == 0 && left >= 1) parse_userns(argv[++i]);
     else if (strcmp(a, "--bind") == 0 && left >= 4 && opt.nbinds < MAX_ITEMS) {
       struct bind *b = &opt.binds[opt.nbinds++];
       b->src = argv[++i];
@@ -278,21 +322,37 @@ static void loopback_up(void) {
   close(s);
 }
 
-static void child(int init_fd) {
-  umask(0);
+/* join_cgroups moves the calling process into the --cgroup dirs: on the host side, before
+ * any user namespace (the host's cgroup files are not the container root's to write). */
+static void join_cgroups(void) {
   for (int i = 0; i < opt.ncgroups; i++) {
     char procs[PATH_MAX];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroups[i]);
     if (write_file(procs, "0") != 0) bail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
   }
+}
+
+static void child(int init_fd) {
+  umask(0);
+  /* in a user namespace the cgroups were joined before it was made */
+  if (!opt.userns_size) join_cgroups();
   /* only now: a cgroup namespace's root is its creator's cgroups, so the container sees its
    * own as "/" and none of the host's paths (arbor-exec and arbor-tar join it later) */
   if (unshare(CLONE_NEWCGROUP) != 0) bail(EXIT_HELPER_FAILED, "unshare the cgroup namespace");
   loopback_up();
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make mounts private");
-  if (mount(opt.rootfs, opt.rootfs, NULL, MS_BIND | MS_REC, NULL) != 0) bail(EXIT_HELPER_FAILED, "bind rootfs %s", opt.rootfs);
-  int root = open(opt.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0) bail(EXIT_HELPER_FAILED, "open rootfs %s", opt.rootfs);
+  int root;
+  if (opt.userns_size) {
+    /* the working directory is the rootfs, entered on the host side: its path may pass
+     * directories the namespace's root may not search. A copy of it on itself is a mount
+     * this namespace owns, which pivot_root takes (the copied mounts are locked). */
+    root = (int)syscall(SYS_open_tree, AT_FDCWD, ".", OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+    if (root < 0 || syscall(SYS_move_mount, root, "", AT_FDCWD, ".", MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "bind rootfs %s", opt.rootfs);
+  } else {
+    if (mount(opt.rootfs, opt.rootfs, NULL, MS_BIND | MS_REC, NULL) != 0) bail(EXIT_HELPER_FAILED, "bind rootfs %s", opt.rootfs);
+    root = open(opt.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) bail(EXIT_HELPER_FAILED, "open rootfs %s", opt.rootfs);
+  }
   mount_in(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount_in(root, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   make_dev(root);
@@ -327,11 +387,9 @@ static void child(int init_fd) {
   bail(EXIT_HELPER_FAILED, "exec arbor-init");
 }
 
-int main(int argc, char **argv) {
-  helper_name = "arbor-create";
-  parse(argc, argv);
-  int init_fd = open(opt.init, O_RDONLY | O_CLOEXEC);
-  if (init_fd < 0) bail(EXIT_HELPER_FAILED, "open init %s", opt.init);
+/* make_container unshares the namespaces but user, forks the init-to-be into them, waits
+ * for its setup and prints its host pid. */
+static int make_container(int init_fd) {
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
   if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0) bail(EXIT_HELPER_FAILED, "unshare");
@@ -358,4 +416,162 @@ int main(int argc, char **argv) {
   printf("%d\n", pid);
   log_event("created", opt.hostname);
   return 0;
+}
+
+/* write_id_maps maps ids 0..size-1 of pid's user namespace to the --userns range. */
+static void write_id_maps(pid_t pid) {
+  char map[64], path[64];
+  snprintf(map, sizeof map, "0 %llu %llu\n", opt.userns_host, opt.userns_size);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+  if (write_file(path, map) != 0) bail(EXIT_HELPER_FAILED, "write %s", path);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+  if (write_file(path, map) != 0) bail(EXIT_HELPER_FAILED, "write %s", path);
+}
+
+/* overlay_layers finds the overlay mounted at --rootfs in /proc/self/mountinfo and copies
+ * its lowerdir (like '/l/b:/l/a'), upperdir and workdir options; 0, or -1 when the top
+ * mount there is not an overlay. The Volumizer refuses layer paths with ',', ':' or '\\'. */
+static int overlay_layers(char *lower, size_t lower_size, char *upper, char *work, size_t size) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) bail(EXIT_HELPER_FAILED, "open /proc/self/mountinfo");
+  char *line = NULL;
+  size_t cap = 0;
+  int found = -1;
+  while (getline(&line, &cap, f) > 0) {
+    char *save = NULL, *field = strtok_r(line, " ", &save);
+    for (int i = 1; field && i < 5; i++) field = strtok_r(NULL, " ", &save);
+    if (!field || strcmp(field, opt.rootfs) != 0) continue;
+    /* the last line for the path is its top mount */
+    found = -1;
+    while ((field = strtok_r(NULL, " ", &save)) && strcmp(field, "-") != 0) {
+    }
+    char *type = strtok_r(NULL, " ", &save);
+    strtok_r(NULL, " ", &save);
+    char *options = strtok_r(NULL, " \n", &save);
+    if (!type || !options || strcmp(type, "overlay") != 0) continue;
+    lower[0] = upper[0] = work[0] = '\0';
+    char *osave = NULL;
+    for (char *o = strtok_r(options, ",", &osave); o; o = strtok_r(NULL, ",", &osave)) {
+      if (strncmp(o, "lowerdir=", 9) == 0) snprintf(lower, lower_size, "%s", o + 9);
+      else if (strncmp(o, "upperdir=", 9) == 0) snprintf(upper, size, "%s", o + 9);
+      else if (strncmp(o, "workdir=", 8) == 0) snprintf(work, size, "%s", o + 8);
+    }
+    if (lower[0] && upper[0] && work[0]) found = 0;
+  }
+  free(line);
+  fclose(f);
+  return found;
+}
+
+/* unsupported exits EXIT_UNSUPPORTED: what this kernel cannot do, and that no container was made. */
+#define unsupported(...) bail(EXIT_UNSUPPORTED, __VA_ARGS__)
+
+/* idmap_rootfs mounts the overlay at --rootfs again with each lower layer an idmapped
+ * mount (host id N shows as the range's id N, so a layer's root-owned files are the
+ * container root's) and its upper dir, where the container's writes go, owned by the
+ * range's root. The layers on disk stay as they are, shared with every other container.
+ * overlayfs takes only layers attached in the mounter's mount namespace: they are attached
+ * in a private one of this process, on a tmpfs over --rootfs, and the finished overlay is
+ * moved back to the host's, where the Volumizer unmounts it. */
+static void idmap_rootfs(pid_t pid) {
+  static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX], layers[PATH_MAX * 4];
+  if (overlay_layers(lower, sizeof lower, upper, work, sizeof upper) != 0) {
+    errno = 0;
+    unsupported("--rootfs %s is not an overlay mount: a user namespace needs the overlay Volumizer's root filesystem", opt.rootfs);
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+  int userns = open(path, O_RDONLY | O_CLOEXEC);
+  if (userns < 0) bail(EXIT_HELPER_FAILED, "open %s", path);
+  int host_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (host_mnt < 0) bail(EXIT_HELPER_FAILED, "open /proc/self/ns/mnt");
+  if (lchown(upper, (uid_t)opt.userns_host, (gid_t)opt.userns_host) != 0) bail(EXIT_HELPER_FAILED, "chown %s", upper);
+  /* the Volumizer's overlay goes first, here and so in the copy: overlayfs refuses an upper
+   * dir another overlay uses */
+  if (umount2(opt.rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", opt.rootfs);
+  if (unshare(CLONE_NEWNS) != 0) bail(EXIT_HELPER_FAILED, "unshare a mount namespace");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make mounts private");
+  if (mount("tmpfs", opt.rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0) bail(EXIT_HELPER_FAILED, "mount a tmpfs on %s", opt.rootfs);
+  size_t used = 0;
+  int n = 0;
+  char *save = NULL;
+  for (char *layer = strtok_r(lower, ":", &save); layer; layer = strtok_r(NULL, ":", &save), n++) {
+    char point[PATH_MAX];
+    snprintf(point, sizeof point, "%s/%d", opt.rootfs, n);
+    if (mkdir(point, 0700) != 0) bail(EXIT_HELPER_FAILED, "mkdir %s", point);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, layer, OPEN_TREE_CLONE | O_CLOEXEC);
+    if (tree < 0) bail(EXIT_HELPER_FAILED, "open_tree %s", layer);
+    struct tree_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &a, sizeof a) != 0)
+      unsupported("idmap layer %s (mount_setattr MOUNT_ATTR_IDMAP: Linux 5.12+, on a filesystem that allows it)", layer);
+    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, point, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "attach layer %s", layer);
+    close(tree);
+    int w = snprintf(layers + used, sizeof layers - used, "%s%s", n ? ":" : "", point);
+    if (w < 0 || (size_t)w >= sizeof layers - used) bail(EXIT_BAD_USAGE, "too many layers");
+    used += (size_t)w;
+  }
+  int fs = (int)syscall(SYS_fsopen, "overlay", FS_CLOEXEC);
+  if (fs < 0) unsupported("fsopen overlay (Linux 5.2+)");
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_STRING, "lowerdir", layers, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay lowerdir %s", layers);
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_STRING, "upperdir", upper, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay upperdir %s", upper);
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_STRING, "workdir", work, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay workdir %s", work);
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CREATE, NULL, NULL, 0) != 0) unsupported("overlayfs over idmapped layers (Linux 5.19+) at %s", opt.rootfs);
+  int mnt = (int)syscall(SYS_fsmount, fs, FS_CLOEXEC, 0);
+  if (mnt < 0) bail(EXIT_HELPER_FAILED, "fsmount the overlay");
+  if (setns(host_mnt, CLONE_NEWNS) != 0) bail(EXIT_HELPER_FAILED, "return to the host's mount namespace");
+  if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, opt.rootfs, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "mount the overlay at %s", opt.rootfs);
+  close(mnt);
+  close(fs);
+  close(host_mnt);
+  close(userns);
+}
+
+/* make_in_userns forks the process that makes the container into a new user namespace, maps
+ * its ids and idmaps the root filesystem from here (the host's root), then lets it go on. */
+static int make_in_userns(int init_fd) {
+  int up[2], down[2];
+  if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    join_cgroups();
+    if (unshare(CLONE_NEWUSER) != 0) bail(EXIT_HELPER_FAILED, "unshare the user namespace");
+    char c = 0;
+    if (write(up[1], "u", 1) != 1 || read(down[0], &c, 1) != 1 || c != 'm') _exit(EXIT_HELPER_FAILED);
+    close(up[1]);
+    close(down[0]);
+    /* still host uid 0, the owner of the state dirs on the way: the container's side starts
+     * from the idmapped rootfs the parent mounted */
+    if (chdir(opt.rootfs) != 0) bail(EXIT_HELPER_FAILED, "chdir %s", opt.rootfs);
+    /* the namespace's root, not host uid 0 (unmapped there), makes and owns what follows */
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become the user namespace's root");
+    if (setgroups(0, NULL) != 0) bail(EXIT_HELPER_FAILED, "drop the host's groups");
+    exit(make_container(init_fd));
+  }
+  close(up[1]);
+  close(down[0]);
+  char c = 0;
+  if (read(up[0], &c, 1) != 1 || c != 'u') {
+    waitpid(pid, NULL, 0);
+    errno = 0;
+    bail(EXIT_HELPER_FAILED, "user namespace setup failed");
+  }
+  /* on a bail from here the child reads end of file and exits */
+  write_id_maps(pid);
+  idmap_rootfs(pid);
+  if (write(down[1], "m", 1) != 1) bail(EXIT_HELPER_FAILED, "tell the child");
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) bail(EXIT_HELPER_FAILED, "wait");
+  return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_HELPER_FAILED;
+}
+
+int main(int argc, char **argv) {
+  helper_name = "arbor-create";
+  parse(argc, argv);
+  int init_fd = open(opt.init, O_RDONLY | O_CLOEXEC);
+  if (init_fd < 0) bail(EXIT_HELPER_FAILED, "open init %s", opt.init);
+  return opt.userns_size ? make_in_userns(init_fd) : make_container(init_fd);
 }

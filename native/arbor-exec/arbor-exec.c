@@ -441,10 +441,12 @@ static void apply_seccomp(void) {
   if (load_container_seccomp() != 0) child_fail(EXIT_HELPER_FAILED, "load the seccomp filter%s", "");
 }
 
-/* ns_fds are the init's namespaces, opened before anything is entered; cgroup after the
- * cgroups are joined (its root is then the process's own cgroup), mnt last. */
-static const char *ns_names[] = {"cgroup", "ipc", "uts", "net", "mnt"};
+/* ns_fds are the init's namespaces, opened before anything is entered; user first (it owns
+ * the others; -1 when the init is in arbord's own, as without a user namespace), cgroup after
+ * the cgroups are joined (its root is then the process's own cgroup), mnt last. */
+static const char *ns_names[] = {"user", "cgroup", "ipc", "uts", "net", "mnt"};
 #define NS_COUNT (int)(sizeof ns_names / sizeof ns_names[0])
+#define NS_USER 0
 #define NS_MNT (NS_COUNT - 1)
 static int ns_fds[NS_COUNT];
 
@@ -462,8 +464,13 @@ static void join_cgroups(void) {
  * there, not dumpable, from its birth) until it execs the program. */
 static void container_child(int stdio[3], int pty_sock) {
   join_cgroups();
-  for (int i = 0; i < NS_COUNT; i++)
+  for (int i = 0; i < NS_COUNT; i++) {
+    if (ns_fds[i] < 0) continue;
     if (setns(ns_fds[i], 0) != 0) child_fail(EXIT_HELPER_FAILED, "enter %s namespace", ns_names[i]);
+    /* the user namespace's root, not host uid 0 (unmapped there): a change to another user
+     * then drops the capabilities, as on the host */
+    if (i == NS_USER && (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)) child_fail(EXIT_HELPER_FAILED, "become root of the user namespace%s", "");
+  }
   /* from here on every path is the container's; setns was the last call the filter forbids */
   if (!opt.privileged) apply_seccomp();
   struct container_user user;
@@ -1024,6 +1031,12 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "/proc/%d/ns/%s", opt.init_pid, ns_names[i]);
     ns_fds[i] = open(p, O_RDONLY | O_CLOEXEC);
     if (ns_fds[i] < 0) bail(EXIT_HELPER_FAILED, "open %s (is the container running?)", p);
+    struct stat theirs, ours;
+    if (i == NS_USER && fstat(ns_fds[i], &theirs) == 0 && stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino &&
+        theirs.st_dev == ours.st_dev) {
+      close(ns_fds[i]);
+      ns_fds[i] = -1;
+    }
   }
   char pidns[PATH_MAX];
   snprintf(pidns, sizeof pidns, "/proc/%d/ns/pid", opt.init_pid);

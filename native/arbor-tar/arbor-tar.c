@@ -24,6 +24,7 @@
  * TERM, INT or HUP of arbor-tar KILLs the tar, which arbor-tar then reaps before it exits.
  *
  * Covered by: packages/backend-linux/src/stream.int.spec.ts,
+ *             packages/backend-linux/src/userns.int.spec.ts,
  *             packages/contract-tests/src/hostile/tar.hostile.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
@@ -139,10 +140,11 @@ static int sealed_copy(int fd) {
   return mem;
 }
 
-/* namespaces are the init's, in the order the tar enters them (mnt last: paths change with
- * it); pid is entered by arbor-tar, for the tar it forks. */
-static const char *const ns_names[] = {"pid", "cgroup", "ipc", "uts", "net", "mnt"};
+/* namespaces are the init's, in the order the tar enters them (user first: it owns the
+ * others; mnt last: paths change with it); pid is entered by arbor-tar, for the tar it forks. */
+static const char *const ns_names[] = {"pid", "user", "cgroup", "ipc", "uts", "net", "mnt"};
 #define NS_PID 0
+#define NS_USER 1
 #define NS_COUNT (sizeof ns_names / sizeof ns_names[0])
 static int ns_fds[NS_COUNT];
 
@@ -194,7 +196,9 @@ static void join_cgroups(void) {
 static void enter_namespaces(void) {
   for (size_t i = 0; i < NS_COUNT; i++) {
     if (i == NS_PID || ns_fds[i] < 0) continue;
-    if (setns(ns_fds[i], 0) != 0) bail(EXIT_HELPER_FAILED, "enter the container's %s namespace", ns_names[i]);
+    /* as the user namespace's root, so that the change to the user drops capabilities */
+    if (i == NS_USER) enter_user_namespace(ns_fds[i]);
+    else if (setns(ns_fds[i], 0) != 0) bail(EXIT_HELPER_FAILED, "enter the container's %s namespace", ns_names[i]);
     close(ns_fds[i]);
   }
 }

@@ -1,6 +1,7 @@
 /* arbor.c: shared helper code (see arbor.h). Covered by the int specs of packages/backend-linux. */
 #define _GNU_SOURCE
 #include "arbor.h"
+#include <sched.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -272,6 +273,12 @@ int resolve_user(const char *spec, struct container_user *out) {
   }
   if (r < 0 || add_groups(out) != 0) return -1;
   return 0;
+}
+
+void enter_user_namespace(int fd) {
+  if (setns(fd, CLONE_NEWUSER) != 0) bail(EXIT_HELPER_FAILED, "enter the container's user namespace");
+  if (setresgid(0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become gid 0 of the user namespace");
+  if (setresuid(0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become uid 0 of the user namespace");
 }
 
 void enter_user(const struct container_user *u) {

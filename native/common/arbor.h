@@ -10,6 +10,7 @@
 #define EXIT_HELPER_FAILED 1   /* anything else: the message is on stderr */
 #define EXIT_NOT_FOUND 3       /* the executable or the path does not exist */
 #define EXIT_PERMISSION 4      /* the user may not do this */
+#define EXIT_UNSUPPORTED 5     /* this kernel cannot do what was asked (like idmapped mounts) */
 #define EXIT_BAD_USAGE 64
 
 /* helper_name is set by each helper's main for messages, like "arbor-exec". */
@@ -47,6 +48,12 @@ struct container_user {
 int resolve_user(const char *spec, struct container_user *out);
 /* resolve_user_error is why resolve_user last failed, like "unknown user 'vcap' in the container's /etc/passwd". */
 const char *resolve_user_error(void);
+
+/* enter_user_namespace joins the user namespace fd (like /proc/<init>/ns/user) and becomes
+ * its root: uid and gid 0 there, the first host id of its range. A later enter_user to a
+ * non-root user then drops every capability, as on the host (from host root it would not:
+ * host uid 0 is not the namespace's root). */
+void enter_user_namespace(int fd);
 
 /* enter_user sets groups, gid and uid. */
 void enter_user(const struct container_user *user);
