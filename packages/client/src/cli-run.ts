@@ -13,6 +13,13 @@ const stdio = {
   stderr: process.stderr,
 };
 
+// a reader that stops early (`arbor --help | head`, `arbor stream-out ... | tar t` that quits)
+// ends the command quietly, as with other Unix tools, instead of an unhandled EPIPE
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(141);
+  throw err;
+});
+
 runArborCli(process.argv.slice(2), stdio).then(
   (code) => {
     // let buffered output reach a pipe before exiting

@@ -86,3 +86,14 @@ test("a new build's cache replaces this node's caches of earlier builds, not oth
 test('with neither XDG_CACHE_HOME nor HOME it runs without a cache', async () => {
   expect(await arbor(['--help'], {})).toMatchObject({ status: 0, stderr: '' });
 });
+
+it('ends quietly when its reader stops early (`arbor --help | head -c 5`), as other Unix tools do', async () => {
+  const child = spawn(process.execPath, [CLI, '--help'], { env: { PATH: process.env['PATH'], XDG_CACHE_HOME: cacheHome }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // the reader goes away at once, before the help is written
+  child.stdout.destroy();
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(stderr).toBe('');
+  expect(status).toBe(141);
+});
