@@ -1,5 +1,5 @@
 import type { FileDepotConfig } from '@arbor/depot';
-import type { HostHelpersConfig } from '@arbor/host';
+import type { HostHelpersConfig, UsernsConfig } from '@arbor/host';
 import type { OverlayVolumizerConfig } from '@arbor/images';
 import type { LinuxNetworkerConfig } from '@arbor/network';
 
@@ -21,6 +21,8 @@ export interface HostContainerizerConfig extends HostHelpersConfig {
   stopTimeoutMs?: number;
   /** cgroupRoot is like /sys/fs/cgroup. */
   cgroupRoot?: string;
+  /** userns, when enabled, runs each unprivileged container in a user namespace of its own range of host ids; absent or off: host root. */
+  userns?: UsernsConfig;
 }
 
 /**

@@ -3,6 +3,7 @@ import { TOKENS } from '@arbor/core';
 import type { BackendCapabilities, Containerizer, Logger } from '@arbor/core';
 import { fileDepotModule } from '@arbor/depot';
 import { HostContainerizer, cgroupParentFor, hostBackendCapabilities, hostCgroupDriver, hostHelpers, requireRoot } from '@arbor/host';
+import { usernsIdRanges } from './userns-id-ranges';
 import { diskQuotasEnforceable, overlayVolumizerModule } from '@arbor/images';
 import { linuxNetworkerModule } from '@arbor/network';
 import type { HostContainerizerConfig, LinuxBackendConfig } from './linux-backend-config';
@@ -11,7 +12,8 @@ import { NamespaceRuntime } from './namespace-runtime';
 /**
  * namespaceContainerizer checks that this host can serve the linux backend (root, the built
  * helpers, a static busybox, cgroups) and builds its containerizer: a HostContainerizer over
- * a NamespaceRuntime, whose containers' cgroups sit in 'arbor[-<tag>][-<hash of stateDir>]'.
+ * a NamespaceRuntime, whose containers' cgroups sit in 'arbor[-<tag>][-<hash of stateDir>]';
+ * with userns.enabled, unprivileged containers get user namespaces (usernsIdRanges).
  * @throws ArborError 'failedPrecondition' saying what is missing and how to fix it
  */
 export function namespaceContainerizer(config: HostContainerizerConfig, logger: Logger): HostContainerizer {
@@ -24,6 +26,7 @@ export function namespaceContainerizer(config: HostContainerizerConfig, logger: 
     cgroups,
     helpers,
     busybox,
+    ...(config.userns?.enabled && { idRanges: usernsIdRanges(config.userns) }),
     ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),
     ...(config.maxContainers ? { maxContainers: config.maxContainers } : {}),
     logger,

@@ -1,6 +1,10 @@
+import { ArborError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
-import { MASKED_PATHS, READONLY_PATHS, killQuietly, waitCgroupEmpty, waitInitGone } from '@arbor/host';
-import type { CgroupDriver, CgroupLimits, HelperRunner, InitProcess, InitRuntime } from '@arbor/host';
+import { HelperError, MASKED_PATHS, READONLY_PATHS, killQuietly, waitCgroupEmpty, waitInitGone } from '@arbor/host';
+import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
+
+/** EXIT_UNSUPPORTED is arbor-create's exit code (native/common/arbor.h) for what this kernel cannot do, like idmapped mounts. */
+const EXIT_UNSUPPORTED = 5;
 
 /**
  * NamespaceRuntime makes containers itself, through the C helpers of native/: arbor-create
@@ -14,18 +18,26 @@ export class NamespaceRuntime implements InitRuntime {
     private readonly helpers: HelperRunner,
   ) {}
 
-  async startInit(desired: DesiredContainer): Promise<number> {
+  async startInit(desired: DesiredContainer, _dir: string, idRange?: IdRange): Promise<number> {
     const { handle } = desired;
     await this.cgroups.create(handle, desired.limits);
     const args = ['--rootfs', desired.rootfs.path, '--hostname', desired.hostname, '--init', this.helpers.path('arbor-init')];
     for (const dir of this.cgroups.dirs(handle)) args.push('--cgroup', dir);
     for (const m of desired.bindMounts) args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
+    if (idRange) args.push('--userns', `${idRange.hostId}:${idRange.size}`);
     // a privileged container sees /proc and /sys whole, as on runc
     if (!desired.privileged) {
       for (const path of MASKED_PATHS) args.push('--mask', path);
       for (const path of READONLY_PATHS) args.push('--readonly', path);
     }
-    return Number((await this.helpers.run('arbor-create', args)).trim());
+    const out = await this.helpers.run('arbor-create', args).catch((err: unknown) => {
+      // never a host-root container instead: the create fails and says why
+      if (err instanceof HelperError && err.exitCode === EXIT_UNSUPPORTED) {
+        throw new ArborError('failedPrecondition', `linux backend: userns.enabled, but ${err.stderr.trim()}: turn userns.enabled off or run a kernel with idmapped overlay layers`, { cause: err });
+      }
+      throw err;
+    });
+    return Number(out.trim());
   }
 
   async removeInit(handle: string, _dir: string, init: InitProcess | undefined): Promise<void> {

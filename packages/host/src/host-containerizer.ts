@@ -36,6 +36,7 @@ import type { TarTarget } from './container-tar';
 import type { CgroupDriver, CgroupLimits } from './cgroups/cgroup-driver';
 import { initAlive, killQuietly, readSmallFile, sleep, startTime } from './init-process';
 import type { InitProcess } from './init-process';
+import type { IdRange, IdRangeAllocator } from './id-range-allocator';
 
 /** OOM_EVENT is the Info event a container shows once the kernel killed a process for its memory limit. */
 export const OOM_EVENT = 'out of memory';
@@ -49,10 +50,12 @@ export const OOM_EVENT = 'out of memory';
 export interface InitRuntime {
   /**
    * startInit makes the container around dir (made already, like /var/lib/arbor/depot/<handle>)
-   * with desired's rootfs, mounts and limits, and returns its init's host pid.
+   * with desired's rootfs, mounts and limits, and returns its init's host pid. With idRange
+   * the init is in a user namespace whose ids 0..idRange.size-1 are that range's host ids.
    * @throws ArborError when the container cannot be made; what it made is removed by removeInit
+   * @throws ArborError 'failedPrecondition' for an idRange this host cannot map (no idmapped mounts)
    */
-  startInit(desired: DesiredContainer, dir: string): Promise<number>;
+  startInit(desired: DesiredContainer, dir: string, idRange?: IdRange): Promise<number>;
   /**
    * removeInit ends every process of the container and removes its cgroups and what the
    * runtime keeps of it; idempotent. init is undefined when no live init is known.
@@ -96,6 +99,11 @@ export interface HostContainerizerOptions {
    * safe integer): the Networker's pool decides, 256 for the default 10.254.0.0/22.
    */
   maxContainers?: number;
+  /**
+   * idRanges, when given, puts every unprivileged container in a user namespace of a range of
+   * host ids of its own (userns.enabled); absent, every container's root is the host's.
+   */
+  idRanges?: IdRangeAllocator;
   logger?: Logger;
 }
 
@@ -106,6 +114,8 @@ export interface InitContainerState extends InitProcess {
   stopped: boolean;
   /** privileged containers keep root's capabilities and run without the seccomp filter. */
   privileged?: boolean;
+  /** idRange is the host ids of the container's user namespace; absent: it has none (host root). */
+  idRange?: IdRange;
 }
 
 /** containerDir is like /var/lib/arbor/depot/<handle>: a container's files, and a runtime's bundle. */
@@ -151,7 +161,12 @@ export class HostContainerizer implements Containerizer {
     const { handle } = desired;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'this backend needs a root filesystem on disk');
     await mkdir(join(this.dir(handle), 'processes'), { recursive: true, mode: 0o700 });
-    const initPid = await this.runtime.startInit(desired, this.dir(handle));
+    const idRange = await this.idRangeFor(desired);
+    // a failed create keeps no range: the destroy that follows finds no container.json
+    const initPid = await this.runtime.startInit(desired, this.dir(handle), idRange).catch((err: unknown) => {
+      this.options.idRanges?.release(handle);
+      throw err;
+    });
     const state: InitContainerState = {
       handle,
       initPid,
@@ -159,10 +174,45 @@ export class HostContainerizer implements Containerizer {
       env: desired.env,
       stopped: false,
       privileged: desired.privileged,
+      ...(idRange && { idRange }),
     };
     await this.saveState(handle, state);
     (ctx?.logger ?? this.logger).debug('container-created', { handle, initPid });
     return { netnsPath: `/proc/${initPid}/ns/net` };
+  }
+
+  /**
+   * idRangeFor gives an unprivileged container its range when user namespaces are on; the
+   * ranges live containers recorded are claimed first, once (after a restart).
+   * @throws ArborError 'resourceExhausted' when every range is taken
+   */
+  private async idRangeFor(desired: DesiredContainer): Promise<IdRange | undefined> {
+    const { idRanges } = this.options;
+    if (!idRanges || desired.privileged) return undefined;
+    this.rangesClaimed ??= this.claimRecordedRanges(idRanges).catch((err: unknown) => {
+      this.rangesClaimed = undefined;
+      throw err;
+    });
+    await this.rangesClaimed;
+    return idRanges.allocate(desired.handle);
+  }
+
+  private rangesClaimed: Promise<void> | undefined;
+
+  /** claimRecordedRanges claims the range each container.json of the depot records. */
+  private async claimRecordedRanges(idRanges: IdRangeAllocator): Promise<void> {
+    const depot = join(this.options.stateDir, 'depot');
+    for (const name of await readdir(depot).catch(() => [] as string[])) {
+      const text = await readFile(join(depot, name, 'container.json'), 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      let state: InitContainerState;
+      try {
+        state = JSON.parse(text) as InitContainerState;
+      } catch {
+        continue;
+      }
+      if (state.idRange) idRanges.claim(state.handle, state.idRange);
+    }
   }
 
   /** close closes arbord's ends of every process, as a restart would (processes keep running), and removes the parent cgroup once no container is left. */
@@ -194,6 +244,8 @@ export class HostContainerizer implements Containerizer {
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     await rm(join(this.dir(handle), 'container.json'), { force: true });
     this.states.delete(handle);
+    // its ids are free once nothing of the container is left
+    this.options.idRanges?.release(handle);
     (ctx?.logger ?? this.logger).debug('container-removed', { handle, initPid: state?.initPid });
   }
 

@@ -1,0 +1,154 @@
+// User namespaces of the linux backend (userns.enabled), checked from the host: each
+// unprivileged container's root is a host id of a range of its own (root only).
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import type { Container, Gardener } from '@arbor/core';
+import type { UsernsConfig } from '@arbor/host';
+import { describeIf } from '@arbor/testkit';
+import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
+
+jest.setTimeout(60_000);
+
+// a pool of its own, far from the default's (1e9) and from /etc/subuid's ranges
+const USERNS: UsernsConfig = { enabled: true, base: 1_500_000_000, size: 4 * 65536, perContainer: 65536 };
+const slot = (n: number) => USERNS.base + n * USERNS.perContainer;
+
+/** initOf is the container's init as the host sees it: its pid and /proc/<pid>/status Uid and Gid (real ids). */
+async function initOf(c: Container): Promise<{ pid: number; uid: number; gid: number; uidMap: string }> {
+  const state = JSON.parse(await readFile(join((await c.info()).containerPath, 'container.json'), 'utf8')) as { initPid: number };
+  const status = await readFile(`/proc/${state.initPid}/status`, 'utf8');
+  const id = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+  const uidMap = (await readFile(`/proc/${state.initPid}/uid_map`, 'utf8')).trim().split(/\s+/).join(' ');
+  return { pid: state.initPid, uid: id('Uid'), gid: id('Gid'), uidMap };
+}
+
+/** hostOwner is who owns path of the container on the host: stat through its init's /proc/<pid>/root. */
+async function hostOwner(c: Container, path: string): Promise<{ uid: number; gid: number }> {
+  const { uid, gid } = await lstat(`/proc/${(await initOf(c)).pid}/root${path}`);
+  return { uid, gid };
+}
+
+async function tarOf(name: string, content: string): Promise<Buffer> {
+  const pack = tarPack();
+  pack.entry({ name, mode: 0o644 }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function ownersIn(tar: Readable): Promise<Record<string, number>> {
+  const extract = tarExtract();
+  const found: Record<string, number> = {};
+  extract.on('entry', (header, stream, next) => {
+    found[header.name] = header.uid ?? -1;
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  tar.pipe(extract);
+  await new Promise<void>((resolve, reject) => {
+    extract.on('finish', () => resolve());
+    extract.on('error', reject);
+  });
+  return found;
+}
+
+describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', () => {
+  let stateDir: string;
+  let backend: Gardener;
+
+  beforeAll(async () => {
+    prepareHost();
+    stateDir = await makeStateDir();
+    backend = await backendFor(stateDir, { userns: USERNS });
+    await backend.start();
+  });
+  afterAll(async () => {
+    for (const c of await backend.containers()) await backend.destroy(c.handle);
+    await backend.stop();
+    await removeStateDir(stateDir);
+  });
+
+  it("runs an unprivileged container's init as a non-zero host uid, root of its own namespace", async () => {
+    const c = await backend.create({});
+    const init = await initOf(c);
+    expect(init.uid).toBe(slot(0));
+    expect(init.gid).toBe(slot(0));
+    expect(init.uidMap).toBe(`0 ${slot(0)} 65536`);
+    const { stdout, code } = await runToEnd(c, sh('id -u; id -g; cat /proc/self/uid_map'));
+    expect(code).toBe(0);
+    expect(stdout.trim().split(/\s+/)).toEqual(['0', '0', '0', String(slot(0)), '65536']);
+    await backend.destroy(c.handle);
+  });
+
+  it('gives two containers disjoint ranges, and a destroyed container\'s range to the next', async () => {
+    const a = await backend.create({});
+    const b = await backend.create({});
+    const [ia, ib] = [await initOf(a), await initOf(b)];
+    expect(new Set([ia.uid, ib.uid])).toEqual(new Set([slot(0), slot(1)]));
+    await backend.destroy(a.handle);
+    const c = await backend.create({});
+    expect((await initOf(c)).uid).toBe(ia.uid);
+    await Promise.all([backend.destroy(b.handle), backend.destroy(c.handle)]);
+  });
+
+  it('writes files as the mapped host ids: root as the range\'s first id, uid 1000 as first + 1000; the image\'s files are the container root\'s', async () => {
+    const c = await backend.create({});
+    const base = (await initOf(c)).uid;
+    expect((await runToEnd(c, sh('echo root > /root-file && mkdir -p /srv && chmod 777 /srv'))).code).toBe(0);
+    expect((await runToEnd(c, sh('echo vcap > /srv/vcap-file', { user: '1000:1000' }))).code).toBe(0);
+    expect(await hostOwner(c, '/root-file')).toEqual({ uid: base, gid: base });
+    expect(await hostOwner(c, '/srv/vcap-file')).toEqual({ uid: base + 1000, gid: base + 1000 });
+    // the image's layers are not chowned: they show through an idmapped mount
+    const { stdout } = await runToEnd(c, sh('stat -c %u:%g /bin/busybox /etc/passwd'));
+    expect(stdout.trim().split('\n')).toEqual(['0:0', '0:0']);
+    expect((await lstat('/var/lib/arbor/rootfs/busybox/bin/busybox')).uid).toBe(0);
+    await backend.destroy(c.handle);
+  });
+
+  it("keeps a non-root user from the container root's capabilities", async () => {
+    const c = await backend.create({});
+    const { stdout } = await runToEnd(c, sh('grep CapEff /proc/self/status; touch /etc/denied 2>&1; echo rc=$?', { user: '1000:1000' }));
+    expect(stdout).toContain('CapEff:\t0000000000000000');
+    expect(stdout).toContain('rc=1');
+    await backend.destroy(c.handle);
+  });
+
+  it('runs a privileged container as host root, as before', async () => {
+    const c = await backend.create({ privileged: true });
+    const init = await initOf(c);
+    expect(init.uid).toBe(0);
+    expect(init.uidMap).toBe('0 0 4294967295');
+    await backend.destroy(c.handle);
+  });
+
+  it("streams files in as the requested user's mapped ids, and out with the container's own ids", async () => {
+    const c = await backend.create({});
+    const base = (await initOf(c)).uid;
+    await c.streamIn({ path: '/home/vcap/in', user: 'vcap', tar: Readable.from([await tarOf('f', 'x')]) });
+    await c.streamIn({ path: '/in-root', tar: Readable.from([await tarOf('g', 'y')]) });
+    expect(await hostOwner(c, '/home/vcap/in/f')).toEqual({ uid: base + 1000, gid: base + 1000 });
+    expect(await hostOwner(c, '/in-root/g')).toEqual({ uid: base, gid: base });
+    expect(await ownersIn(await c.streamOut({ path: '/home/vcap/in/f' }))).toEqual({ f: 1000 });
+    expect(await ownersIn(await c.streamOut({ path: '/in-root/g' }))).toEqual({ g: 0 });
+    await backend.destroy(c.handle);
+  });
+
+  it('keeps a container\'s range over a restart (a new backend over the same state dir), and hands it to no other', async () => {
+    const kept = await backend.create({});
+    const range = (await initOf(kept)).uid;
+    await backend.stop();
+    backend = await backendFor(stateDir, { userns: USERNS });
+    await backend.start();
+    const again = await backend.lookup(kept.handle);
+    expect((await runToEnd(again, sh('cat /proc/self/uid_map'))).stdout.trim().split(/\s+/)).toEqual(['0', String(range), '65536']);
+    const other = await backend.create({});
+    expect((await initOf(other)).uid).not.toBe(range);
+    await backend.destroy(kept.handle);
+    const next = await backend.create({});
+    expect((await initOf(next)).uid).toBe(range);
+    await Promise.all([backend.destroy(other.handle), backend.destroy(next.handle)]);
+  });
+});
