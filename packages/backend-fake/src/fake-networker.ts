@@ -1,4 +1,4 @@
-import { ContainerNotFoundError, formatIPv4, parseCidr, parseIPv4 } from '@arbor/core';
+import { ContainerNotFoundError, parseCidr, parseIPv4 } from '@arbor/core';
 import type {
   BandwidthLimits,
   ContainerRecord,

@@ -72,7 +72,7 @@ describe('renderBar', () => {
   it('shortens the label, never the numbers, to fit a narrow terminal', () => {
     const line = renderBar('docker://registry.example.com/some/long/repository#v1', totals, 60);
     expect(line.length).toBeLessThanOrEqual(60);
-    expect(line).toMatch(/^….*#v1 \[#+-+\]  25% 2\.0 MiB\/8\.0 MiB 1\/4 layers$/);
+    expect(line).toMatch(/^….*#v1 \[#+-+\] {2}25% 2\.0 MiB\/8\.0 MiB 1\/4 layers$/);
   });
 
   it('says resolving and committing', () => {
@@ -103,6 +103,7 @@ describe('PullProgressView', () => {
     const draws = out.text().split('\r').filter(Boolean);
     expect(draws).toHaveLength(3);
     expect(draws[1]).toContain(' 90% ');
+    // eslint-disable-next-line no-control-regex -- the bar must end in the terminal's erase-line escape (ESC [K)
     expect(draws[2]).toMatch(/100% .*\x1b\[K\n$/);
     expect(out.text().endsWith('\n')).toBe(true);
   });
@@ -112,6 +113,7 @@ describe('PullProgressView', () => {
     const view = new PullProgressView('img', { stream: out.stream, columns: 80 });
     view.onProgress(ev('resolving'));
     view.finish();
+    // eslint-disable-next-line no-control-regex -- the line must end in the terminal's erase-line escape (ESC [K)
     expect(out.text()).toMatch(/resolving\x1b\[K\n$/);
   });
 

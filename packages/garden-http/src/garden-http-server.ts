@@ -525,7 +525,6 @@ export class GardenHttpServer {
     const first = `${JSON.stringify({ process_id: process.id, stream_id: entry.id })}\n`;
     socket.write(hijackHead(mode === 'run' ? 201 : 200, true) + first);
 
-    let finished = false;
     const stopInput = new AbortController();
     const inputDone = this.readInput(ctx.reader, process, stdin, stopInput.signal, log);
     const detached = inputDone.then(() => 'detached' as const);
@@ -545,7 +544,6 @@ export class GardenHttpServer {
       socket.destroy();
       return {};
     }
-    finished = true;
     stopInput.abort();
     await Promise.all([entry.stdout.end(), entry.stderr.end()]);
     const last = 'status' in outcome ? { process_id: process.id, exit_status: outcome.status } : { process_id: process.id, error: outcome.error };
@@ -553,7 +551,7 @@ export class GardenHttpServer {
     await endSocket(socket);
     stdin.end();
     this.forgetLater(entry);
-    log.info('process-exited', { ...last, finished });
+    log.info('process-exited', last);
     return {};
   }
 

@@ -122,13 +122,15 @@ export class ArborMetrics {
       help: 'Containers a scrape could not read (their series are missing from that scrape).',
       registers,
     });
-    const metrics = this;
+    // the collectors' own `this` is their metric, so they reach this object through these
+    const { layerStore } = this;
+    const snapshot = (): Promise<Snapshot> => this.snapshot();
     new Gauge({
       name: 'arbor_layer_store_bytes',
       help: 'Bytes on disk of the image layer store (<stateDir>/images), measured at most every 30 s.',
       registers,
       async collect() {
-        this.set(await metrics.layerStore.bytes());
+        this.set(await layerStore.bytes());
       },
     });
     new Gauge({
@@ -137,7 +139,7 @@ export class ArborMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        const { samples, failed } = await metrics.snapshot();
+        const { samples, failed } = await snapshot();
         this.reset();
         for (const state of CONTAINER_STATES) this.set({ state }, 0);
         for (const s of samples) this.inc({ state: s.state });
@@ -149,7 +151,7 @@ export class ArborMetrics {
       help: 'Processes running in all containers.',
       registers,
       async collect() {
-        const { samples } = await metrics.snapshot();
+        const { samples } = await snapshot();
         this.set(samples.reduce((sum, s) => sum + s.processes, 0));
       },
     });
@@ -267,7 +269,8 @@ export class ArborMetrics {
 
   /** perContainer registers a series per container handle, read at each scrape; series of destroyed containers go. */
   private perContainer(kind: 'gauge' | 'counter', name: string, help: string, value: (s: ContainerSample) => number): void {
-    const metrics = this;
+    // the collectors' own `this` is their metric
+    const snapshot = (): Promise<Snapshot> => this.snapshot();
     const registers = [this.registry];
     if (kind === 'gauge') {
       new Gauge({
@@ -276,7 +279,7 @@ export class ArborMetrics {
         labelNames: ['handle'],
         registers,
         async collect() {
-          const { samples } = await metrics.snapshot();
+          const { samples } = await snapshot();
           this.reset();
           for (const s of samples) this.set({ handle: s.handle }, finite(value(s)));
         },
@@ -289,7 +292,7 @@ export class ArborMetrics {
       labelNames: ['handle'],
       registers,
       async collect() {
-        const { samples } = await metrics.snapshot();
+        const { samples } = await snapshot();
         this.reset();
         for (const s of samples) this.inc({ handle: s.handle }, finite(value(s)));
       },

@@ -37,6 +37,9 @@ function start(config: ArborConfigInput, options: StartOptions = {}): Promise<Ru
   );
 }
 
+/** GrpcMethod is a method of a client built from a .proto at run time, like Health's check. */
+type GrpcMethod = (this: Client, ...args: unknown[]) => unknown;
+
 function unary<Res>(fn: (cb: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
   return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
 }
@@ -176,7 +179,7 @@ describe('serving', () => {
   test('health reports SERVING for the server and for arbor.v1.Garden', async () => {
     const def = loadSync(healthProtoPath, { enums: String });
     const pkg = loadPackageDefinition(def) as unknown as {
-      grpc: { health: { v1: { Health: new (address: string, creds: ChannelCredentials) => Client & Record<string, Function> } } };
+      grpc: { health: { v1: { Health: new (address: string, creds: ChannelCredentials) => Client & Record<string, GrpcMethod> } } };
     };
     const health = new pkg.grpc.health.v1.Health(arbord.address, credentials.createInsecure());
     for (const service of ['', 'arbor.v1.Garden']) {
@@ -192,7 +195,7 @@ describe('serving', () => {
       'build/proto/grpc/reflection/v1alpha/reflection.proto',
     );
     const pkg = loadPackageDefinition(loadSync(reflectionProto)) as unknown as {
-      grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: ChannelCredentials) => Client & Record<string, Function> } } };
+      grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: ChannelCredentials) => Client & Record<string, GrpcMethod> } } };
     };
     const reflection = new pkg.grpc.reflection.v1alpha.ServerReflection(arbord.address, credentials.createInsecure());
     const call = reflection['serverReflectionInfo']?.call(reflection) as NodeJS.ReadWriteStream;

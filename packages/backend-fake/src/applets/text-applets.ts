@@ -62,7 +62,6 @@ export const dd: Program = async (proc) => {
     }
   }
   const records = { inFull: 0, inPartial: 0, outFull: 0, outPartial: 0 };
-  let bytes = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let eof = false;
@@ -99,7 +98,6 @@ export const dd: Program = async (proc) => {
         status = 1;
         break;
       }
-      bytes += block.length;
       if (full) records.outFull++;
       else records.outPartial++;
     }
