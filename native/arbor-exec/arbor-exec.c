@@ -476,7 +476,7 @@ static void container_child(int stdio[3], int pty_sock) {
   struct container_user user;
   if (resolve_user(opt.user, &user) != 0) {
     errno = 0;
-    child_fail(EXIT_HELPER_FAILED, "%s", resolve_user_error());
+    child_fail(EXIT_BAD_USER, "%s", resolve_user_error());
   }
   for (int i = 0; i < opt.nrlimits; i++) {
     struct rlimit rl = {opt.rlimits[i].value, opt.rlimits[i].value};
@@ -738,7 +738,7 @@ static void resolve_in_container(int ready_fd, struct resolved *out) {
     static struct resolved r;
     if (resolve_user(opt.user, &r.user) != 0) {
       errno = 0;
-      child_fail(EXIT_HELPER_FAILED, "%s", resolve_user_error());
+      child_fail(EXIT_BAD_USER, "%s", resolve_user_error());
     }
     snprintf(r.cwd, sizeof r.cwd, "%s", opt.cwd ? opt.cwd : r.user.home);
     if (mkdir_p(r.cwd, 0755, r.user.uid, r.user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", r.cwd);

@@ -15,7 +15,8 @@
  *
  * usage: arbor-tar --init-pid PID --busybox PATH [--user SPEC] [--cgroup DIR]...
  *          [--privileged] [--log-fd N] (--extract DIR | --create PATH)
- * --extract reads a tar on stdin into DIR (made if missing); --create writes a tar of PATH to
+ * --extract reads a tar on stdin into DIR (made if missing), listing each entry on stdout as
+ * it reaches it; --create writes a tar of PATH to
  * stdout: PATH 'a/b' gives entries 'b/...', 'a/b/' gives './...'. Relative paths are relative
  * to the user's home. Exits EXIT_NOT_FOUND when PATH does not exist, EXIT_PERMISSION when the
  * user may not go there, EXIT_BAD_USAGE for a user that no process may be (an id outside
@@ -257,6 +258,9 @@ static void tar_child(int tar, int alive) {
     }
     go_to(path);
     args[n++] = "-x";
+    /* -v lists each entry on stdout as tar reaches it: a tar that fails halfway leaves the
+     * entries before it written, and arbord names where it stopped */
+    args[n++] = "-v";
     args[n++] = "-f";
     args[n++] = "-";
   } else {

@@ -10,6 +10,7 @@
 #define EXIT_HELPER_FAILED 1   /* anything else: the message is on stderr */
 #define EXIT_NOT_FOUND 3       /* the executable or the path does not exist */
 #define EXIT_PERMISSION 4      /* the user may not do this */
+#define EXIT_BAD_USER 6        /* the caller named a user the container does not have */
 #define EXIT_UNSUPPORTED 5     /* this kernel cannot do what was asked (like idmapped mounts) */
 #define EXIT_BAD_USAGE 64
 

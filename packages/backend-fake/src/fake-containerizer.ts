@@ -1,6 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
-import { ArborError, ContainerNotFoundError } from '@arbor/core';
+import { ArborError, ContainerNotFoundError, InvalidArgumentError, quoteInput } from '@arbor/core';
 import type {
   Containerizer,
   ContainerizerInfo,
@@ -15,6 +16,7 @@ import type {
   StreamOutSpec,
 } from '@arbor/core';
 import { FakeContainer } from './fake-container';
+import { ROOT, type FakeFilesystem } from './fs/fake-filesystem';
 import type { FakeVolumizer } from './fake-volumizer';
 import { writeEtcFiles } from './fs/etc-files';
 import { resolveUser } from './fs/users';
@@ -26,6 +28,22 @@ export interface FakeContainerizerOptions {
   maxContainers?: number;
   /** stopTimeoutMs is how long stop waits after TERM before KILL; default 10 s. */
   stopTimeoutMs?: number;
+}
+
+/**
+ * checkBindSources refuses a bind mount whose source is missing, as the host backends do: of
+ * origin host on this host, of origin container in the container's filesystem. The fake
+ * mounts nothing; it only judges the request alike.
+ * @throws InvalidArgumentError naming the mount, like bindMounts[0].srcPath
+ */
+async function checkBindSources(desired: DesiredContainer, fs: FakeFilesystem): Promise<void> {
+  for (const [i, m] of desired.bindMounts.entries()) {
+    const found = m.origin === 'host' ? await stat(m.srcPath).then(() => true, () => false) : fs.tryResolve(m.srcPath, { cred: ROOT }) !== undefined;
+    if (!found) {
+      const where = m.origin === 'host' ? 'on the host' : 'in the container';
+      throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `${quoteInput(m.srcPath)} does not exist ${where}: give an existing path`);
+    }
+  }
 }
 
 /**
@@ -51,6 +69,7 @@ export class FakeContainerizer implements Containerizer {
       throw new ArborError('alreadyExists', `fake containerizer: '${desired.handle}' already exists`);
     }
     const fs = this.volumizer.filesystem(desired.handle);
+    await checkBindSources(desired, fs);
     await writeEtcFiles(fs, desired.hostname);
     this.containers.set(desired.handle, new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits));
     return { netnsPath: '' };

@@ -1,4 +1,5 @@
 import { describeAttachAndSignals } from './areas/describe-attach-and-signals';
+import { describeCallerMistakes } from './areas/describe-caller-mistakes';
 import { describeCreate } from './areas/describe-create';
 import { describePullImage } from './areas/describe-pull-image';
 import { describeDestroy } from './areas/describe-destroy';
@@ -58,6 +59,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeGraceTime(ctx);
     describeEvents(ctx);
     describeErrorRoundTrip(ctx);
+    describeCallerMistakes(ctx);
     describeEnforcement(ctx, capabilities);
     describeIsolation(ctx, capabilities);
     describeRealNetwork(ctx, capabilities);

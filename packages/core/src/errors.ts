@@ -79,7 +79,8 @@ export class HandleAlreadyExistsError extends ArborError {
 
 export class ProcessAlreadyExistsError extends ArborError {
   constructor(readonly processId: string) {
-    super('alreadyExists', `process id '${processId}' is already running: choose another id or leave it empty`);
+    // Garden's wording (guardian's process dir depot), which existing clients match on
+    super('alreadyExists', `process ID '${processId}' already in use: choose another id or leave it empty`);
   }
   override fields(): ErrorFields {
     return { processId: this.processId };

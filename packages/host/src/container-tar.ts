@@ -59,6 +59,10 @@ export class ContainerTar {
 
   /**
    * streamIn extracts spec.tar into spec.path of the container, checked by guardTar on the way.
+   * It is not atomic (the destination may be a directory in use): a stream-in that fails
+   * halfway keeps the entries written before it stopped, and its message says which entry
+   * tar had reached, like "... (tar had reached entry "app/b.txt": the entries before it were
+   * written and stay, and it may be)".
    * @throws InvalidTarError for a bad or failing tar, PermissionDeniedError where the user may
    * not write, ResourceExhaustedError when the disk limit is reached, InvalidArgumentError for
    * a bad path or user
@@ -74,13 +78,14 @@ export class ContainerTar {
     });
     // the tar may stop reading early (a bad destination, a full disk): its exit says why
     child.stdin.on('error', () => undefined);
+    const reached = lastLine(child.stdout);
     guarded.pipe(child.stdin);
     const exit = await exited;
     // stop reading the source: what is left of it goes nowhere
     guarded.destroy();
-    if (sourceError) throw sourceError;
+    if (sourceError) throw withWritten(sourceError, reached());
     if (exit.code === 0) return;
-    throw await this.failure(target, exit, 'stream in to', spec);
+    throw withWritten(await this.failure(target, exit, 'stream in to', spec), reached());
   }
 
   /**
@@ -162,6 +167,36 @@ export class ContainerTar {
     if (doing === 'stream in to' && !message.startsWith('arbor-tar:')) return new InvalidTarError(message || `tar exited ${exit.code}`);
     return new ArborError('internal', `${where}: ${message || `arbor-tar exited ${exit.code}`}`);
   }
+}
+
+/**
+ * lastLine reads a stream to its end and keeps only its last non-empty line: arbor-tar's
+ * --extract listing, of which arbord needs the entry tar reached last.
+ */
+function lastLine(stream: Readable): () => string | undefined {
+  let tail = '';
+  stream.on('error', () => undefined);
+  stream.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-2 * MESSAGE_LIMIT);
+  });
+  return () => {
+    const lines = tail.split('\n').filter((l) => l !== '');
+    return lines[lines.length - 1];
+  };
+}
+
+/**
+ * withWritten adds to a failed stream-in's message where tar stopped: nothing was written
+ * when it reached no entry; otherwise the entries before the one named stay.
+ */
+function withWritten(err: Error, reached: string | undefined): Error {
+  // a destroyed container keeps nothing, and its error keeps its one wording
+  if (err instanceof ContainerNotFoundError) return err;
+  err.message +=
+    reached === undefined
+      ? ' (no entry was written)'
+      : ` (tar had reached entry ${quoteInput(reached)}: the entries before it were written and stay, and it may be)`;
+  return err;
 }
 
 /**

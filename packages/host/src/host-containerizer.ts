@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   ProcessAlreadyExistsError,
   ProcessNotFoundError,
+  quoteInput,
   silentLogger,
   validateHandle,
   validateProcessId,
@@ -125,6 +126,27 @@ export function containerDir(stateDir: string, handle: string): string {
 }
 
 /**
+ * checkHostBindSources refuses a bind mount of origin host whose source the host lacks, before
+ * anything is made: the caller's mistake, named, instead of a mount failing deep in a helper.
+ * (Sources of origin container are the runtime's to resolve inside the rootfs.)
+ * @throws InvalidArgumentError naming the mount, like bindMounts[0].srcPath
+ */
+async function checkHostBindSources(desired: DesiredContainer): Promise<void> {
+  await Promise.all(
+    desired.bindMounts.map(async (m, i) => {
+      if (m.origin !== 'host') return;
+      try {
+        await stat(m.srcPath);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the host' : `cannot be read on the host (${code ?? String(err)})`;
+        throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `${quoteInput(m.srcPath)} ${why}: give an existing host path`);
+      }
+    }),
+  );
+}
+
+/**
  * HostContainerizer is what the linux and runc backends share: a container is an init
  * process (pid 1 of its namespaces) plus a cgroup; every process is started by arbor-exec,
  * whose supervisor keeps stdio FIFOs and an exit file in <depot>/<handle>/processes/<id>, so
@@ -160,6 +182,7 @@ export class HostContainerizer implements Containerizer {
   async create(desired: DesiredContainer, ctx?: CallContext): Promise<CreatedContainer> {
     const { handle } = desired;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'this backend needs a root filesystem on disk');
+    await checkHostBindSources(desired);
     await mkdir(join(this.dir(handle), 'processes'), { recursive: true, mode: 0o700 });
     const idRange = await this.idRangeFor(desired);
     // a failed create keeps no range: the destroy that follows finds no container.json
@@ -230,7 +253,7 @@ export class HostContainerizer implements Containerizer {
     const state = await this.loadState(handle).catch(() => undefined);
     for (const [key, channel] of this.channels) {
       if (key.startsWith(`${handle}/`)) {
-        channel.close();
+        channel.closeDestroyed();
         this.channels.delete(key);
       }
     }
@@ -312,10 +335,13 @@ export class HostContainerizer implements Containerizer {
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) throw new ExecutableNotFoundError(spec.path);
+      if (err instanceof HelperError && err.exitCode === HELPER_EXIT.badUser) {
+        throw new InvalidArgumentError('user', `${err.stderr.trim().replace(/^arbor-exec: /, '')} (use a name from the container's /etc/passwd or uid:gid)`);
+      }
       throw err;
     }
     const channel = await this.channel(handle, spec.id);
-    return channel.attach(io, true);
+    return channel.attach(io, 'run');
   }
 
   async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
@@ -324,7 +350,7 @@ export class HostContainerizer implements Containerizer {
     if (!(await exists(join(dir, 'pid')))) throw new ProcessNotFoundError(processId);
     const channel = await this.channel(handle, processId);
     // an attaching caller's end of stdin ends the process's input too, as with run
-    return channel.attach(io, true);
+    return channel.attach(io, 'attach');
   }
 
   /** channel returns the one ProcessChannel of a process, opening it on first use (also after a restart). */

@@ -48,7 +48,7 @@ describe('ProcessChannel', () => {
     await writeFile(join(dir, 'exit'), '0\n');
     const channel = await ProcessChannel.open('p-1', dir);
     const stdin = new PassThrough(); // like a Run whose stdin_close comes after the exit, or never
-    const process = channel.attach({ stdin, stdout: sink(), stderr: sink() }, true);
+    const process = channel.attach({ stdin, stdout: sink(), stderr: sink() }, 'run');
     expect(await process.wait()).toBe(0);
     await settled(200);
     expect(openFds(join(dir, 'stdin'), [supervisorStdin?.fd])).toEqual([]);

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { ArborError, InvalidArgumentError, ProcessNotFoundError } from '@arbor/core';
 import type { Process, ProcessIO, Signal, TtySpec } from '@arbor/core';
 
@@ -38,6 +38,11 @@ export class ProcessChannel {
   private readonly outputs: Socket[] = [];
   private readonly exitStatus: Promise<number>;
   private exited = false;
+  /** stdinWriters are arbord's open writers of the stdin FIFO, one per caller sending stdin. */
+  private readonly stdinWriters = new Set<{ stdin: Readable; sink: Socket }>();
+  private stdinEnded = false;
+  /** destroyedStatus is the status callers get when the process died with its container and left none. */
+  private destroyedStatus: number | undefined;
 
   private constructor(
     readonly id: string,
@@ -80,8 +85,13 @@ export class ProcessChannel {
     return this.exitStatus;
   }
 
-  /** attach adds a caller; with sendEof, the caller's stdin end (or no stdin) ends the process's input. */
-  attach(io: ProcessIO, sendEof: boolean): Process {
+  /**
+   * attach adds a caller, as 'run' (the Run that started the process) or 'attach'. As in
+   * Garden, the process's input ends when a caller's stdin ends, or when a caller that sends
+   * stdin detaches or disconnects before it ended (no more input can come from it); a Run
+   * without stdin ends it at once. An Attach without stdin leaves it alone.
+   */
+  attach(io: ProcessIO, caller: 'run' | 'attach'): Process {
     const attacher: Attacher = { stdout: io.stdout, stderr: io.stderr, blocked: 0, detached: false };
     this.attachers.add(attacher);
     const detach = (): void => {
@@ -95,8 +105,8 @@ export class ProcessChannel {
     };
     if (io.detach?.aborted) detach();
     io.detach?.addEventListener('abort', detach, { once: true });
-    if (io.stdin) this.pipeStdin(io, sendEof);
-    else if (sendEof) void this.control('eof').catch(() => undefined);
+    if (io.stdin) this.pipeStdin(io);
+    else if (caller === 'run') this.endStdin();
     const wait = this.exitStatus.finally(detach);
     wait.catch(() => undefined);
     return {
@@ -110,6 +120,16 @@ export class ProcessChannel {
   /** close drops arbord's end (the process keeps running). */
   close(): void {
     for (const s of this.outputs) s.destroy();
+  }
+
+  /**
+   * closeDestroyed drops arbord's end as the container is destroyed: the process is killed
+   * with it, so callers still waiting get 137 (killed by SIGKILL) unless it had exited, as
+   * Garden reports a process of a destroyed container.
+   */
+  closeDestroyed(): void {
+    this.destroyedStatus = 128 + (osConstants.signals.SIGKILL as number);
+    this.close();
   }
 
   async signal(signal: Signal): Promise<void> {
@@ -148,39 +168,64 @@ export class ProcessChannel {
    * lives no longer than the process: a caller whose stdin ends only after the exit (a Run's
    * stdin_close arrives after the process is done) or never would otherwise keep it open.
    */
-  private pipeStdin(io: ProcessIO, sendEof: boolean): void {
+  private pipeStdin(io: ProcessIO): void {
     const stdin = io.stdin;
     if (!stdin) return;
     void openFd(join(this.dir, 'stdin'), constants.O_WRONLY | constants.O_NONBLOCK).then(
       (fd) => {
-        if (io.detach?.aborted || this.exited) {
+        if (this.stdinEnded || this.exited) {
           void closeFd(fd).catch(() => undefined);
+          return;
+        }
+        if (io.detach?.aborted) {
+          void closeFd(fd).catch(() => undefined);
+          this.endStdin();
           return;
         }
         const sink = new Socket({ fd, readable: false, writable: true });
         sink.on('error', () => undefined);
+        const writer = { stdin, sink };
+        this.stdinWriters.add(writer);
         const drop = (): void => {
           stdin.unpipe(sink);
           sink.destroy();
+          this.stdinWriters.delete(writer);
         };
         this.exitStatus.then(drop, drop);
-        let detached = false;
-        // only a real end of the caller's stdin ends the process's input, not a detach
-        stdin.on('end', () => {
-          sink.end();
-          sink.on('close', () => {
-            if (sendEof && !detached) void this.control('eof').catch(() => undefined);
-          });
-        });
-        stdin.on('error', () => sink.destroy());
+        stdin.on('end', () => this.endStdin());
+        stdin.on('error', () => this.endStdin());
+        // a caller gone before its stdin ended can send no more: its input ends, as in Garden
         io.detach?.addEventListener('abort', () => {
-          detached = true;
-          drop();
+          if (!stdin.readableEnded) {
+            drop();
+            this.endStdin();
+          }
         });
         stdin.pipe(sink, { end: false });
       },
       () => undefined,
     );
+  }
+
+  /**
+   * endStdin ends the process's input once: the process sees EOF only when no writer of its
+   * stdin FIFO is left, so every writer arbord holds closes (after what it was given is
+   * written), then the supervisor closes its own ('eof'; on a terminal it types ^D).
+   */
+  private endStdin(): void {
+    if (this.stdinEnded) return;
+    this.stdinEnded = true;
+    const writers = [...this.stdinWriters];
+    this.stdinWriters.clear();
+    const closed = writers.map(
+      ({ stdin, sink }) =>
+        new Promise<void>((resolve) => {
+          stdin.unpipe(sink);
+          sink.once('close', () => resolve());
+          sink.end();
+        }),
+    );
+    void Promise.all(closed).then(() => this.control('eof').catch(() => undefined));
   }
 
   /** control writes one command line to the supervisor. @throws ProcessNotFoundError once it is gone */
@@ -210,6 +255,7 @@ export class ProcessChannel {
         const text = (await readFile(file, 'utf8')).trim();
         return Number(text);
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && this.destroyedStatus !== undefined) return this.destroyedStatus;
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || Date.now() > deadline) {
           throw new ArborError('internal', `process ${this.id} ended without an exit status: its supervisor was killed`, { cause: err });
         }

@@ -16,6 +16,7 @@ export const HELPER_EXIT = {
   failed: 1,
   notFound: 3,
   permission: 4,
+  badUser: 6,
   badUsage: 64,
 } as const;
 

@@ -25,6 +25,7 @@ export class FakeProcess {
     this.hub = new OutputHub(tty !== undefined);
     this.stdin = new StdinChannel(
       runIo.stdin,
+      runIo.detach,
       tty && {
         echo: (data) => void this.hub.write('stdout', data),
         interrupt: () => task.deliver('SIGINT'),
@@ -53,7 +54,7 @@ export class FakeProcess {
   /** attach connects io: output from now on, its stdin as more input, and the exit status. */
   attach(io: ProcessIO, isRun = false): Process {
     const attachment = this.running ? this.hub.attach(io) : undefined;
-    if (!isRun && io.stdin && this.running) this.stdin.addSource(io.stdin);
+    if (!isRun && io.stdin && this.running) this.stdin.addSource(io.stdin, io.detach);
     return new AttachedProcess(this, attachment);
   }
 }

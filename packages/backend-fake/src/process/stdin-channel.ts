@@ -13,8 +13,9 @@ const EOF_MARK = null;
 
 /**
  * StdinChannel is a process's stdin: bytes from the Run caller's stdin and from every
- * Attach caller's stdin, in arrival order. It ends when the Run caller's stdin ends (or at
- * once when Run gave none). Sources are paused while 64 KiB are unread, so a process that
+ * Attach caller's stdin, in arrival order. As in Garden (and the host backends), it ends when
+ * any caller's stdin ends, when a caller sending stdin detaches before its stdin ended, or
+ * at once when Run gave none. Sources are paused while 64 KiB are unread, so a process that
  * does not read holds its writers back instead of buffering without bound.
  */
 export class StdinChannel implements ByteSource {
@@ -27,22 +28,26 @@ export class StdinChannel implements ByteSource {
   private readonly sources = new Map<Readable, () => void>();
 
   constructor(
-    primary: Readable | undefined,
+    runStdin: Readable | undefined,
+    runDetach: AbortSignal | undefined,
     private readonly tty: TtyInput | undefined,
   ) {
-    if (primary) this.addSource(primary, true);
+    if (runStdin) this.addSource(runStdin, runDetach);
     else this.ended = true;
   }
 
-  /** addSource takes bytes from r; only the primary (Run's) stdin ends the channel. */
-  addSource(r: Readable, primary = false): void {
-    if (this.closed || this.sources.has(r)) return;
-    if (!primary && this.ended) return;
+  /** addSource takes bytes from r until r ends, which ends the channel, as does detach firing first. */
+  addSource(r: Readable, detach?: AbortSignal): void {
+    if (this.closed || this.ended || this.sources.has(r)) return;
     const onData = (chunk: Buffer | string): void => this.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    const onEnd = (): void => {
-      if (primary) this.end();
-      else this.removeSource(r);
-    };
+    const onEnd = (): void => this.end();
+    if (detach?.aborted) {
+      this.end();
+      return;
+    }
+    detach?.addEventListener('abort', () => {
+      if (this.sources.has(r)) this.end();
+    }, { once: true });
     r.on('data', onData);
     r.on('end', onEnd);
     r.on('error', onEnd);
@@ -122,6 +127,7 @@ export class StdinChannel implements ByteSource {
   }
 
   private end(): void {
+    if (this.ended) return;
     this.ended = true;
     for (const r of [...this.sources.keys()]) this.removeSource(r);
     this.wake();

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { InvalidTarError, PermissionDeniedError, ResourceExhaustedError } from '@arbor/core';
+import { TarEntryPolicy } from '@arbor/host';
 import * as tar from 'tar-stream';
 import { FakeFilesystem, type Credentials, type DirInode, type Inode } from '../fs/fake-filesystem';
 import { FsError } from '../fs/fs-error';
@@ -20,7 +21,9 @@ const XATTR_PREFIX = 'SCHILY.xattr.';
  * to the user's home). The tar is read to its end first (a truncated or corrupt one changes
  * nothing), then applied in one filesystem transaction: an entry with an absolute path, a
  * '..' that leaves the target, or a path through a symlink that leaves it fails the whole
- * stream-in, and so does a permission or disk-limit failure, with nothing changed.
+ * stream-in, and so does a permission or disk-limit failure, with nothing changed. Entries
+ * are judged first by @arbor/host's TarEntryPolicy, the rule of the host backends, so every
+ * backend refuses the same tars (a '..' even when it stays inside, a device node).
  * @throws InvalidTarError, PermissionDeniedError, ResourceExhaustedError('disk')
  */
 export async function streamIn(fs: FakeFilesystem, user: User, path: string, input: Readable, maxBytes: number): Promise<void> {
@@ -94,6 +97,8 @@ async function readEntries(input: Readable, maxBytes: number): Promise<Entry[]> 
 class Extraction {
   private destPath = '/';
   /** dirMeta holds directory modes and mtimes, set last (children would change the mtime). */
+  /** policy is the host backends' rule for entries (a '..' anywhere, devices, ...), one per tar. */
+  private readonly policy = new TarEntryPolicy();
   private readonly dirMeta: Array<{ dir: DirInode; mode: number; uid: number; gid: number; mtimeMs: number; xattrs: Map<string, string> }> = [];
 
   constructor(
@@ -116,6 +121,9 @@ class Extraction {
 
   private apply(entry: Entry): void {
     const { header } = entry;
+    const decision = this.policy.check(header);
+    if (decision.verdict === 'refuse') throw new InvalidTarError(`entry '${header.name}' ${decision.reason}`);
+    if (decision.verdict === 'skip') return;
     const parts = this.relative(header.name, header.name);
     const owner = this.owner(header);
     const mode = this.mode(header.mode ?? 0o644);

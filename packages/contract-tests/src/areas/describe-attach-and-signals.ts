@@ -71,15 +71,41 @@ export function describeAttachAndSignals(ctx: ContractContext): void {
     it("sends an attaching caller's stdin to the process", async () => {
       const container = await ctx.create();
       const runStdin = new PassThrough();
+      // the Run stays attached: a Run caller that detaches ends the process's input
       const started = await startProcess(container, { path: 'cat' }, runStdin);
-      started.detach();
       const attachStdin = new PassThrough();
       const attached = await attachProcess(container, started.process.id, attachStdin);
       attachStdin.write('typed later\n');
       await waitForOutput(attached.stdout, 'typed later\n');
-      // whether an attacher's EOF closes the process's stdin is left open; end it by signal
       await attached.process.signal('SIGTERM');
       expect(await attached.process.wait()).toBe(143);
+      runStdin.end();
+      attachStdin.end();
+    });
+
+    it("closes the process's stdin when an attaching caller ends its stdin", async () => {
+      const container = await ctx.create();
+      const runStdin = new PassThrough();
+      const started = await startProcess(container, { path: 'cat' }, runStdin);
+      const attachStdin = new PassThrough();
+      const attached = await attachProcess(container, started.process.id, attachStdin);
+      attachStdin.end('last words\n');
+      expect(await finish(attached)).toMatchObject({ exitCode: 0, stdout: 'last words\n' });
+      runStdin.end();
+    });
+
+    it("closes the process's stdin when the Run caller detaches or disconnects, as Garden does (README: Runs and detach)", async () => {
+      const container = await ctx.create();
+      const runStdin = new PassThrough();
+      // cat ends only at the end of its input: exit 5 says the input was ended
+      const started = await startProcess(container, { path: 'sh', args: ['-c', 'cat; exit 5'] }, runStdin);
+      runStdin.write('before\n');
+      await waitForOutput(started.stdout, 'before\n');
+      started.detach();
+      // this attacher's stdin stays open: only the Run caller's going can end the input
+      const attachStdin = new PassThrough();
+      const attached = await attachProcess(container, started.process.id, attachStdin);
+      expect(await attached.process.wait()).toBe(5);
       runStdin.end();
       attachStdin.end();
     });

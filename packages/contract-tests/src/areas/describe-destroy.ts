@@ -1,7 +1,7 @@
 import { ContainerNotFoundError, InvalidArgumentError } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { runToEnd, startProcess } from '../helpers/run-process';
+import { attachProcess, runToEnd, startProcess } from '../helpers/run-process';
 import { settlesWithin } from '../helpers/timing';
 
 export function describeDestroy(ctx: ContractContext): void {
@@ -64,6 +64,15 @@ export function describeDestroy(ctx: ContractContext): void {
       const running = await startProcess(container, { path: 'sleep', args: ['100'] });
       await ctx.client.destroy(container.handle);
       expect(await settlesWithin(running.process.wait(), 3000)).toBe(true);
+    });
+
+    it("ends its processes' Run and Attach streams with exit status 137, as Garden does", async () => {
+      const container = await ctx.create();
+      const running = await startProcess(container, { path: 'sleep', args: ['100'] });
+      const attached = await attachProcess(container, running.process.id);
+      await ctx.client.destroy(container.handle);
+      await expect(running.process.wait()).resolves.toBe(137);
+      await expect(attached.process.wait()).resolves.toBe(137);
     });
 
     it('releases a static address so another container can take it', async () => {

@@ -235,13 +235,15 @@ export function describeRun(ctx: ContractContext): void {
         expect((await container.info()).processIds).toEqual(['my-proc']);
       });
 
-      it('refuses an id already running with ProcessAlreadyExistsError, leaving the first alone', async () => {
+      it("refuses an id already running with ProcessAlreadyExistsError in Garden's words, leaving the first alone", async () => {
         const container = await ctx.create();
         const first = await startProcess(container, { id: 'dup', path: 'sleep', args: ['100'] });
-        await expectRejection(container.run({ id: 'dup', path: 'echo', args: ['second'] }, {}), ProcessAlreadyExistsError, {
+        const err = await expectRejection(container.run({ id: 'dup', path: 'echo', args: ['second'] }, {}), ProcessAlreadyExistsError, {
           processId: 'dup',
           kind: 'alreadyExists',
         });
+        // Garden's clients match on "process ID 'dup' already in use"
+        expect(err.message).toContain("process ID 'dup' already in use");
         expect((await container.info()).processIds).toEqual(['dup']);
         await first.process.signal('SIGTERM');
         expect(await first.process.wait()).toBe(143);

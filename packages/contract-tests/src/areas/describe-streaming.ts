@@ -132,6 +132,21 @@ export function describeStreaming(ctx: ContractContext): void {
       expect(await exists(container, '/etc/not-for-vcap/x.txt')).toBe(false);
     });
 
+    it('fails a stream-in halfway either writing nothing or saying where it stopped', async () => {
+      const container = await ctx.create();
+      const setup = 'mkdir -p /srv/in/locked && chmod 777 /srv/in';
+      expect((await runToEnd(container, { path: 'sh', args: ['-c', setup] })).exitCode).toBe(0);
+      const tar = await tarStream([
+        { name: 'first.txt', content: 'first' },
+        { name: 'locked/x.txt', content: 'x' },
+      ]);
+      const err = await expectRejection(container.streamIn({ path: '/srv/in', user: 'vcap', tar }), PermissionDeniedError);
+      expect(err.message).toContain('locked/x.txt');
+      // written atomically (nothing stays) or not (the message says the entries before it stay)
+      if (await exists(container, '/srv/in/first.txt')) expect(err.message).toMatch(/entries before it were written/);
+      expect(await exists(container, '/srv/in/locked/x.txt')).toBe(false);
+    });
+
     it('refuses a truncated tar with InvalidTarError', async () => {
       const container = await ctx.create();
       const whole = await packTar([{ name: 'big.bin', content: randomBytes(8192) }]);
@@ -151,6 +166,16 @@ export function describeStreaming(ctx: ContractContext): void {
       await expectRejection(container.streamIn({ path: '/root/in', tar }), InvalidTarError);
       expect(await exists(container, '/escaped.txt')).toBe(false);
       expect(await exists(container, '/root/in/after.txt')).toBe(false);
+    });
+
+    it("refuses a '..' entry even when it stays inside the target, as every backend's tar policy does", async () => {
+      const container = await ctx.create();
+      const tar = await tarStream([
+        { name: 'a', type: 'directory' },
+        { name: 'a/../inside.txt', content: 'in' },
+      ]);
+      await expectRejection(container.streamIn({ path: '/root/in', tar }), InvalidTarError);
+      expect(await exists(container, '/root/in/inside.txt')).toBe(false);
     });
 
     it('refuses an absolute entry with InvalidTarError, writing nothing', async () => {
@@ -195,6 +220,17 @@ export function describeStreaming(ctx: ContractContext): void {
       await runToEnd(container, { path: 'sh', args: ['-c', 'mkdir -p /out && echo produced > /out/result.txt'] });
       const entries = await readTar(await container.streamOut({ path: '/out/result.txt' }));
       expect(entries.map((e) => e.content.toString())).toEqual(['produced\n']);
+    });
+
+    it('refuses to stream out a directory the user cannot wholly read with PermissionDeniedError: a partial tar is never a success', async () => {
+      const container = await ctx.create();
+      const setup = 'mkdir -p /srv/out/secret && echo open > /srv/out/open.txt && echo no > /srv/out/secret/s.txt && chmod 700 /srv/out/secret';
+      expect((await runToEnd(container, { path: 'sh', args: ['-c', setup] })).exitCode).toBe(0);
+      await expectRejection(
+        container.streamOut({ path: '/srv/out', user: 'vcap' }).then((out) => readTar(out)),
+        PermissionDeniedError,
+        { kind: 'permissionDenied' },
+      );
     });
 
     it('refuses to stream out a path that does not exist with InvalidArgumentError', async () => {
