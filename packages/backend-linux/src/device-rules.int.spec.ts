@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gardener } from '@arbor/core';
 import { storageName } from '@arbor/depot';
-import { BpfDeviceFilter, DEFAULT_HELPERS_DIR, DEVICE_ALLOW, cgroupParentFor, hybridUnified } from '@arbor/host';
+import { BpfDeviceFilter, DEFAULT_HELPERS_DIR, DEVICE_ALLOW, cgroupParentFor } from '@arbor/host';
+import { describeIf, unifiedCgroupRoot } from '@arbor/testkit';
 import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(60_000);
@@ -17,8 +18,7 @@ jest.setTimeout(60_000);
 const run = promisify(execFile);
 
 /** UNIFIED is the unified hierarchy of this host, like /sys/fs/cgroup or /sys/fs/cgroup/unified; '' when there is none. */
-const UNIFIED = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : (hybridUnified('/sys/fs/cgroup') ?? '');
-const describeV2 = process.getuid?.() === 0 && UNIFIED !== '' ? describe : describe.skip;
+const UNIFIED = unifiedCgroupRoot() ?? '';
 
 /**
  * blockDevice is the major:minor of a block device this process can open, so that only the
@@ -86,7 +86,7 @@ async function probe(group: string, args: string[]): Promise<Record<string, stri
   return JSON.parse(stdout) as Record<string, string>;
 }
 
-describeV2('device rules on cgroup v2', () => {
+describeIf({ root: true, cgroupUnified: true })('device rules on cgroup v2', () => {
   let DISK_MAJOR: number;
   let DISK_MINOR: number;
 
@@ -230,8 +230,7 @@ describeV2('device rules on cgroup v2', () => {
     });
   });
 
-  const describeHybrid = UNIFIED === hybridUnified('/sys/fs/cgroup') ? describe : describe.skip;
-  describeHybrid('a container of the linux backend on a hybrid host (the v1 driver)', () => {
+  describeIf({ cgroupHybrid: true })('a container of the linux backend on a hybrid host (the v1 driver)', () => {
     let stateDir: string;
     let backend: Gardener;
 

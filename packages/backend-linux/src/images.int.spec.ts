@@ -7,11 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Container, Gardener } from '@arbor/core';
 import { imagesTesting } from '@arbor/images';
-import { backendFor, describeRoot, makeStateDir, prepareHost, removeStateDir, runToEnd } from './testing/linux-test-env';
+import { describeIf } from '@arbor/testkit';
+import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd } from './testing/linux-test-env';
 
 const run = promisify(execFile);
 
-describeRoot('linux backend: containers from images', () => {
+describeIf({ root: true, docker: true })('linux backend: containers from images', () => {
   jest.setTimeout(180_000);
   const docker = imagesTesting.localDocker();
   const tag = `${imagesTesting.TEST_IMAGE_PREFIX}linux-backend:${process.pid}`;

@@ -6,8 +6,9 @@ import { FileDepot } from '@arbor/depot';
 import { HostContainerizer } from '@arbor/host';
 import { OverlayVolumizer } from '@arbor/images';
 import { LinuxNetworker } from '@arbor/network';
+import { describeIf } from '@arbor/testkit';
 import { linuxBackendModules } from './linux-backend-module';
-import { describeRoot, prepareHost } from './testing/linux-test-env';
+import { prepareHost } from './testing/linux-test-env';
 
 async function compose(config: Record<string, unknown>): Promise<Container> {
   const container = new Container();
@@ -17,7 +18,7 @@ async function compose(config: Record<string, unknown>): Promise<Container> {
   return container;
 }
 
-describeRoot('linuxBackendModules', () => {
+describeIf({ root: true })('linuxBackendModules', () => {
   beforeAll(() => prepareHost());
 
   it('bind the four ports and the capabilities from the server config', async () => {

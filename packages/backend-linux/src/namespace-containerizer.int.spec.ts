@@ -1,23 +1,22 @@
 // Linux-specific behaviour of the linux backend, through the Gardener (root only).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { pack as tarPack } from 'tar-stream';
-import { ContainerStoppedError, ExecutableNotFoundError, InvalidArgumentError, ProcessNotFoundError, silentLogger } from '@arbor/core';
-import type { Container, Gardener, ProcessSpec } from '@arbor/core';
+import { PassThrough } from 'node:stream';
+import { ContainerStoppedError, ExecutableNotFoundError, ProcessNotFoundError, silentLogger } from '@arbor/core';
+import type { Container, Gardener } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR, OOM_EVENT, cgroupParentFor } from '@arbor/host';
-import type { HostContainerizer } from '@arbor/host';
+import { describeHostContainerizerHostile } from '@arbor/host/testing';
+import { describeIf, eventually } from '@arbor/testkit';
 import { namespaceContainerizer } from './linux-backend-module';
 import {
   Collector,
   backendFor,
-  describeRoot,
   hostSnapshot,
   makeStateDir,
   prepareHost,
@@ -28,7 +27,7 @@ import {
 
 jest.setTimeout(30_000);
 
-describeRoot('linux backend', () => {
+describeIf({ root: true })('linux backend', () => {
   let stateDir: string;
   let backend: Gardener;
 
@@ -162,7 +161,7 @@ describeRoot('linux backend', () => {
       const stdin = new PassThrough();
       const stdout = new Collector();
       const p = await c.run(sh('stty size; read line; stty size; tty', { tty: { windowSize: { columns: 100, rows: 30 } } }), { stdin, stdout });
-      await waitFor(() => stdout.text().includes('30 100'));
+      await eventually(() => expect(stdout.text()).toContain('30 100'), 5000, 20);
       await p.setTty({ windowSize: { columns: 120, rows: 40 } });
       stdin.write('go\n');
       expect(await p.wait()).toBe(0);
@@ -248,7 +247,7 @@ describeRoot('linux backend', () => {
   });
 });
 
-describeRoot('linux backend: an idle arbord that stops', () => {
+describeIf({ root: true })('linux backend: an idle arbord that stops', () => {
   it('leaves no cgroup parent, quota mount or loop device behind', async () => {
     prepareHost();
     const stateDir = await makeStateDir();
@@ -268,7 +267,7 @@ describeRoot('linux backend: an idle arbord that stops', () => {
   });
 });
 
-describeRoot('linux backend: a restart of arbord', () => {
+describeIf({ root: true })('linux backend: a restart of arbord', () => {
   const pkg = resolve(__dirname, '..');
   let stateDir: string;
 
@@ -343,111 +342,21 @@ describeRoot('linux backend: a restart of arbord', () => {
   });
 });
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /**
- * The process-start path below the Gardener: the containerizer is called directly, as if the
- * Gardener's checks were gone, so that arbor-exec's own strictness is what is tested (hostile
- * input issue, items 1, 3, 9 and the working dir).
+ * The process-start path below the Gardener, as both host runtimes share it, and arbor-exec's
+ * reading of a spec file crafted by hand.
  */
-describeRoot('linux backend: hostile process specs that reach the containerizer', () => {
-  let stateDir: string;
-  let containerizer: HostContainerizer;
-  let backend: Gardener;
-  let ids = 0;
-
-  beforeAll(async () => {
+describeHostContainerizerHostile(
+  'linux backend',
+  { root: true },
+  async (stateDir) => {
     prepareHost();
-    stateDir = await makeStateDir();
-    containerizer = namespaceContainerizer({ stateDir, stopTimeoutMs: 1000 }, silentLogger);
-    backend = await backendFor(stateDir, {}, containerizer);
-    await backend.start();
-  });
-  afterAll(async () => {
-    for (const c of await backend.containers()) await backend.destroy(c.handle);
-    await backend.stop();
-    await removeStateDir(stateDir);
-  });
-
-  /** direct runs spec through the containerizer itself and waits for its end. */
-  async function direct(c: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string; stderr: string }> {
-    const stdout = new Collector();
-    const stderr = new Collector();
-    const p = await containerizer.run(c.handle, { id: `direct-${++ids}`, ...spec }, { stdout, stderr });
-    return { code: await p.wait(), stdout: stdout.text(), stderr: stderr.text() };
-  }
-
-  it('never takes a NUL in env, user or dir for a helper option: such a spec is refused and nothing runs privileged', async () => {
-    const c = await backend.create({});
-    // each script records the capabilities it ran with; the arguments after it are $0 and $1
-    const record = (n: number, extra: Partial<ProcessSpec>): ProcessSpec => ({
-      path: 'sh',
-      args: ['-c', `grep CapEff /proc/self/status > /tmp/cap-${n}`, 'sh', ...(extra.args ?? [])],
-      ...(extra.env && { env: extra.env }),
-      ...(extra.user && { user: extra.user }),
-      ...(extra.dir && { dir: extra.dir }),
-    });
-    const hostile: Partial<ProcessSpec>[] = [
-      { env: ['X=1\u0000--privileged'] },
-      { user: 'root\u0000--privileged' },
-      { dir: '/tmp\u0000--privileged' },
-      { args: ['\u0000--privileged'] },
-    ];
-    const refusals = [];
-    for (const [i, extra] of hostile.entries()) refusals.push(await direct(c, record(i, extra)).catch((err: Error) => err));
-    // option-like values without a NUL are plain data
-    const plain = await direct(c, record(9, { env: ['X=--privileged', 'Y=--runc'], args: ['--privileged'] }));
-    expect(plain.code).toBe(0);
-    const { stdout } = await runToEnd(c, sh('cd /tmp && grep -H CapEff cap-*'));
-    expect(stdout).toBe('cap-9:CapEff:\t00000000a80425fb\n');
-    for (const refused of refusals) expect(refused).toBeInstanceOf(InvalidArgumentError);
-  });
-
-  it('keeps env values out of every host command line and off the disk while the process runs', async () => {
-    const secret = `s3cret-${randomBytes(8).toString('hex')}`;
-    const c = await backend.create({ env: [`FROM_CONTAINER=${secret}-c`] });
-    const stdout = new Collector();
-    const p = await containerizer.run(
-      c.handle,
-      { id: 'secret', path: 'sh', args: ['-c', 'echo "$SECRET $FROM_CONTAINER"; exec sleep 30'], env: [`SECRET=${secret}-p`] },
-      { stdout },
-    );
-    await waitFor(() => stdout.text().includes('\n'));
-    expect(stdout.text()).toBe(`${secret}-p ${secret}-c\n`);
-    expect((await hostCmdlines()).filter((line) => line.includes(secret))).toEqual([]);
-    expect(await filesHolding(join(containerizer.dir(c.handle), 'processes', 'secret'), secret)).toEqual([]);
-    await p.signal('SIGKILL');
-    await p.wait();
-  });
-
-  it('refuses uids and gids outside 0..4294967294, from the spec or /etc/passwd, and runs nothing as root', async () => {
-    const c = await backend.create({});
-    await runToEnd(c, sh('echo "minus1:x:4294967295:4294967295::/tmp:/bin/sh" >> /etc/passwd; echo "wraps:x:4294967296:1000::/tmp:/bin/sh" >> /etc/passwd'));
-    const users = ['4294967295', '4294967295:0', '4294967296:0', '1000:4294967295', '1000:4294967296', '18446744073709551617', '01x', 'minus1', 'wraps'];
-    const refusals = [];
-    for (const [i, user] of users.entries()) refusals.push(await direct(c, sh(`id > /tmp/who-${i}`, { user })).catch((err: Error) => err));
-    // arbor-tar resolves users with the same code
-    const tar = Readable.from([await tarOf('f', 'x')]);
-    refusals.push(await containerizer.streamIn(c.handle, { path: '/tmp/streamed', user: 'wraps', tar }).catch((err: Error) => err));
-    const { stdout } = await runToEnd(c, sh('cat /tmp/who-* 2>/dev/null; ls /tmp/streamed 2>/dev/null; true'));
-    expect(stdout).toBe('');
-    for (const refused of refusals) expect(String(refused)).toMatch(/user/);
-    // the highest valid ids still work
-    expect((await direct(c, sh('id -u; id -g', { user: '4294967294:4294967294' }))).stdout).toBe('4294967294\n4294967294\n');
-  });
-
-  it('refuses a working dir that is not absolute', async () => {
-    const c = await backend.create({});
-    await expect(direct(c, sh('pwd > /tmp/ran', { dir: 'tmp' }))).rejects.toThrow(/dir/);
-    expect((await runToEnd(c, sh('cat /tmp/ran 2>/dev/null; ls -d /tmp/tmp 2>/dev/null; true'))).stdout).toBe('');
-  });
-
+    const containerizer = namespaceContainerizer({ stateDir, stopTimeoutMs: 1000 }, silentLogger);
+    return { containerizer, backend: await backendFor(stateDir, {}, containerizer) };
+  },
+  {
+    highestId: 4294967294,
+    more: (under) => {
   describe('arbor-exec reads its process spec strictly', () => {
     /** record is one spec record: tag, u32 LE length, the bytes, then terminator (a NUL unless given). */
     const record = (tag: string, value: string | Buffer, length?: number, terminator = Buffer.from([0])): Buffer => {
@@ -464,13 +373,13 @@ describeRoot('linux backend: hostile process specs that reach the containerizer'
     let n = 0;
 
     beforeAll(async () => {
-      c = await backend.create({});
-      initPid = (JSON.parse(await readFile(join(containerizer.dir(c.handle), 'container.json'), 'utf8')) as { initPid: number }).initPid;
+      c = await under().backend.create({});
+      initPid = (JSON.parse(await readFile(join(under().containerizer.dir(c.handle), 'container.json'), 'utf8')) as { initPid: number }).initPid;
     });
 
     /** execWith runs arbor-exec directly on a process dir holding spec (or a symlink to it). */
     async function execWith(spec: Buffer, options: { symlink?: boolean } = {}): Promise<{ code: number; stderr: string; left: string[] }> {
-      const dir = join(containerizer.dir(c.handle), 'processes', `crafted-${++n}`);
+      const dir = join(under().containerizer.dir(c.handle), 'processes', `crafted-${++n}`);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       if (options.symlink) {
         await writeFile(join(dir, 'elsewhere'), spec);
@@ -486,7 +395,7 @@ describeRoot('linux backend: hostile process specs that reach the containerizer'
       const { code, left } = await execWith(Buffer.concat([magic, ...good]));
       expect(code).toBe(0);
       expect(left).not.toContain('process.spec');
-      await waitFor(() => existsSync(join(containerizer.dir(c.handle), 'processes', `crafted-${n}`, 'exit')));
+      await eventually(() => expect(existsSync(join(under().containerizer.dir(c.handle), 'processes', `crafted-${n}`, 'exit'))).toBe(true), 5000, 20);
       expect((await runToEnd(c, sh('cat /tmp/crafted'))).stdout).toBe('ran\n');
     });
 
@@ -520,35 +429,9 @@ describeRoot('linux backend: hostile process specs that reach the containerizer'
       expect(linked.stderr).toMatch(/open .*process\.spec: Too many levels of symbolic links/);
     });
   });
-});
-
-/** hostCmdlines is the command line of every process on the host, NULs as spaces. */
-async function hostCmdlines(): Promise<string[]> {
-  const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
-  const lines = await Promise.all(pids.map((p) => readFile(`/proc/${p}/cmdline`).catch(() => Buffer.alloc(0))));
-  return lines.map((b) => b.toString('utf8').replace(/\0/g, ' '));
-}
-
-/** filesHolding names the regular files under dir whose contents include text. */
-async function filesHolding(dir: string, text: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    if (!(await stat(path)).isFile()) continue;
-    if ((await readFile(path)).includes(text)) found.push(name);
-  }
-  return found;
-}
-
-/** tarOf is a tar with one file. */
-async function tarOf(name: string, content: string): Promise<Buffer> {
-  const pack = tarPack();
-  pack.entry({ name, mode: 0o644 }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+    },
+  },
+);
 
 /**
  * RACER is a container program that does what CVE-2019-5736 did to runc: it watches the pids
@@ -613,7 +496,7 @@ int main(int argc, char **argv) {
 }
 `;
 
-describeRoot('linux backend: a container racing process starts for /proc/<pid>/exe (CVE-2019-5736 class)', () => {
+describeIf({ root: true })('linux backend: a container racing process starts for /proc/<pid>/exe (CVE-2019-5736 class)', () => {
   it('never reaches the helper binary of a starting process, so cannot write through it', async () => {
     prepareHost();
     const work = await mkdtemp(join(tmpdir(), 'arbor-racer-'));
@@ -636,7 +519,7 @@ describeRoot('linux backend: a container racing process starts for /proc/<pid>/e
       const out = new Collector();
       const stdin = new PassThrough();
       const racer = await c.run({ path: '/racer/racer', args: ['4000'] }, { stdout: out, stdin });
-      await waitFor(() => out.text().includes('racing'));
+      await eventually(() => expect(out.text()).toContain('racing'), 5000, 20);
       const started = Date.now();
       for (let i = 0; Date.now() - started < 3000; i++) {
         await (await underTest.run(c.handle, { id: `start-${i}`, path: 'true' }, {})).wait();

@@ -10,7 +10,8 @@ import { InvalidArgumentError, InvalidTarError, PermissionDeniedError } from '@a
 import type { Container, Gardener } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR } from '@arbor/host';
-import { backendFor, describeRoot, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
+import { describeIf } from '@arbor/testkit';
+import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(30_000);
 
@@ -50,7 +51,7 @@ async function entriesOf(tar: Readable): Promise<Record<string, string>> {
   return found;
 }
 
-describeRoot('linux backend: streaming files', () => {
+describeIf({ root: true })('linux backend: streaming files', () => {
   let stateDir: string;
   let backend: Gardener;
   let container: Container;

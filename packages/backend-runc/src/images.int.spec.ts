@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gardener } from '@arbor/core';
 import { imagesTesting } from '@arbor/images';
-import { describeRunc, runToEnd, runcBackendFor } from './testing/runc-test-env';
+import { describeIf } from '@arbor/testkit';
+import { runToEnd, runcBackendFor } from './testing/runc-test-env';
 
 const run = promisify(execFile);
-describeRunc('runc backend: containers from registry images', () => {
+describeIf({ root: true, runc: true, docker: true })('runc backend: containers from registry images', () => {
   jest.setTimeout(180_000);
   const docker = imagesTesting.localDocker();
   const tag = `${imagesTesting.TEST_IMAGE_PREFIX}runc-backend:${process.pid}`;

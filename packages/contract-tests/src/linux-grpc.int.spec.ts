@@ -1,11 +1,12 @@
-// The contract against arbord with the linux backend over a unix socket (root only).
+// The contract against arbord with the linux backend over a unix socket (root).
 import { linuxBackendModules } from '@arbor/backend-linux';
 import { DEFAULT_ROOTFS } from '@arbor/images';
+import { describeIf } from '@arbor/testkit';
 import { startArbordContractServer } from './arbord-contract-server';
 import { capabilitiesOf } from './contract-setup';
 import { describeBackendContract } from './describe-backend-contract';
 
-if (process.getuid?.() === 0) {
+describeIf({ root: true })('arbord with the linux backend', () => {
   describeBackendContract(
     'linux over gRPC',
     { makeClient: (overrides) => startArbordContractServer('linux', overrides) },
@@ -14,6 +15,4 @@ if (process.getuid?.() === 0) {
     // process would share the first one's process channels.
     { ...capabilitiesOf(linuxBackendModules, [`raw://${DEFAULT_ROOTFS}`]), survivesRestart: false },
   );
-} else {
-  describe.skip('linux over gRPC: needs root', () => it('runs as root', () => undefined));
-}
+});

@@ -1,11 +1,12 @@
-// The contract against arbord with the runc backend over a unix socket (root only).
+// The contract against arbord with the runc backend over a unix socket (root and a runc binary).
 import { runcBackendModules } from '@arbor/backend-runc';
 import { DEFAULT_ROOTFS } from '@arbor/images';
+import { describeIf } from '@arbor/testkit';
 import { startArbordContractServer } from './arbord-contract-server';
 import { capabilitiesOf } from './contract-setup';
 import { describeBackendContract } from './describe-backend-contract';
 
-if (process.getuid?.() === 0) {
+describeIf({ root: true, runc: true })('arbord with the runc backend', () => {
   describeBackendContract(
     'runc over gRPC',
     { makeClient: (overrides) => startArbordContractServer('runc', overrides) },
@@ -13,6 +14,4 @@ if (process.getuid?.() === 0) {
     // (backend-runc's runc-runtime.int.spec.ts).
     { ...capabilitiesOf(runcBackendModules, [`raw://${DEFAULT_ROOTFS}`]), survivesRestart: false },
   );
-} else {
-  describe.skip('runc over gRPC: needs root', () => it('runs as root', () => undefined));
-}
+});

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HostPreconditionError } from '@arbor/core';
+import { describeIf } from '@arbor/testkit';
 import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
 
 const run = promisify(execFile);
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
-describeRoot('BtrfsQuotaVolumes (root: loop mounts)', () => {
+describeIf({ root: true })('BtrfsQuotaVolumes (root: loop mounts)', () => {
   let stateDir: string;
   beforeEach(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'arbor-quota-'));

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { ArborError, HostPreconditionError, InvalidArgumentError, type DiskLimits, type Logger, type Rootfs } from '@arbor/core';
 import Dockerode from 'dockerode';
+import { describeIf } from '@arbor/testkit';
 import { findMountHelper } from './overlay-mounter';
 import { OverlayVolumizer } from './overlay-volumizer';
 import { buildTestImage, removeTestImages } from './testing/test-image';
@@ -18,9 +19,7 @@ const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
-describeRoot('OverlayVolumizer (root: overlay mounts)', () => {
+describeIf({ root: true })('OverlayVolumizer (root: overlay mounts)', () => {
   let stateDir: string;
   let base: string;
   let volumizer: OverlayVolumizer;
@@ -206,7 +205,7 @@ async function mountedAt(path: string): Promise<string | undefined> {
   return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((line) => line.split(' ')[4] === path);
 }
 
-describeRoot('OverlayVolumizer with pulled images (root, a Docker engine)', () => {
+describeIf({ root: true, docker: true })('OverlayVolumizer with pulled images (root, a Docker engine)', () => {
   jest.setTimeout(120_000);
   const docker = new Dockerode();
   const tag = `arbor-test/volumizer:${process.pid}`;
@@ -303,7 +302,7 @@ describeRoot('OverlayVolumizer with pulled images (root, a Docker engine)', () =
   });
 });
 
-describeRoot('OverlayVolumizer host preconditions and call logs (root)', () => {
+describeIf({ root: true })('OverlayVolumizer host preconditions and call logs (root)', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'arbor-images-'));

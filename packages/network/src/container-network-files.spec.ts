@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseResolvConf, writeContainerNetworkFiles } from './container-network-files';
@@ -28,16 +28,6 @@ describe('writeContainerNetworkFiles', () => {
     expect(await readFile(path.join(rootfs, 'etc/resolv.conf'), 'utf8')).toBe(
       'nameserver 192.0.2.53\nsearch example.test\noptions ndots:2\n',
     );
-  });
-
-  const itAsRoot = process.getuid?.() === 0 ? it : it.skip;
-
-  itAsRoot("makes the files the container root's, writable by it only", async () => {
-    await writeContainerNetworkFiles(rootfs, { hostname: 'h', containerIp: '10.254.0.2', hostResolvConf, owner: { uid: 4321, gid: 4322 } });
-    for (const name of ['hosts', 'resolv.conf']) {
-      const s = await stat(path.join(rootfs, 'etc', name));
-      expect([s.uid, s.gid, s.mode & 0o777]).toEqual([4321, 4322, 0o644]);
-    }
   });
 
   it('uses given nameservers instead of the host ones', async () => {

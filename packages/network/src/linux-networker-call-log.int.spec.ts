@@ -6,10 +6,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '@arbor/core';
+import { describeIf } from '@arbor/testkit';
 import { LinuxNetworker } from './linux-networker';
 
 const run = promisify(execFile);
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 const HELPER_DIR = path.resolve(__dirname, '../../../native/arbor-net');
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 const NS = `arbe-${process.pid}`;
@@ -22,7 +22,7 @@ const recorder = (lines: Record<string, unknown>[], data: Record<string, unknown
   child: (d) => recorder(lines, { ...data, ...d }),
 });
 
-describeRoot('LinuxNetworker call logs (root, a network namespace)', () => {
+describeIf({ root: true })('LinuxNetworker call logs (root, a network namespace)', () => {
   const own: Record<string, unknown>[] = [];
   let networker: LinuxNetworker;
   let ipForwardBefore = '';

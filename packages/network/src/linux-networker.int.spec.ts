@@ -15,12 +15,11 @@ import {
   type Logger,
   type NetOutRule,
 } from '@arbor/core';
+import { describeIf } from '@arbor/testkit';
 import { Iptables } from './iptables';
 import { LinuxNetworker, type LinuxNetworkerOptions } from './linux-networker';
 
 const run = promisify(execFile);
-const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
 const PREFIX = 'arbt';
 const NS_PREFIX = `arbt-${process.pid}-`;
 const HELPER_DIR = path.resolve(__dirname, '../../../native/arbor-net');
@@ -137,7 +136,7 @@ async function ourLeftovers(): Promise<string[]> {
   ];
 }
 
-describeRoot('LinuxNetworker (root, network namespaces)', () => {
+describeIf({ root: true })('LinuxNetworker (root, network namespaces)', () => {
   let networker: LinuxNetworker;
   let ipForwardBefore = '';
 
@@ -509,7 +508,7 @@ describeRoot('LinuxNetworker (root, network namespaces)', () => {
   }, 120_000);
 });
 
-describeRoot('Iptables coprocess (root)', () => {
+describeIf({ root: true })('Iptables coprocess (root)', () => {
   const iptables = new Iptables();
   const chain = `arbt-ipt-${process.pid}`;
 

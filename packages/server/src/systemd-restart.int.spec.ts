@@ -8,26 +8,17 @@
 // in the namespace, so the host's arbord, its socket and its units stay out of sight, and the
 // containers' links and chains live in the namespace's own network. Needs root; ~15 s.
 // systemd-unit.int.spec.ts checks the unit with systemd-analyze verify.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { describeIf } from '@arbor/testkit';
 
 const REPO = join(__dirname, '..', '..', '..');
 const CLI = join(REPO, 'packages', 'client', 'dist', 'cli.js');
 const SYSTEMD = '/lib/systemd/systemd';
-
-/** cannotBoot says why systemd cannot boot in namespaces here, or is undefined when it can. */
-function cannotBoot(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (namespaces, cgroups)';
-  if (!existsSync('/proc/self/ns/cgroup')) return 'the kernel has no cgroup namespaces';
-  if (spawnSync('unshare', ['--cgroup', 'true']).status !== 0) return 'unshare --cgroup fails (util-linux too old?)';
-  return undefined;
-}
-const skipReason = cannotBoot();
-const describeBoot = skipReason === undefined ? describe : describe.skip;
 
 /** CgroupMount is one hierarchy mounted on the host, like { point: '/sys/fs/cgroup/memory', own: '/process_api/x' }. */
 interface CgroupMount {
@@ -143,7 +134,7 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
   }
 }
 
-describeBoot(`a real systemd restarting arbord.service${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeIf({ root: true, cgroupNamespaces: true })('a real systemd restarting arbord.service', () => {
   let dir: string;
   /** groups are the test's cgroups, like /sys/fs/cgroup/memory/process_api/x/arbor-systemd-restart-AbC123. */
   let groups: string[] = [];

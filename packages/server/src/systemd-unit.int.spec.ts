@@ -9,14 +9,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeIf } from '@arbor/testkit';
 
 const run = promisify(execFile);
 const REPO = join(__dirname, '..', '..', '..');
 const UNIT = join(REPO, 'scripts', 'arbord.service');
-const isRoot = process.getuid?.() === 0;
 // scripts/test.sh installs the systemd package for systemd-analyze; verify needs no running systemd
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
-const describeRoot = isRoot ? describe : describe.skip;
 
 let dir: string;
 beforeAll(async () => {
@@ -33,7 +32,7 @@ async function inNamespace(script: string): Promise<{ stdout: string; stderr: st
   return run('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', prelude + script], { timeout: 60_000 });
 }
 
-describeRoot('systemd-analyze verify scripts/arbord.service', () => {
+describeIf({ root: true })('systemd-analyze verify scripts/arbord.service', () => {
   beforeAll(() => {
     if (!hasAnalyze) throw new Error('systemd-analyze is missing: scripts/test.sh installs the systemd package (apt-get install systemd)');
   });
@@ -58,7 +57,7 @@ describeRoot('systemd-analyze verify scripts/arbord.service', () => {
   });
 });
 
-describeRoot('scripts/start.sh where systemd is pid 1', () => {
+describeIf({ root: true })('scripts/start.sh where systemd is pid 1', () => {
   it('installs the unit and a drop-in with its arguments, reloads, enables and restarts arbord.service', async () => {
     const sock = join(dir, 'arbord.sock');
     // the stand-in systemctl: records its calls; restart verifies what start.sh installed and runs it

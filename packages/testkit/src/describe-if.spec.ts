@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { describeIf, itIf, missingNeeds } from './describe-if';
+import { describeIf, itIf, missingNeeds, unifiedCgroupRoot } from './describe-if';
 import { useTempDir } from './temp-dir';
 
 describe('missingNeeds', () => {
@@ -10,6 +10,17 @@ describe('missingNeeds', () => {
     expect(missingNeeds({})).toEqual([]);
     expect(missingNeeds({ commands: ['sh', 'arbor-no-such-command'] })).toEqual(['arbor-no-such-command']);
     expect(missingNeeds({ root: true })).toEqual(process.getuid?.() === 0 ? [] : ['root']);
+  });
+
+  it('tells a pure v2, a hybrid and a pure v1 cgroup host apart', () => {
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const hybrid = !v2 && existsSync('/sys/fs/cgroup/unified/cgroup.controllers');
+    expect(unifiedCgroupRoot()).toBe(v2 ? '/sys/fs/cgroup' : hybrid ? '/sys/fs/cgroup/unified' : undefined);
+    expect(missingNeeds({ cgroupV2: true, cgroupUnified: true, cgroupHybrid: true })).toEqual([
+      ...(v2 ? [] : ['cgroup v2']),
+      ...(v2 || hybrid ? [] : ['a cgroup v2 hierarchy']),
+      ...(hybrid ? [] : ['a hybrid cgroup host']),
+    ]);
   });
 
   describe('docker', () => {

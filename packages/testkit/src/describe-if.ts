@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * HostNeeds are what a block of tests needs of the host, like { root: true, runc: true }.
@@ -12,8 +13,14 @@ export interface HostNeeds {
   runc?: boolean;
   /** docker: a Docker engine that answers on its socket, DOCKER_HOST's unix:// path or /var/run/docker.sock. */
   docker?: boolean;
-  /** cgroupV2: the unified hierarchy at /sys/fs/cgroup (cgroup.controllers exists). */
+  /** cgroupV2: the unified hierarchy at /sys/fs/cgroup (cgroup.controllers exists): a pure v2 host. */
   cgroupV2?: boolean;
+  /** cgroupUnified: a unified (v2) hierarchy anywhere, pure v2 or hybrid (see unifiedCgroupRoot). */
+  cgroupUnified?: boolean;
+  /** cgroupHybrid: v1 controllers at /sys/fs/cgroup with the unified hierarchy beside them at /sys/fs/cgroup/unified. */
+  cgroupHybrid?: boolean;
+  /** cgroupNamespaces: `unshare --cgroup` works here (the kernel has cgroup namespaces; it also takes root). */
+  cgroupNamespaces?: boolean;
   /** commands: programs that must be on PATH, like ['zsh', 'skopeo']. */
   commands?: readonly string[];
 }
@@ -67,13 +74,32 @@ export function hasDocker(): boolean {
   return answers;
 }
 
+/**
+ * unifiedCgroupRoot is this host's unified (v2) hierarchy: /sys/fs/cgroup on a pure v2 host,
+ * /sys/fs/cgroup/unified beside the v1 controllers on a systemd 'hybrid' host; undefined on a pure v1 host.
+ */
+export function unifiedCgroupRoot(): string | undefined {
+  return ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].find((dir) => existsSync(join(dir, 'cgroup.controllers')));
+}
+
+let cgroupNamespacesWork: boolean | undefined;
+
+/** hasCgroupNamespaces says whether `unshare --cgroup true` runs: the kernel has cgroup namespaces and this process may make one. */
+export function hasCgroupNamespaces(): boolean {
+  cgroupNamespacesWork ??= existsSync('/proc/self/ns/cgroup') && spawnSync('unshare', ['--cgroup', 'true'], { stdio: 'ignore' }).status === 0;
+  return cgroupNamespacesWork;
+}
+
 /** missingNeeds names what of needs this host lacks, like ['root', 'runc']; [] when it has them all. */
 export function missingNeeds(needs: HostNeeds): string[] {
   const missing: string[] = [];
   if (needs.root && !isRoot()) missing.push('root');
   if (needs.runc && !hasRunc()) missing.push('runc');
   if (needs.docker && !hasDocker()) missing.push(`a Docker engine on ${dockerSocket()}`);
-  if (needs.cgroupV2 && !existsSync('/sys/fs/cgroup/cgroup.controllers')) missing.push('cgroup v2');
+  if (needs.cgroupV2 && unifiedCgroupRoot() !== '/sys/fs/cgroup') missing.push('cgroup v2');
+  if (needs.cgroupUnified && unifiedCgroupRoot() === undefined) missing.push('a cgroup v2 hierarchy');
+  if (needs.cgroupHybrid && unifiedCgroupRoot() !== '/sys/fs/cgroup/unified') missing.push('a hybrid cgroup host');
+  if (needs.cgroupNamespaces && !hasCgroupNamespaces()) missing.push('cgroup namespaces (unshare --cgroup)');
   for (const name of needs.commands ?? []) if (!hasCommand(name)) missing.push(name);
   return missing;
 }

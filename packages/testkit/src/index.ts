@@ -1,7 +1,7 @@
 // @arbor/testkit: what the test suites of several packages share. A dev dependency only; it
 // depends on nothing of Arbor's (not even @arbor/core), so any package's tests can use it
 // without a build cycle.
-export { describeIf, itIf, missingNeeds, isRoot, hasRunc, hasDocker, hasCommand, dockerSocket } from './describe-if';
+export { describeIf, itIf, missingNeeds, isRoot, hasRunc, hasDocker, hasCommand, dockerSocket, unifiedCgroupRoot, hasCgroupNamespaces } from './describe-if';
 export type { HostNeeds } from './describe-if';
 export { HOST_BACKENDS } from './host-backends';
 export { ARBORD_MAIN, startArbordProcess, expectAlive } from './arbord-process';

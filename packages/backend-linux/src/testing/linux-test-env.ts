@@ -12,9 +12,6 @@ export { backendFor } from './test-backend';
 
 const REPO = resolve(__dirname, '..', '..', '..', '..');
 
-/** describeRoot runs a block only as root (CI and this machine are root). */
-export const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
-
 /** prepareHost builds the helpers and the default rootfs when they are missing (both are idempotent). */
 export function prepareHost(): void {
   if (!['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar'].every((h) => existsSync(join(DEFAULT_HELPERS_DIR, h)))) {
@@ -63,7 +60,9 @@ export function sh(script: string, extra: Partial<ProcessSpec> = {}): ProcessSpe
 
 /**
  * hostSnapshot is what a destroy must leave as it found: mounts under the state dir, the
- * cgroups of its containers (every controller), and arbor helper processes.
+ * cgroups of its containers (every controller), and the arbor helper processes of this state
+ * dir: in its cgroups or naming it on their command line (other tests on this host run
+ * helpers of their own).
  */
 export async function hostSnapshot(stateDir: string): Promise<{ mounts: string[]; cgroups: string[]; processes: string[] }> {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
@@ -85,7 +84,9 @@ export async function hostSnapshot(stateDir: string): Promise<{ mounts: string[]
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     // zombies wait for the host's pid 1 to reap them; they hold no resources
-    if (state !== 'Z' && ['arbor-init', 'arbor-exec', 'arbor-create', 'arbor-tar'].includes(comm)) processes.push(`${pid} ${comm}`);
+    if (state === 'Z' || !['arbor-init', 'arbor-exec', 'arbor-create', 'arbor-tar'].includes(comm)) continue;
+    const [groups, cmdline] = await Promise.all([readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''), readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')]);
+    if (groups.includes(`/${parent}/`) || cmdline.includes(stateDir)) processes.push(`${pid} ${comm}`);
   }
   return { mounts, cgroups: cgroups.sort(), processes: processes.sort() };
 }

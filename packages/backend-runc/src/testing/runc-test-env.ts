@@ -1,6 +1,5 @@
-// What the runc backend's integration specs share: skipping where runc cannot run, and
-// running a process to its end with its output.
-import { spawnSync } from 'node:child_process';
+// What the runc backend's integration specs share: the backend composed as arbord composes it,
+// and running a process to its end with its output.
 import { Writable } from 'node:stream';
 import { ContainerModule } from 'inversify';
 import { TOKENS, composeBackend } from '@arbor/core';
@@ -9,11 +8,8 @@ import { loopbackOnlyNetworkerModule } from '@arbor/host';
 import type { RuncBackendConfig } from '../runc-backend-config';
 import { runcBackendModules } from '../runc-backend-module';
 
-/** describeRunc runs a block as root on a host with runc, and skips it elsewhere. */
-export const describeRunc = process.getuid?.() === 0 && spawnSync('runc', ['--version']).status === 0 ? describe : describe.skip;
-
 /** Collector is a Writable that keeps what it was given. */
-export class Collector extends Writable {
+class Collector extends Writable {
   private readonly chunks: Buffer[] = [];
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
     this.chunks.push(chunk);

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pack as tarPack } from 'tar-stream';
+import { InvalidArgumentError } from '@arbor/core';
+import type { Container, Gardener, ProcessSpec } from '@arbor/core';
+import { describeIf, filesHolding, hostCmdlines, waitFor } from '@arbor/testkit';
+import type { HostNeeds } from '@arbor/testkit';
+import type { HostContainerizer } from '../host-containerizer';
+
+/** ContainerizerUnderTest is a started backend over containerizer, in stateDir (a fresh temp dir). */
+export interface ContainerizerUnderTest {
+  stateDir: string;
+  containerizer: HostContainerizer;
+  /** backend is a Gardener composed over containerizer, started. */
+  backend: Gardener;
+}
+
+/**
+ * StartContainerizer composes a backend over a fresh containerizer of one runtime, in stateDir,
+ * like (dir) => { const c = runcContainerizer({ stateDir: dir, ... }); return { containerizer: c, backend: await runcBackendFor(dir, {}, c) }; }.
+ * The backend is not started yet.
+ */
+export type StartContainerizer = (stateDir: string) => Promise<Omit<ContainerizerUnderTest, 'stateDir'>>;
+
+/** HostileOptions say where runtimes differ and what a runtime adds. */
+export interface HostileOptions {
+  /** highestId is the highest uid and gid the runtime runs a process as: 4294967294 for namespaces, 2147483647 for runc (its own range check). */
+  highestId: number;
+  /** more declares the runtime's own tests in the same block, with the running setup from under(). */
+  more?: (under: () => ContainerizerUnderTest) => void;
+}
+
+/** Collector is a Writable that keeps what it was given. */
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/**
+ * describeHostContainerizerHostile declares, gated on needs, the hostile process specs that
+ * reach a HostContainerizer directly, as if the Gardener's checks were gone, so that arbor-exec's
+ * own strictness under that runtime is what is tested (hostile input issue, items 1, 3 and 9
+ * and the working dir): NULs in helper options, secrets on host command lines or disk,
+ * out-of-range uids, a relative working dir. Both host runtimes (namespaces, runc) call it.
+ */
+export function describeHostContainerizerHostile(
+  name: string,
+  needs: HostNeeds,
+  start: StartContainerizer,
+  options: HostileOptions,
+): void {
+  describeIf(needs)(`${name}: hostile process specs that reach the containerizer`, () => {
+    jest.setTimeout(60_000);
+    let setup: ContainerizerUnderTest | undefined;
+    let ids = 0;
+    const under = (): ContainerizerUnderTest => {
+      if (!setup) throw new Error('describeHostContainerizerHostile: the backend runs only inside its tests');
+      return setup;
+    };
+
+    beforeAll(async () => {
+      const stateDir = await mkdtemp(join(tmpdir(), 'arbor-hostile-'));
+      setup = { stateDir, ...(await start(stateDir)) };
+      await setup.backend.start();
+    });
+    afterAll(async () => {
+      if (!setup) return;
+      for (const c of await setup.backend.containers()) await setup.backend.destroy(c.handle);
+      await setup.backend.stop();
+      await rm(setup.stateDir, { recursive: true, force: true });
+    });
+
+    /** run runs spec through the Gardener, to its end. */
+    async function run(c: Container, script: string): Promise<{ code: number; stdout: string }> {
+      const stdout = new Collector();
+      const code = await (await c.run({ path: 'sh', args: ['-c', script] }, { stdout })).wait();
+      return { code, stdout: stdout.text() };
+    }
+
+    /** direct runs spec through the containerizer itself and waits for its end. */
+    async function direct(c: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string }> {
+      const stdout = new Collector();
+      const p = await under().containerizer.run(c.handle, { id: `direct-${++ids}`, ...spec }, { stdout });
+      return { code: await p.wait(), stdout: stdout.text() };
+    }
+
+    it('never takes a NUL in env, user, dir or args for a helper option: such a spec is refused, nothing runs privileged, no host file is written', async () => {
+      const victim = join(under().stateDir, 'victim');
+      const c = await under().backend.create({});
+      // each script records the capabilities it ran with; the arguments after it are $0 and $1
+      const record = (n: number, extra: Partial<ProcessSpec>): ProcessSpec => ({
+        ...extra,
+        path: 'sh',
+        args: ['-c', `grep CapEff /proc/self/status > /tmp/cap-${n}`, 'sh', ...(extra.args ?? [])],
+      });
+      const hostile: Partial<ProcessSpec>[] = [
+        { env: ['X=1\u0000--privileged'] },
+        { env: [`X=1\u0000--restore\u0000${victim}\u0000pwned`] },
+        { user: 'root\u0000--privileged' },
+        { dir: '/tmp\u0000--privileged' },
+        { args: ['\u0000--privileged'] },
+      ];
+      const refusals = [];
+      for (const [i, extra] of hostile.entries()) refusals.push(await direct(c, record(i, extra)).catch((err: Error) => err));
+      // option-like values without a NUL are plain data
+      const plain = await direct(c, record(9, { env: ['X=--privileged', 'Y=--restore'], args: ['--privileged'] }));
+      expect(plain.code).toBe(0);
+      expect((await run(c, 'cd /tmp && grep -H CapEff cap-*')).stdout).toBe('cap-9:CapEff:\t00000000a80425fb\n');
+      expect(existsSync(victim)).toBe(false);
+      for (const refused of refusals) expect(refused).toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('keeps env values out of every host command line and off the disk while the process runs', async () => {
+      const { backend, containerizer } = under();
+      const secret = `s3cret-${randomBytes(8).toString('hex')}`;
+      const c = await backend.create({ env: [`FROM_CONTAINER=${secret}-c`] });
+      const stdout = new Collector();
+      const p = await containerizer.run(
+        c.handle,
+        { id: 'secret', path: 'sh', args: ['-c', 'echo "$SECRET $FROM_CONTAINER"; exec sleep 30'], env: [`SECRET=${secret}-p`] },
+        { stdout },
+      );
+      await waitFor('the first line', () => (stdout.text().includes('\n') ? true : undefined), 5000, 20);
+      expect(stdout.text()).toBe(`${secret}-p ${secret}-c\n`);
+      expect((await hostCmdlines()).filter((line) => line.includes(secret))).toEqual([]);
+      expect(await filesHolding(join(containerizer.dir(c.handle), 'processes', 'secret'), secret)).toEqual([]);
+      await p.signal('SIGKILL');
+      await p.wait();
+    });
+
+    it('refuses uids and gids outside 0..4294967294, from the spec or /etc/passwd, and runs nothing as root', async () => {
+      const { backend, containerizer } = under();
+      const c = await backend.create({});
+      await run(c, 'echo "minus1:x:4294967295:4294967295::/tmp:/bin/sh" >> /etc/passwd; echo "wraps:x:4294967296:1000::/tmp:/bin/sh" >> /etc/passwd');
+      const users = ['4294967295', '4294967295:0', '4294967296:0', '1000:4294967295', '1000:4294967296', '18446744073709551617', '01x', 'minus1', 'wraps'];
+      const refusals = [];
+      for (const [i, user] of users.entries()) refusals.push(await direct(c, { path: 'sh', args: ['-c', `id > /tmp/who-${i}`], user }).catch((err: Error) => err));
+      // arbor-tar resolves users with the same code
+      const tar = Readable.from([await tarOf('f', 'x')]);
+      refusals.push(await containerizer.streamIn(c.handle, { path: '/tmp/streamed', user: 'wraps', tar }).catch((err: Error) => err));
+      expect((await run(c, 'cat /tmp/who-* 2>/dev/null; ls /tmp/streamed 2>/dev/null; true')).stdout).toBe('');
+      for (const refused of refusals) expect(String(refused)).toMatch(/user/);
+      // the highest ids the runtime takes still work
+      const highest = String(options.highestId);
+      expect((await direct(c, { path: 'sh', args: ['-c', 'id -u; id -g'], user: `${highest}:${highest}` })).stdout).toBe(`${highest}\n${highest}\n`);
+    });
+
+    it('refuses a working dir that is not absolute', async () => {
+      const c = await under().backend.create({});
+      await expect(direct(c, { path: 'sh', args: ['-c', 'pwd > /tmp/ran'], dir: 'tmp' })).rejects.toThrow(/dir/);
+      expect((await run(c, 'cat /tmp/ran 2>/dev/null; ls -d /tmp/tmp 2>/dev/null; true')).stdout).toBe('');
+    });
+
+    options.more?.(under);
+  });
+}
+
+/** tarOf is a tar with one file. */
+async function tarOf(name: string, content: string): Promise<Buffer> {
+  const pack = tarPack();
+  pack.entry({ name, mode: 0o644 }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
