@@ -23,6 +23,7 @@ import {
 import type { Container, Containerizer } from '@arbor/core';
 import { fakeBackendModule } from '@arbor/backend-fake';
 import { backends } from '@arbor/server';
+import { eventually } from '@arbor/testkit';
 import { GrpcClient } from './grpc-client';
 import { startFixture } from './arbord-fixture.testkit';
 import type { ArbordFixture } from './arbord-fixture.testkit';
@@ -48,14 +49,6 @@ class Sink extends Writable {
   }
   get length(): number {
     return this.counted;
-  }
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -350,7 +343,7 @@ describe('processes', () => {
     const stdout = new Sink();
     const p = await c.run({ path: 'cat' }, { stdin, stdout });
     stdin.write('ping');
-    await until(() => stdout.text === 'ping', 'echoed stdin');
+    await eventually(() => expect(stdout.text).toBe('ping'), 5000, 10);
     stdin.end();
     expect(await p.wait()).toBe(0);
   });
