@@ -105,6 +105,8 @@ struct tree_attr {
 struct bind {
   const char *src, *dst;
   int readonly, from_container;
+  /* tree is a host source's copy, detached, made on the host side in a user namespace (else -1) */
+  int tree, tree_is_dir;
 };
 
 static struct {
@@ -157,6 +159,7 @@ static void parse(int argc, char **argv) {
       b->dst = argv[++i];
       b->readonly = strcmp(argv[++i], "ro") == 0;
       b->from_container = strcmp(argv[++i], "container") == 0;
+      b->tree = -1;
     } else {
       errno = 0;
       bail(EXIT_BAD_USAGE, "unknown or incomplete argument '%s'", a);
@@ -266,9 +269,36 @@ static void make_dev(int root) {
   mount_in(root, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
 }
 
+/* detach_host_binds copies each host source's tree (read-only ones made so), as the host's
+ * root: in the user namespace its path may pass directories the container's root may not
+ * search, and it attaches the copies with move_mount. */
+static void detach_host_binds(void) {
+  for (int i = 0; i < opt.nbinds; i++) {
+    struct bind *b = &opt.binds[i];
+    if (b->from_container) continue;
+    b->tree = (int)syscall(SYS_open_tree, AT_FDCWD, b->src, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+    if (b->tree < 0) bail(EXIT_HELPER_FAILED, "bind mount source %s", b->src);
+    struct tree_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (b->readonly && syscall(SYS_mount_setattr, b->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0)
+      bail(EXIT_HELPER_FAILED, "make %s read-only", b->src);
+    struct stat st;
+    if (fstat(b->tree, &st) != 0) bail(EXIT_HELPER_FAILED, "stat %s", b->src);
+    b->tree_is_dir = S_ISDIR(st.st_mode);
+  }
+}
+
 static void bind_mounts(int root) {
   for (int i = 0; i < opt.nbinds; i++) {
     struct bind *b = &opt.binds[i];
+    if (b->tree >= 0) {
+      int dst = open_in_root(root, b->dst, 1, !b->tree_is_dir);
+      if (dst < 0) bail(EXIT_HELPER_FAILED, "bind mount destination %s", b->dst);
+      if (syscall(SYS_move_mount, b->tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        bail(EXIT_HELPER_FAILED, "bind %s to %s", b->src, b->dst);
+      close(b->tree);
+      close(dst);
+      continue;
+    }
     int src = b->from_container ? open_in_root(root, b->src, 0, 0) : open(b->src, O_PATH | O_CLOEXEC);
     if (src < 0 && b->from_container) src = open_in_root(root, b->src, 0, 1);
     if (src < 0) bail(EXIT_HELPER_FAILED, "bind mount source %s", b->src);
@@ -322,20 +352,29 @@ static void loopback_up(void) {
   close(s);
 }
 
-/* join_cgroups moves the calling process into the --cgroup dirs: on the host side, before
- * any user namespace (the host's cgroup files are not the container root's to write). */
-static void join_cgroups(void) {
+/* cgroup_fds are the --cgroup dirs' cgroup.procs, opened by the host's root before anything
+ * is unshared: the kernel checks a move against the opener, and the container's root in a
+ * user namespace may not write the host's cgroup files. */
+static int cgroup_fds[MAX_ITEMS];
+
+static void open_cgroups(void) {
   for (int i = 0; i < opt.ncgroups; i++) {
     char procs[PATH_MAX];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroups[i]);
-    if (write_file(procs, "0") != 0) bail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
+    cgroup_fds[i] = open(procs, O_WRONLY | O_CLOEXEC);
+    if (cgroup_fds[i] < 0) bail(EXIT_HELPER_FAILED, "open %s", procs);
   }
+}
+
+/* join_cgroups moves the calling process, the init-to-be (alone: a pid limit counts no helper), into the --cgroup dirs. */
+static void join_cgroups(void) {
+  for (int i = 0; i < opt.ncgroups; i++)
+    if (write(cgroup_fds[i], "0", 1) != 1) bail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
 }
 
 static void child(int init_fd) {
   umask(0);
-  /* in a user namespace the cgroups were joined before it was made */
-  if (!opt.userns_size) join_cgroups();
+  join_cgroups();
   /* only now: a cgroup namespace's root is its creator's cgroups, so the container sees its
    * own as "/" and none of the host's paths (arbor-exec and arbor-tar join it later) */
   if (unshare(CLONE_NEWCGROUP) != 0) bail(EXIT_HELPER_FAILED, "unshare the cgroup namespace");
@@ -536,7 +575,7 @@ static int make_in_userns(int init_fd) {
   if (pid == 0) {
     close(up[0]);
     close(down[1]);
-    join_cgroups();
+    detach_host_binds();
     if (unshare(CLONE_NEWUSER) != 0) bail(EXIT_HELPER_FAILED, "unshare the user namespace");
     char c = 0;
     if (write(up[1], "u", 1) != 1 || read(down[0], &c, 1) != 1 || c != 'm') _exit(EXIT_HELPER_FAILED);
@@ -573,5 +612,6 @@ int main(int argc, char **argv) {
   parse(argc, argv);
   int init_fd = open(opt.init, O_RDONLY | O_CLOEXEC);
   if (init_fd < 0) bail(EXIT_HELPER_FAILED, "open init %s", opt.init);
+  open_cgroups();
   return opt.userns_size ? make_in_userns(init_fd) : make_container(init_fd);
 }

@@ -1,6 +1,7 @@
 // User namespaces of the linux backend (userns.enabled), checked from the host: each
 // unprivileged container's root is a host id of a range of its own (root only).
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
@@ -113,6 +114,36 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     const { stdout } = await runToEnd(c, sh('grep CapEff /proc/self/status; touch /etc/denied 2>&1; echo rc=$?', { user: '1000:1000' }));
     expect(stdout).toContain('CapEff:\t0000000000000000');
     expect(stdout).toContain('rc=1');
+    await backend.destroy(c.handle);
+  });
+
+  it("binds host sources from under a directory only host root may search (the host side attaches them), read-only where asked, their files the overflow id", async () => {
+    // the source is readable by anyone, under a parent only host root may search
+    const parent = await mkdtemp(join(tmpdir(), 'arbor-userns-bind-'));
+    const hostDir = join(parent, 'shared');
+    try {
+      await mkdir(hostDir, { mode: 0o755 });
+      await writeFile(join(hostDir, 'data'), 'from the host\n', { mode: 0o644 });
+      expect((await lstat(parent)).mode & 0o777).toBe(0o700);
+      const c = await backend.create({
+        bindMounts: [
+          { srcPath: hostDir, dstPath: '/mnt/ro', mode: 'ro', origin: 'host' },
+          { srcPath: hostDir, dstPath: '/mnt/rw', mode: 'rw', origin: 'host' },
+        ],
+      });
+      const { stdout } = await runToEnd(c, sh('cat /mnt/ro/data; stat -c %u /mnt/ro/data; touch /mnt/ro/new 2>&1; echo rc=$?'));
+      expect(stdout).toContain('from the host');
+      expect(stdout).toContain('65534');
+      expect(stdout).toMatch(/Read-only file system[\s\S]*rc=1/);
+      await backend.destroy(c.handle);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('makes a container at a pid limit of 1: the init alone joins its cgroups', async () => {
+    const c = await backend.create({ limits: { pid: { max: 1 } } });
+    expect((await initOf(c)).uid).toBeGreaterThanOrEqual(USERNS.base);
     await backend.destroy(c.handle);
   });
 
