@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { RecordingLogger } from '@arbor/testkit';
 import type { Process } from './client';
 import {
   ArborError,
@@ -11,7 +12,6 @@ import {
 import { Gardener } from './gardener';
 import type { CallContext } from './call-context';
 import { silentLogger } from './logger';
-import type { Logger } from './logger';
 import type { Clock, ContainerRecord, Containerizer, Depot, GardenerConfig, Networker, Timer, Volumizer } from './ports';
 
 /** ManualClock runs timers only when the test advances time. */
@@ -556,25 +556,6 @@ describe('Gardener observer', () => {
   });
 });
 
-/** RecordingLogger keeps every event with its own data and its ancestors', like { event, requestId, handle }. */
-class RecordingLogger implements Logger {
-  constructor(
-    readonly lines: Record<string, unknown>[] = [],
-    private readonly data: Record<string, unknown> = {},
-  ) {}
-  debug(event: string, data?: Record<string, unknown>): void {
-    this.lines.push({ event, ...this.data, ...data });
-  }
-  info(event: string, data?: Record<string, unknown>): void {
-    this.debug(event, data);
-  }
-  error(event: string, data?: Record<string, unknown>): void {
-    this.debug(event, data);
-  }
-  child(data: Record<string, unknown>): Logger {
-    return new RecordingLogger(this.lines, { ...this.data, ...data });
-  }
-}
 
 describe('Gardener per-call logger', () => {
   /** call is one client call's context: what it logs lands in lines with { requestId }. */

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ArborError, HostPreconditionError, InvalidArgumentError, type DiskLimits, type Logger, type Rootfs } from '@arbor/core';
+import { ArborError, HostPreconditionError, InvalidArgumentError, type DiskLimits, type Rootfs } from '@arbor/core';
 import Dockerode from 'dockerode';
-import { describeIf } from '@arbor/testkit';
+import { RecordingLogger, describeIf } from '@arbor/testkit';
 import { findMountHelper } from './overlay-mounter';
 import { OverlayVolumizer } from './overlay-volumizer';
 import { buildTestImage, removeTestImages } from './testing/test-image';
@@ -328,17 +328,11 @@ describeIf({ root: true })('OverlayVolumizer host preconditions and call logs (r
   it("logs a create with the call's logger when given one, else its own", async () => {
     const base = join(dir, 'base');
     await mkdir(base);
-    const own: unknown[] = [];
-    const call: unknown[] = [];
-    const recorder = (lines: unknown[], data: Record<string, unknown>): Logger => ({
-      debug: (event, d) => void lines.push({ event, ...data, ...d }),
-      info: (event, d) => void lines.push({ event, ...data, ...d }),
-      error: (event, d) => void lines.push({ event, ...data, ...d }),
-      child: (d) => recorder(lines, { ...data, ...d }),
-    });
-    const volumizer = new OverlayVolumizer({ stateDir: join(dir, 'state'), defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('test'), logger: recorder(own, {}) });
+    const own: Record<string, unknown>[] = [];
+    const call: Record<string, unknown>[] = [];
+    const volumizer = new OverlayVolumizer({ stateDir: join(dir, 'state'), defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('test'), logger: new RecordingLogger(own, {}) });
     try {
-      await volumizer.create('a', { uri: '' }, undefined, { logger: recorder(call, { requestId: 'r1' }) });
+      await volumizer.create('a', { uri: '' }, undefined, { logger: new RecordingLogger(call, { requestId: 'r1' }) });
       await volumizer.create('b', { uri: '' }, undefined);
     } finally {
       await volumizer.destroy('a');

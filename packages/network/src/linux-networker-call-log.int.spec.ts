@@ -5,22 +5,13 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import type { Logger } from '@arbor/core';
-import { describeIf } from '@arbor/testkit';
+import { RecordingLogger, describeIf } from '@arbor/testkit';
 import { LinuxNetworker } from './linux-networker';
 
 const run = promisify(execFile);
 const HELPER_DIR = path.resolve(__dirname, '../../../native/arbor-net');
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 const NS = `arbe-${process.pid}`;
-
-/** recorder keeps each event with its logger's data, like { event, requestId, handle }. */
-const recorder = (lines: Record<string, unknown>[], data: Record<string, unknown> = {}): Logger => ({
-  debug: (event, d) => void lines.push({ event, ...data, ...d }),
-  info: (event, d) => void lines.push({ event, ...data, ...d }),
-  error: (event, d) => void lines.push({ event, ...data, ...d }),
-  child: (d) => recorder(lines, { ...data, ...d }),
-});
 
 describeIf({ root: true })('LinuxNetworker call logs (root, a network namespace)', () => {
   const own: Record<string, unknown>[] = [];
@@ -32,7 +23,7 @@ describeIf({ root: true })('LinuxNetworker call logs (root, a network namespace)
     ipForwardBefore = (await readFile(IP_FORWARD, 'utf8')).trim();
     await run('ip', ['netns', 'add', NS]);
     networker = new LinuxNetworker({
-      logger: recorder(own),
+      logger: new RecordingLogger(own),
       prefix: 'arbe',
       networkPool: '10.249.8.0/24',
       portPoolStart: 43501,
@@ -50,7 +41,7 @@ describeIf({ root: true })('LinuxNetworker call logs (root, a network namespace)
 
   it("logs setup with the call's logger, and a setup without one with its own", async () => {
     const call: Record<string, unknown>[] = [];
-    const info = await networker.setup('e-1', { network: '', netnsPath: `/var/run/netns/${NS}` }, { logger: recorder(call, { requestId: 'r1' }) });
+    const info = await networker.setup('e-1', { network: '', netnsPath: `/var/run/netns/${NS}` }, { logger: new RecordingLogger(call, { requestId: 'r1' }) });
     await networker.destroy('e-1');
     expect(call).toContainEqual({ event: 'network-setup', requestId: 'r1', handle: 'e-1', containerIp: info.containerIp, bridge: undefined });
     expect(own.filter((l) => l['event'] === 'network-setup')).toEqual([]);

@@ -1,27 +1,8 @@
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
-import type { Backend, CallContext, Container, Logger } from '@arbor/core';
+import type { Backend, CallContext, Container } from '@arbor/core';
 import { ContainerSpec } from '@arbor/proto';
+import { RecordingLogger } from '@arbor/testkit';
 import { createGardenService } from './garden-service';
-
-/** RecordingLogger keeps every event with its own data and its ancestors'. */
-class RecordingLogger implements Logger {
-  constructor(
-    readonly lines: Record<string, unknown>[] = [],
-    private readonly data: Record<string, unknown> = {},
-  ) {}
-  debug(event: string, data?: Record<string, unknown>): void {
-    this.lines.push({ event, ...this.data, ...data });
-  }
-  info(event: string, data?: Record<string, unknown>): void {
-    this.debug(event, data);
-  }
-  error(event: string, data?: Record<string, unknown>): void {
-    this.debug(event, data);
-  }
-  child(data: Record<string, unknown>): Logger {
-    return new RecordingLogger(this.lines, { ...this.data, ...data });
-  }
-}
 
 /** invoke calls one unary handler as grpc-js would and resolves with its answer. */
 function invoke(handler: unknown, request: unknown): Promise<unknown> {

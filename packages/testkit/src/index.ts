@@ -9,3 +9,5 @@ export type { ArbordProcess, StartArbordOptions } from './arbord-process';
 export { hostCmdlines, filesHolding } from './host-processes';
 export { makeTempDir, removeDir, useTempDir } from './temp-dir';
 export { eventually, sleep, waitFor } from './eventually';
+export { Collector } from './collector';
+export { RecordingLogger } from './recording-logger';

@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import type { Container, Process, ProcessSpec } from '@arbor/core';
+import type { ProcessSpec } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR, cgroupParentFor } from '@arbor/host';
 
 export { backendFor } from './test-backend';
+// the host backends' specs share these (Collector, runToEnd); imported here as the linux specs always have
+export { Collector } from '@arbor/testkit';
+export { runToEnd } from '@arbor/host/testing';
 
 const REPO = resolve(__dirname, '..', '..', '..', '..');
 
@@ -28,30 +30,6 @@ export async function makeStateDir(): Promise<string> {
 
 export async function removeStateDir(stateDir: string): Promise<void> {
   await rm(stateDir, { recursive: true, force: true });
-}
-
-/** Collector is a Writable that keeps what it was given. */
-export class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.chunks.push(chunk);
-    done();
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-/** runToEnd runs a process and returns its exit code and output. */
-export async function runToEnd(
-  container: Container,
-  spec: ProcessSpec,
-): Promise<{ code: number; stdout: string; stderr: string; process: Process }> {
-  const stdout = new Collector();
-  const stderr = new Collector();
-  const process = await container.run(spec, { stdout, stderr });
-  const code = await process.wait();
-  return { code, stdout: stdout.text(), stderr: stderr.text(), process };
 }
 
 export function sh(script: string, extra: Partial<ProcessSpec> = {}): ProcessSpec {

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
 import { InvalidArgumentError } from '@arbor/core';
-import type { Container, Gardener, ProcessSpec } from '@arbor/core';
-import { describeIf, filesHolding, hostCmdlines, waitFor } from '@arbor/testkit';
+import type { Container, Gardener, Process, ProcessSpec } from '@arbor/core';
+import { Collector, describeIf, filesHolding, hostCmdlines, waitFor } from '@arbor/testkit';
 import type { HostNeeds } from '@arbor/testkit';
 import type { HostContainerizer } from '../host-containerizer';
 
@@ -32,18 +32,6 @@ export interface HostileOptions {
   highestId: number;
   /** more declares the runtime's own tests in the same block, with the running setup from under(). */
   more?: (under: () => ContainerizerUnderTest) => void;
-}
-
-/** Collector is a Writable that keeps what it was given. */
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.chunks.push(chunk);
-    done();
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }
 
 /**
@@ -80,12 +68,8 @@ export function describeHostContainerizerHostile(
       await rm(setup.stateDir, { recursive: true, force: true });
     });
 
-    /** run runs spec through the Gardener, to its end. */
-    async function run(c: Container, script: string): Promise<{ code: number; stdout: string }> {
-      const stdout = new Collector();
-      const code = await (await c.run({ path: 'sh', args: ['-c', script] }, { stdout })).wait();
-      return { code, stdout: stdout.text() };
-    }
+    /** run runs a shell script through the Gardener, to its end. */
+    const run = (c: Container, script: string) => runToEnd(c, { path: 'sh', args: ['-c', script] });
 
     /** direct runs spec through the containerizer itself and waits for its end. */
     async function direct(c: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string }> {
@@ -163,6 +147,15 @@ export function describeHostContainerizerHostile(
 
     options.more?.(under);
   });
+}
+
+/** runToEnd runs spec in container to its end and returns its exit code, its output and the process. */
+export async function runToEnd(container: Container, spec: ProcessSpec): Promise<{ code: number; stdout: string; stderr: string; process: Process }> {
+  const stdout = new Collector();
+  const stderr = new Collector();
+  const process = await container.run(spec, { stdout, stderr });
+  const code = await process.wait();
+  return { code, stdout: stdout.text(), stderr: stderr.text(), process };
 }
 
 /** tarOf is a tar with one file. */

@@ -1,4 +1,4 @@
 // @arbor/host/testing: what the integration tests of the host backends (backend-linux,
 // backend-runc) share. Loaded by tests only; it needs jest's globals and @arbor/testkit.
-export { describeHostContainerizerHostile } from './describe-host-containerizer-hostile';
+export { describeHostContainerizerHostile, runToEnd } from './describe-host-containerizer-hostile';
 export type { ContainerizerUnderTest, HostileOptions, StartContainerizer } from './describe-host-containerizer-hostile';
