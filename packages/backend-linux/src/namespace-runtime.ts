@@ -33,7 +33,11 @@ export class NamespaceRuntime implements InitRuntime {
     const out = await this.helpers.run('arbor-create', args).catch((err: unknown) => {
       // never a host-root container instead: the create fails and says why
       if (err instanceof HelperError && err.exitCode === EXIT_UNSUPPORTED) {
-        throw new ArborError('failedPrecondition', `linux backend: userns.enabled, but ${err.stderr.trim()}: turn userns.enabled off or run a kernel with idmapped overlay layers`, { cause: err });
+        throw new ArborError(
+          'failedPrecondition',
+          `linux backend: userns.enabled, but ${err.stderr.trim()}: turn userns.enabled off or run a kernel with idmapped overlay layers`,
+          { cause: err },
+        );
       }
       throw err;
     });

@@ -84,7 +84,7 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     await backend.destroy(c.handle);
   });
 
-  it('gives two containers disjoint ranges, and a destroyed container\'s range to the next', async () => {
+  it("gives two containers disjoint ranges, and a destroyed container's range to the next", async () => {
     const a = await backend.create({});
     const b = await backend.create({});
     const [ia, ib] = [await initOf(a), await initOf(b)];
@@ -95,7 +95,7 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     await Promise.all([backend.destroy(b.handle), backend.destroy(c.handle)]);
   });
 
-  it('writes files as the mapped host ids: root as the range\'s first id, uid 1000 as first + 1000; the image\'s files are the container root\'s', async () => {
+  it("writes files as the mapped host ids: root as the range's first id, uid 1000 as first + 1000; the image's files are the container root's", async () => {
     const c = await backend.create({});
     const base = (await initOf(c)).uid;
     expect((await runToEnd(c, sh('echo root > /root-file && mkdir -p /srv && chmod 777 /srv'))).code).toBe(0);
@@ -117,7 +117,7 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     await backend.destroy(c.handle);
   });
 
-  it("binds host sources from under a directory only host root may search (the host side attaches them), read-only where asked, their files the overflow id", async () => {
+  it('binds host sources from under a directory only host root may search (the host side attaches them), read-only where asked, their files the overflow id', async () => {
     // the source is readable by anyone, under a parent only host root may search
     const parent = await mkdtemp(join(tmpdir(), 'arbor-userns-bind-'));
     const hostDir = join(parent, 'shared');
@@ -167,7 +167,7 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     await backend.destroy(c.handle);
   });
 
-  it('keeps a container\'s range over a restart (a new backend over the same state dir), and hands it to no other', async () => {
+  it("keeps a container's range over a restart (a new backend over the same state dir), and hands it to no other", async () => {
     const kept = await backend.create({});
     const range = (await initOf(kept)).uid;
     await backend.stop();
