@@ -510,8 +510,8 @@ static int overlay_layers(char *lower, size_t lower_size, char *upper, char *wor
  * container root's) and its upper dir, where the container's writes go, owned by the
  * range's root. The layers on disk stay as they are, shared with every other container.
  * overlayfs takes only layers attached in the mounter's mount namespace: they are attached
- * in a private one of this process, on a tmpfs over --rootfs, and the finished overlay is
- * moved back to the host's, where the Volumizer unmounts it. */
+ * for a moment on a tmpfs over --rootfs, which goes (and they with it: the overlay keeps
+ * its own copies) before the overlay takes its place, where the Volumizer unmounts it. */
 static void idmap_rootfs(pid_t pid) {
   static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX], layers[PATH_MAX * 4];
   if (overlay_layers(lower, sizeof lower, upper, work, sizeof upper) != 0) {
@@ -522,15 +522,11 @@ static void idmap_rootfs(pid_t pid) {
   snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
   int userns = open(path, O_RDONLY | O_CLOEXEC);
   if (userns < 0) bail(EXIT_HELPER_FAILED, "open %s", path);
-  int host_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-  if (host_mnt < 0) bail(EXIT_HELPER_FAILED, "open /proc/self/ns/mnt");
   if (lchown(upper, (uid_t)opt.userns_host, (gid_t)opt.userns_host) != 0) bail(EXIT_HELPER_FAILED, "chown %s", upper);
-  /* the Volumizer's overlay goes first, here and so in the copy: overlayfs refuses an upper
-   * dir another overlay uses */
+  /* the Volumizer's overlay goes first: overlayfs refuses an upper dir another overlay uses */
   if (umount2(opt.rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", opt.rootfs);
-  if (unshare(CLONE_NEWNS) != 0) bail(EXIT_HELPER_FAILED, "unshare a mount namespace");
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make mounts private");
   if (mount("tmpfs", opt.rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0) bail(EXIT_HELPER_FAILED, "mount a tmpfs on %s", opt.rootfs);
+  if (mount(NULL, opt.rootfs, NULL, MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make %s private", opt.rootfs);
   size_t used = 0;
   int n = 0;
   char *save = NULL;
@@ -557,11 +553,11 @@ static void idmap_rootfs(pid_t pid) {
   if (syscall(SYS_fsconfig, fs, FSCONFIG_CREATE, NULL, NULL, 0) != 0) unsupported("overlayfs over idmapped layers (Linux 5.19+) at %s", opt.rootfs);
   int mnt = (int)syscall(SYS_fsmount, fs, FS_CLOEXEC, 0);
   if (mnt < 0) bail(EXIT_HELPER_FAILED, "fsmount the overlay");
-  if (setns(host_mnt, CLONE_NEWNS) != 0) bail(EXIT_HELPER_FAILED, "return to the host's mount namespace");
+  /* the layers' mounts go with the tmpfs: the overlay holds private copies of them */
+  if (umount2(opt.rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount the tmpfs on %s", opt.rootfs);
   if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, opt.rootfs, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "mount the overlay at %s", opt.rootfs);
   close(mnt);
   close(fs);
-  close(host_mnt);
   close(userns);
 }
 
