@@ -10,8 +10,8 @@
  * written by this process, the host's root; setgroups left allowed, as runc run by root,
  * and so Garden, leaves it: the namespace's groups are its own range). The overlay the
  * Volumizer mounted at --rootfs is mounted again with its lower layers idmapped into that
- * range (open_tree + mount_setattr(MOUNT_ATTR_IDMAP), handed to overlayfs as fds: Linux
- * 6.13+) and its upper dir owned by the range's root, so no layer is copied or chowned and
+ * range (open_tree + mount_setattr(MOUNT_ATTR_IDMAP): Linux 5.19+ for overlayfs over them)
+ * and its upper dir owned by the range's root, so no layer is copied or chowned and
  * what the container writes is owned by its range on the host. A kernel that cannot exits
  * EXIT_UNSUPPORTED; the container is never made with host ids instead.
  *
