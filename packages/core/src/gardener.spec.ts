@@ -554,6 +554,21 @@ describe('Gardener observer', () => {
     expect(await p.gardener.containers()).toEqual([]);
     await expect(p.gardener.sample('h')).rejects.toThrow(ContainerNotFoundError);
   });
+
+  it('metrics reports what it can read when the network counters cannot be, leaving network out', async () => {
+    const p = ports();
+    p.containerizer.metrics.mockResolvedValue({ memory: { usageInBytes: 5 }, cpu: { usage: 7 }, pid: { current: 2, max: 0 } });
+    p.volumizer.metrics.mockResolvedValue({ totalBytesUsed: 11 });
+    p.networker.metrics.mockRejectedValue(new ArborError('internal', "network: no statistics for 'h': its host veth is gone"));
+    await p.gardener.create({ handle: 'h' });
+    const metrics = await p.gardener.metrics('h');
+    expect(metrics).toMatchObject({ memory: { usageInBytes: 5 }, cpu: { usage: 7 }, disk: { totalBytesUsed: 11 }, pid: { current: 2 } });
+    expect(metrics).not.toHaveProperty('network');
+    expect((await p.gardener.sample('h')).metrics).not.toHaveProperty('network');
+    // a container that is gone is still an error, not a metrics without network
+    p.networker.metrics.mockRejectedValue(new ContainerNotFoundError('h'));
+    await expect(p.gardener.metrics('h')).rejects.toThrow(ContainerNotFoundError);
+  });
 });
 
 

@@ -41,6 +41,7 @@ import type {
   Limits,
   MemoryLimits,
   NetOutRule,
+  NetworkStat,
   PidLimits,
   PortMapping,
   ProcessIO,
@@ -355,9 +356,9 @@ export class Gardener implements Backend {
       this.ports.containerizer.info(handle),
       this.ports.containerizer.metrics(handle),
       this.ports.volumizer.metrics(handle),
-      this.ports.networker.metrics(handle),
+      this.networkMetrics(handle),
     ]);
-    const metrics = { ...c, disk, network, ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
+    const metrics = { ...c, disk, ...(network && { network }), ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
     return { handle, state: info.state, processes: info.processIds.length, metrics };
   }
 
@@ -367,10 +368,25 @@ export class Gardener implements Backend {
       const [c, disk, network] = await Promise.all([
         this.ports.containerizer.metrics(handle, portCtx),
         this.ports.volumizer.metrics(handle, portCtx),
-        this.ports.networker.metrics(handle, portCtx),
+        this.networkMetrics(handle, portCtx),
       ]);
-      return { ...c, disk, network, ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
+      return { ...c, disk, ...(network && { network }), ageMs: Math.max(0, this.ports.clock.now() - record.createdAtMs) };
     });
+  }
+
+  /**
+   * networkMetrics are the container's network counters, or undefined when the Networker
+   * cannot read them (a host veth gone): one missing part must not fail the whole Metrics.
+   * The reason is logged (metrics-network-unavailable); a container that is gone still fails.
+   */
+  private async networkMetrics(handle: string, ctx?: CallContext): Promise<NetworkStat | undefined> {
+    try {
+      return await this.ports.networker.metrics(handle, ctx);
+    } catch (err) {
+      if (err instanceof ContainerNotFoundError) throw err;
+      (ctx?.logger ?? this.ports.logger).info('metrics-network-unavailable', { handle, error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
   }
 
   async streamIn(handle: string, spec: StreamInSpec, ctx?: CallContext): Promise<void> {

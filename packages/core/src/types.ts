@@ -157,7 +157,11 @@ export interface ContainerMetrics {
   memory: MemoryStat;
   cpu: CpuStat;
   disk: DiskStat;
-  network: NetworkStat;
+  /**
+   * network is absent when its counters could not be read (like a host veth that is gone):
+   * Metrics still reports everything else rather than failing whole.
+   */
+  network?: NetworkStat;
   pid: PidStat;
   ageMs: number;
 }

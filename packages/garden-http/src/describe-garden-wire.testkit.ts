@@ -334,7 +334,8 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         expect(first.first['process_id']).toBe(id);
         const dup = await run(t, h, sh('true', { id }));
         expect(dup.response.status).toBe(500);
-        expect(dup.first['Message']).toMatch(/already running/);
+        // Garden's own words, which its clients match on
+        expect(dup.first['Message']).toMatch(/process ID '.*' already in use/);
         expect((await finishProcess(t, h, first)).exit?.['exit_status']).toBe(0);
       });
 

@@ -340,7 +340,8 @@ export function metricsToGarden(m: ContainerMetrics): Record<string, unknown> {
       ExclusiveBytesUsed: m.disk.exclusiveBytesUsed,
       ExclusiveInodesUsed: m.disk.exclusiveInodesUsed,
     },
-    NetworkStat: { RxBytes: m.network.rxBytes, TxBytes: m.network.txBytes },
+    // Garden's clients read an absent NetworkStat as zeros; absent here says the counters could not be read
+    ...(m.network && { NetworkStat: { RxBytes: m.network.rxBytes, TxBytes: m.network.txBytes } }),
     PidStat: { Current: m.pid.current, Max: m.pid.max },
     Age: m.ageMs * 1e6,
     CPUEntitlement: 0,

@@ -291,7 +291,7 @@ export function containerMetricsFromProto(p: pb.ContainerMetrics | undefined): C
   const memory = m.memory ?? pb.MemoryStat.create();
   const cpu = m.cpu ?? pb.CpuStat.create();
   const disk = m.disk ?? pb.DiskStat.create();
-  const network = m.network ?? pb.NetworkStat.create();
+  const network = m.network;
   const pid = m.pid ?? pb.PidStat.create();
   return {
     memory: {
@@ -309,7 +309,8 @@ export function containerMetricsFromProto(p: pb.ContainerMetrics | undefined): C
       exclusiveBytesUsed: disk.exclusiveBytesUsed,
       exclusiveInodesUsed: disk.exclusiveInodesUsed,
     },
-    network: { rxBytes: network.rxBytes, txBytes: network.txBytes },
+    // absent: the server could not read the counters (ContainerMetrics.network)
+    ...(network && { network: { rxBytes: network.rxBytes, txBytes: network.txBytes } }),
     pid: { current: pid.current, max: pid.max },
     ageMs: m.ageMs,
   };
@@ -355,7 +356,8 @@ export function containerMetricsToProto(m: ContainerMetrics): pb.ContainerMetric
     memory: { ...m.memory },
     cpu: { ...m.cpu },
     disk: { ...m.disk },
-    network: { ...m.network },
+    // undefined: not sent, so the client reads it as absent too
+    network: m.network && { ...m.network },
     pid: { ...m.pid },
     ageMs: m.ageMs,
   };

@@ -159,8 +159,8 @@ export class ArborMetrics {
     this.perContainer('gauge', 'arbor_container_disk_usage_bytes', 'Disk bytes a container uses, by handle.', (s) => s.metrics.disk.totalBytesUsed);
     this.perContainer('gauge', 'arbor_container_pids', 'Processes and threads (pids) in a container, by handle.', (s) => s.metrics.pid.current);
     this.perContainer('counter', 'arbor_container_cpu_usage_seconds_total', 'CPU time a container has used, by handle.', (s) => s.metrics.cpu.usage / 1e9);
-    this.perContainer('counter', 'arbor_container_network_receive_bytes_total', 'Bytes a container has received, by handle.', (s) => s.metrics.network.rxBytes);
-    this.perContainer('counter', 'arbor_container_network_transmit_bytes_total', 'Bytes a container has sent, by handle.', (s) => s.metrics.network.txBytes);
+    this.perContainer('counter', 'arbor_container_network_receive_bytes_total', 'Bytes a container has received, by handle.', (s) => s.metrics.network?.rxBytes);
+    this.perContainer('counter', 'arbor_container_network_transmit_bytes_total', 'Bytes a container has sent, by handle.', (s) => s.metrics.network?.txBytes);
   }
 
   /** observer is what the Gardener reports its steps to (GardenerPorts.observer). */
@@ -268,7 +268,7 @@ export class ArborMetrics {
   }
 
   /** perContainer registers a series per container handle, read at each scrape; series of destroyed containers go. */
-  private perContainer(kind: 'gauge' | 'counter', name: string, help: string, value: (s: ContainerSample) => number): void {
+  private perContainer(kind: 'gauge' | 'counter', name: string, help: string, value: (s: ContainerSample) => number | undefined): void {
     // the collectors' own `this` is their metric
     const snapshot = (): Promise<Snapshot> => this.snapshot();
     const registers = [this.registry];
@@ -281,7 +281,11 @@ export class ArborMetrics {
         async collect() {
           const { samples } = await snapshot();
           this.reset();
-          for (const s of samples) this.set({ handle: s.handle }, finite(value(s)));
+          // a value the container could not report (network counters) is left out, not shown as 0
+        for (const s of samples) {
+          const v = value(s);
+          if (v !== undefined) this.set({ handle: s.handle }, finite(v));
+        }
         },
       });
       return;
@@ -294,7 +298,10 @@ export class ArborMetrics {
       async collect() {
         const { samples } = await snapshot();
         this.reset();
-        for (const s of samples) this.inc({ handle: s.handle }, finite(value(s)));
+        for (const s of samples) {
+          const v = value(s);
+          if (v !== undefined) this.inc({ handle: s.handle }, finite(v));
+        }
       },
     });
   }
