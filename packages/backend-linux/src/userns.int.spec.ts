@@ -8,7 +8,7 @@ import { extract as tarExtract, pack as tarPack } from 'tar-stream';
 import type { Container, Gardener } from '@arbor/core';
 import type { UsernsConfig } from '@arbor/host';
 import { describeIf } from '@arbor/testkit';
-import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
+import { backendFor, hostSnapshot, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(60_000);
 
@@ -72,7 +72,8 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     await removeStateDir(stateDir);
   });
 
-  it("runs an unprivileged container's init as a non-zero host uid, root of its own namespace", async () => {
+  it("runs an unprivileged container's init as a non-zero host uid, root of its own namespace; its destroy leaves no mount", async () => {
+    const mountsBefore = (await hostSnapshot(stateDir)).mounts;
     const c = await backend.create({});
     const init = await initOf(c);
     expect(init.uid).toBe(slot(0));
@@ -82,6 +83,7 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     expect(code).toBe(0);
     expect(stdout.trim().split(/\s+/)).toEqual(['0', '0', '0', String(slot(0)), '65536']);
     await backend.destroy(c.handle);
+    expect((await hostSnapshot(stateDir)).mounts).toEqual(mountsBefore);
   });
 
   it("gives two containers disjoint ranges, and a destroyed container's range to the next", async () => {
