@@ -14,6 +14,23 @@ export interface FakeVolumizerOptions {
 }
 
 /**
+ * checkRoomToWrite refuses a byteHard of scope 'total' that the image alone fills, as the
+ * host's overlay volumizer does: the container could write nothing.
+ * @throws InvalidArgumentError('limits.disk.byteHard')
+ */
+function checkRoomToWrite(fs: FakeFilesystem, disk: DiskLimits | undefined, what: string): void {
+  if (!disk || disk.byteHard <= 0 || disk.scope !== 'total') return;
+  const { totalBytesUsed, exclusiveBytesUsed } = fs.stat();
+  const image = totalBytesUsed - exclusiveBytesUsed;
+  if (image >= disk.byteHard) {
+    throw new InvalidArgumentError(
+      'limits.disk.byteHard',
+      `${disk.byteHard} bytes with scope 'total' leaves nothing to write: the image of ${what} alone takes ${image} bytes`,
+    );
+  }
+}
+
+/**
  * FakeVolumizer gives each container its own in-memory filesystem: the fake busybox-like
  * default rootfs for image uri '', or a copy of a host directory for 'raw:///abs/dir'
  * (the directory itself is never written). Disk usage is counted exactly, and a byteHard
@@ -33,6 +50,7 @@ export class FakeVolumizer implements Volumizer {
     }
     const fs = await this.load(image.uri);
     fs.sealImage();
+    checkRoomToWrite(fs, disk, image.uri);
     fs.setLimits(disk);
     this.filesystems.set(handle, fs);
     return { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
@@ -52,7 +70,9 @@ export class FakeVolumizer implements Volumizer {
   }
 
   async limitDisk(handle: string, disk: DiskLimits): Promise<void> {
-    this.filesystem(handle).setLimits(disk);
+    const fs = this.filesystem(handle);
+    checkRoomToWrite(fs, disk, handle);
+    fs.setLimits(disk);
   }
 
   async metrics(handle: string): Promise<DiskStat> {

@@ -365,12 +365,12 @@ describe('Gardener properties and limits', () => {
   it('applies live limits through the right port and records them', async () => {
     const p = ports();
     const c = await p.gardener.create({ handle: 'h' });
-    await c.limitMemory({ limitInBytes: 1 << 20 });
+    await c.limitMemory({ limitInBytes: 64 << 20 });
     await c.limitDisk({ byteSoft: 0, byteHard: 10, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
-    expect(p.containerizer.limit).toHaveBeenCalledWith('h', { memory: { limitInBytes: 1 << 20 } }, undefined);
+    expect(p.containerizer.limit).toHaveBeenCalledWith('h', { memory: { limitInBytes: 64 << 20 } }, undefined);
     expect(p.volumizer.limitDisk).toHaveBeenCalled();
-    expect(await c.currentMemoryLimits()).toEqual({ limitInBytes: 1 << 20 });
-    expect(p.depot.saved.get('h')?.limits.memory).toEqual({ limitInBytes: 1 << 20 });
+    expect(await c.currentMemoryLimits()).toEqual({ limitInBytes: 64 << 20 });
+    expect(p.depot.saved.get('h')?.limits.memory).toEqual({ limitInBytes: 64 << 20 });
     await expect(c.limitPids({ max: -5 })).rejects.toThrow(InvalidArgumentError);
     expect(await c.currentPidLimits()).toEqual({ max: 0 });
   });
@@ -378,13 +378,13 @@ describe('Gardener properties and limits', () => {
   describe('with a defaultPidLimit', () => {
     it('gives a container created without a pid limit the default, in its cgroup and in what it reports', async () => {
       const p = ports({ defaultPidLimit: 4096 });
-      const c = await p.gardener.create({ handle: 'h', limits: { memory: { limitInBytes: 1 << 20 } } });
+      const c = await p.gardener.create({ handle: 'h', limits: { memory: { limitInBytes: 64 << 20 } } });
       expect(p.containerizer.create).toHaveBeenCalledWith(
-        expect.objectContaining({ limits: { memory: { limitInBytes: 1 << 20 }, pid: { max: 4096 } } }),
+        expect.objectContaining({ limits: { memory: { limitInBytes: 64 << 20 }, pid: { max: 4096 } } }),
         undefined,
       );
       expect(await c.currentPidLimits()).toEqual({ max: 4096 });
-      expect(await c.currentLimits()).toEqual({ memory: { limitInBytes: 1 << 20 }, pid: { max: 4096 } });
+      expect(await c.currentLimits()).toEqual({ memory: { limitInBytes: 64 << 20 }, pid: { max: 4096 } });
       expect(p.depot.saved.get('h')?.limits.pid).toEqual({ max: 4096 });
     });
 
@@ -619,7 +619,7 @@ describe('Gardener per-call logger', () => {
     await container.run({ path: 'true' }, {});
     await container.info();
     await container.metrics();
-    await container.limitMemory({ limitInBytes: 1 << 20 });
+    await container.limitMemory({ limitInBytes: 64 << 20 });
     await container.stop(false);
     for (const [mock, ownArgs] of [
       [p.containerizer.run, 3],

@@ -113,6 +113,7 @@ export {
   validateImageConfig,
   validateLimits,
   validateMemoryLimits,
+  MIN_MEMORY_LIMIT_BYTES,
   validateNetOutRule,
   validateNetworkRequest,
   validatePidLimits,

@@ -89,8 +89,22 @@ export function validateDiskLimits(l: DiskLimits, field = 'limits.disk'): void {
   }
 }
 
+/**
+ * MIN_MEMORY_LIMIT_BYTES is the smallest memory limit (0 aside: none) Arbor takes: 6 MiB,
+ * Docker's floor. Below about that the kernel kills a container's init or first process at
+ * once, which callers saw as INTERNAL; a limit no container can live under is the caller's
+ * mistake whatever the container's state, so INVALID_ARGUMENT, on every backend alike.
+ */
+export const MIN_MEMORY_LIMIT_BYTES = 6 * 1024 * 1024;
+
 export function validateMemoryLimits(l: MemoryLimits, field = 'limits.memory'): void {
   count(l.limitInBytes, `${field}.limitInBytes`);
+  if (l.limitInBytes > 0 && l.limitInBytes < MIN_MEMORY_LIMIT_BYTES) {
+    throw new InvalidArgumentError(
+      `${field}.limitInBytes`,
+      `${l.limitInBytes} bytes is too little for a container to start a process: give at least ${MIN_MEMORY_LIMIT_BYTES} (6 MiB), or 0 for no limit`,
+    );
+  }
 }
 
 export function validatePidLimits(l: PidLimits, field = 'limits.pid'): void {

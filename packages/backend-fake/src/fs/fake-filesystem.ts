@@ -543,7 +543,8 @@ export class FakeFilesystem {
   /** room is how many more bytes file may grow by under the byteHard limit. */
   private room(file: FileInode): number {
     const limits = this.limits;
-    if (!limits || limits.byteHard <= 0) return Number.MAX_SAFE_INTEGER;
+    // what is counted as the image's is mounted (asImage), not the container's write: never refused
+    if (!limits || limits.byteHard <= 0 || this.layer === 'image') return Number.MAX_SAFE_INTEGER;
     const used = limits.scope === 'exclusive' ? this.usage.exclusiveBytesUsed : this.usage.totalBytesUsed;
     // writing to an image file copies it up: in 'exclusive' scope its old bytes start to count
     const copyUp = limits.scope === 'exclusive' && file.layer === 'image' && file.links > 0 ? file.size : 0;

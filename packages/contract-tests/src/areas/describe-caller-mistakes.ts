@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '@arbor/core';
+import { InvalidArgumentError, MIN_MEMORY_LIMIT_BYTES } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
+import { runToEnd } from '../helpers/run-process';
 
 /**
  * describeCallerMistakes: a mistake a caller can make is never INTERNAL: it comes back as
@@ -20,6 +21,34 @@ export function describeCallerMistakes(ctx: ContractContext): void {
       });
       expect(err.message).toContain('no-such-user');
       expect((await container.info()).processIds).toEqual([]);
+    });
+
+    it('refuses a memory limit too small to start a process with InvalidArgumentError, at create and on a live container', async () => {
+      const handle = ctx.unique('tiny-memory');
+      ctx.track(handle);
+      const field = 'limits.memory.limitInBytes';
+      await expectRejection(ctx.client.create({ handle, limits: { memory: { limitInBytes: 1 << 20 } } }), InvalidArgumentError, { field });
+      expect((await ctx.client.containers()).map((c) => c.handle)).not.toContain(handle);
+      const container = await ctx.create({ limits: { memory: { limitInBytes: 64 << 20 } } });
+      const err = await expectRejection(container.limitMemory({ limitInBytes: 4096 }), InvalidArgumentError, { field });
+      expect(err.message).toContain(String(MIN_MEMORY_LIMIT_BYTES));
+      expect(await container.currentMemoryLimits()).toEqual({ limitInBytes: 64 << 20 });
+      // the floor itself is a limit a container lives under
+      await container.limitMemory({ limitInBytes: MIN_MEMORY_LIMIT_BYTES });
+      expect((await runToEnd(container, { path: 'true' })).exitCode).toBe(0);
+    });
+
+    it("refuses a disk limit of scope 'total' that the image alone fills with InvalidArgumentError, at create and on a live container", async () => {
+      const disk = { byteSoft: 0, byteHard: 1, inodeSoft: 0, inodeHard: 0, scope: 'total' as const };
+      const field = 'limits.disk.byteHard';
+      const handle = ctx.unique('tiny-disk');
+      ctx.track(handle);
+      const err = await expectRejection(ctx.client.create({ handle, limits: { disk } }), InvalidArgumentError, { field });
+      expect(err.message).toContain('leaves nothing to write');
+      expect((await ctx.client.containers()).map((c) => c.handle)).not.toContain(handle);
+      const container = await ctx.create();
+      await expectRejection(container.limitDisk(disk), InvalidArgumentError, { field });
+      expect((await container.currentDiskLimits()).byteHard).toBe(0);
     });
 
     it('refuses a host bind-mount source that does not exist with InvalidArgumentError naming it, and creates nothing', async () => {
