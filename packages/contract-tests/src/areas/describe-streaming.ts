@@ -233,6 +233,17 @@ export function describeStreaming(ctx: ContractContext): void {
       );
     });
 
+    it('refuses to stream out a directory holding a file the user cannot read with PermissionDeniedError', async () => {
+      const container = await ctx.create();
+      const setup = 'mkdir -p /srv/out && echo open > /srv/out/open.txt && echo no > /srv/out/secret.txt && chmod 600 /srv/out/secret.txt';
+      expect((await runToEnd(container, { path: 'sh', args: ['-c', setup] })).exitCode).toBe(0);
+      await expectRejection(
+        container.streamOut({ path: '/srv/out', user: 'vcap' }).then((out) => readTar(out)),
+        PermissionDeniedError,
+        { kind: 'permissionDenied' },
+      );
+    });
+
     it('refuses to stream out a path that does not exist with InvalidArgumentError', async () => {
       const container = await ctx.create();
       await expectRejection(container.streamOut({ path: '/no/such/path' }), InvalidArgumentError);
