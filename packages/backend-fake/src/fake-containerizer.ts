@@ -38,7 +38,13 @@ export interface FakeContainerizerOptions {
  */
 async function checkBindSources(desired: DesiredContainer, fs: FakeFilesystem): Promise<void> {
   for (const [i, m] of desired.bindMounts.entries()) {
-    const found = m.origin === 'host' ? await stat(m.srcPath).then(() => true, () => false) : fs.tryResolve(m.srcPath, { cred: ROOT }) !== undefined;
+    const found =
+      m.origin === 'host'
+        ? await stat(m.srcPath).then(
+            () => true,
+            () => false,
+          )
+        : fs.tryResolve(m.srcPath, { cred: ROOT }) !== undefined;
     if (!found) {
       const where = m.origin === 'host' ? 'on the host' : 'in the container';
       throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `${quoteInput(m.srcPath)} does not exist ${where}: give an existing path`);

@@ -45,9 +45,13 @@ export class StdinChannel implements ByteSource {
       this.end();
       return;
     }
-    detach?.addEventListener('abort', () => {
-      if (this.sources.has(r)) this.end();
-    }, { once: true });
+    detach?.addEventListener(
+      'abort',
+      () => {
+        if (this.sources.has(r)) this.end();
+      },
+      { once: true },
+    );
     r.on('data', onData);
     r.on('end', onEnd);
     r.on('error', onEnd);
