@@ -21,7 +21,6 @@ function runDetached(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-
 /** runcBundle writes an OCI bundle over the default rootfs whose process runs argv. */
 async function runcBundle(dir: string, argv: string[]): Promise<string> {
   const bundle = join(dir, `bundle-${argv[0]}`);
@@ -102,7 +101,11 @@ export async function benchLinux(): Promise<void> {
       { name: 'raw `runc run` true p50', value: formatMs(percentile(runc, 50)), note: `p99 ${formatMs(percentile(runc, 99))}` },
       { name: 'raw `unshare` + chroot true p50', value: formatMs(percentile(raw, 50)), note: `arbor is ${ratioAt(arbor, raw)} of it` },
       { name: 'run `true` in a running container p50', value: formatMs(percentile(arborExec, 50)), note: `${ratioAt(arborExec, runcExec)} of runc exec` },
-      { name: 'run `true` in a running container p99', value: formatMs(percentile(arborExec, 99)), note: `${ratioAt(arborExec, runcExec, 99)} of runc exec's p99` },
+      {
+        name: 'run `true` in a running container p99',
+        value: formatMs(percentile(arborExec, 99)),
+        note: `${ratioAt(arborExec, runcExec, 99)} of runc exec's p99`,
+      },
       { name: 'raw `runc exec` true p50', value: formatMs(percentile(runcExec, 50)), note: `p99 ${formatMs(percentile(runcExec, 99))}` },
     ]);
   } finally {

@@ -17,12 +17,9 @@ export async function withRawGrpcServer<T>(fn: (ping: () => Promise<void>) => Pr
     handlers[name] = (_call: unknown, callback: (err: null, res: object) => void) => callback(null, {});
   }
   server.addService(GardenService, handlers);
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => server.bindAsync(address, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   const client = new GardenClient(address, credentials.createInsecure());
-  const ping = (): Promise<void> =>
-    new Promise((resolve, reject) => client.ping({}, (err) => (err ? reject(err) : resolve())));
+  const ping = (): Promise<void> => new Promise((resolve, reject) => client.ping({}, (err) => (err ? reject(err) : resolve())));
   try {
     return await fn(ping);
   } finally {

@@ -16,7 +16,9 @@ const describeRoot = isRoot ? describe : describe.skip;
 const title = isRoot ? 'examples/docker-image' : 'examples/docker-image (SKIPPED: needs root for the linux backend)';
 
 /** tarOf packs entries (files, directories, symlinks) into one uncompressed tar. */
-async function tarOf(entries: Array<{ name: string; type?: 'file' | 'directory' | 'symlink'; content?: Buffer | string; mode?: number; linkname?: string }>): Promise<Buffer> {
+async function tarOf(
+  entries: Array<{ name: string; type?: 'file' | 'directory' | 'symlink'; content?: Buffer | string; mode?: number; linkname?: string }>,
+): Promise<Buffer> {
   const p = pack();
   // read while writing: pack holds back an entry until what it made so far is read
   const chunks: Buffer[] = [];
@@ -121,7 +123,15 @@ describeRoot(title, () => {
     await buildImage(archive);
     server = await startArbord(
       // a pool of its own, so that other arbords on this host do not collide with it
-      { backend: 'linux', listen: `unix://${join(dir, 'arbord.sock')}`, stateDir: join(dir, 'state'), networkPool: '10.254.236.0/24', portPoolStart: 64001, portPoolSize: 100, logLevel: 'error' },
+      {
+        backend: 'linux',
+        listen: `unix://${join(dir, 'arbord.sock')}`,
+        stateDir: join(dir, 'state'),
+        networkPool: '10.254.236.0/24',
+        portPoolStart: 64001,
+        portPoolSize: 100,
+        logLevel: 'error',
+      },
       { logger: silentLogger },
     );
   });
@@ -148,12 +158,21 @@ describeRoot(title, () => {
     }
     const port = await freePort();
     const config = join(dir, 'registry.yml');
-    await writeFile(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    await writeFile(
+      config,
+      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    );
     const registry: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
     try {
       let pushed = false;
       for (let i = 0; i < 50 && !pushed; i += 1) {
-        pushed = await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${archive}`, `docker://127.0.0.1:${port}/arbor-example/hello:1`]).then(
+        pushed = await run('skopeo', [
+          'copy',
+          '--quiet',
+          '--dest-tls-verify=false',
+          `docker-archive:${archive}`,
+          `docker://127.0.0.1:${port}/arbor-example/hello:1`,
+        ]).then(
           () => true,
           async () => {
             await new Promise((resolve) => setTimeout(resolve, 100));

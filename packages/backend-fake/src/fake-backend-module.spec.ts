@@ -13,7 +13,9 @@ describe('fakeBackendModule', () => {
     expect(c.get<Volumizer>(TOKENS.Volumizer)).toBeInstanceOf(FakeVolumizer);
     expect(c.get<Volumizer>(TOKENS.Volumizer)).toBe(c.get<Volumizer>(TOKENS.Volumizer));
     expect(await c.get<Depot>(TOKENS.Depot).list()).toEqual([]);
-    expect(await c.get<Networker>(TOKENS.Networker).setup('a', { network: '', netnsPath: '', rootfsPath: '', hostname: 'a' })).toMatchObject({ externalIp: '127.0.0.1' });
+    expect(await c.get<Networker>(TOKENS.Networker).setup('a', { network: '', netnsPath: '', rootfsPath: '', hostname: 'a' })).toMatchObject({
+      externalIp: '127.0.0.1',
+    });
   });
 
   it('reads its options from TOKENS.BackendConfig, ignoring the fields it does not know', async () => {

@@ -103,7 +103,8 @@ export class FakeContainer implements Kernel {
       if (!(err instanceof FsError)) throw err;
       const found = new ExecutableNotFoundError(spec.path);
       if (err.code === 'EACCES') found.message = `executable not found: ${spec.path}: permission denied (not an executable file for user ${user.name})`;
-      if (err.code === 'ENOEXEC') found.message = `executable not found: ${spec.path}: exec format error (the fake backend runs its busybox applets and #! scripts only)`;
+      if (err.code === 'ENOEXEC')
+        found.message = `executable not found: ${spec.path}: exec format error (the fake backend runs its busybox applets and #! scripts only)`;
       throw found;
     }
     let task: Task;

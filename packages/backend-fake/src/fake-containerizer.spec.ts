@@ -9,16 +9,7 @@ import {
   ResourceExhaustedError,
 } from '@arbor/core';
 import { eventually } from '@arbor/testkit';
-import {
-  Collector,
-  StuckWriter,
-  makeHarness,
-  request,
-  runToEnd,
-  sh,
-  start,
-  type Harness,
-} from './fake-harness.testkit';
+import { Collector, StuckWriter, makeHarness, request, runToEnd, sh, start, type Harness } from './fake-harness.testkit';
 
 let h: Harness;
 beforeEach(async () => {

@@ -1,14 +1,5 @@
 import { ContainerNotFoundError, parseCidr, parseIPv4 } from '@arbor/core';
-import type {
-  BandwidthLimits,
-  ContainerRecord,
-  NetOutRule,
-  NetworkConfig,
-  NetworkInfo,
-  Networker,
-  NetworkStat,
-  PortMapping,
-} from '@arbor/core';
+import type { BandwidthLimits, ContainerRecord, NetOutRule, NetworkConfig, NetworkInfo, Networker, NetworkStat, PortMapping } from '@arbor/core';
 import { PortPool, SubnetPool } from '@arbor/network';
 import type { SubnetAllocation } from '@arbor/network';
 import type { FakeVolumizer } from './fake-volumizer';
@@ -130,5 +121,3 @@ export class FakeNetworker implements Networker {
     return wiring;
   }
 }
-
-

@@ -123,7 +123,11 @@ function addMounts(fs: FakeFilesystem): void {
   const tmp = fs.tryResolve('/tmp');
   if (!tmp) fs.mkdir('/tmp', 0o1777);
   else if (tmp.inode.kind === 'dir') fs.chmod(tmp.inode, 0o1777);
-  for (const [name, kind] of [['null', 'null'], ['zero', 'zero'], ['urandom', 'urandom']] as const) {
+  for (const [name, kind] of [
+    ['null', 'null'],
+    ['zero', 'zero'],
+    ['urandom', 'urandom'],
+  ] as const) {
     const found = fs.tryResolve(`/dev/${name}`, { follow: false });
     if (found?.inode.kind === 'device') continue;
     if (found) fs.unlink(`/dev/${name}`);

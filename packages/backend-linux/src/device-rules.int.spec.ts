@@ -27,7 +27,10 @@ const UNIFIED = unifiedCgroupRoot() ?? '';
  */
 function blockDevice(): [number, number] {
   const dev = statSync('/').dev;
-  const candidates: [number, number][] = [[Math.floor(dev / 256) & 0xfff, dev & 0xff], [7, 0]];
+  const candidates: [number, number][] = [
+    [Math.floor(dev / 256) & 0xfff, dev & 0xff],
+    [7, 0],
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'arbor-devcheck-'));
   try {
     for (const [major, minor] of candidates) {

@@ -14,16 +14,7 @@ import { DEFAULT_HELPERS_DIR, OOM_EVENT, cgroupParentFor } from '@arbor/host';
 import { describeHostContainerizerHostile } from '@arbor/host/testing';
 import { describeIf, eventually } from '@arbor/testkit';
 import { namespaceContainerizer } from './linux-backend-module';
-import {
-  Collector,
-  backendFor,
-  hostSnapshot,
-  makeStateDir,
-  prepareHost,
-  removeStateDir,
-  runToEnd,
-  sh,
-} from './testing/linux-test-env';
+import { Collector, backendFor, hostSnapshot, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(30_000);
 
@@ -59,7 +50,10 @@ describeIf({ root: true })('linux backend', () => {
       await writeFile(marker, 'host\n');
       try {
         const c = await backend.create({});
-        const { stdout } = await runToEnd(c, sh(`test -e ${marker} && echo visible; test -e /proc/1/root${marker} && echo via-proc; cat /proc/1/mountinfo | grep -c ' / / '`));
+        const { stdout } = await runToEnd(
+          c,
+          sh(`test -e ${marker} && echo visible; test -e /proc/1/root${marker} && echo via-proc; cat /proc/1/mountinfo | grep -c ' / / '`),
+        );
         expect(stdout).not.toContain('visible');
         expect(stdout).not.toContain('via-proc');
         expect(stdout.trim()).toBe('1');
@@ -127,10 +121,7 @@ describeIf({ root: true })('linux backend', () => {
     it('runs as a user from the container /etc/passwd with env, PATH and a home made if missing', async () => {
       const c = await backend.create({ env: ['FROM_CONTAINER=1', 'SHARED=container'] });
       await runToEnd(c, sh('rm -rf /home/vcap'));
-      const { stdout } = await runToEnd(
-        c,
-        sh('id -u; id -g; pwd; echo $USER $HOME $PATH $FROM_CONTAINER $SHARED', { user: 'vcap', env: ['SHARED=process'] }),
-      );
+      const { stdout } = await runToEnd(c, sh('id -u; id -g; pwd; echo $USER $HOME $PATH $FROM_CONTAINER $SHARED', { user: 'vcap', env: ['SHARED=process'] }));
       expect(stdout.split('\n')).toEqual(['1000', '1000', '/home/vcap', 'vcap /home/vcap /usr/local/bin:/usr/bin:/bin 1 process', '']);
       const root = await runToEnd(c, sh('echo $PATH; pwd'));
       expect(root.stdout).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/root\n');
@@ -357,78 +348,78 @@ describeHostContainerizerHostile(
   {
     highestId: 4294967294,
     more: (under) => {
-  describe('arbor-exec reads its process spec strictly', () => {
-    /** record is one spec record: tag, u32 LE length, the bytes, then terminator (a NUL unless given). */
-    const record = (tag: string, value: string | Buffer, length?: number, terminator = Buffer.from([0])): Buffer => {
-      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value);
-      const head = Buffer.alloc(5);
-      head.write(tag, 0, 'latin1');
-      head.writeUInt32LE(length ?? bytes.length, 1);
-      return Buffer.concat([head, bytes, terminator]);
-    };
-    const magic = Buffer.from('ARBORPS1');
-    const good = [record('p', 'sh'), record('p', '-c'), record('p', 'echo ran > /tmp/crafted')];
-    let c: Container;
-    let initPid: number;
-    let n = 0;
+      describe('arbor-exec reads its process spec strictly', () => {
+        /** record is one spec record: tag, u32 LE length, the bytes, then terminator (a NUL unless given). */
+        const record = (tag: string, value: string | Buffer, length?: number, terminator = Buffer.from([0])): Buffer => {
+          const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value);
+          const head = Buffer.alloc(5);
+          head.write(tag, 0, 'latin1');
+          head.writeUInt32LE(length ?? bytes.length, 1);
+          return Buffer.concat([head, bytes, terminator]);
+        };
+        const magic = Buffer.from('ARBORPS1');
+        const good = [record('p', 'sh'), record('p', '-c'), record('p', 'echo ran > /tmp/crafted')];
+        let c: Container;
+        let initPid: number;
+        let n = 0;
 
-    beforeAll(async () => {
-      c = await under().backend.create({});
-      initPid = (JSON.parse(await readFile(join(under().containerizer.dir(c.handle), 'container.json'), 'utf8')) as { initPid: number }).initPid;
-    });
+        beforeAll(async () => {
+          c = await under().backend.create({});
+          initPid = (JSON.parse(await readFile(join(under().containerizer.dir(c.handle), 'container.json'), 'utf8')) as { initPid: number }).initPid;
+        });
 
-    /** execWith runs arbor-exec directly on a process dir holding spec (or a symlink to it). */
-    async function execWith(spec: Buffer, options: { symlink?: boolean } = {}): Promise<{ code: number; stderr: string; left: string[] }> {
-      const dir = join(under().containerizer.dir(c.handle), 'processes', `crafted-${++n}`);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      if (options.symlink) {
-        await writeFile(join(dir, 'elsewhere'), spec);
-        await symlink(join(dir, 'elsewhere'), join(dir, 'process.spec'));
-      } else {
-        await writeFile(join(dir, 'process.spec'), spec, { mode: 0o600 });
-      }
-      const done = spawnSync(join(DEFAULT_HELPERS_DIR, 'arbor-exec'), ['--init-pid', String(initPid), '--dir', dir], { encoding: 'utf8' });
-      return { code: done.status ?? -1, stderr: done.stderr, left: (await readdir(dir)).sort() };
-    }
+        /** execWith runs arbor-exec directly on a process dir holding spec (or a symlink to it). */
+        async function execWith(spec: Buffer, options: { symlink?: boolean } = {}): Promise<{ code: number; stderr: string; left: string[] }> {
+          const dir = join(under().containerizer.dir(c.handle), 'processes', `crafted-${++n}`);
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          if (options.symlink) {
+            await writeFile(join(dir, 'elsewhere'), spec);
+            await symlink(join(dir, 'elsewhere'), join(dir, 'process.spec'));
+          } else {
+            await writeFile(join(dir, 'process.spec'), spec, { mode: 0o600 });
+          }
+          const done = spawnSync(join(DEFAULT_HELPERS_DIR, 'arbor-exec'), ['--init-pid', String(initPid), '--dir', dir], { encoding: 'utf8' });
+          return { code: done.status ?? -1, stderr: done.stderr, left: (await readdir(dir)).sort() };
+        }
 
-    it('runs a well-formed spec and removes it once read', async () => {
-      const { code, left } = await execWith(Buffer.concat([magic, ...good]));
-      expect(code).toBe(0);
-      expect(left).not.toContain('process.spec');
-      await eventually(() => expect(existsSync(join(under().containerizer.dir(c.handle), 'processes', `crafted-${n}`, 'exit'))).toBe(true), 5000, 20);
-      expect((await runToEnd(c, sh('cat /tmp/crafted'))).stdout).toBe('ran\n');
-    });
+        it('runs a well-formed spec and removes it once read', async () => {
+          const { code, left } = await execWith(Buffer.concat([magic, ...good]));
+          expect(code).toBe(0);
+          expect(left).not.toContain('process.spec');
+          await eventually(() => expect(existsSync(join(under().containerizer.dir(c.handle), 'processes', `crafted-${n}`, 'exit'))).toBe(true), 5000, 20);
+          expect((await runToEnd(c, sh('cat /tmp/crafted'))).stdout).toBe('ran\n');
+        });
 
-    it.each([
-      ['a NUL inside a value', [record('e', 'X=1\u0000--privileged')], /record 3: a value holds a NUL/],
-      ['a value that does not end in a NUL', [record('e', 'X=1', undefined, Buffer.from('-'))], /record 3: a value holds a NUL or does not end in one/],
-      ['a record cut short', [record('e', 'X=1').subarray(0, 7)], /record 3 is cut short/],
-      ['a length beyond the end', [record('e', 'X=1', 200)], /record 3 is cut short/],
-      ['a byte after the last record', [Buffer.from('p')], /record 3 is cut short/],
-      ['a value over the kernel limit', [record('e', `X=${'a'.repeat(131070)}`)], /record 3: a value of 131072 bytes is over the 131071 allowed/],
-      ['an unknown tag', [record('x', '--privileged')], /record 3 has the unknown tag 0x78/],
-      ['a second user', [record('u', 'vcap'), record('u', 'root')], /record 4: a second user/],
-      ['a relative working dir', [record('d', 'tmp')], /the working dir 'tmp' is not an absolute path/],
-      ['an env entry without a key', [record('e', '=x')], /env entry '=x' is not KEY=VALUE/],
-      ['an env entry without =', [record('e', '--privileged')], /env entry '--privileged' is not KEY=VALUE/],
-      ['an rlimit with trailing junk', [record('r', 'nofile=100x')], /'nofile=100x' is not an rlimit/],
-      ['an rlimit past 2^64', [record('r', 'nofile=18446744073709551616')], /is not an rlimit/],
-      ['a TTY size with junk', [record('t', '80x24x')], /'80x24x' is not a TTY size/],
-    ])('refuses %s before anything is made', async (_name, extra, message) => {
-      const { code, stderr, left } = await execWith(Buffer.concat([magic, ...good, ...extra]));
-      expect(code).toBe(64);
-      expect(stderr).toMatch(message);
-      expect(left).toEqual([]);
-    });
+        it.each([
+          ['a NUL inside a value', [record('e', 'X=1\u0000--privileged')], /record 3: a value holds a NUL/],
+          ['a value that does not end in a NUL', [record('e', 'X=1', undefined, Buffer.from('-'))], /record 3: a value holds a NUL or does not end in one/],
+          ['a record cut short', [record('e', 'X=1').subarray(0, 7)], /record 3 is cut short/],
+          ['a length beyond the end', [record('e', 'X=1', 200)], /record 3 is cut short/],
+          ['a byte after the last record', [Buffer.from('p')], /record 3 is cut short/],
+          ['a value over the kernel limit', [record('e', `X=${'a'.repeat(131070)}`)], /record 3: a value of 131072 bytes is over the 131071 allowed/],
+          ['an unknown tag', [record('x', '--privileged')], /record 3 has the unknown tag 0x78/],
+          ['a second user', [record('u', 'vcap'), record('u', 'root')], /record 4: a second user/],
+          ['a relative working dir', [record('d', 'tmp')], /the working dir 'tmp' is not an absolute path/],
+          ['an env entry without a key', [record('e', '=x')], /env entry '=x' is not KEY=VALUE/],
+          ['an env entry without =', [record('e', '--privileged')], /env entry '--privileged' is not KEY=VALUE/],
+          ['an rlimit with trailing junk', [record('r', 'nofile=100x')], /'nofile=100x' is not an rlimit/],
+          ['an rlimit past 2^64', [record('r', 'nofile=18446744073709551616')], /is not an rlimit/],
+          ['a TTY size with junk', [record('t', '80x24x')], /'80x24x' is not a TTY size/],
+        ])('refuses %s before anything is made', async (_name, extra, message) => {
+          const { code, stderr, left } = await execWith(Buffer.concat([magic, ...good, ...extra]));
+          expect(code).toBe(64);
+          expect(stderr).toMatch(message);
+          expect(left).toEqual([]);
+        });
 
-    it('refuses a spec without the magic, without a program, or behind a symlink', async () => {
-      expect((await execWith(Buffer.concat([Buffer.from('ARBORPS2'), ...good]))).stderr).toMatch(/does not start with ARBORPS1/);
-      expect((await execWith(Buffer.concat([magic, record('e', 'X=1')]))).stderr).toMatch(/program path is missing/);
-      const linked = await execWith(Buffer.concat([magic, ...good]), { symlink: true });
-      expect(linked.code).toBe(64);
-      expect(linked.stderr).toMatch(/open .*process\.spec: Too many levels of symbolic links/);
-    });
-  });
+        it('refuses a spec without the magic, without a program, or behind a symlink', async () => {
+          expect((await execWith(Buffer.concat([Buffer.from('ARBORPS2'), ...good]))).stderr).toMatch(/does not start with ARBORPS1/);
+          expect((await execWith(Buffer.concat([magic, record('e', 'X=1')]))).stderr).toMatch(/program path is missing/);
+          const linked = await execWith(Buffer.concat([magic, ...good]), { symlink: true });
+          expect(linked.code).toBe(64);
+          expect(linked.stderr).toMatch(/open .*process\.spec: Too many levels of symbolic links/);
+        });
+      });
     },
   },
 );
@@ -511,7 +502,10 @@ describeIf({ root: true })('linux backend: a container racing process starts for
     for (const name of await readdir(DEFAULT_HELPERS_DIR)) await copyFile(join(DEFAULT_HELPERS_DIR, name), join(helpersDir, name));
     await writeFile(join(work, 'racer', 'racer.c'), RACER);
     execFileSync('gcc', ['-static', '-O2', '-o', join(work, 'racer', 'racer'), join(work, 'racer', 'racer.c')]);
-    const digest = async () => createHash('sha256').update(await readFile(join(helpersDir, 'arbor-exec'))).digest('hex');
+    const digest = async () =>
+      createHash('sha256')
+        .update(await readFile(join(helpersDir, 'arbor-exec')))
+        .digest('hex');
     const before = await digest();
     const underTest = namespaceContainerizer({ stateDir, helpersDir }, silentLogger);
     try {
@@ -527,7 +521,14 @@ describeIf({ root: true })('linux backend: a container racing process starts for
       await underTest.close();
       stdin.end('go\n');
       expect(await racer.wait()).toBe(0);
-      expect([...new Set(out.text().split('\n').filter((line) => /^(seen|wrote)/.test(line)))]).toEqual([]);
+      expect([
+        ...new Set(
+          out
+            .text()
+            .split('\n')
+            .filter((line) => /^(seen|wrote)/.test(line)),
+        ),
+      ]).toEqual([]);
       expect(await digest()).toBe(before);
     } finally {
       for (const c of await backend.containers()) await backend.destroy(c.handle);

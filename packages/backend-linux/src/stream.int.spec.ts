@@ -39,7 +39,7 @@ async function entriesOf(tar: Readable): Promise<Record<string, string>> {
     const chunks: Buffer[] = [];
     stream.on('data', (c: unknown) => chunks.push(c as Buffer));
     stream.on('end', () => {
-      found[header.name] = header.type === 'file' ? Buffer.concat(chunks).toString() : header.type ?? '';
+      found[header.name] = header.type === 'file' ? Buffer.concat(chunks).toString() : (header.type ?? '');
       next();
     });
   });

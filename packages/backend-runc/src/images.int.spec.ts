@@ -48,7 +48,10 @@ describeIf({ root: true, runc: true, docker: true })('runc backend: containers f
     try {
       const program = await runToEnd(container, { path: '/bin/busybox', args: ['cat', '/data/hello'] });
       expect(program).toMatchObject({ code: 0, stdout: 'hello from arbor\n' });
-      const env = await runToEnd(container, { path: '/bin/busybox', args: ['sh', '-c', 'echo "$GREETING"; pwd; busybox ls /etc; busybox ls /data/cache; busybox ls /etc/doomed'] });
+      const env = await runToEnd(container, {
+        path: '/bin/busybox',
+        args: ['sh', '-c', 'echo "$GREETING"; pwd; busybox ls /etc; busybox ls /data/cache; busybox ls /etc/doomed'],
+      });
       expect(env.stdout).toBe('hello\n/data\nkept\nnew\n');
       expect(env.stderr).toMatch(/\/etc\/doomed: No such file or directory/);
     } finally {

@@ -29,7 +29,13 @@ describe('runcConfig', () => {
     const spec = runcConfig(desired(), options);
     const caps = (spec.process as { capabilities: Record<string, string[]> }).capabilities;
     expect(DEFAULT_CAPABILITIES).toHaveLength(14);
-    expect(caps).toEqual({ bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES], inheritable: [], ambient: [] });
+    expect(caps).toEqual({
+      bounding: [...DEFAULT_CAPABILITIES],
+      effective: [...DEFAULT_CAPABILITIES],
+      permitted: [...DEFAULT_CAPABILITIES],
+      inheritable: [],
+      ambient: [],
+    });
     expect(spec.process.noNewPrivileges).toBe(true);
     // native/common/seccomp-profile.txt, as the 'the container seccomp profile' block below reads it
     expect(spec.linux.seccomp).toEqual(containerSeccomp('x64'));
@@ -58,7 +64,9 @@ describe('runcConfig', () => {
   it('runs arbor-init as pid 1 in new namespaces, on the overlay root, named after the container', () => {
     const spec = runcConfig(desired(), options);
     expect(spec.process.args).toEqual([INIT_PATH]);
-    expect(spec.mounts).toContainEqual(expect.objectContaining({ destination: INIT_PATH, source: options.initBinary, options: expect.arrayContaining(['bind', 'ro']) }));
+    expect(spec.mounts).toContainEqual(
+      expect.objectContaining({ destination: INIT_PATH, source: options.initBinary, options: expect.arrayContaining(['bind', 'ro']) }),
+    );
     expect(spec.root).toEqual({ path: '/var/lib/arbor/overlays/web-1/rootfs', readonly: false });
     expect(spec.hostname).toBe('web-1');
     expect((spec.linux.namespaces as { type: string }[]).map((n) => n.type).sort()).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
@@ -71,7 +79,7 @@ describe('runcConfig', () => {
     expect(mounts.find((m) => m.destination === '/tmp')).toMatchObject({ type: 'tmpfs', options: expect.arrayContaining(['mode=1777']) });
   });
 
-  it('masks and freezes the linux backend\'s paths, /sys/firmware among them', () => {
+  it("masks and freezes the linux backend's paths, /sys/firmware among them", () => {
     const spec = runcConfig(desired(), options);
     expect(spec.linux.maskedPaths).toEqual([...MASKED_PATHS]);
     expect(spec.linux.maskedPaths).toEqual(expect.arrayContaining(['/sys/firmware', '/sys/devices/virtual/powercap', '/proc/kcore']));
@@ -99,7 +107,12 @@ describe('runcConfig', () => {
 
   it('bind mounts what the spec asks, read-only down to the submounts (rro) unless rw', () => {
     const spec = runcConfig(
-      desired({ bindMounts: [{ srcPath: '/srv/data', dstPath: '/data', mode: 'ro', origin: 'host' }, { srcPath: '/srv/out', dstPath: '/out', mode: 'rw', origin: 'host' }] } as Partial<DesiredContainer>),
+      desired({
+        bindMounts: [
+          { srcPath: '/srv/data', dstPath: '/data', mode: 'ro', origin: 'host' },
+          { srcPath: '/srv/out', dstPath: '/out', mode: 'rw', origin: 'host' },
+        ],
+      } as Partial<DesiredContainer>),
       options,
     );
     expect(spec.mounts).toContainEqual({ destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'rro'] });
@@ -207,14 +220,43 @@ describe('the container seccomp profile (native/common/seccomp-profile.txt)', ()
     rulesFor('socket').some((r) => r.args?.every((a) => (a.op === 'SCMP_CMP_LT' ? family < a.value : a.op === 'SCMP_CMP_EQ' && family === a.value)));
 
   it('is an allowlist: every call no rule allows fails with EPERM, on x86_64, x86 and x32', () => {
-    expect(profile).toMatchObject({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
+    expect(profile).toMatchObject({
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 1,
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+    });
   });
 
-  it("allows what Docker allows whatever the arguments, and chroot (CAP_SYS_CHROOT), but nothing Docker grants only with a capability a default container lacks", () => {
+  it('allows what Docker allows whatever the arguments, and chroot (CAP_SYS_CHROOT), but nothing Docker grants only with a capability a default container lacks', () => {
     const allowed = unconditional(profile);
-    expect(allowed).toEqual(expect.arrayContaining(['read', 'write', 'execve', 'futex', 'rt_sigaction', 'chroot', 'ptrace', 'arch_prctl', 'io_setup', 'fchmodat2']));
+    expect(allowed).toEqual(
+      expect.arrayContaining(['read', 'write', 'execve', 'futex', 'rt_sigaction', 'chroot', 'ptrace', 'arch_prctl', 'io_setup', 'fchmodat2']),
+    );
     expect(allowed.length).toBeGreaterThan(300);
-    for (const refused of ['mount', 'umount2', 'unshare', 'setns', 'sethostname', 'bpf', 'perf_event_open', 'reboot', 'init_module', 'open_by_handle_at', 'kcmp', 'settimeofday', 'mbind', 'syslog', 'io_uring_setup', 'keyctl', 'add_key', 'userfaultfd', 'clone', 'clone3', 'personality', 'socket']) {
+    for (const refused of [
+      'mount',
+      'umount2',
+      'unshare',
+      'setns',
+      'sethostname',
+      'bpf',
+      'perf_event_open',
+      'reboot',
+      'init_module',
+      'open_by_handle_at',
+      'kcmp',
+      'settimeofday',
+      'mbind',
+      'syslog',
+      'io_uring_setup',
+      'keyctl',
+      'add_key',
+      'userfaultfd',
+      'clone',
+      'clone3',
+      'personality',
+      'socket',
+    ]) {
       expect({ refused, allowed: allowed.includes(refused) }).toEqual({ refused, allowed: false });
     }
     // what is denied is denied outright, with no condition that could let it through
@@ -225,7 +267,9 @@ describe('the container seccomp profile (native/common/seccomp-profile.txt)', ()
 
   it('allows personality with the personas Docker allows, clone without namespace flags, socket but AF_VSOCK and AF_ALG; clone3 answers ENOSYS', () => {
     expect(rulesFor('personality').map((r) => r.args)).toEqual([0, 8, 0x20000, 0x20008, 0xffffffff].map((value) => [{ index: 0, value, op: 'SCMP_CMP_EQ' }]));
-    expect(rulesFor('clone')).toEqual([{ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] }]);
+    expect(rulesFor('clone')).toEqual([
+      { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+    ]);
     expect(rulesFor('clone3')).toEqual([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }]);
     expect([1, 2, 10, 16, 17].map(socketAllowed)).toEqual([true, true, true, true, true]); // unix, inet, inet6, netlink, packet
     expect([12, 38, 40, 46, 0xffff].map(socketAllowed)).toEqual([false, false, false, false, false]); // DECnet, ALG, VSOCK, past MCTP

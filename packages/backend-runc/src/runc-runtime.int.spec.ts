@@ -71,7 +71,11 @@ describeIf({ root: true, runc: true })('runc backend', () => {
     const c = await backend.create({});
     await c.run({ path: 'sleep', args: ['100'] }, {});
     const parent = cgroupParentFor('arbor-runc', stateDir);
-    const runcList = () => spawnSync('runc', ['--root', join(stateDir, 'runc'), 'list', '--quiet'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    const runcList = () =>
+      spawnSync('runc', ['--root', join(stateDir, 'runc'), 'list', '--quiet'], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
     expect(runcList()).toContain(c.handle);
     await backend.destroy(c.handle);
     expect(runcList()).not.toContain(c.handle);

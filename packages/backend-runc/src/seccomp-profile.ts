@@ -127,7 +127,7 @@ export function parseSeccompProfile(text: string, arch: string): OciSeccomp {
 /** conditions reads "if aI OP V..." into one comparison (an args list of one) per value. */
 function conditions(tok: string[], fail: (why: string) => never): OciSeccompArg[][] {
   const index = /^a([0-5])$/.exec(tok[1] ?? '')?.[1];
-  if (tok.length < 4 || index === undefined) fail('a condition is \'if aI OP VALUE\' with I from 0 to 5');
+  if (tok.length < 4 || index === undefined) fail("a condition is 'if aI OP VALUE' with I from 0 to 5");
   const arg = Number(index);
   if (tok[2] === '&') {
     if (tok.length !== 6 || tok[4] !== '==') fail("a masked condition is 'if aI & MASK == VALUE'");

@@ -4,7 +4,19 @@ import { promises as streams } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { arborVersion, toWireError } from '@arbor/core';
-import type { ArborEvent, BulkResult, Container, ContainerSpec, DiskLimits, ImageRef, NetOutProtocol, NetOutRule, Process, ProcessSpec, Signal } from '@arbor/core';
+import type {
+  ArborEvent,
+  BulkResult,
+  Container,
+  ContainerSpec,
+  DiskLimits,
+  ImageRef,
+  NetOutProtocol,
+  NetOutRule,
+  Process,
+  ProcessSpec,
+  Signal,
+} from '@arbor/core';
 import {
   collect,
   parseAddress,
@@ -120,9 +132,7 @@ export function createArborCli(stdio: CliStdio): Command {
   program
     .description('arbor talks to arbord, the Arbor container server (the Garden API over gRPC).')
     .addOption(
-      new Option('-a, --address <address>', 'arbord address: unix:///path/to.sock, host:port or a socket path')
-        .env('ARBOR_ADDRESS')
-        .default(DEFAULT_ADDRESS),
+      new Option('-a, --address <address>', 'arbord address: unix:///path/to.sock, host:port or a socket path').env('ARBOR_ADDRESS').default(DEFAULT_ADDRESS),
     )
     .addOption(new Option('--socket <path>', 'same as --address, for a unix socket path').argParser(parseAddress))
     .option('--json', 'print machine-readable JSON', false)
@@ -339,9 +349,7 @@ export function createArborCli(stdio: CliStdio): Command {
     });
 
   const bulkPrint = async <T>(cmd: Command, results: Record<string, BulkResult<T>>): Promise<void> => {
-    const json = Object.fromEntries(
-      Object.entries(results).map(([h, r]) => [h, r.error ? { error: toWireError(r.error) } : { value: r.value }]),
-    );
+    const json = Object.fromEntries(Object.entries(results).map(([h, r]) => [h, r.error ? { error: toWireError(r.error) } : { value: r.value }]));
     const text = Object.entries(results)
       .map(([h, r]) => (r.error ? `${h}: error: ${r.error.message}` : flatten(r.value, h).join('\n')))
       .join('\n');
@@ -459,11 +467,7 @@ export function createArborCli(stdio: CliStdio): Command {
     .addHelpText('after', '\nExamples:\n  arbor stream-in web-1 --path /app --from-dir ./build\n  tar -c . | arbor stream-in web-1 --path /app')
     .action(async (handle: string, opts: { path: string; user?: string; fromDir?: string; tar?: string }, cmd: Command) => {
       if (opts.fromDir && opts.tar) throw new CommanderError(2, 'arbor.usage', 'error: use one of --from-dir and --tar');
-      const tar: Readable = opts.fromDir
-        ? load.tarDirectory().tarDirectory(opts.fromDir)
-        : opts.tar
-          ? createReadStream(opts.tar)
-          : (stdio.stdin as Readable);
+      const tar: Readable = opts.fromDir ? load.tarDirectory().tarDirectory(opts.fromDir) : opts.tar ? createReadStream(opts.tar) : (stdio.stdin as Readable);
       await withContainer(cmd, handle, (c) => c.streamIn({ path: opts.path, tar, ...(opts.user && { user: opts.user }) }));
       await print(cmd, { streamedIn: opts.path }, '');
     });
@@ -601,7 +605,13 @@ export function createArborCli(stdio: CliStdio): Command {
     .argument('<handle>')
     .action(async (handle: string, _opts, cmd: Command) => {
       const props = await withContainer(cmd, handle, (c) => c.properties());
-      await print(cmd, props, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n'));
+      await print(
+        cmd,
+        props,
+        Object.entries(props)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n'),
+      );
     });
 
   program

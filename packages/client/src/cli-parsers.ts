@@ -87,8 +87,21 @@ export function parsePortRange(text: string): PortRange {
 }
 
 const rlimitNames: readonly ResourceLimitName[] = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue',
-  'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'sigpending',
+  'stack',
 ];
 
 /** parseRlimits: ['nofile=1024', 'core=0'] -> { nofile: 1024, core: 0 }. */

@@ -39,7 +39,15 @@ describe('arbor completion bash', () => {
   });
 
   it("skips a global flag's value when finding the command", () => {
-    expect(complete('arbor', '--address', '/tmp/a.sock', 'li')).toEqual(['list', 'limit-bandwidth', 'limit-cpu', 'limit-disk', 'limit-memory', 'limit-pids', 'limits']);
+    expect(complete('arbor', '--address', '/tmp/a.sock', 'li')).toEqual([
+      'list',
+      'limit-bandwidth',
+      'limit-cpu',
+      'limit-disk',
+      'limit-memory',
+      'limit-pids',
+      'limits',
+    ]);
     expect(complete('arbor', '-a', 'host:7777', 'stop', '--k')).toEqual(['--kill']);
   });
 

@@ -50,7 +50,7 @@ describe('Events over gRPC', () => {
     expect(await events.next()).toEqual({ value: undefined, done: true });
   });
 
-  it('ends a follower\'s stream when arbord stops, and the stop does not wait for it', async () => {
+  it("ends a follower's stream when arbord stops, and the stop does not wait for it", async () => {
     // a long shutdown timeout: before Events calls were ended first, stop waited all of it
     const slow = await startFixture({}, { shutdownTimeoutMs: 60_000 });
     try {

@@ -154,8 +154,11 @@ export async function extractTar(tar: Readable, dir: string, options: ExtractOpt
     // streamx's end takes an optional last chunk; its types insist on one
     ex.end(undefined);
   };
-  await Promise.all([feed().catch((err: unknown) => {
-    ex.destroy(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  }), done]);
+  await Promise.all([
+    feed().catch((err: unknown) => {
+      ex.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }),
+    done,
+  ]);
 }

@@ -147,9 +147,7 @@ export class GrpcClient implements Client {
     const address = typeof target === 'string' ? target : target.address;
     const tls = typeof target === 'string' ? undefined : target.tls;
     if (tls && !tls.cert !== !tls.key) throw new InvalidArgumentError(tls.cert ? 'tls.key' : 'tls.cert', 'tls.cert and tls.key go together');
-    const creds: ChannelCredentials = tls
-      ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
-      : credentials.createInsecure();
+    const creds: ChannelCredentials = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
     const grpc = new GardenClient(dialAddress(address), creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

@@ -28,7 +28,10 @@ function validateSignal(signal: string): void {
 function validateTty(tty: TtySpec): void {
   const size = tty.windowSize;
   if (!size) return;
-  for (const [name, value] of [['columns', size.columns], ['rows', size.rows]] as const) {
+  for (const [name, value] of [
+    ['columns', size.columns],
+    ['rows', size.rows],
+  ] as const) {
     if (!Number.isSafeInteger(value) || value < 0 || value > 65535) {
       throw new InvalidArgumentError(`tty.windowSize.${name}`, `${value} must be a whole number from 0 to 65535`);
     }
@@ -171,9 +174,7 @@ export function openProcessStream(call: Call, io: ProcessIO, options: ProcessStr
       if (detached) {
         failure = new ArborError(
           'failedPrecondition',
-          id === undefined
-            ? 'detached before the process started'
-            : `detached from process ${id}: it keeps running; attach again to wait for it`,
+          id === undefined ? 'detached before the process started' : `detached from process ${id}: it keeps running; attach again to wait for it`,
         );
       }
       if (id === undefined) rejectStarted(failure);

@@ -13,11 +13,7 @@ import { freeTestNetwork } from './helpers/test-network';
  * server -> backend). Every backend's over-gRPC contract run uses it. arbord gets a tag of its
  * own, so it never sweeps the links, chains and cgroups of another test's or a running arbord.
  */
-export async function startArbordContractServer(
-  backend: string,
-  overrides: BackendOverrides,
-  options: StartOptions = {},
-): Promise<ContractServer> {
+export async function startArbordContractServer(backend: string, overrides: BackendOverrides, options: StartOptions = {}): Promise<ContractServer> {
   const dir = await mkdtemp(join(tmpdir(), `arbor-contract-${backend}-`));
   const server = await startArbord(
     {

@@ -83,7 +83,10 @@ describeIf({ root: true }).each(HOST_BACKENDS)('kill -9 of arbord (%s backend)',
         properties: { n: String(i) },
       });
       const stdout = new OutputCollector();
-      const ps = await again.run({ path: 'sh', args: ['-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = sleep ] && echo alive && exit 0; done; exit 1'] }, { stdout });
+      const ps = await again.run(
+        { path: 'sh', args: ['-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = sleep ] && echo alive && exit 0; done; exit 1'] },
+        { stdout },
+      );
       expect(await ps.wait()).toBe(0);
       expect(stdout.text()).toBe('alive\n');
     }

@@ -2,14 +2,7 @@
  * ArborErrorKind is the family of an error; it alone decides the gRPC status code.
  */
 export type ArborErrorKind =
-  | 'notFound'
-  | 'alreadyExists'
-  | 'invalidArgument'
-  | 'resourceExhausted'
-  | 'failedPrecondition'
-  | 'permissionDenied'
-  | 'unavailable'
-  | 'internal';
+  'notFound' | 'alreadyExists' | 'invalidArgument' | 'resourceExhausted' | 'failedPrecondition' | 'permissionDenied' | 'unavailable' | 'internal';
 
 const brand = Symbol.for('@arbor/core/ArborError');
 
@@ -60,7 +53,10 @@ export class ProcessNotFoundError extends ArborError {
 }
 
 export class PropertyNotFoundError extends ArborError {
-  constructor(readonly handle: string, readonly property: string) {
+  constructor(
+    readonly handle: string,
+    readonly property: string,
+  ) {
     super('notFound', `container '${handle}' has no property '${property}'`);
   }
   override fields(): ErrorFields {
@@ -98,7 +94,10 @@ export class ExecutableNotFoundError extends ArborError {
 
 /** InvalidArgumentError names the field at fault, like 'limits.memory.limitInBytes'. */
 export class InvalidArgumentError extends ArborError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super('invalidArgument', `${field}: ${message}`);
   }
   override fields(): ErrorFields {
@@ -121,7 +120,10 @@ export class PermissionDeniedError extends ArborError {
 
 /** ResourceExhaustedError: a pool or a cap is used up (containers, ports, addresses). */
 export class ResourceExhaustedError extends ArborError {
-  constructor(readonly resource: string, message: string) {
+  constructor(
+    readonly resource: string,
+    message: string,
+  ) {
     super('resourceExhausted', message);
   }
   override fields(): ErrorFields {

@@ -1,14 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { RecordingLogger } from '@arbor/testkit';
 import type { Process } from './client';
-import {
-  ArborError,
-  ContainerNotFoundError,
-  HandleAlreadyExistsError,
-  InvalidArgumentError,
-  PropertyNotFoundError,
-  ResourceExhaustedError,
-} from './errors';
+import { ArborError, ContainerNotFoundError, HandleAlreadyExistsError, InvalidArgumentError, PropertyNotFoundError, ResourceExhaustedError } from './errors';
 import { Gardener } from './gardener';
 import type { CallContext } from './call-context';
 import { silentLogger } from './logger';
@@ -134,12 +127,16 @@ describe('Gardener.create', () => {
       'networker.limitBandwidth',
     ]);
     expect(p.depot.saved.get('web')?.phase).toBe('created');
-    expect(p.networker.setup).toHaveBeenCalledWith('web', {
-      network: '',
-      netnsPath: '/proc/42/ns/net',
-      rootfsPath: '/rootfs/x',
-      hostname: 'web',
-    }, undefined);
+    expect(p.networker.setup).toHaveBeenCalledWith(
+      'web',
+      {
+        network: '',
+        netnsPath: '/proc/42/ns/net',
+        rootfsPath: '/rootfs/x',
+        hostname: 'web',
+      },
+      undefined,
+    );
   });
 
   it('gives the containerizer the last 49 characters of the handle as hostname and the merged env', async () => {
@@ -169,12 +166,10 @@ describe('Gardener.create', () => {
   it('refuses bad input before touching any port', async () => {
     const p = ports();
     await expect(p.gardener.create({ handle: '../etc' })).rejects.toThrow(InvalidArgumentError);
-    await expect(p.gardener.create({ limits: { memory: { limitInBytes: -1 } } })).rejects.toThrow(
-      /limits\.memory\.limitInBytes/,
+    await expect(p.gardener.create({ limits: { memory: { limitInBytes: -1 } } })).rejects.toThrow(/limits\.memory\.limitInBytes/);
+    await expect(p.gardener.create({ netOut: [{ protocol: 'tcp', networks: [{ start: '10.0.0.300', end: '10.0.0.1' }] }] })).rejects.toThrow(
+      /netOut\[0\]\.networks\[0\]\.start/,
     );
-    await expect(
-      p.gardener.create({ netOut: [{ protocol: 'tcp', networks: [{ start: '10.0.0.300', end: '10.0.0.1' }] }] }),
-    ).rejects.toThrow(/netOut\[0\]\.networks\[0\]\.start/);
     expect(p.calls).toEqual([]);
     expect(p.depot.save).not.toHaveBeenCalled();
   });
@@ -205,9 +200,7 @@ describe('Gardener.create', () => {
     it('destroys everything, rethrows, lists nothing and frees the handle', async () => {
       const p = ports();
       (pick(p) as jest.Mock).mockRejectedValueOnce(new Error('boom'));
-      await expect(
-        p.gardener.create({ handle: 'h', netIn: [{ hostPort: 1, containerPort: 2 }], netOut: [{ protocol: 'all' }] }),
-      ).rejects.toThrow('boom');
+      await expect(p.gardener.create({ handle: 'h', netIn: [{ hostPort: 1, containerPort: 2 }], netOut: [{ protocol: 'all' }] })).rejects.toThrow('boom');
       expect(p.containerizer.destroy).toHaveBeenCalledWith('h', undefined);
       expect(p.networker.destroy).toHaveBeenCalledWith('h', undefined);
       expect(p.volumizer.destroy).toHaveBeenCalledWith('h', undefined);
@@ -282,7 +275,15 @@ describe('Gardener NetIn host ports', () => {
 
   it('refuses a create asking for such a port before any step', async () => {
     const p = ports({ netInHostPorts });
-    await expect(p.gardener.create({ handle: 'ssh', netIn: [{ hostPort: 0, containerPort: 80 }, { hostPort: 22, containerPort: 22 }] })).rejects.toMatchObject({
+    await expect(
+      p.gardener.create({
+        handle: 'ssh',
+        netIn: [
+          { hostPort: 0, containerPort: 80 },
+          { hostPort: 22, containerPort: 22 },
+        ],
+      }),
+    ).rejects.toMatchObject({
       kind: 'invalidArgument',
       field: 'netIn[1].hostPort',
     });
@@ -548,7 +549,12 @@ describe('Gardener observer', () => {
     await p.gardener.create({ handle: 'h', graceTimeMs: 1000 });
     p.clock.advance(900);
     const sample = await p.gardener.sample('h');
-    expect(sample).toMatchObject({ handle: 'h', state: 'active', processes: 2, metrics: { cpu: { usage: 7 }, disk: { totalBytesUsed: 11 }, network: { txBytes: 2 }, ageMs: 900 } });
+    expect(sample).toMatchObject({
+      handle: 'h',
+      state: 'active',
+      processes: 2,
+      metrics: { cpu: { usage: 7 }, disk: { totalBytesUsed: 11 }, network: { txBytes: 2 }, ageMs: 900 },
+    });
     p.clock.advance(100);
     await new Promise((r) => setImmediate(r));
     expect(await p.gardener.containers()).toEqual([]);
@@ -570,7 +576,6 @@ describe('Gardener observer', () => {
     await expect(p.gardener.metrics('h')).rejects.toThrow(ContainerNotFoundError);
   });
 });
-
 
 describe('Gardener per-call logger', () => {
   /** call is one client call's context: what it logs lands in lines with { requestId }. */

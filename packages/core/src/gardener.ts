@@ -2,14 +2,7 @@ import type { Readable } from 'node:stream';
 import type { CallContext } from './call-context';
 import type { Backend, Container, Process } from './client';
 import { pullImage } from './image-pull';
-import {
-  ArborError,
-  ContainerNotFoundError,
-  HandleAlreadyExistsError,
-  InvalidArgumentError,
-  PropertyNotFoundError,
-  ResourceExhaustedError,
-} from './errors';
+import { ArborError, ContainerNotFoundError, HandleAlreadyExistsError, InvalidArgumentError, PropertyNotFoundError, ResourceExhaustedError } from './errors';
 import { GraceReaper } from './grace-reaper';
 import { GardenerEvents, OOM_INFO_EVENT } from './events';
 import { mergeEnv } from './environment';
@@ -121,9 +114,7 @@ export class Gardener implements Backend {
     this.observer = ports.observer ?? NO_OBSERVER;
     this.reaper = new GraceReaper(ports.clock, (handle) => {
       ports.logger.info('grace-time-expired', { handle });
-      this.destroyAs(handle, 'reaped').catch((err: unknown) =>
-        ports.logger.error('reap-failed', { handle, error: String(err) }),
-      );
+      this.destroyAs(handle, 'reaped').catch((err: unknown) => ports.logger.error('reap-failed', { handle, error: String(err) }));
     });
   }
 
@@ -139,17 +130,13 @@ export class Gardener implements Backend {
         continue;
       }
       logger.info('start-cleaning-up-half-made', { handle: record.handle, phase: record.phase });
-      await this.destroyRecord(record).catch((err: unknown) =>
-        logger.error('start-cleanup-failed', { handle: record.handle, error: String(err) }),
-      );
+      await this.destroyRecord(record).catch((err: unknown) => logger.error('start-cleanup-failed', { handle: record.handle, error: String(err) }));
     }
     const known = new Set(records.map((r) => r.handle));
     for (const handle of await containerizer.handles()) {
       if (known.has(handle)) continue;
       logger.info('start-sweeping-unknown-container', { handle });
-      await containerizer.destroy(handle).catch((err: unknown) =>
-        logger.error('start-sweep-failed', { handle, error: String(err) }),
-      );
+      await containerizer.destroy(handle).catch((err: unknown) => logger.error('start-sweep-failed', { handle, error: String(err) }));
     }
   }
 
@@ -218,22 +205,29 @@ export class Gardener implements Backend {
       record.env = mergeEnv(record.rootfs.env, spec.env ?? []);
       const hostname = handle.slice(-HOSTNAME_LENGTH);
       steps.begin('containerizer');
-      const created = await containerizer.create({
-        handle,
-        hostname,
-        rootfs: record.rootfs,
-        env: record.env,
-        bindMounts: spec.bindMounts ?? [],
-        privileged: spec.privileged ?? false,
-        limits: record.limits,
-      }, portCtx);
+      const created = await containerizer.create(
+        {
+          handle,
+          hostname,
+          rootfs: record.rootfs,
+          env: record.env,
+          bindMounts: spec.bindMounts ?? [],
+          privileged: spec.privileged ?? false,
+          limits: record.limits,
+        },
+        portCtx,
+      );
       steps.begin('network');
-      record.network = await networker.setup(handle, {
-        network: spec.network ?? '',
-        netnsPath: created.netnsPath,
-        rootfsPath: record.rootfs.path,
-        hostname,
-      }, portCtx);
+      record.network = await networker.setup(
+        handle,
+        {
+          network: spec.network ?? '',
+          netnsPath: created.netnsPath,
+          rootfsPath: record.rootfs.path,
+          hostname,
+        },
+        portCtx,
+      );
       for (const m of spec.netIn ?? []) {
         record.mappedPorts.push(await networker.netIn(handle, m.hostPort, m.containerPort, portCtx));
       }
@@ -248,9 +242,7 @@ export class Gardener implements Backend {
     } catch (err) {
       steps.end(false);
       log.error('create-failed-cleaning-up', { error: String(err) });
-      await this.destroyRecord(record, undefined, ctx).catch((cleanupErr: unknown) =>
-        log.error('create-cleanup-failed', { error: String(cleanupErr) }),
-      );
+      await this.destroyRecord(record, undefined, ctx).catch((cleanupErr: unknown) => log.error('create-cleanup-failed', { error: String(cleanupErr) }));
       throw err;
     }
     this.reaper.track(handle, record.graceTimeMs);
@@ -759,9 +751,7 @@ class GardenerContainer implements Container {
     return (await this.currentLimits()).cpu ?? { weight: 0 };
   }
   async currentDiskLimits(): Promise<DiskLimits> {
-    return (
-      (await this.currentLimits()).disk ?? { byteSoft: 0, byteHard: 0, inodeSoft: 0, inodeHard: 0, scope: 'total' }
-    );
+    return (await this.currentLimits()).disk ?? { byteSoft: 0, byteHard: 0, inodeSoft: 0, inodeHard: 0, scope: 'total' };
   }
   async currentMemoryLimits(): Promise<MemoryLimits> {
     return (await this.currentLimits()).memory ?? { limitInBytes: 0 };

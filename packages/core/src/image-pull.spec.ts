@@ -68,7 +68,15 @@ describe('ProgressThrottle', () => {
 
 describe('pullImage', () => {
   const clock = { now: () => 0 };
-  const info: PulledImageInfo = { id: `sha256:${'c'.repeat(64)}`, layers: 1, env: ['A=1'], user: '', workingDir: '/', entrypoint: ['/bin/app'], cmd: ['--serve'] };
+  const info: PulledImageInfo = {
+    id: `sha256:${'c'.repeat(64)}`,
+    layers: 1,
+    env: ['A=1'],
+    user: '',
+    workingDir: '/',
+    entrypoint: ['/bin/app'],
+    cmd: ['--serve'],
+  };
 
   it("answers with one 'done' event and no image when the volumizer keeps no images", async () => {
     const events: ImagePullProgress[] = [];
@@ -96,7 +104,10 @@ describe('pullImage', () => {
   });
 
   it('keeps pulling when the listener throws', async () => {
-    const volumizer: Volumizer = { ...volumizerWithout(), pull: jest.fn(async (_i, onProgress: (p: ImagePullProgress) => void) => (onProgress(downloading(LAYER_A, 1)), info)) };
+    const volumizer: Volumizer = {
+      ...volumizerWithout(),
+      pull: jest.fn(async (_i, onProgress: (p: ImagePullProgress) => void) => (onProgress(downloading(LAYER_A, 1)), info)),
+    };
     await expect(
       pullImage({ volumizer, clock, logger: silentLogger }, { uri: 'x' }, () => {
         throw new Error('listener broke');

@@ -72,10 +72,14 @@ export async function pullImage(
   let pulled: PulledImageInfo = NO_IMAGE;
   if (volumizer.pull !== undefined) {
     log.info('pull-started');
-    pulled = await volumizer.pull(image, (progress) => {
-      // the one 'done' event is ours, sent once the volumizer's pull has returned
-      if (progress.phase !== 'done') throttle.push(progress);
-    }, ctx && { logger: log });
+    pulled = await volumizer.pull(
+      image,
+      (progress) => {
+        // the one 'done' event is ours, sent once the volumizer's pull has returned
+        if (progress.phase !== 'done') throttle.push(progress);
+      },
+      ctx && { logger: log },
+    );
     log.info('pull-finished', { id: pulled.id, layers: pulled.layers, ms: ports.clock.now() - started });
   }
   send({ phase: 'done', layer: '', bytesDone: 0, bytesTotal: 0, image: pulled });

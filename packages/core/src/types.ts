@@ -177,21 +177,7 @@ export interface Capacity {
 export type BulkResult<T> = { value: T; error?: undefined } | { value?: undefined; error: Error };
 
 export type ResourceLimitName =
-  | 'as'
-  | 'core'
-  | 'cpu'
-  | 'data'
-  | 'fsize'
-  | 'locks'
-  | 'memlock'
-  | 'msgqueue'
-  | 'nice'
-  | 'nofile'
-  | 'nproc'
-  | 'rss'
-  | 'rtprio'
-  | 'sigpending'
-  | 'stack';
+  'as' | 'core' | 'cpu' | 'data' | 'fsize' | 'locks' | 'memlock' | 'msgqueue' | 'nice' | 'nofile' | 'nproc' | 'rss' | 'rtprio' | 'sigpending' | 'stack';
 
 /** ResourceLimits are setrlimit values (soft = hard) applied to a process. */
 export type ResourceLimits = Partial<Record<ResourceLimitName, number>>;

@@ -110,7 +110,9 @@ describe('NUL and id bounds', () => {
 
   it('refuses a NUL in a container spec: env, bind mounts, image and properties', () => {
     expect(fieldOf(() => validateContainerSpec({ env: ['A=\u0000'] }))).toBe('env[0]');
-    expect(fieldOf(() => validateContainerSpec({ bindMounts: [{ srcPath: '/a\u0000', dstPath: '/b', mode: 'ro', origin: 'host' }] }))).toBe('bindMounts[0].srcPath');
+    expect(fieldOf(() => validateContainerSpec({ bindMounts: [{ srcPath: '/a\u0000', dstPath: '/b', mode: 'ro', origin: 'host' }] }))).toBe(
+      'bindMounts[0].srcPath',
+    );
     expect(fieldOf(() => validateContainerSpec({ image: { uri: 'raw:///x\u0000' } }))).toBe('image.uri');
     expect(fieldOf(() => validateContainerSpec({ properties: { a: 'b\u0000' } }))).toBe('properties.a');
   });

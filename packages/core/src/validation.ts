@@ -202,8 +202,21 @@ export function validateContainerSpec(spec: ContainerSpec): void {
 }
 
 const rlimitNames: readonly ResourceLimitName[] = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue',
-  'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'sigpending',
+  'stack',
 ];
 
 /** validateAbsolutePath: a path like /srv/app, with no NUL. */

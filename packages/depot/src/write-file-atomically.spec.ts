@@ -12,7 +12,6 @@ afterEach(async () => {
 });
 
 describe('writeFileAtomically', () => {
-
   it('replaces the content whole, with exactly the mode asked for, and leaves no temp file', async () => {
     const path = join(dir, 'resolv.conf');
     await writeFile(path, 'old');
@@ -46,7 +45,6 @@ describe('writeFileAtomically', () => {
 });
 
 describe('replaceAtomically', () => {
-
   it('renames what make built beside path over it', async () => {
     const path = join(dir, 'volumes.img');
     await writeFile(path, 'old');

@@ -19,12 +19,7 @@ export interface WriteFileAtomicallyOptions {
  * mode is the new file's exactly (the umask does not narrow it), like 0o600 (the default)
  * for records only root reads. A symlink at the temp name is never followed.
  */
-export async function writeFileAtomically(
-  path: string,
-  data: string | Uint8Array,
-  mode = 0o600,
-  options: WriteFileAtomicallyOptions = {},
-): Promise<void> {
+export async function writeFileAtomically(path: string, data: string | Uint8Array, mode = 0o600, options: WriteFileAtomicallyOptions = {}): Promise<void> {
   const sync = options.sync ?? true;
   await replaceInPlace(
     path,

@@ -11,10 +11,14 @@ import { call, runToEnd } from './wire.testkit';
 const UNATTACHED_WAIT_MS = 10_000;
 
 function wireOn(backend: string, transport: 'unix' | 'tcp'): void {
-  describeGardenWire(`arbord --backend ${backend} over ${transport}`, async () => {
-    const arbord = await startRealArbord(backend, transport);
-    return { target: arbord.garden, close: () => arbord.stop() };
-  }, { unattachedWaitMs: UNATTACHED_WAIT_MS });
+  describeGardenWire(
+    `arbord --backend ${backend} over ${transport}`,
+    async () => {
+      const arbord = await startRealArbord(backend, transport);
+      return { target: arbord.garden, close: () => arbord.stop() };
+    },
+    { unattachedWaitMs: UNATTACHED_WAIT_MS },
+  );
 }
 
 wireOn('fake', 'unix');

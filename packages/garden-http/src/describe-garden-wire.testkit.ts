@@ -89,7 +89,7 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         expect(res.headers.get('content-type')).toBe('application/json');
       });
 
-      it('Capacity uses Garden\'s snake_case names', async () => {
+      it("Capacity uses Garden's snake_case names", async () => {
         const res = await call(t, 'GET', '/capacity');
         expect(res.status).toBe(200);
         const cap = res.json as Record<string, number>;
@@ -119,7 +119,7 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         expect(mem.json).toEqual({ limit_in_bytes: 64 * 1024 * 1024 });
       });
 
-      it('Create with a handle in use is a 500 with Garden\'s message and an empty Type', async () => {
+      it("Create with a handle in use is a 500 with Garden's message and an empty Type", async () => {
         const handle = await create();
         const res = await call(t, 'POST', '/containers', { body: { handle } });
         expect(res.status).toBe(500);
@@ -150,7 +150,13 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         const res = await call(t, 'GET', '/containers/no-such-handle/info');
         expect(res.status).toBe(404);
         expect(res.headers.get('content-type')).toBe('application/json');
-        expect(res.json).toEqual({ Type: 'ContainerNotFoundError', Message: 'unknown handle: no-such-handle', Handle: 'no-such-handle', ProcessID: '', Binary: '' });
+        expect(res.json).toEqual({
+          Type: 'ContainerNotFoundError',
+          Message: 'unknown handle: no-such-handle',
+          Handle: 'no-such-handle',
+          ProcessID: '',
+          Binary: '',
+        });
       });
 
       it('BulkInfo and BulkMetrics answer per handle, with Err for the unknown one', async () => {
@@ -160,7 +166,13 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         const i = info.json as Record<string, { Info: Record<string, unknown>; Err: unknown }>;
         expect(i[h]?.Err).toBeNull();
         expect(i[h]?.Info['State']).toBe('active');
-        expect(i['missing-1']?.Err).toEqual({ Type: 'ContainerNotFoundError', Message: 'unknown handle: missing-1', Handle: 'missing-1', ProcessID: '', Binary: '' });
+        expect(i['missing-1']?.Err).toEqual({
+          Type: 'ContainerNotFoundError',
+          Message: 'unknown handle: missing-1',
+          Handle: 'missing-1',
+          ProcessID: '',
+          Binary: '',
+        });
         const metrics = await call(t, 'GET', `/containers/bulk_metrics?handles=${h},missing-2`);
         const m = metrics.json as Record<string, { Metrics: Record<string, unknown>; Err: unknown }>;
         expect(m[h]?.Err).toBeNull();
@@ -170,7 +182,7 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         expect(empty.body.toString()).toBe('{}\n');
       });
 
-      it('Metrics uses Garden\'s names: snake_case memory keys, Go names elsewhere, Age in ns', async () => {
+      it("Metrics uses Garden's names: snake_case memory keys, Go names elsewhere, Age in ns", async () => {
         const h = await create();
         const res = await call(t, 'GET', `/containers/${h}/metrics`);
         expect(res.status).toBe(200);
@@ -218,7 +230,7 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         expect((bad.json as Record<string, string>)['Message']).toMatch(/grace_time/);
       });
 
-      it('Current*Limits answer Garden\'s limit objects (omitempty: {} when unlimited)', async () => {
+      it("Current*Limits answer Garden's limit objects (omitempty: {} when unlimited)", async () => {
         const h = await create({ limits: { cpu_limits: { weight: 512 }, pid_limits: { max: 100 } } });
         expect((await call(t, 'GET', `/containers/${h}/limits/cpu`)).json).toEqual({ weight: 512, limit_in_shares: 512 });
         expect((await call(t, 'GET', `/containers/${h}/limits/bandwidth`)).body.toString()).toBe('{}\n');
@@ -251,7 +263,11 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
           { name: 'wire/a.txt', content: 'alpha\n' },
           { name: 'wire/b.txt', content: 'x'.repeat(100_000) },
         ]);
-        const put = await call(t, 'PUT', `/containers/${h}/files?user=root&destination=%2Ftmp`, { body: tarBytes, contentType: 'application/x-tar', chunked: true });
+        const put = await call(t, 'PUT', `/containers/${h}/files?user=root&destination=%2Ftmp`, {
+          body: tarBytes,
+          contentType: 'application/x-tar',
+          chunked: true,
+        });
         expect([put.status, put.body.toString()]).toEqual([200, '{}\n']);
         const get = await call(t, 'GET', `/containers/${h}/files?user=root&source=%2Ftmp%2Fwire`);
         expect(get.status).toBe(200);
@@ -261,13 +277,16 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         const missing = await call(t, 'GET', `/containers/${h}/files?user=root&source=%2Fno%2Fsuch`);
         expect(missing.status).toBe(500);
         expect(missing.headers.get('content-type')).toBe('application/json');
-        const truncated = await call(t, 'PUT', `/containers/${h}/files?destination=%2Ftmp`, { body: tarBytes.subarray(0, 700), contentType: 'application/x-tar' });
+        const truncated = await call(t, 'PUT', `/containers/${h}/files?destination=%2Ftmp`, {
+          body: tarBytes.subarray(0, 700),
+          contentType: 'application/x-tar',
+        });
         expect(truncated.status).toBe(500);
       });
     });
 
     describe('bad input', () => {
-      it('invalid JSON is a 500 with Garden\'s error object, and the server keeps serving', async () => {
+      it("invalid JSON is a 500 with Garden's error object, and the server keeps serving", async () => {
         const res = await call(t, 'POST', '/containers', { body: Buffer.from('{"handle": '), contentType: 'application/json' });
         expect(res.status).toBe(500);
         expect(res.json).toMatchObject({ Type: '', Message: expect.stringMatching(/not valid JSON/) as unknown });
@@ -282,7 +301,7 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
         expect(arr.status).toBe(500);
       });
 
-      it('a JSON body over 1 MiB is refused with 413 and Garden\'s error object', async () => {
+      it("a JSON body over 1 MiB is refused with 413 and Garden's error object", async () => {
         const res = await call(t, 'POST', '/containers', { body: { env: ['X='.padEnd(1_100_000, 'x')] } });
         expect(res.status).toBe(413);
         expect((res.json as Record<string, string>)['Type']).toBe('');
@@ -315,7 +334,9 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
 
       it('Run answers 201 with Go\'s hijack head, then {"process_id","stream_id"}', async () => {
         const conn = await run(t, h, sh('exit 0'));
-        expect(conn.response.head).toMatch(/^HTTP\/1\.1 201 Created\r\nContent-Type: application\/json\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\nTransfer-Encoding: chunked$/);
+        expect(conn.response.head).toMatch(
+          /^HTTP\/1\.1 201 Created\r\nContent-Type: application\/json\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\nTransfer-Encoding: chunked$/,
+        );
         expect(Object.keys(conn.first)).toEqual(['process_id', 'stream_id']);
         expect(conn.first['stream_id']).toMatch(/^\d+$/);
         const result = await finishProcess(t, h, conn);
@@ -364,7 +385,10 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
       });
 
       it('signal 1 kills (137), signal 0 terminates (143)', async () => {
-        for (const [signal, status] of [[1, 137], [0, 143]] as const) {
+        for (const [signal, status] of [
+          [1, 137],
+          [0, 143],
+        ] as const) {
           const conn = await run(t, h, sh('echo ready; sleep 30'));
           const pid = String(conn.first['process_id']);
           const out = await attachOutput(t, h, pid, String(conn.first['stream_id']), 'stdout');
@@ -443,7 +467,13 @@ export function describeGardenWire(name: string, setup: () => Promise<WireSetup>
       it('Attach to an unknown process is 404 ProcessNotFoundError with the ProcessID', async () => {
         const conn = await attach(t, h, 'no-such-process');
         expect(conn.response.status).toBe(404);
-        expect(conn.first).toEqual({ Type: 'ProcessNotFoundError', Message: 'unknown process: no-such-process', Handle: '', ProcessID: 'no-such-process', Binary: '' });
+        expect(conn.first).toEqual({
+          Type: 'ProcessNotFoundError',
+          Message: 'unknown process: no-such-process',
+          Handle: '',
+          ProcessID: 'no-such-process',
+          Binary: '',
+        });
       });
 
       it('Attach to an exited process: its exit status while it is kept, ProcessNotFoundError after', async () => {

@@ -1,11 +1,4 @@
-import {
-  ArborError,
-  ContainerNotFoundError,
-  ExecutableNotFoundError,
-  ProcessNotFoundError,
-  ServiceUnavailableError,
-  UnrecoverableError,
-} from '@arbor/core';
+import { ArborError, ContainerNotFoundError, ExecutableNotFoundError, ProcessNotFoundError, ServiceUnavailableError, UnrecoverableError } from '@arbor/core';
 import { HttpError } from './http-connection';
 
 /**

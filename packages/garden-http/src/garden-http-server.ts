@@ -301,18 +301,14 @@ export class GardenHttpServer {
       r('GET', '/containers/bulk_info', 'BulkInfo', async (ctx) => {
         const out: Record<string, unknown> = {};
         for (const [handle, res] of Object.entries(await c.bulkInfo(bulkHandles(ctx), { logger: ctx.log }))) {
-          out[handle] = res.error
-            ? { Info: ZERO_INFO, Err: toGardenError(res.error).body }
-            : { Info: containerInfoToGarden(res.value), Err: null };
+          out[handle] = res.error ? { Info: ZERO_INFO, Err: toGardenError(res.error).body } : { Info: containerInfoToGarden(res.value), Err: null };
         }
         return out;
       }),
       r('GET', '/containers/bulk_metrics', 'BulkMetrics', async (ctx) => {
         const out: Record<string, unknown> = {};
         for (const [handle, res] of Object.entries(await c.bulkMetrics(bulkHandles(ctx), { logger: ctx.log }))) {
-          out[handle] = res.error
-            ? { Metrics: ZERO_METRICS, Err: toGardenError(res.error).body }
-            : { Metrics: metricsToGarden(res.value), Err: null };
+          out[handle] = res.error ? { Metrics: ZERO_METRICS, Err: toGardenError(res.error).body } : { Metrics: metricsToGarden(res.value), Err: null };
         }
         return out;
       }),
@@ -334,9 +330,7 @@ export class GardenHttpServer {
       ),
       r('GET', '/containers/:handle/limits/cpu', 'CurrentCPULimits', async (ctx) => cpuToGarden(await (await this.lookup(ctx)).currentCpuLimits())),
       r('GET', '/containers/:handle/limits/disk', 'CurrentDiskLimits', async (ctx) => diskToGarden(await (await this.lookup(ctx)).currentDiskLimits())),
-      r('GET', '/containers/:handle/limits/memory', 'CurrentMemoryLimits', async (ctx) =>
-        memoryToGarden(await (await this.lookup(ctx)).currentMemoryLimits()),
-      ),
+      r('GET', '/containers/:handle/limits/memory', 'CurrentMemoryLimits', async (ctx) => memoryToGarden(await (await this.lookup(ctx)).currentMemoryLimits())),
       r('POST', '/containers/:handle/net/in', 'NetIn', async (ctx) => {
         const body = await this.json(ctx);
         const port = (key: string): number => {

@@ -3,7 +3,7 @@ import { toGardenError } from './garden-error';
 import { containerSpecFromGarden, netOutRuleFromGarden, processSpecFromGarden } from './garden-json';
 
 describe('containerSpecFromGarden', () => {
-  it('maps Garden\'s ContainerSpec field by field', () => {
+  it("maps Garden's ContainerSpec field by field", () => {
     expect(
       containerSpecFromGarden({
         handle: 'web-1',
@@ -59,7 +59,7 @@ describe('containerSpecFromGarden', () => {
     expect(containerSpecFromGarden(undefined)).toEqual({});
   });
 
-  it('names the field at fault in Garden\'s spelling', () => {
+  it("names the field at fault in Garden's spelling", () => {
     expect(() => containerSpecFromGarden({ bind_mounts: [{ mode: 2 }] })).toThrow(/bind_mounts\[0\]\.mode/);
     expect(() => containerSpecFromGarden({ properties: { a: 1 } })).toThrow(/properties\.a: must be a string/);
     expect(() => containerSpecFromGarden({ grace_time: -1 })).toThrow(/grace_time/);
@@ -68,7 +68,7 @@ describe('containerSpecFromGarden', () => {
 });
 
 describe('processSpecFromGarden', () => {
-  it('maps Garden\'s ProcessSpec: id, path, args, env, dir, user, rlimits, tty', () => {
+  it("maps Garden's ProcessSpec: id, path, args, env, dir, user, rlimits, tty", () => {
     expect(
       processSpecFromGarden({
         id: 'p1',
@@ -115,7 +115,7 @@ describe('netOutRuleFromGarden', () => {
 
 describe('toGardenError', () => {
   const blank = { Handle: '', ProcessID: '', Binary: '' };
-  it('gives Garden\'s Type and status for the errors Garden knows, 500 and no Type otherwise', () => {
+  it("gives Garden's Type and status for the errors Garden knows, 500 and no Type otherwise", () => {
     expect(toGardenError(new ContainerNotFoundError('h'))).toEqual({
       status: 404,
       body: { ...blank, Type: 'ContainerNotFoundError', Message: 'unknown handle: h', Handle: 'h' },

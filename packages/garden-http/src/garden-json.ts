@@ -197,7 +197,21 @@ export function containerSpecFromGarden(value: unknown): ContainerSpec {
 }
 
 const RLIMITS: readonly ResourceLimitName[] = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'sigpending',
+  'stack',
 ];
 
 /** ttyFromGarden reads Garden's TTYSpec {window_size: {columns, rows}}. */
@@ -244,7 +258,7 @@ export function processSpecFromGarden(value: unknown): ProcessSpec {
   const tty = ttyFromGarden(o['tty'], 'tty');
   if (tty) spec.tty = tty;
   if (string(object(o['image'], 'image')?.['uri'], 'image.uri')) {
-    throw new InvalidArgumentError('image', 'process images (peas) are not supported: a process runs in its container\'s rootfs');
+    throw new InvalidArgumentError('image', "process images (peas) are not supported: a process runs in its container's rootfs");
   }
   if (array(o['bind_mounts'], 'bind_mounts', (x) => x)?.length) {
     throw new InvalidArgumentError('bind_mounts', 'process bind mounts need a process image (peas), which Arbor does not support');
@@ -309,10 +323,34 @@ export const ZERO_INFO: GardenContainerInfo = {
 };
 
 const MEMORY_STAT_KEYS = [
-  'active_anon', 'active_file', 'cache', 'hierarchical_memory_limit', 'inactive_anon', 'inactive_file', 'mapped_file', 'pgfault',
-  'pgmajfault', 'pgpgin', 'pgpgout', 'rss', 'total_active_anon', 'total_active_file', 'total_cache', 'total_inactive_anon',
-  'total_inactive_file', 'total_mapped_file', 'total_pgfault', 'total_pgmajfault', 'total_pgpgin', 'total_pgpgout', 'total_rss',
-  'total_unevictable', 'unevictable', 'swap', 'hierarchical_memsw_limit', 'total_swap',
+  'active_anon',
+  'active_file',
+  'cache',
+  'hierarchical_memory_limit',
+  'inactive_anon',
+  'inactive_file',
+  'mapped_file',
+  'pgfault',
+  'pgmajfault',
+  'pgpgin',
+  'pgpgout',
+  'rss',
+  'total_active_anon',
+  'total_active_file',
+  'total_cache',
+  'total_inactive_anon',
+  'total_inactive_file',
+  'total_mapped_file',
+  'total_pgfault',
+  'total_pgmajfault',
+  'total_pgpgin',
+  'total_pgpgout',
+  'total_rss',
+  'total_unevictable',
+  'unevictable',
+  'swap',
+  'hierarchical_memsw_limit',
+  'total_swap',
 ] as const;
 
 /**

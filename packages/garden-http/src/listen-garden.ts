@@ -60,7 +60,11 @@ export async function listenGarden(front: GardenHttpServer, target: GardenListen
     const { path } = target;
     const server = createServer({ allowHalfOpen: true }, onConnection);
     try {
-      await bindPrivateUnixSocket(path, (tempPath) => listen(server, tempPath), (message) => new GardenListenError(message));
+      await bindPrivateUnixSocket(
+        path,
+        (tempPath) => listen(server, tempPath),
+        (message) => new GardenListenError(message),
+      );
     } catch (err) {
       server.close();
       throw err;

@@ -22,12 +22,7 @@ import { call } from './wire.testkit';
  */
 function ownNetwork(): string[] {
   const help = existsSync(ARBORD_MAIN) ? spawnSync(process.execPath, [ARBORD_MAIN, '--help']).stdout.toString() : '';
-  return [
-    ...(help.includes('--tag') ? ['--tag', 'g'] : []),
-    '--network-pool', '10.251.0.0/22',
-    '--port-pool-start', '51001',
-    '--port-pool-size', '1000',
-  ];
+  return [...(help.includes('--tag') ? ['--tag', 'g'] : []), '--network-pool', '10.251.0.0/22', '--port-pool-start', '51001', '--port-pool-size', '1000'];
 }
 
 export interface RealArbord {
@@ -83,12 +78,17 @@ export async function startRealArbord(backend: string, transport: 'unix' | 'tcp'
   };
   const { arbord } = await startArbordProcess({
     args: [
-      '--backend', backend,
-      '--listen', `unix://${socket}`,
-      '--garden-listen', gardenListen,
+      '--backend',
+      backend,
+      '--listen',
+      `unix://${socket}`,
+      '--garden-listen',
+      gardenListen,
       ...(transport === 'tcp' ? ['--insecure-tcp'] : []),
-      '--state-dir', join(dir, 'state'),
-      '--log-level', 'error',
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'error',
       ...(backend === 'fake' ? [] : ownNetwork()),
       ...extraArgs,
     ],

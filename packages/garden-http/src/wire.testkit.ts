@@ -210,7 +210,10 @@ export function run(target: WireTarget, handle: string, spec: unknown): Promise<
 
 /** attach is connection.Attach: GET with an empty body and no content type. */
 export function attach(target: WireTarget, handle: string, processId: string): Promise<ProcessConn> {
-  return hijack(target, goRequest('GET', `/containers/${encodeURIComponent(handle)}/processes/${encodeURIComponent(processId)}`, Buffer.alloc(0), undefined, false));
+  return hijack(
+    target,
+    goRequest('GET', `/containers/${encodeURIComponent(handle)}/processes/${encodeURIComponent(processId)}`, Buffer.alloc(0), undefined, false),
+  );
 }
 
 /** attachOutput opens the stdout or stderr connection of a stream, as the client does after the first line. */

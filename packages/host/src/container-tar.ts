@@ -151,7 +151,10 @@ export class ContainerTar {
     const killed = exit.signal !== null || (exit.code !== null && exit.code > 128);
     if (killed && (await initDies(target))) return new ContainerNotFoundError(target.handle);
     if (exit.code === HELPER_EXIT.notFound) {
-      return new InvalidArgumentError('path', doing === 'stream in to' ? `${quoteInput(spec.path)}: ${message}` : `${quoteInput(spec.path)} does not exist in the container`);
+      return new InvalidArgumentError(
+        'path',
+        doing === 'stream in to' ? `${quoteInput(spec.path)}: ${message}` : `${quoteInput(spec.path)} does not exist in the container`,
+      );
     }
     if (exit.code === HELPER_EXIT.badUsage) return new InvalidArgumentError('user', message.replace(/^arbor-tar: /, ''));
     if (/No space left on device|Disk quota exceeded/i.test(message)) {

@@ -110,7 +110,11 @@ describe('Coprocess', () => {
     const coprocess = new Coprocess(join(dir, 'missing'), lineCodec, { name: 'helper', missingHint: 'build it with make -C native' });
     const err = await coprocess.request('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CoprocessExitedError);
-    expect(err).toMatchObject({ kind: 'failedPrecondition', startFailed: true, message: expect.stringMatching(/cannot start .*missing.*build it with make -C native.*'x' was not carried out/) });
+    expect(err).toMatchObject({
+      kind: 'failedPrecondition',
+      startFailed: true,
+      message: expect.stringMatching(/cannot start .*missing.*build it with make -C native.*'x' was not carried out/),
+    });
   });
 
   it('refuses a request the codec cannot encode without starting anything', async () => {

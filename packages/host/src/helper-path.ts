@@ -9,7 +9,10 @@ export const DEFAULT_HELPERS_DIR = resolve(__dirname, '..', '..', '..', 'native'
  * ARBOR_NET_HELPER for 'arbor-net' and ARBOR_MOUNT_HELPER for 'arbor-mount'.
  */
 export function helperEnvVariable(name: string): string {
-  return `ARBOR_${name.replace(/^arbor-/, '').replace(/-/g, '_').toUpperCase()}_HELPER`;
+  return `ARBOR_${name
+    .replace(/^arbor-/, '')
+    .replace(/-/g, '_')
+    .toUpperCase()}_HELPER`;
 }
 
 /**

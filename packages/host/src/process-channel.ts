@@ -15,7 +15,6 @@ const writeFd = promisify(writeCallback) as (fd: number, text: string) => Promis
 /** EXIT_STATUS_GRACE_MS: how long to wait for the exit file after output ended (a supervisor writes it first). */
 const EXIT_STATUS_GRACE_MS = 1000;
 
-
 interface Attacher {
   stdout: Writable | undefined;
   stderr: Writable | undefined;

@@ -55,21 +55,27 @@ export function encodeProcessSpec(spec: ProcessSpecData): Buffer {
   }
   if (spec.tty) {
     const { columns, rows } = spec.tty;
-    for (const [n, field] of [[columns, 'tty.windowSize.columns'], [rows, 'tty.windowSize.rows']] as const) {
+    for (const [n, field] of [
+      [columns, 'tty.windowSize.columns'],
+      [rows, 'tty.windowSize.rows'],
+    ] as const) {
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(field, `${n} is not from 0 to 65535`);
     }
     records.push(['t', `${columns}x${rows}`, 'tty']);
   }
   if (1 + spec.args.length > PROCESS_SPEC_LIMITS.args) throw new InvalidArgumentError('args', `at most ${PROCESS_SPEC_LIMITS.args - 1} arguments`);
-  if (spec.containerEnv.length + spec.env.length > PROCESS_SPEC_LIMITS.env) throw new InvalidArgumentError('env', `at most ${PROCESS_SPEC_LIMITS.env} entries with the container's`);
+  if (spec.containerEnv.length + spec.env.length > PROCESS_SPEC_LIMITS.env)
+    throw new InvalidArgumentError('env', `at most ${PROCESS_SPEC_LIMITS.env} entries with the container's`);
   const values = records.map(([tag, value, field]) => {
     validateText(value, field);
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length > PROCESS_SPEC_LIMITS.valueBytes) throw new InvalidArgumentError(field, `is ${bytes.length} bytes: at most ${PROCESS_SPEC_LIMITS.valueBytes}`);
+    if (bytes.length > PROCESS_SPEC_LIMITS.valueBytes)
+      throw new InvalidArgumentError(field, `is ${bytes.length} bytes: at most ${PROCESS_SPEC_LIMITS.valueBytes}`);
     return { tag, bytes };
   });
   const size = values.reduce((sum, v) => sum + 6 + v.bytes.length, MAGIC.length);
-  if (size > PROCESS_SPEC_LIMITS.fileBytes) throw new InvalidArgumentError('process', `args and env take ${size} bytes: at most ${PROCESS_SPEC_LIMITS.fileBytes}`);
+  if (size > PROCESS_SPEC_LIMITS.fileBytes)
+    throw new InvalidArgumentError('process', `args and env take ${size} bytes: at most ${PROCESS_SPEC_LIMITS.fileBytes}`);
   const out = Buffer.alloc(size);
   let at = MAGIC.copy(out, 0);
   for (const { tag, bytes } of values) {

@@ -206,7 +206,9 @@ class RawSpawn {
         const f = this.buffered.subarray(0, 4 + len);
         this.buffered = this.buffered.subarray(4 + len);
         const outLen = f.readUInt32LE(24);
-        this.waiting.shift()?.resolve({ id: f.readUInt32LE(4), status: f.readUInt32LE(8), errno: f.readInt32LE(20), stdout: f.subarray(28, 28 + outLen).toString() });
+        this.waiting
+          .shift()
+          ?.resolve({ id: f.readUInt32LE(4), status: f.readUInt32LE(8), errno: f.readInt32LE(20), stdout: f.subarray(28, 28 + outLen).toString() });
       }
     });
   }
@@ -314,7 +316,9 @@ describe('SpawnServer', () => {
       const slow = runner.run('arbor-exec', ['sleep 5']);
       // kill the server, found as the parent of the helper it started
       await new Promise((r) => setTimeout(r, 50));
-      const server = execFileSync('pgrep', ['-f', '-n', `${dir}/arbor-spawn`]).toString().trim();
+      const server = execFileSync('pgrep', ['-f', '-n', `${dir}/arbor-spawn`])
+        .toString()
+        .trim();
       process.kill(Number(server), 'SIGKILL');
       await expect(slow).rejects.toThrow(/arbor-spawn: '.*arbor-exec' got no answer, it may or may not have been carried out/);
       expect(await runner.run('arbor-exec', ['echo again'])).toBe('again\n');

@@ -209,7 +209,10 @@ export class HelperRunner {
    * stdin or stdout is a stream (arbor-tar). It has no timeout: a stream may rightly take long.
    * @throws ArborError 'internal' when an argument holds a NUL; nothing is started
    */
-  spawnStreaming(name: HelperName, args: readonly string[]): ChildProcess & { stdin: NodeJS.WritableStream; stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream } {
+  spawnStreaming(
+    name: HelperName,
+    args: readonly string[],
+  ): ChildProcess & { stdin: NodeJS.WritableStream; stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream } {
     checkArgv(name, [this.path(name), ...args]);
     return spawn(this.path(name), args, { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & {
       stdin: NodeJS.WritableStream;

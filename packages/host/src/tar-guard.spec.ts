@@ -53,10 +53,22 @@ describe('guardTar', () => {
   it.each<[string, Entry[]]>([
     ['a ../ path', [{ name: 'a/../../x', content: 'x' }]],
     ['an absolute path', [{ name: '/etc/passwd', content: 'x' }]],
-    ['a write through a symlink of the same tar', [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', content: 'x' }]],
+    [
+      'a write through a symlink of the same tar',
+      [
+        { name: 'l', type: 'symlink', linkname: '/etc' },
+        { name: 'l/passwd', content: 'x' },
+      ],
+    ],
     ['a hard link leaving the tree', [{ name: 'h', type: 'link', linkname: '../../etc/shadow' }]],
     ['a hard link to an absolute path', [{ name: 'h', type: 'link', linkname: '/etc/shadow' }]],
-    ['a hard link through a symlink of the same tar', [{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'h', type: 'link', linkname: 'l/etc/shadow' }]],
+    [
+      'a hard link through a symlink of the same tar',
+      [
+        { name: 'l', type: 'symlink', linkname: '/' },
+        { name: 'h', type: 'link', linkname: 'l/etc/shadow' },
+      ],
+    ],
     ['a block device', [{ name: 'sda', type: 'block-device', devmajor: 8, devminor: 0 }]],
   ])('refuses %s with InvalidTarError', async (_what, entries) => {
     await expect(names(guardTar(Readable.from([await tarOf(entries)])))).rejects.toBeInstanceOf(InvalidTarError);
@@ -117,14 +129,20 @@ describe('TarEntryPolicy', () => {
     expect(policy.check(file('a\0b'))).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/NUL/) });
     expect(policy.check({ name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 })).toMatchObject({ verdict: 'refuse' });
     expect(policy.check({ name: 'gone', type: 'character-device', devmajor: 0, devminor: 0 })).toMatchObject({ verdict: 'refuse' });
-    expect(policy.check({ name: 'h', type: 'link', linkname: '/etc/shadow' })).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/hard link to '\/etc\/shadow'/) });
+    expect(policy.check({ name: 'h', type: 'link', linkname: '/etc/shadow' })).toMatchObject({
+      verdict: 'refuse',
+      reason: expect.stringMatching(/hard link to '\/etc\/shadow'/),
+    });
   });
 
   it('remembers the symlinks of its tar: nothing goes through one, a hard link to one itself is fine', () => {
     const policy = new TarEntryPolicy();
     expect(policy.check({ name: './l/', type: 'symlink', linkname: '/etc' })).toMatchObject({ verdict: 'write', parts: ['l'] });
     expect(policy.check(file('l/passwd'))).toEqual({ verdict: 'refuse', reason: "goes through the symlink 'l' made by this tar" });
-    expect(policy.check({ name: 'h', type: 'link', linkname: 'l/shadow' })).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/through the symlink 'l'/) });
+    expect(policy.check({ name: 'h', type: 'link', linkname: 'l/shadow' })).toMatchObject({
+      verdict: 'refuse',
+      reason: expect.stringMatching(/through the symlink 'l'/),
+    });
     expect(policy.check({ name: 'h', type: 'link', linkname: './l' })).toEqual({ verdict: 'write', parts: ['h'], linkParts: ['l'] });
     expect(new TarEntryPolicy().check(file('l/passwd'))).toMatchObject({ verdict: 'write' });
   });
@@ -134,7 +152,10 @@ describe('TarEntryPolicy', () => {
     expect(layer.check(file('/usr/./bin/sh'))).toEqual({ verdict: 'write', parts: ['usr', 'bin', 'sh'], linkParts: undefined });
     expect(layer.check({ name: 'h', type: 'link', linkname: '/usr/bin/sh' })).toMatchObject({ linkParts: ['usr', 'bin', 'sh'] });
     expect(layer.check({ name: 'etc/gone', type: 'character-device', devmajor: 0, devminor: 0 })).toMatchObject({ verdict: 'write' });
-    expect(layer.check({ name: 'sda', type: 'block-device', devmajor: 0, devminor: 0 })).toMatchObject({ verdict: 'refuse', reason: expect.stringMatching(/block device 0:0/) });
+    expect(layer.check({ name: 'sda', type: 'block-device', devmajor: 0, devminor: 0 })).toMatchObject({
+      verdict: 'refuse',
+      reason: expect.stringMatching(/block device 0:0/),
+    });
     expect(layer.check(file('../x'))).toEqual({ verdict: 'refuse', reason: "leaves the layer through '..'" });
   });
 

@@ -91,9 +91,7 @@ export interface TarEntryPolicyOptions {
  * and for a hard link, to linkParts.
  */
 export type TarEntryDecision =
-  | { verdict: 'refuse'; reason: string }
-  | { verdict: 'skip' }
-  | { verdict: 'write'; parts: string[]; linkParts: string[] | undefined };
+  { verdict: 'refuse'; reason: string } | { verdict: 'skip' } | { verdict: 'write'; parts: string[]; linkParts: string[] | undefined };
 
 /**
  * TarEntryPolicy is the one rule for which tar entries Arbor refuses, for stream-in (guardTar),

@@ -13,7 +13,12 @@ describe('BtrfsQuotaVolumes on a host without mkfs.btrfs', () => {
 
   it('turns quotas off, saying to install btrfs-progs, and refuses a byte limit with failedPrecondition', async () => {
     const logged: Array<Record<string, unknown>> = [];
-    const logger = { debug: () => undefined, info: () => undefined, error: (event: string, data?: Record<string, unknown>) => void logged.push({ event, ...data }), child: () => logger };
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      error: (event: string, data?: Record<string, unknown>) => void logged.push({ event, ...data }),
+      child: () => logger,
+    };
     const volumes = await BtrfsQuotaVolumes.open({ stateDir, sizeBytes: 256 * 1024 ** 2, mkfsPath: '/nonexistent/mkfs.btrfs', logger });
     expect(volumes.unenforcedReason).toBe('volumizer: /nonexistent/mkfs.btrfs not found: install btrfs-progs (apt-get install btrfs-progs)');
     expect(logged).toEqual([expect.objectContaining({ event: 'disk-quotas-unavailable', reason: volumes.unenforcedReason })]);

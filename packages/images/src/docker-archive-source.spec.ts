@@ -28,7 +28,10 @@ describe('docker-archive images', () => {
   async function archive(
     options: { tamperConfig?: boolean; tags?: string[]; fields?: object; padConfig?: number; manifestJson?: string } = {},
   ): Promise<{ path: string; layer: Buffer }> {
-    const layer = await makeTar([{ name: 'etc/os-release', content: 'ID=arbor\n' }, { name: 'bin/tool', content: 'x'.repeat(3000), mode: 0o755 }]);
+    const layer = await makeTar([
+      { name: 'etc/os-release', content: 'ID=arbor\n' },
+      { name: 'bin/tool', content: 'x'.repeat(3000), mode: 0o755 },
+    ]);
     const config = Buffer.from(
       JSON.stringify({ config: options.fields ?? { Env: ['A=1'], Cmd: ['/bin/tool'] }, rootfs: { type: 'layers', diff_ids: [sha256Of(layer)] } }) +
         ' '.repeat(options.padConfig ?? 0),

@@ -50,8 +50,7 @@ export class DockerDaemonSource implements ImageSource {
       const present = await Promise.all(diffIds.map((id) => this.hasLayer(id)));
       if (present.every(Boolean)) {
         const c = info.Config;
-        const list = (value: string | string[] | undefined | null): string[] | null =>
-          typeof value === 'string' ? [value] : value ?? null;
+        const list = (value: string | string[] | undefined | null): string[] | null => (typeof value === 'string' ? [value] : (value ?? null));
         const config: ImageConfig = {
           config: { Env: c.Env ?? null, User: c.User ?? '', WorkingDir: c.WorkingDir ?? '', Entrypoint: list(c.Entrypoint), Cmd: list(c.Cmd) },
           rootfs: { type: 'layers', diff_ids: diffIds },

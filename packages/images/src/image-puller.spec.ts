@@ -95,10 +95,7 @@ describe('ImagePuller from a registry', () => {
   it('gets a token with the username and password, picks linux/amd64 and returns the config', async () => {
     const reg = await startRegistry({ auth: 'bearer', username: 'ci', password: 's3cret' });
     const progress: LayerProgress[] = [];
-    const image = await puller.pull(
-      { uri: `docker://${reg.host}/arbor/app#v1`, username: 'ci', password: 's3cret' },
-      { onProgress: (p) => progress.push(p) },
-    );
+    const image = await puller.pull({ uri: `docker://${reg.host}/arbor/app#v1`, username: 'ci', password: 's3cret' }, { onProgress: (p) => progress.push(p) });
     expect(image.layerDirs).toHaveLength(1);
     expect(await readFile(join(image.layerDirs[0] ?? '', 'arch'), 'utf8')).toBe('amd64');
     expect(image.defaults).toEqual({
@@ -125,9 +122,7 @@ describe('ImagePuller from a registry', () => {
   it('uses basic auth and says when the password is wrong', async () => {
     const reg = await startRegistry({ auth: 'basic', username: 'ci', password: 'right' });
     await expect(puller.pull({ uri: `docker://${reg.host}/arbor/app#v1`, username: 'ci', password: 'right' })).resolves.toBeDefined();
-    await expect(puller.pull({ uri: `docker://${reg.host}/arbor/app#v1`, username: 'ci', password: 'wrong' })).rejects.toThrow(
-      PermissionDeniedError,
-    );
+    await expect(puller.pull({ uri: `docker://${reg.host}/arbor/app#v1`, username: 'ci', password: 'wrong' })).rejects.toThrow(PermissionDeniedError);
     await expect(puller.pull({ uri: `docker://${reg.host}/arbor/app#v1` })).rejects.toThrow(/needs a username and password/);
   });
 

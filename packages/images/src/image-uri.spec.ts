@@ -13,19 +13,13 @@ describe('parseImageUri', () => {
     ['docker-daemon:busybox:1.36', { kind: 'docker-daemon', name: 'busybox:1.36' }],
     ['docker-daemon:arbor-test/app', { kind: 'docker-daemon', name: 'arbor-test/app:latest' }],
     ['docker-daemon:localhost:5000/app', { kind: 'docker-daemon', name: 'localhost:5000/app:latest' }],
-    [
-      'docker://127.0.0.1:5000/arbor/app#v2',
-      { kind: 'registry', host: '127.0.0.1:5000', repository: 'arbor/app', reference: 'v2', insecure: true },
-    ],
+    ['docker://127.0.0.1:5000/arbor/app#v2', { kind: 'registry', host: '127.0.0.1:5000', repository: 'arbor/app', reference: 'v2', insecure: true }],
     ['docker://localhost:5000/app', { kind: 'registry', host: 'localhost:5000', repository: 'app', reference: 'latest', insecure: true }],
     [
       'docker://registry.example.com/team/app#1.0',
       { kind: 'registry', host: 'registry.example.com', repository: 'team/app', reference: '1.0', insecure: false },
     ],
-    [
-      'docker:///busybox#1.36',
-      { kind: 'registry', host: 'registry-1.docker.io', repository: 'library/busybox', reference: '1.36', insecure: false },
-    ],
+    ['docker:///busybox#1.36', { kind: 'registry', host: 'registry-1.docker.io', repository: 'library/busybox', reference: '1.36', insecure: false }],
     [
       `docker:///team/app#sha256:${'a'.repeat(64)}`,
       { kind: 'registry', host: 'registry-1.docker.io', repository: 'team/app', reference: `sha256:${'a'.repeat(64)}`, insecure: false },

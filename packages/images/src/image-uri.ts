@@ -97,7 +97,7 @@ function parseRegistry(uri: string, rest: string): ImageUri {
 export function parseImageUri(uri: string): ImageUri {
   const colon = uri.indexOf(':');
   if (colon <= 0) {
-    throw invalid(uri, "has no scheme: use raw://, oci://, docker-archive://, docker-daemon: or docker://");
+    throw invalid(uri, 'has no scheme: use raw://, oci://, docker-archive://, docker-daemon: or docker://');
   }
   const scheme = uri.slice(0, colon);
   const rest = uri.slice(colon + 1);

@@ -30,7 +30,11 @@ describe('TinyFileWriter', () => {
   it('creates a batch of files on its thread with their content, modes and times', async () => {
     await writer.write([file('a', 'alpha', 0o644), file('b', '', 0o755), file('c', 'set-id', 0o4755, true)]);
     expect(await readFile(join(dir, 'a'), 'utf8')).toBe('alpha');
-    for (const [name, mode] of [['a', 0o644], ['b', 0o755], ['c', 0o4755]] as const) {
+    for (const [name, mode] of [
+      ['a', 0o644],
+      ['b', 0o755],
+      ['c', 0o4755],
+    ] as const) {
       const info = await stat(join(dir, name));
       expect({ name, mode: info.mode & 0o7777, mtime: info.mtimeMs }).toEqual({ name, mode, mtime: mtime.getTime() });
     }

@@ -100,7 +100,10 @@ export class TinyFileWriter {
       this.waiting.set(id, { resolve, reject });
       worker.ref();
       // each content owns its ArrayBuffer (see TinyFile): hand them over rather than copy them
-      worker.postMessage({ id, files }, files.map((f) => f.content.buffer as ArrayBuffer));
+      worker.postMessage(
+        { id, files },
+        files.map((f) => f.content.buffer as ArrayBuffer),
+      );
     });
   }
 

@@ -114,7 +114,10 @@ describe('LayerExtractor', () => {
   it('refuses a layer with a block device (8:0, a host disk) or a character device (1:1, /dev/mem), naming the layer and the entry', async () => {
     const refusal = (entries: TarEntry[]) =>
       makeTar(entries).then((tar) => new LayerExtractor(special).extract(Readable.from([tar]), root, { preserveOwner: false, layer: 'sha256:abc' }));
-    const block = await refusal([{ name: 'dev/', type: 'directory' }, { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 }]).catch((e: unknown) => e);
+    const block = await refusal([
+      { name: 'dev/', type: 'directory' },
+      { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 },
+    ]).catch((e: unknown) => e);
     expect(block).toBeInstanceOf(InvalidTarError);
     expect((block as InvalidTarError).kind).toBe('invalidArgument');
     expect((block as Error).message).toMatch(/layer sha256:abc: entry 'dev\/sda' is a block device 8:0/);
@@ -204,8 +207,6 @@ describe('LayerExtractor', () => {
 
   it('fails with InvalidTarError on a truncated tar', async () => {
     const tar = await makeTar([{ name: 'big', content: Buffer.alloc(4096, 1) }]);
-    await expect(
-      new LayerExtractor(special).extract(Readable.from([tar.subarray(0, 1024)]), root, { preserveOwner: false }),
-    ).rejects.toThrow(InvalidTarError);
+    await expect(new LayerExtractor(special).extract(Readable.from([tar.subarray(0, 1024)]), root, { preserveOwner: false })).rejects.toThrow(InvalidTarError);
   });
 });

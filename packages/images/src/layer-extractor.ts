@@ -374,10 +374,12 @@ class ExtractRun {
       const path = join(this.root, rel);
       // A path this run made that is not a known directory may still be being written.
       if (this.made.has(rel)) await this.drain();
-      const stat = !this.made.has(rel) ? undefined : await lstat(path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
+      const stat = !this.made.has(rel)
+        ? undefined
+        : await lstat(path).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return undefined;
+            throw err;
+          });
       if (stat === undefined) {
         await mkdir(path, { mode: 0o755 });
         this.made.add(rel);

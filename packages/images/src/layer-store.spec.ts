@@ -97,9 +97,7 @@ describe('LayerStore', () => {
     const tampered = Buffer.from(gz);
     const at = tampered.length - 20;
     tampered.writeUInt8(tampered.readUInt8(at) ^ 0xff, at);
-    await expect(
-      store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz) }, opener(tampered).open),
-    ).rejects.toThrow();
+    await expect(store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz) }, opener(tampered).open)).rejects.toThrow();
     const other = await makeTar([{ name: 'evil', content: 'x' }]);
     const err = await store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz) }, opener(gzipSync(other)).open).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DigestMismatchError);
@@ -121,9 +119,7 @@ describe('LayerStore', () => {
   });
 
   it('refuses a blob longer than its descriptor says', async () => {
-    await expect(
-      store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz), size: gz.length - 1 }, opener(gz).open),
-    ).rejects.toThrow(/longer than/);
+    await expect(store.ensureLayer({ diffId: sha256Of(tar), blobDigest: sha256Of(gz), size: gz.length - 1 }, opener(gz).open)).rejects.toThrow(/longer than/);
   });
 
   it('refuses a gzip bomb once it unpacks past maxUnpackedBytes, keeping nothing and writing no more than that', async () => {
@@ -136,7 +132,10 @@ describe('LayerStore', () => {
     const watch = setInterval(() => {
       void readdir(join(small.root, 'tmp')).then(async (dirs) => {
         for (const dir of dirs) {
-          const size = await stat(join(small.root, 'tmp', dir, 'diff/zeros')).then((s) => s.size, () => 0);
+          const size = await stat(join(small.root, 'tmp', dir, 'diff/zeros')).then(
+            (s) => s.size,
+            () => 0,
+          );
           biggest = Math.max(biggest, size);
         }
       });

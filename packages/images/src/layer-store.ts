@@ -235,11 +235,7 @@ export class LayerStore extends EventEmitter {
    * @throws DigestMismatchError when the blob or its uncompressed tar hash to something else.
    * @throws InvalidTarError when the layer's tar is corrupt or tries to leave its directory.
    */
-  async ensureLayer(
-    layer: LayerDescriptor,
-    open: () => Promise<Readable>,
-    onProgress?: (progress: LayerProgress) => void,
-  ): Promise<string> {
+  async ensureLayer(layer: LayerDescriptor, open: () => Promise<Readable>, onProgress?: (progress: LayerProgress) => void): Promise<string> {
     const [dir] = await this.ensureLayers([{ layer, open }], { onProgress });
     return dir as string;
   }
@@ -453,11 +449,9 @@ export class LayerStore extends EventEmitter {
   }
 
   private startSync(): Promise<void> {
-    const running: Promise<void> = this.syncer
-      .syncfs(join(this.root, 'tmp'))
-      .finally(() => {
-        if (this.syncRunning === running) this.syncRunning = undefined;
-      });
+    const running: Promise<void> = this.syncer.syncfs(join(this.root, 'tmp')).finally(() => {
+      if (this.syncRunning === running) this.syncRunning = undefined;
+    });
     this.syncRunning = running;
     return running;
   }
@@ -510,7 +504,9 @@ export class LayerStore extends EventEmitter {
       const diffId = `sha256:${hex}`;
       if (keepLayers.has(diffId) || this.pins.has(diffId) || this.inFlight.has(diffId)) continue;
       const dir = join(this.root, 'layers/sha256', hex);
-      const meta = await readFile(join(dir, 'meta.json'), 'utf8').then((text) => JSON.parse(text) as LayerMeta).catch(() => undefined);
+      const meta = await readFile(join(dir, 'meta.json'), 'utf8')
+        .then((text) => JSON.parse(text) as LayerMeta)
+        .catch(() => undefined);
       const doomed = join(this.root, 'tmp', `gc-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
       await rename(dir, doomed);
       await rm(doomed, { recursive: true, force: true });
@@ -573,8 +569,6 @@ export async function mapSettledLimit<T, R>(items: readonly T[], limit: number, 
   for (let i = 0; i < items.length; i += 1) results[i] ??= { status: 'rejected', reason: firstFailure };
   return results;
 }
-
-
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(

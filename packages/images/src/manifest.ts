@@ -31,9 +31,7 @@ export interface Platform {
   architecture: string;
 }
 
-export type ParsedManifest =
-  | { kind: 'index'; manifests: Descriptor[] }
-  | { kind: 'manifest'; config: Descriptor; layers: Descriptor[] };
+export type ParsedManifest = { kind: 'index'; manifests: Descriptor[] } | { kind: 'manifest'; config: Descriptor; layers: Descriptor[] };
 
 /** hostPlatform is linux with Node's arch in OCI words, like { os: 'linux', architecture: 'amd64' }. */
 export function hostPlatform(): Platform {
@@ -64,18 +62,16 @@ export function parseManifest(bytes: Buffer, contentType = ''): ParsedManifest {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ArborError('invalidArgument', 'image: manifest is not a JSON object');
   const body = parsed as Record<string, unknown>;
-  const mediaType = typeof body.mediaType === 'string' ? body.mediaType : contentType.split(';')[0]?.trim() ?? '';
+  const mediaType = typeof body.mediaType === 'string' ? body.mediaType : (contentType.split(';')[0]?.trim() ?? '');
   if (body.schemaVersion === 1) {
     throw new ArborError('invalidArgument', 'image: Docker schema 1 manifests are not supported: push the image again with a newer Docker');
   }
-  const isIndex =
-    mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerManifestList || (mediaType === '' && Array.isArray(body.manifests));
+  const isIndex = mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerManifestList || (mediaType === '' && Array.isArray(body.manifests));
   if (isIndex) {
     if (!Array.isArray(body.manifests)) throw new ArborError('invalidArgument', 'image: index has no manifests');
     return { kind: 'index', manifests: body.manifests.map((m, i) => descriptor(m, `index entry ${i}`)) };
   }
-  const isManifest =
-    mediaType === MEDIA_TYPES.ociManifest || mediaType === MEDIA_TYPES.dockerManifest || (mediaType === '' && body.config !== undefined);
+  const isManifest = mediaType === MEDIA_TYPES.ociManifest || mediaType === MEDIA_TYPES.dockerManifest || (mediaType === '' && body.config !== undefined);
   if (!isManifest) throw new ArborError('invalidArgument', `image: unsupported manifest media type '${mediaType}'`);
   if (!Array.isArray(body.layers)) throw new ArborError('invalidArgument', 'image: manifest has no layers');
   return {

@@ -119,9 +119,22 @@ describe('oci layout images', () => {
     const layer = await blob(tar);
     const config = await blob(Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [sha256Of(tar)] } }) + ' '.repeat(5 * 1024 * 1024)));
     const manifest = await blob(
-      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] })),
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MEDIA_TYPES.ociManifest,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+        }),
+      ),
     );
-    await writeFile(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MEDIA_TYPES.ociManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'big' } }] }));
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: MEDIA_TYPES.ociManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'big' } }],
+      }),
+    );
     await expect(puller.pull({ uri: `oci://${layout}#big` })).rejects.toThrow(/config is larger than 4194304 bytes/);
   });
 

@@ -69,7 +69,10 @@ export class OciLayoutSource implements ImageSource {
   }
 
   private tags(manifests: Descriptor[]): string {
-    return manifests.map((m) => m.annotations?.[REF_NAME]).filter((t) => t !== undefined).join(', ');
+    return manifests
+      .map((m) => m.annotations?.[REF_NAME])
+      .filter((t) => t !== undefined)
+      .join(', ');
   }
 
   private blobPath(digest: string): string {

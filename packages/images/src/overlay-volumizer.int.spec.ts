@@ -159,7 +159,11 @@ describeIf({ root: true })('OverlayVolumizer (root: overlay mounts)', () => {
     });
 
     it('refuses a byteHard, naming why, where quotas cannot work, and works without one', async () => {
-      const unenforced = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('mkfs.btrfs not found: install btrfs-progs') });
+      const unenforced = new OverlayVolumizer({
+        stateDir,
+        defaultRootfs: `raw://${base}`,
+        volumes: new UnenforcedQuotaVolumes('mkfs.btrfs not found: install btrfs-progs'),
+      });
       const err = await unenforced.create('a', { uri: '' }, exclusive(MiB)).catch((e: unknown) => e);
       expect(ArborError.is(err) && err.kind).toBe('failedPrecondition');
       expect((err as Error).message).toMatch(/cannot be enforced on this host: mkfs.btrfs not found/);
@@ -193,12 +197,21 @@ async function fill(path: string, mib: number): Promise<{ bytes: number; error: 
 
 async function qgroups(mnt: string): Promise<string[]> {
   const { stdout } = await run('btrfs', ['qgroup', 'show', '--raw', mnt]);
-  return stdout.split('\n').filter((l) => l.startsWith('0/')).map((l) => l.trim().split(/\s+/).slice(0, 1).join(' '));
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('0/'))
+    .map((l) => l.trim().split(/\s+/).slice(0, 1).join(' '));
 }
 
 async function qgroupMaxReferenced(dir: string): Promise<number> {
   const { stdout } = await run('btrfs', ['qgroup', 'show', '-re', '--raw', '-f', dir]);
-  return Number(stdout.split('\n').find((l) => l.startsWith('0/'))?.trim().split(/\s+/)[3]);
+  return Number(
+    stdout
+      .split('\n')
+      .find((l) => l.startsWith('0/'))
+      ?.trim()
+      .split(/\s+/)[3],
+  );
 }
 
 async function mountedAt(path: string): Promise<string | undefined> {
@@ -330,7 +343,12 @@ describeIf({ root: true })('OverlayVolumizer host preconditions and call logs (r
     await mkdir(base);
     const own: Record<string, unknown>[] = [];
     const call: Record<string, unknown>[] = [];
-    const volumizer = new OverlayVolumizer({ stateDir: join(dir, 'state'), defaultRootfs: `raw://${base}`, volumes: new UnenforcedQuotaVolumes('test'), logger: new RecordingLogger(own, {}) });
+    const volumizer = new OverlayVolumizer({
+      stateDir: join(dir, 'state'),
+      defaultRootfs: `raw://${base}`,
+      volumes: new UnenforcedQuotaVolumes('test'),
+      logger: new RecordingLogger(own, {}),
+    });
     try {
       await volumizer.create('a', { uri: '' }, undefined, { logger: new RecordingLogger(call, { requestId: 'r1' }) });
       await volumizer.create('b', { uri: '' }, undefined);

@@ -393,7 +393,10 @@ async function countEntries(dir: string): Promise<number> {
 /** assertEnforced fails a real byte limit on a host where QuotaVolumes cannot enforce one. */
 function assertEnforced(volumes: QuotaVolumes, handle: string, byteHard: number): void {
   if (volumes.unenforcedReason) {
-    throw new ArborError('failedPrecondition', `volumizer ${handle}: disk limit byteHard ${byteHard} cannot be enforced on this host: ${volumes.unenforcedReason}`);
+    throw new ArborError(
+      'failedPrecondition',
+      `volumizer ${handle}: disk limit byteHard ${byteHard} cannot be enforced on this host: ${volumes.unenforcedReason}`,
+    );
   }
 }
 

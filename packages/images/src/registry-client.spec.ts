@@ -57,7 +57,9 @@ describe('RegistryClient: where credentials go', () => {
   it('says the credentials were withheld when such a realm wants them', async () => {
     const tokens = await start({ auth: 'none', tls: pem, address: '127.0.0.2', ...CREDENTIALS });
     const registry = await start({ auth: 'bearer', tls: pem, ...CREDENTIALS, realm: `${tokens.url}/token` });
-    const err = await client(registry).getSmall('manifests/v1', 1024).catch((e: unknown) => e);
+    const err = await client(registry)
+      .getSmall('manifests/v1', 1024)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermissionDeniedError);
     expect((err as Error).message).toMatch(/were not sent to 127\.0\.0\.2:\d+, which is not the registry's host/);
     expect(authorizations(tokens, '/token')).toEqual([undefined]);
@@ -66,7 +68,9 @@ describe('RegistryClient: where credentials go', () => {
   it('refuses a token realm over http for a registry over https, sending it nothing', async () => {
     const tokens = await start({ auth: 'none', ...CREDENTIALS });
     const registry = await start({ auth: 'bearer', tls: pem, ...CREDENTIALS, realm: `${tokens.url}/token` });
-    const err = await client(registry).getSmall('manifests/v1', 1024).catch((e: unknown) => e);
+    const err = await client(registry)
+      .getSmall('manifests/v1', 1024)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermissionDeniedError);
     expect((err as Error).message).toMatch(/refusing the token realm "http:\/\/127\.0\.0\.1:\d+": it is not https/);
     expect(tokens.requests).toEqual([]);
@@ -96,14 +100,18 @@ describe('RegistryClient: where credentials go', () => {
     const registry = await start({ auth: 'basic', tls: pem, ...CREDENTIALS, redirectBlobs: `${storage.url}/blobs-cdn` });
     const digest = registry.addBlob(Buffer.from('blob'));
     storage.blobs.set(digest, Buffer.from('blob'));
-    await client(registry).openBlob(digest).then((body) => body.resume());
+    await client(registry)
+      .openBlob(digest)
+      .then((body) => body.resume());
     expect(authorizations(storage, /^\/blobs-cdn\//)).toEqual([undefined]);
   });
 
   it('refuses a manifest longer than the limit without reading it whole', async () => {
     const registry = await start({ auth: 'none' });
     registry.addManifest({ schemaVersion: 2, padding: 'x'.repeat(4096) }, MEDIA_TYPES.ociManifest, ['big']);
-    const err = await client(registry).getSmall('manifests/big', 1024).catch((e: unknown) => e);
+    const err = await client(registry)
+      .getSmall('manifests/big', 1024)
+      .catch((e: unknown) => e);
     expect(ArborError.is(err) && err.kind).toBe('invalidArgument');
     expect((err as Error).message).toMatch(/GET manifests\/big: the answer is larger than 1024 bytes/);
   });

@@ -180,7 +180,10 @@ export class RegistryClient {
     if (withCredentials && this.credentials !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
     }
-    const withheld = this.credentials !== undefined && !withCredentials ? ` (the username and password were not sent to ${tokenUrl.host}, which is not the registry's host)` : '';
+    const withheld =
+      this.credentials !== undefined && !withCredentials
+        ? ` (the username and password were not sent to ${tokenUrl.host}, which is not the registry's host)`
+        : '';
     const response = await send(tokenUrl, headers, this.httpsAgent);
     const body = await readSmall(response.body, 1024 * 1024, `${this.name}: token service ${tokenUrl.origin}`);
     if (response.status !== 200) {

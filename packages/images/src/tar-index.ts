@@ -89,7 +89,10 @@ export async function indexTar(file: FileHandle): Promise<Map<string, TarIndexEn
     const rawName = pax.path ?? longName ?? (prefix ? `${prefix}/${cString(block, 0, 100)}` : cString(block, 0, 100));
     const linkname = pax.linkpath ?? longLink ?? cString(block, 157, 100);
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
-    const name = posix.normalize(rawName).replace(/^(\.\/|\/)+/, '').replace(/\/$/, '');
+    const name = posix
+      .normalize(rawName)
+      .replace(/^(\.\/|\/)+/, '')
+      .replace(/\/$/, '');
     entries.set(name, { name, offset: dataOffset, size: type === '0' || type === '\0' || type === '7' ? realSize : 0, type, linkname });
     pax = {};
     longName = undefined;

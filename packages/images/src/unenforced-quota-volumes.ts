@@ -18,7 +18,10 @@ export class UnenforcedQuotaVolumes implements QuotaVolumes {
 
   async limit(dir: string, bytes: number): Promise<void> {
     if (bytes > 0) {
-      throw new ArborError('failedPrecondition', `volumizer: disk limits are not enforced on this host (${this.unenforcedReason}); cannot cap ${dir} at ${bytes} bytes`);
+      throw new ArborError(
+        'failedPrecondition',
+        `volumizer: disk limits are not enforced on this host (${this.unenforcedReason}); cannot cap ${dir} at ${bytes} bytes`,
+      );
     }
   }
 

@@ -25,9 +25,7 @@ describe('writeContainerNetworkFiles', () => {
     const hosts = await readFile(path.join(rootfs, 'etc/hosts'), 'utf8');
     expect(hosts).toContain('127.0.0.1 localhost\n');
     expect(hosts).toContain('10.254.0.2 web-1\n');
-    expect(await readFile(path.join(rootfs, 'etc/resolv.conf'), 'utf8')).toBe(
-      'nameserver 192.0.2.53\nsearch example.test\noptions ndots:2\n',
-    );
+    expect(await readFile(path.join(rootfs, 'etc/resolv.conf'), 'utf8')).toBe('nameserver 192.0.2.53\nsearch example.test\noptions ndots:2\n');
   });
 
   it('uses given nameservers instead of the host ones', async () => {
@@ -36,7 +34,7 @@ describe('writeContainerNetworkFiles', () => {
     expect(await readFile(path.join(rootfs, 'etc/hosts'), 'utf8')).not.toContain(' h\n');
   });
 
-  it("replaces a symlink the image planted at etc/hosts instead of writing through it", async () => {
+  it('replaces a symlink the image planted at etc/hosts instead of writing through it', async () => {
     const outside = path.join(dir, 'outside');
     await writeFile(outside, 'precious\n');
     await mkdir(path.join(rootfs, 'etc'));

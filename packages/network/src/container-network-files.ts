@@ -74,4 +74,3 @@ export function parseResolvConf(text: string): { nameservers: string[]; other: s
   }
   return { nameservers, other, hadLoopback };
 }
-

@@ -103,9 +103,7 @@ describe('IptablesRuleset', () => {
 
   it("enters a container's NetOut chain only from its host veth: the routing link of a /30, the bridge port in a shared subnet", () => {
     const ruleset = new IptablesRuleset(names, ['0.0.0.0/0']);
-    expect(ruleset.containerJumps('10.254.0.2', false).filter).toEqual([
-      '-A ARB-CONTAINERS -s 10.254.0.2/32 -i arbv0afe0002 -j arb-o-0afe0002',
-    ]);
+    expect(ruleset.containerJumps('10.254.0.2', false).filter).toEqual(['-A ARB-CONTAINERS -s 10.254.0.2/32 -i arbv0afe0002 -j arb-o-0afe0002']);
     expect(ruleset.containerJumps('10.254.1.3', true).filter).toEqual([
       '-A ARB-CONTAINERS -s 10.254.1.3/32 -m physdev --physdev-in arbv0afe0103 -j arb-o-0afe0103',
     ]);
@@ -117,15 +115,8 @@ describe('IptablesRuleset', () => {
       netOut: [{ protocol: 'tcp', ports: [{ start: 443, end: 443 }] }],
       netIn: [{ hostPort: 61001, containerPort: 8080 }],
     });
-    expect(lines.filter).toEqual([
-      ':arb-o-0afe0002 - [0:0]',
-      '-A arb-o-0afe0002 -p tcp -m tcp --dport 443 -j ACCEPT',
-      '-A arb-o-0afe0002 -j ARB-DEFAULT',
-    ]);
-    expect(lines.nat).toEqual([
-      ':arb-i-0afe0002 - [0:0]',
-      '-A arb-i-0afe0002 -p tcp -m tcp --dport 61001 -j DNAT --to-destination 10.254.0.2:8080',
-    ]);
+    expect(lines.filter).toEqual([':arb-o-0afe0002 - [0:0]', '-A arb-o-0afe0002 -p tcp -m tcp --dport 443 -j ACCEPT', '-A arb-o-0afe0002 -j ARB-DEFAULT']);
+    expect(lines.nat).toEqual([':arb-i-0afe0002 - [0:0]', '-A arb-i-0afe0002 -p tcp -m tcp --dport 61001 -j DNAT --to-destination 10.254.0.2:8080']);
   });
 });
 

@@ -54,7 +54,10 @@ export function emptyLines(): TableLines {
 export class IptablesRuleset {
   private readonly denyNetworks: string[];
 
-  constructor(private readonly names: NetworkNames, denyNetworks: readonly string[]) {
+  constructor(
+    private readonly names: NetworkNames,
+    denyNetworks: readonly string[],
+  ) {
     this.denyNetworks = denyNetworks.map((text, i) => {
       const cidr = parseCidr(text, `denyNetworks[${i}]`);
       return `${text.split('/')[0]}/${cidr.prefixLength}`;
@@ -123,11 +126,7 @@ export class IptablesRuleset {
     const n = this.names;
     return {
       filter: [`-A FORWARD -j ${n.sharedChain('FORWARD')}`, `-A INPUT -j ${n.sharedChain('INPUT')}`],
-      nat: [
-        `-A PREROUTING -j ${n.sharedChain('PREROUTING')}`,
-        `-A OUTPUT -j ${n.sharedChain('OUTPUT')}`,
-        `-A POSTROUTING -j ${n.sharedChain('POSTROUTING')}`,
-      ],
+      nat: [`-A PREROUTING -j ${n.sharedChain('PREROUTING')}`, `-A OUTPUT -j ${n.sharedChain('OUTPUT')}`, `-A POSTROUTING -j ${n.sharedChain('POSTROUTING')}`],
     };
   }
 
@@ -139,9 +138,7 @@ export class IptablesRuleset {
       filter: [declare(out), ...netOutLines(out, c.netOut, `${out} `), `-A ${out} -j ${this.names.sharedChain('DEFAULT')}`],
       nat: [
         declare(into),
-        ...c.netIn.map(
-          (m) => `-A ${into} -p tcp -m tcp --dport ${m.hostPort} -j DNAT --to-destination ${c.containerIp}:${m.containerPort}`,
-        ),
+        ...c.netIn.map((m) => `-A ${into} -p tcp -m tcp --dport ${m.hostPort} -j DNAT --to-destination ${c.containerIp}:${m.containerPort}`),
       ],
     };
   }
@@ -158,10 +155,7 @@ export class IptablesRuleset {
     return {
       // In iptables-save's order, so removeFirewall finds it in a snapshot.
       filter: [`-A ${n.sharedChain('CONTAINERS')} -s ${containerIp}/32 ${from} -j ${n.outChain(containerIp)}`],
-      nat: [
-        `-A ${n.sharedChain('NETIN')} -j ${n.inChain(containerIp)}`,
-        `-A ${n.sharedChain('POSTROUTING')} -s ${containerIp}/32 -j MASQUERADE`,
-      ],
+      nat: [`-A ${n.sharedChain('NETIN')} -j ${n.inChain(containerIp)}`, `-A ${n.sharedChain('POSTROUTING')} -s ${containerIp}/32 -j MASQUERADE`],
     };
   }
 
@@ -200,7 +194,12 @@ export function mergeLines(...parts: TableLines[]): TableLines {
  */
 export function renderRestore(lines: TableLines): string {
   const rank = (l: string): number => (l.startsWith(':') ? 0 : l.startsWith('-D ') ? 1 : l.startsWith('-X ') ? 3 : 2);
-  const ordered = (table: string[]): string => table.map((l, i) => ({ l, i })).sort((a, b) => rank(a.l) - rank(b.l) || a.i - b.i).map((x) => x.l).join('\n');
+  const ordered = (table: string[]): string =>
+    table
+      .map((l, i) => ({ l, i }))
+      .sort((a, b) => rank(a.l) - rank(b.l) || a.i - b.i)
+      .map((x) => x.l)
+      .join('\n');
   let text = '';
   if (lines.filter.length) text += `*filter\n${ordered(lines.filter)}\nCOMMIT\n`;
   if (lines.nat.length) text += `*nat\n${ordered(lines.nat)}\nCOMMIT\n`;
@@ -240,15 +239,9 @@ export function netOutLines(chain: string, rules: readonly NetOutRule[], logPref
     const hasPorts = (rule.protocol === 'tcp' || rule.protocol === 'udp') && (rule.ports?.length ?? 0) > 0;
     const hasIcmpType = rule.protocol === 'icmp' && rule.icmps !== undefined;
     // '-m <protocol>' loads --dport and --icmp-type, and insists on them once loaded.
-    const protocol =
-      rule.protocol === 'all' ? [] : [`-p ${rule.protocol}${hasPorts || hasIcmpType ? ` -m ${rule.protocol}` : ''}`];
-    const ports = hasPorts
-      ? (rule.ports ?? []).map((p) => `--dport ${p.start === p.end ? p.start : `${p.start}:${p.end}`}`)
-      : [''];
-    const icmp =
-      rule.protocol === 'icmp' && rule.icmps
-        ? [`--icmp-type ${rule.icmps.type}${rule.icmps.code === undefined ? '' : `/${rule.icmps.code}`}`]
-        : [];
+    const protocol = rule.protocol === 'all' ? [] : [`-p ${rule.protocol}${hasPorts || hasIcmpType ? ` -m ${rule.protocol}` : ''}`];
+    const ports = hasPorts ? (rule.ports ?? []).map((p) => `--dport ${p.start === p.end ? p.start : `${p.start}:${p.end}`}`) : [''];
+    const icmp = rule.protocol === 'icmp' && rule.icmps ? [`--icmp-type ${rule.icmps.type}${rule.icmps.code === undefined ? '' : `/${rule.icmps.code}`}`] : [];
     const networks = rule.networks?.length
       ? rule.networks.map((r) => (r.start === r.end ? `-d ${r.start}/32` : `-m iprange --dst-range ${r.start}-${r.end}`))
       : [''];

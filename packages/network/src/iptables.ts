@@ -210,10 +210,7 @@ export class Iptables {
 
   /** snapshot reads the filter and nat tables. */
   async snapshot(): Promise<IptablesSnapshot> {
-    const [filter, nat] = await Promise.all([
-      run(this.savePath, ['-t', 'filter'], ''),
-      run(this.savePath, ['-t', 'nat'], ''),
-    ]);
+    const [filter, nat] = await Promise.all([run(this.savePath, ['-t', 'filter'], ''), run(this.savePath, ['-t', 'nat'], '')]);
     return parseSave(`${filter}\n${nat}`);
   }
 

@@ -7,14 +7,7 @@ import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import {
-  ArborError,
-  InvalidArgumentError,
-  PortInUseError,
-  type ContainerRecord,
-  type Logger,
-  type NetOutRule,
-} from '@arbor/core';
+import { ArborError, InvalidArgumentError, PortInUseError, type ContainerRecord, type Logger, type NetOutRule } from '@arbor/core';
 import { describeIf } from '@arbor/testkit';
 import { Iptables } from './iptables';
 import { LinuxNetworker, type LinuxNetworkerOptions } from './linux-networker';
@@ -129,10 +122,22 @@ async function ourLeftovers(): Promise<string[]> {
     run('tc', ['qdisc', 'show']).then((r) => r.stdout),
   ]);
   return [
-    ...links.split('\n').filter((l) => / arbt[bvi][0-9a-f]/.test(l)).map((l) => `link: ${l}`),
-    ...netns.split('\n').filter((l) => l.startsWith(NS_PREFIX)).map((l) => `netns: ${l}`),
-    ...rules.split('\n').filter((l) => /arbt-[oi]-/.test(l)).map((l) => `iptables: ${l}`),
-    ...qdiscs.split('\n').filter((l) => /dev arbt/.test(l)).map((l) => `tc: ${l}`),
+    ...links
+      .split('\n')
+      .filter((l) => / arbt[bvi][0-9a-f]/.test(l))
+      .map((l) => `link: ${l}`),
+    ...netns
+      .split('\n')
+      .filter((l) => l.startsWith(NS_PREFIX))
+      .map((l) => `netns: ${l}`),
+    ...rules
+      .split('\n')
+      .filter((l) => /arbt-[oi]-/.test(l))
+      .map((l) => `iptables: ${l}`),
+    ...qdiscs
+      .split('\n')
+      .filter((l) => /dev arbt/.test(l))
+      .map((l) => `tc: ${l}`),
   ];
 }
 
@@ -245,9 +250,7 @@ describeIf({ root: true })('LinuxNetworker (root, network namespaces)', () => {
       await startInNetns(server.ns, helloServer([8080, 8081]));
       expect(await tcpFromNetns(client.ns, server.ip, 8080)).toMatch(/^(ECONNREFUSED|EHOSTUNREACH|TIMEOUT)$/);
 
-      await networker.netOut('netout-client', [
-        { protocol: 'tcp', networks: [{ start: server.ip, end: server.ip }], ports: [{ start: 8080, end: 8080 }] },
-      ]);
+      await networker.netOut('netout-client', [{ protocol: 'tcp', networks: [{ start: server.ip, end: server.ip }], ports: [{ start: 8080, end: 8080 }] }]);
       expect(await tcpFromNetns(client.ns, server.ip, 8080)).toBe('hello 8080');
       expect(await tcpFromNetns(client.ns, server.ip, 8081)).toMatch(/^(ECONNREFUSED|EHOSTUNREACH|TIMEOUT)$/);
       expect(await ping(client.ns, server.ip)).toBe(false);
@@ -272,9 +275,7 @@ describeIf({ root: true })('LinuxNetworker (root, network namespaces)', () => {
     await expect(networker.setup('bad-net', { network: '10.251.0.0/33', netnsPath: ns.path })).rejects.toMatchObject({
       field: 'network',
     });
-    await expect(networker.setup('bad-net', { network: '10.251.0.300/30', netnsPath: ns.path })).rejects.toBeInstanceOf(
-      InvalidArgumentError,
-    );
+    await expect(networker.setup('bad-net', { network: '10.251.0.300/30', netnsPath: ns.path })).rejects.toBeInstanceOf(InvalidArgumentError);
     await networker.setup('rules', { network: '', netnsPath: ns.path });
     try {
       const chainBefore = (await run('iptables-save', ['-t', 'filter'])).stdout;
@@ -378,9 +379,7 @@ describeIf({ root: true })('LinuxNetworker (root, network namespaces)', () => {
       expect((await run('iptables-save')).stdout).not.toContain(`arbt-o-${ipHex(lost.ip)}`);
       expect(await tcpFromHost('127.0.0.1', mapping.hostPort)).toBe('hello 8080');
       await expect(networker.netIn('restore-kept', mapping.hostPort, 80)).rejects.toBeInstanceOf(PortInUseError);
-      await expect(networker.setup('restore-kept', { network: '', netnsPath: `/var/run/netns/${kept.ns}` })).rejects.toBeInstanceOf(
-        ArborError,
-      );
+      await expect(networker.setup('restore-kept', { network: '', netnsPath: `/var/run/netns/${kept.ns}` })).rejects.toBeInstanceOf(ArborError);
     } finally {
       await remove('restore-kept', kept.ns);
       await deleteNetns(lost.ns);
@@ -388,9 +387,7 @@ describeIf({ root: true })('LinuxNetworker (root, network namespaces)', () => {
   }, 60_000);
 
   it('cleans up a setup that failed half way when destroy runs, as the Gardener does', async () => {
-    await expect(networker.setup('half-made', { network: '10.251.0.2/30', netnsPath: '/var/run/netns/arbt-does-not-exist' })).rejects.toThrow(
-      /No such file/,
-    );
+    await expect(networker.setup('half-made', { network: '10.251.0.2/30', netnsPath: '/var/run/netns/arbt-does-not-exist' })).rejects.toThrow(/No such file/);
     await networker.destroy('half-made');
     await networker.settle();
     expect(await ourLeftovers()).toEqual([]);
@@ -453,41 +450,50 @@ describeIf({ root: true })('LinuxNetworker (root, network namespaces)', () => {
   it.each([
     ['its own /30', ''],
     ['a shared subnet', '10.251.2.8/29'],
-  ])("does not let a container forging another's address use that one's NetOut rules (%s)", async (_, network) => {
-    const tag = network ? 'shared' : 'own';
-    const a = await container(`spoof-a-${tag}`, network);
-    const b = await container(`spoof-b-${tag}`, network);
-    const target = await container(`spoof-target-${tag}`);
-    const received: string[] = [];
-    try {
-      const listener = await startInNetns(
-        target.ns,
-        `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>console.log(m+' from '+r.address));d.bind(9999,()=>console.log('ready'))`,
-      );
-      listener.stdout?.on('data', (chunk: Buffer) => received.push(...chunk.toString().split('\n').filter((l) => l !== '')));
-      await networker.netOut(`spoof-b-${tag}`, [
-        { protocol: 'udp', networks: [{ start: target.ip, end: target.ip }], ports: [{ start: 9999, end: 9999 }] },
-      ]);
-      const send = `const d=require('dgram').createSocket('udp4');d.send('genuine',9999,'${target.ip}',()=>d.close())`;
-      expect((await inNetns(b.ns, [process.execPath, '-e', send])).code).toBe(0);
-      // A sends a UDP datagram with B's source address on a raw socket (CAP_NET_RAW is in a container's default set).
-      const forge = [
-        'import socket,struct,sys',
-        'src,dst,msg=sys.argv[1],sys.argv[2],b"forged"',
-        'udp=struct.pack("!HHHH",40000,9999,8+len(msg),0)+msg',
-        'ip=struct.pack("!BBHHHBBH4s4s",0x45,0,20+len(udp),0,0,64,17,0,socket.inet_aton(src),socket.inet_aton(dst))',
-        's=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_RAW)',
-        'for _ in range(3): s.sendto(ip+udp,(dst,0))',
-      ].join('\n');
-      expect((await inNetns(a.ns, ['/usr/bin/python3', '-c', forge, b.ip, target.ip])).code).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(received).toEqual([`genuine from ${b.ip}`]);
-    } finally {
-      await remove(`spoof-a-${tag}`, a.ns);
-      await remove(`spoof-b-${tag}`, b.ns);
-      await remove(`spoof-target-${tag}`, target.ns);
-    }
-  }, 30_000);
+  ])(
+    "does not let a container forging another's address use that one's NetOut rules (%s)",
+    async (_, network) => {
+      const tag = network ? 'shared' : 'own';
+      const a = await container(`spoof-a-${tag}`, network);
+      const b = await container(`spoof-b-${tag}`, network);
+      const target = await container(`spoof-target-${tag}`);
+      const received: string[] = [];
+      try {
+        const listener = await startInNetns(
+          target.ns,
+          `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>console.log(m+' from '+r.address));d.bind(9999,()=>console.log('ready'))`,
+        );
+        listener.stdout?.on('data', (chunk: Buffer) =>
+          received.push(
+            ...chunk
+              .toString()
+              .split('\n')
+              .filter((l) => l !== ''),
+          ),
+        );
+        await networker.netOut(`spoof-b-${tag}`, [{ protocol: 'udp', networks: [{ start: target.ip, end: target.ip }], ports: [{ start: 9999, end: 9999 }] }]);
+        const send = `const d=require('dgram').createSocket('udp4');d.send('genuine',9999,'${target.ip}',()=>d.close())`;
+        expect((await inNetns(b.ns, [process.execPath, '-e', send])).code).toBe(0);
+        // A sends a UDP datagram with B's source address on a raw socket (CAP_NET_RAW is in a container's default set).
+        const forge = [
+          'import socket,struct,sys',
+          'src,dst,msg=sys.argv[1],sys.argv[2],b"forged"',
+          'udp=struct.pack("!HHHH",40000,9999,8+len(msg),0)+msg',
+          'ip=struct.pack("!BBHHHBBH4s4s",0x45,0,20+len(udp),0,0,64,17,0,socket.inet_aton(src),socket.inet_aton(dst))',
+          's=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_RAW)',
+          'for _ in range(3): s.sendto(ip+udp,(dst,0))',
+        ].join('\n');
+        expect((await inNetns(a.ns, ['/usr/bin/python3', '-c', forge, b.ip, target.ip])).code).toBe(0);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(received).toEqual([`genuine from ${b.ip}`]);
+      } finally {
+        await remove(`spoof-a-${tag}`, a.ns);
+        await remove(`spoof-b-${tag}`, b.ns);
+        await remove(`spoof-target-${tag}`, target.ns);
+      }
+    },
+    30_000,
+  );
 
   it('leaves nothing behind after 100 create/destroy cycles', async () => {
     const ns = await makeNetns();

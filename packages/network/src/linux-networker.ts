@@ -25,14 +25,7 @@ import {
 import { writeContainerNetworkFiles } from './container-network-files';
 import { detectExternalIp } from './external-ip';
 import { Iptables, type IptablesOptions } from './iptables';
-import {
-  IptablesRuleset,
-  asDeletes,
-  asInserts,
-  mergeLines,
-  type IptablesSnapshot,
-  type TableLines,
-} from './iptables-ruleset';
+import { IptablesRuleset, asDeletes, asInserts, mergeLines, type IptablesSnapshot, type TableLines } from './iptables-ruleset';
 import { NetlinkError, NetlinkHelper } from './netlink-helper';
 import { NetworkNames, prefixForTag } from './network-names';
 import type { PoolRegistry } from './pool-registry';
@@ -320,9 +313,7 @@ export class LinuxNetworker implements Networker {
       await this.init();
       for (const record of records) {
         if (!record.network.containerIp || this.wired.has(record.handle)) continue;
-        await this.rewire(record).catch((err: unknown) =>
-          this.logger.error('network-restore-failed', { handle: record.handle, error: String(err) }),
-        );
+        await this.rewire(record).catch((err: unknown) => this.logger.error('network-restore-failed', { handle: record.handle, error: String(err) }));
       }
       await this.resyncFirewall();
       await this.sweepLinks();
@@ -338,8 +329,7 @@ export class LinuxNetworker implements Networker {
       const snapshot = await this.iptables.snapshot();
       const jumps = this.ruleset.builtinJumps();
       const shared = this.ruleset.sharedChainNames();
-      const containerChains = (table: 'filter' | 'nat'): string[] =>
-        [...snapshot.chains[table]].filter((c) => this.names.parseContainerChain(c) !== undefined);
+      const containerChains = (table: 'filter' | 'nat'): string[] => [...snapshot.chains[table]].filter((c) => this.names.parseContainerChain(c) !== undefined);
       await this.iptables.apply(
         mergeLines(
           {
@@ -455,11 +445,9 @@ export class LinuxNetworker implements Networker {
         const absent = names[table].filter((c) => !snapshot.chains[table].has(c));
         return shared[table].filter((l) => absent.some((c) => l === `:${c} - [0:0]` || l.startsWith(`-A ${c} `)));
       };
-      await this.iptables
-        .apply(mergeLines({ filter: missing('filter'), nat: missing('nat') }, this.missingBuiltinJumps(snapshot)))
-        .catch((err: unknown) => {
-          throw iptablesMissing(err) ?? err;
-        });
+      await this.iptables.apply(mergeLines({ filter: missing('filter'), nat: missing('nat') }, this.missingBuiltinJumps(snapshot))).catch((err: unknown) => {
+        throw iptablesMissing(err) ?? err;
+      });
     })().catch((err: unknown) => {
       this.initialized = undefined;
       throw err;
@@ -472,7 +460,11 @@ export class LinuxNetworker implements Networker {
     const registry = this.options.poolRegistry;
     if (!registry) return;
     this.claimed ??= registry
-      .claim({ tag: this.options.tag ?? '', networkPool: this.options.networkPool ?? DEFAULT_SUBNET_POOL, ports: { start: this.ports.start, size: this.ports.size } })
+      .claim({
+        tag: this.options.tag ?? '',
+        networkPool: this.options.networkPool ?? DEFAULT_SUBNET_POOL,
+        ports: { start: this.ports.start, size: this.ports.size },
+      })
       .catch((err: unknown) => {
         this.claimed = undefined;
         throw err;
@@ -585,9 +577,7 @@ export class LinuxNetworker implements Networker {
       const stray = link ? !knownIps.has(link.containerIp) : this.names.parseBridge(name) !== undefined && !this.bridgeUsers.has(name);
       if (!stray) continue;
       this.logger.info('network-sweeping-link', { link: name });
-      await this.helper
-        .request('del', name)
-        .catch((err: unknown) => this.logger.error('network-sweep-failed', { link: name, error: String(err) }));
+      await this.helper.request('del', name).catch((err: unknown) => this.logger.error('network-sweep-failed', { link: name, error: String(err) }));
     }
   }
 }

@@ -3,7 +3,11 @@ import { Coprocess, helperPath, lineCodec } from '@arbor/host';
 
 /** NetlinkError is a request the kernel refused; errno is like 17 (EEXIST). */
 export class NetlinkError extends ArborError {
-  constructor(readonly request: string, readonly errno: number, reason: string) {
+  constructor(
+    readonly request: string,
+    readonly errno: number,
+    reason: string,
+  ) {
     super('internal', `arbor-net: '${request}' failed: ${reason} (errno ${errno})`);
   }
 }

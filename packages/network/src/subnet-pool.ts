@@ -1,11 +1,4 @@
-import {
-  ArborError,
-  InvalidArgumentError,
-  ResourceExhaustedError,
-  formatIPv4,
-  parseCidr,
-  parseIPv4,
-} from '@arbor/core';
+import { ArborError, InvalidArgumentError, ResourceExhaustedError, formatIPv4, parseCidr, parseIPv4 } from '@arbor/core';
 
 /** SubnetAllocation is where one container sits, like 10.254.0.2 behind gateway 10.254.0.1 in 10.254.0.0/30. */
 export interface SubnetAllocation {
@@ -185,7 +178,10 @@ export class SubnetPool {
     }
     const owner = subnet.addresses.get(address);
     if (owner !== undefined) {
-      throw new ArborError('alreadyExists', `network: ${formatIPv4(address)} is already taken by container '${owner}': ask for another address or for the subnet ${where}`);
+      throw new ArborError(
+        'alreadyExists',
+        `network: ${formatIPv4(address)} is already taken by container '${owner}': ask for another address or for the subnet ${where}`,
+      );
     }
   }
 

@@ -3,7 +3,15 @@ import type { ImagePullProgress, PulledImageInfo } from '@arbor/core';
 import { imageRefFromProto, imageRefToProto, pullProgressFromProto, pullProgressToProto } from './codec';
 import { PullImageProgress, PullPhase } from './gen/arbor/v1/arbor';
 
-const IMAGE: PulledImageInfo = { id: `sha256:${'c'.repeat(64)}`, layers: 2, env: ['A=1'], user: '1000:1000', workingDir: '/app', entrypoint: ['/bin/app'], cmd: ['--serve'] };
+const IMAGE: PulledImageInfo = {
+  id: `sha256:${'c'.repeat(64)}`,
+  layers: 2,
+  env: ['A=1'],
+  user: '1000:1000',
+  workingDir: '/app',
+  entrypoint: ['/bin/app'],
+  cmd: ['--serve'],
+};
 const LAYER = `sha256:${'a'.repeat(64)}`;
 
 describe('pull progress codec', () => {
@@ -30,6 +38,10 @@ describe('pull progress codec', () => {
   it('reads an absent image as the default and empty credentials as none', () => {
     expect(imageRefFromProto(undefined)).toEqual({ uri: '' });
     expect(imageRefFromProto(imageRefToProto({ uri: 'docker:///busybox' }))).toEqual({ uri: 'docker:///busybox' });
-    expect(imageRefFromProto(imageRefToProto({ uri: 'docker:///busybox', username: 'u', password: 'p' }))).toEqual({ uri: 'docker:///busybox', username: 'u', password: 'p' });
+    expect(imageRefFromProto(imageRefToProto({ uri: 'docker:///busybox', username: 'u', password: 'p' }))).toEqual({
+      uri: 'docker:///busybox',
+      username: 'u',
+      password: 'p',
+    });
   });
 });

@@ -30,7 +30,6 @@ import * as pb from './gen/arbor/v1/arbor';
 // the server decodes requests and encodes responses, the client the reverse. Decoding
 // rejects what core types cannot say, like an unknown enum number.
 
-
 // ------------------------------------------------------------ proto to core
 
 /** required rejects an absent message field, like a LimitCpuRequest without limits. */
@@ -243,8 +242,21 @@ export function containerSpecFromProto(p: pb.ContainerSpec | undefined): Contain
 }
 
 const rlimitNames: readonly ResourceLimitName[] = [
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue',
-  'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'sigpending',
+  'stack',
 ];
 
 export function ttyFromProto(p: pb.TtySpec): TtySpec {
@@ -372,8 +384,6 @@ export function capacityToProto(c: Capacity): pb.CapacityResponse {
   };
 }
 
-
-
 export function bandwidthToProto(l: BandwidthLimits): pb.BandwidthLimits {
   return { rateInBytesPerSecond: l.rateInBytesPerSecond, burstRateInBytesPerSecond: l.burstRateInBytesPerSecond };
 }
@@ -393,7 +403,6 @@ export function memoryToProto(l: MemoryLimits): pb.MemoryLimits {
 export function pidToProto(l: PidLimits): pb.PidLimits {
   return { max: l.max };
 }
-
 
 export function netOutRuleToProto(rule: NetOutRule): pb.NetOutRule {
   return {
@@ -446,9 +455,7 @@ export function containerSpecToProto(spec: ContainerSpec): pb.ContainerSpec {
   return {
     handle: spec.handle ?? '',
     ...(spec.graceTimeMs !== undefined && { graceTimeMs: spec.graceTimeMs }),
-    image: spec.image
-      ? { uri: spec.image.uri, username: spec.image.username ?? '', password: spec.image.password ?? '' }
-      : undefined,
+    image: spec.image ? { uri: spec.image.uri, username: spec.image.username ?? '', password: spec.image.password ?? '' } : undefined,
     bindMounts: (spec.bindMounts ?? []).map((m) => ({
       srcPath: m.srcPath,
       dstPath: m.dstPath,

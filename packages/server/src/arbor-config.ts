@@ -199,10 +199,7 @@ export function parseListen(listen: string): Listener {
   if (m && Number(m[2]) <= 65535) {
     return { kind: 'tcp', host: m[1] ?? '', port: Number(m[2]) };
   }
-  throw new ConfigError(
-    'listen',
-    `'${listen}' must look like unix:///run/arbor/arbord.sock or tcp://127.0.0.1:7777`,
-  );
+  throw new ConfigError('listen', `'${listen}' must look like unix:///run/arbor/arbord.sock or tcp://127.0.0.1:7777`);
 }
 
 function wholeNumber(
@@ -221,10 +218,7 @@ function wholeNumber(
  */
 export function validateConfig(config: ArborConfig, backendNames: readonly string[]): void {
   if (!backendNames.includes(config.backend)) {
-    throw new ConfigError(
-      'backend',
-      `unknown backend '${config.backend}': valid backends are ${backendNames.join(', ')}`,
-    );
+    throw new ConfigError('backend', `unknown backend '${config.backend}': valid backends are ${backendNames.join(', ')}`);
   }
   const listener = parseListen(config.listen);
   const garden = parseGardenListen(config);
@@ -239,10 +233,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
     throw new ConfigError('portPoolStart', `${config.portPoolStart} is not a port (1-65535)`);
   }
   if (config.portPoolSize < 1 || config.portPoolStart + config.portPoolSize - 1 > 65535) {
-    throw new ConfigError(
-      'portPoolSize',
-      `${config.portPoolSize} ports from ${config.portPoolStart} must be at least 1 and end at 65535 or below`,
-    );
+    throw new ConfigError('portPoolSize', `${config.portPoolSize} ports from ${config.portPoolStart} must be at least 1 and end at 65535 or below`);
   }
   try {
     const cidr = parseCidr(config.networkPool, 'networkPool');
@@ -310,7 +301,7 @@ export function validateConfig(config: ArborConfig, backendNames: readonly strin
     throw new ConfigError(
       'tls.ca',
       `TCP needs client certificates (${listener.kind === 'tcp' ? config.listen : config.gardenListen}): whoever reaches the port can do what root can on this host. ` +
-        'Set tls.ca (--tls-ca) to the CA that signs your clients\' certificates, ' +
+        "Set tls.ca (--tls-ca) to the CA that signs your clients' certificates, " +
         'or set tls.insecureAnonymousClients (--tls-insecure-anonymous-clients) to let anyone who reaches the port in',
     );
   }
@@ -387,10 +378,7 @@ export function parseMetricsListen(metricsListen: string): MetricsListener | und
  */
 function parsePortRanges(text: string): PortRange[] {
   const fail = (): never => {
-    throw new ConfigError(
-      'netInAllowedPorts',
-      `'${text}' must be ports or ranges from 1 to 65535, like '1024-65535' or '80,443,8000-8999'`,
-    );
+    throw new ConfigError('netInAllowedPorts', `'${text}' must be ports or ranges from 1 to 65535, like '1024-65535' or '80,443,8000-8999'`);
   };
   return text.split(',').map((part) => {
     const m = /^\s*(\d{1,5})(?:-(\d{1,5}))?\s*$/.exec(part) ?? fail();
@@ -411,9 +399,6 @@ export function netInHostPorts(config: ArborConfig): { allowed: PortRange[]; res
   const metrics = parseMetricsListen(config.metricsListen);
   return {
     allowed: parsePortRanges(config.netInAllowedPorts),
-    reserved: [
-      ...listeners.flatMap((l) => (l?.kind === 'tcp' && l.port !== 0 ? [l.port] : [])),
-      ...(metrics && metrics.port !== 0 ? [metrics.port] : []),
-    ],
+    reserved: [...listeners.flatMap((l) => (l?.kind === 'tcp' && l.port !== 0 ? [l.port] : [])), ...(metrics && metrics.port !== 0 ? [metrics.port] : [])],
   };
 }

@@ -159,7 +159,12 @@ export class ArborMetrics {
     this.perContainer('gauge', 'arbor_container_disk_usage_bytes', 'Disk bytes a container uses, by handle.', (s) => s.metrics.disk.totalBytesUsed);
     this.perContainer('gauge', 'arbor_container_pids', 'Processes and threads (pids) in a container, by handle.', (s) => s.metrics.pid.current);
     this.perContainer('counter', 'arbor_container_cpu_usage_seconds_total', 'CPU time a container has used, by handle.', (s) => s.metrics.cpu.usage / 1e9);
-    this.perContainer('counter', 'arbor_container_network_receive_bytes_total', 'Bytes a container has received, by handle.', (s) => s.metrics.network?.rxBytes);
+    this.perContainer(
+      'counter',
+      'arbor_container_network_receive_bytes_total',
+      'Bytes a container has received, by handle.',
+      (s) => s.metrics.network?.rxBytes,
+    );
     this.perContainer('counter', 'arbor_container_network_transmit_bytes_total', 'Bytes a container has sent, by handle.', (s) => s.metrics.network?.txBytes);
   }
 
@@ -200,9 +205,7 @@ export class ArborMetrics {
       const handler = (implementation as Record<string, unknown>)[key];
       if (typeof handler !== 'function') continue;
       const name = method.path.slice(method.path.lastIndexOf('/') + 1);
-      wrapped[key] = method.responseStream
-        ? this.wrapStreaming(name, handler as Handler)
-        : this.wrapCallback(name, handler as Handler, method.requestStream);
+      wrapped[key] = method.responseStream ? this.wrapStreaming(name, handler as Handler) : this.wrapCallback(name, handler as Handler, method.requestStream);
     }
     return wrapped as T;
   }
@@ -282,10 +285,10 @@ export class ArborMetrics {
           const { samples } = await snapshot();
           this.reset();
           // a value the container could not report (network counters) is left out, not shown as 0
-        for (const s of samples) {
-          const v = value(s);
-          if (v !== undefined) this.set({ handle: s.handle }, finite(v));
-        }
+          for (const s of samples) {
+            const v = value(s);
+            if (v !== undefined) this.set({ handle: s.handle }, finite(v));
+          }
         },
       });
       return;

@@ -8,10 +8,7 @@ import { createGardenService } from './garden-service';
 function invoke(handler: unknown, request: unknown): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const callback: sendUnaryData<unknown> = (err, value) => (err ? reject(err) : resolve(value));
-    (handler as (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void)(
-      { request } as ServerUnaryCall<unknown, unknown>,
-      callback,
-    );
+    (handler as (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void)({ request } as ServerUnaryCall<unknown, unknown>, callback);
   });
 }
 

@@ -85,9 +85,7 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
       const infos: Record<string, pb.ContainerInfoEntry> = {};
       for (const [handle, r] of Object.entries(results)) {
         infos[handle] = {
-          result: r.error
-            ? { $case: 'error', value: encodeErrorDetail(r.error) }
-            : { $case: 'info', value: containerInfoToProto(r.value) },
+          result: r.error ? { $case: 'error', value: encodeErrorDetail(r.error) } : { $case: 'info', value: containerInfoToProto(r.value) },
         };
       }
       return { infos };
@@ -100,9 +98,7 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
       const metrics: Record<string, pb.ContainerMetricsEntry> = {};
       for (const [handle, r] of Object.entries(results)) {
         metrics[handle] = {
-          result: r.error
-            ? { $case: 'error', value: encodeErrorDetail(r.error) }
-            : { $case: 'metrics', value: containerMetricsToProto(r.value) },
+          result: r.error ? { $case: 'error', value: encodeErrorDetail(r.error) } : { $case: 'metrics', value: containerMetricsToProto(r.value) },
         };
       }
       return { metrics };

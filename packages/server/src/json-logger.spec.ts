@@ -17,9 +17,7 @@ describe('JsonLogger', () => {
     const { logger, events } = capture('debug');
     const call = logger.child({ rpc: 'Create' }).child({ handle: 'web-1' });
     call.debug('rpc-finished', { durationMs: 3 });
-    expect(events()).toEqual([
-      { time: '1970-01-01T00:00:00.000Z', level: 'debug', event: 'rpc-finished', rpc: 'Create', handle: 'web-1', durationMs: 3 },
-    ]);
+    expect(events()).toEqual([{ time: '1970-01-01T00:00:00.000Z', level: 'debug', event: 'rpc-finished', rpc: 'Create', handle: 'web-1', durationMs: 3 }]);
   });
 
   test('events below the level are dropped; silent drops everything', () => {

@@ -56,7 +56,9 @@ describe('loadConfig', () => {
     expect((await loadConfig({ env: {}, configPath: await yamlFile('runcBinary: /old/runc') })).runc).toEqual({ binary: '/old/runc' });
     const configPath = await yamlFile('runc:\n  binary: /from/file');
     expect((await loadConfig({ env: { ARBOR_RUNC_BINARY: '/from/env' }, configPath })).runc.binary).toBe('/from/env');
-    expect((await loadConfig({ env: { ARBOR_RUNC_BINARY: '/from/env' }, configPath, flags: configFromFlags({ 'runc-binary': '/from/flag' }) })).runc.binary).toBe('/from/flag');
+    expect(
+      (await loadConfig({ env: { ARBOR_RUNC_BINARY: '/from/env' }, configPath, flags: configFromFlags({ 'runc-binary': '/from/flag' }) })).runc.binary,
+    ).toBe('/from/flag');
     expect(mergeConfig({ runcBinary: '/old', runc: { binary: '/new' } }).runc.binary).toBe('/new');
     await expect(loadConfig({ env: {}, configPath: await yamlFile('runc:\n  bin: x') })).rejects.toThrow(/runc\.bin: .*unknown field/);
   });
@@ -75,7 +77,9 @@ describe('loadConfig', () => {
     expect(configFromEnv({ ARBOR_TAG: 'y' }).tag).toBe('y');
     expect(configFromFlags({ tag: '7' }).tag).toBe('7');
     for (const tag of ['', 'x', '7']) expect(() => validateConfig(mergeConfig({ tag }), ['linux'])).not.toThrow();
-    expect(() => validateConfig(mergeConfig({ tag: 'xy' }), ['linux'])).toThrow("invalid config: tag: 'xy' must be empty or one lower-case letter or digit but b, v, i and t");
+    expect(() => validateConfig(mergeConfig({ tag: 'xy' }), ['linux'])).toThrow(
+      "invalid config: tag: 'xy' must be empty or one lower-case letter or digit but b, v, i and t",
+    );
   });
 
   test('imageMaxUnpackedBytes is 64 GiB unless set, and takes sizes like 64G from YAML, env and flag', async () => {
@@ -154,7 +158,10 @@ describe('validateConfig', () => {
     [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem' } }, 'tls.ca'],
     [{ listen: 'tcp://127.0.0.1:7777', insecureTcp: true, tls: { ca: '/ca.pem' } }, 'tls.ca'],
     [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem', requireClientCert: false } }, 'tls.requireClientCert'],
-    [{ listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem', requireClientCert: true, insecureAnonymousClients: true } }, 'tls.requireClientCert'],
+    [
+      { listen: 'tcp://127.0.0.1:7777', tls: { cert: '/c.pem', key: '/k.pem', ca: '/ca.pem', requireClientCert: true, insecureAnonymousClients: true } },
+      'tls.requireClientCert',
+    ],
   ])('%j is refused, naming %s', (input, field) => {
     let error: unknown;
     try {
@@ -175,9 +182,7 @@ describe('validateConfig', () => {
 
   test('TLS on TCP needs tls.ca for client certificates unless anonymous clients are asked for by the loud name', () => {
     const tls = { cert: '/c.pem', key: '/k.pem' };
-    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls })).toThrow(
-      /tls\.ca: TCP needs client certificates.*--tls-ca.*--tls-insecure-anonymous-clients/,
-    );
+    expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls })).toThrow(/tls\.ca: TCP needs client certificates.*--tls-ca.*--tls-insecure-anonymous-clients/);
     expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { ...tls, insecureAnonymousClients: true } })).not.toThrow();
     // the deprecated key still reads, as what is now the default
     expect(() => check({ listen: 'tcp://127.0.0.1:7777', tls: { ...tls, ca: '/ca.pem', requireClientCert: true } })).not.toThrow();
@@ -228,7 +233,7 @@ describe('gardenListen', () => {
     expect(configFromFlags({ 'garden-listen': 'unix:///tmp/g.sock' }).gardenListen).toBe('unix:///tmp/g.sock');
   });
 
-  test('a malformed address or listen\'s own address is refused, naming gardenListen', () => {
+  test("a malformed address or listen's own address is refused, naming gardenListen", () => {
     expect(() => valid({ gardenListen: 'http://x' })).toThrow(/gardenListen: 'http:\/\/x' must look like unix:\/\/\/run\/arbor\/garden.sock/);
     expect(() => valid({ gardenListen: DEFAULT_CONFIG.listen })).toThrow(/gardenListen: .* is listen's address too/);
   });
@@ -244,7 +249,7 @@ describe('gardenListen', () => {
     expect(() => valid({ gardenListen: 'unix:///tmp/g.sock', tls: { ...tls, ca: '/ca.pem' } })).toThrow(/tls.cert: TLS applies to tcp:\/\/ listeners only/);
   });
 
-  test('its TCP port is reserved from NetIn, like arbord\'s gRPC port', () => {
+  test("its TCP port is reserved from NetIn, like arbord's gRPC port", () => {
     const config = mergeConfig({ listen: 'tcp://0.0.0.0:7777', gardenListen: 'tcp://0.0.0.0:7778', insecureTcp: true });
     expect(netInHostPorts(config).reserved).toEqual([7777, 7778]);
   });

@@ -209,7 +209,7 @@ describe('ArborMetrics.instrument', () => {
     },
   } as unknown as ServiceDefinition;
 
-  test('counts helper failures found in a failed call\'s error, its causes and aggregated errors', async () => {
+  test("counts helper failures found in a failed call's error, its causes and aggregated errors", async () => {
     const metrics = new ArborMetrics({ layerStoreDir: join(dir, 'none'), logger: silentLogger });
     const helperError = (name: string, helper: string) => Object.assign(new ArborError('internal', `${helper} failed`), { name, helper });
     const errors = [

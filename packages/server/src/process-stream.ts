@@ -95,11 +95,7 @@ class OutputSink {
  * full), close it, signal or resize. When the client goes away the process is detached and
  * keeps running.
  */
-export function processStreamHandler(
-  backend: Backend,
-  logger: Logger,
-  mode: 'run' | 'attach',
-): handleBidiStreamingCall<ProcessInput, ProcessOutput> {
+export function processStreamHandler(backend: Backend, logger: Logger, mode: 'run' | 'attach'): handleBidiStreamingCall<ProcessInput, ProcessOutput> {
   const rpc = mode === 'run' ? 'Run' : 'Attach';
   return (call) => {
     let log = logger.child({ rpc });
@@ -147,12 +143,13 @@ export function processStreamHandler(
       log.info(mode === 'run' ? 'process-started' : 'process-attached');
       state = 'running';
       call.resume();
-      const detached = new Promise<'detached'>((resolve) =>
-        detach.signal.addEventListener('abort', () => resolve('detached'), { once: true }),
-      );
+      const detached = new Promise<'detached'>((resolve) => detach.signal.addEventListener('abort', () => resolve('detached'), { once: true }));
       const exitStatus = await Promise.race([process.wait(), detached]);
       if (exitStatus === 'detached') return;
-      await sink.finish(exitStatus, [io.stdout, io.stderr].filter((w): w is Writable => w !== undefined));
+      await sink.finish(
+        exitStatus,
+        [io.stdout, io.stderr].filter((w): w is Writable => w !== undefined),
+      );
       state = 'done';
       log.info('process-exited', { exitStatus });
     };

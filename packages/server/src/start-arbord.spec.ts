@@ -131,17 +131,28 @@ describe('tcp', () => {
   });
 
   test('TLS without tls.ca is refused: clients would need no certificate', async () => {
-    await expect(start({ listen: 'tcp://127.0.0.1:0', tls: { cert: '/c.pem', key: '/k.pem' } })).rejects.toThrow(
-      /tls\.ca: TCP needs client certificates/,
-    );
+    await expect(start({ listen: 'tcp://127.0.0.1:0', tls: { cert: '/c.pem', key: '/k.pem' } })).rejects.toThrow(/tls\.ca: TCP needs client certificates/);
   });
 
   test('TLS, and a required client certificate', async () => {
     const cert = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
     ]);
     const pem = await readFile(cert);
     const keyPem = await readFile(key);
@@ -190,10 +201,7 @@ describe('serving', () => {
   });
 
   test('reflection lists arbor.v1.Garden', async () => {
-    const reflectionProto = join(
-      dirname(require.resolve('@grpc/reflection/package.json')),
-      'build/proto/grpc/reflection/v1alpha/reflection.proto',
-    );
+    const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1alpha/reflection.proto');
     const pkg = loadPackageDefinition(loadSync(reflectionProto)) as unknown as {
       grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: ChannelCredentials) => Client & Record<string, GrpcMethod> } } };
     };
@@ -221,9 +229,7 @@ describe('serving', () => {
 
   test('a number too big for the server is INVALID_ARGUMENT, not INTERNAL', async () => {
     const client = garden(arbord.address);
-    const err = await unary((cb) => client.create({ spec: { ...emptySpec(), graceTimeMs: 2 ** 60 } }, cb)).catch(
-      (e: ServiceError) => e,
-    );
+    const err = await unary((cb) => client.create({ spec: { ...emptySpec(), graceTimeMs: 2 ** 60 } }, cb)).catch((e: ServiceError) => e);
     client.close();
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
     expect((err as ServiceError).details).toMatch(/^request: cannot decode/);
@@ -269,8 +275,7 @@ describe('serving', () => {
     expect(cases[0]).toBe('started');
     expect(cases[cases.length - 1]).toBe('exitStatus');
     expect(outputs[outputs.length - 1]?.output).toEqual({ $case: 'exitStatus', value: 4 });
-    const bytes = (kind: 'stdout' | 'stderr') =>
-      Buffer.concat(outputs.flatMap((m) => (m.output?.$case === kind ? [m.output.value] : []))).toString();
+    const bytes = (kind: 'stdout' | 'stderr') => Buffer.concat(outputs.flatMap((m) => (m.output?.$case === kind ? [m.output.value] : []))).toString();
     expect(bytes('stdout')).toBe('in-bytes');
     expect(bytes('stderr')).toBe('done\n');
   });

@@ -32,7 +32,10 @@ interface CgroupMount {
 
 /** hostCgroupMounts lists the cgroup hierarchies under /sys/fs/cgroup and this process's group in each. */
 function hostCgroupMounts(): CgroupMount[] {
-  const groups = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').map((line) => line.split(':'));
+  const groups = readFileSync('/proc/self/cgroup', 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(':'));
   const mounts: CgroupMount[] = [];
   for (const line of readFileSync('/proc/self/mounts', 'utf8').trim().split('\n')) {
     const [, point = '', type = '', options = ''] = line.split(' ');
@@ -162,7 +165,12 @@ describeIf({ root: true, cgroupNamespaces: true })('a real systemd restarting ar
   /** unitState is systemd's view of arbord.service, like { ActiveState: 'active', MainPID: '60', NRestarts: '0' }. */
   async function unitState(): Promise<Record<string, string>> {
     const { stdout } = await inside(['systemctl', 'show', '-p', 'ActiveState', '-p', 'MainPID', '-p', 'NRestarts', 'arbord.service']);
-    return Object.fromEntries(stdout.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
+    return Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split('=', 2) as [string, string]),
+    );
   }
 
   /** unitStatus is `systemctl status arbord.service`, for a failure's message. */
@@ -226,7 +234,12 @@ describeIf({ root: true, cgroupNamespaces: true })('a real systemd restarting ar
       await rmdir(path);
     };
     for (const group of groups) {
-      await until(`removal of ${group}`, 10_000, () => removeTree(group).then(() => true, (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? true : Promise.reject(err))));
+      await until(`removal of ${group}`, 10_000, () =>
+        removeTree(group).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? true : Promise.reject(err)),
+        ),
+      );
     }
     groups = [];
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -234,8 +247,21 @@ describeIf({ root: true, cgroupNamespaces: true })('a real systemd restarting ar
 
   it('start.sh installs and starts the unit; after kill -9 of its MainPID, systemd restarts it and every container is back and usable', async () => {
     const started = await inside(
-      [join(REPO, 'scripts', 'start.sh'), '--backend', 'linux', '--state-dir', join(dir, 'state'), '--listen', `unix://${join(dir, 'arbord.sock')}`,
-        '--tag', 's', '--network-pool', '10.249.0.0/24', '--log-level', 'error'],
+      [
+        join(REPO, 'scripts', 'start.sh'),
+        '--backend',
+        'linux',
+        '--state-dir',
+        join(dir, 'state'),
+        '--listen',
+        `unix://${join(dir, 'arbord.sock')}`,
+        '--tag',
+        's',
+        '--network-pool',
+        '10.249.0.0/24',
+        '--log-level',
+        'error',
+      ],
       30_000,
     );
     if (started.code !== 0) throw new Error(`start.sh: exit ${started.code}: ${started.stdout}${started.stderr}\n${await unitStatus()}`);
@@ -248,13 +274,20 @@ describeIf({ root: true, cgroupNamespaces: true })('a real systemd restarting ar
     const sleeper = (await arborOk(['create', '--property', 'role=sleeper'])).trim();
     runs.push(
       // stdin stays open: the process waits for the line that attach sends after the restart
-      spawn(process.execPath, cli(['run', '--id', 'survivor', waiter, '--', 'sh', '-c', 'read x; echo after $x; exit 7']), { stdio: ['pipe', 'ignore', 'ignore'] }),
+      spawn(process.execPath, cli(['run', '--id', 'survivor', waiter, '--', 'sh', '-c', 'read x; echo after $x; exit 7']), {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      }),
       spawn(process.execPath, cli(['run', '--id', 'sleep', sleeper, '--', 'sleep', '600']), { stdio: ['ignore', 'ignore', 'ignore'] }),
     );
     /** bulkInfo is what arbord says of both containers, like { <waiter>: { processIds: ['survivor'], properties: { role: 'waiter' } } }. */
     const bulkInfo = async (): Promise<Record<string, { processIds: string[]; properties: Record<string, string> }>> => {
-      const infos = JSON.parse(await arborOk(['--json', 'bulk-info', waiter, sleeper])) as Record<string, { value?: { processIds: string[]; properties: Record<string, string> } }>;
-      return Object.fromEntries(Object.entries(infos).map(([handle, info]) => [handle, { processIds: info.value?.processIds ?? [], properties: info.value?.properties ?? {} }]));
+      const infos = JSON.parse(await arborOk(['--json', 'bulk-info', waiter, sleeper])) as Record<
+        string,
+        { value?: { processIds: string[]; properties: Record<string, string> } }
+      >;
+      return Object.fromEntries(
+        Object.entries(infos).map(([handle, info]) => [handle, { processIds: info.value?.processIds ?? [], properties: info.value?.properties ?? {} }]),
+      );
     };
     const expected = {
       [waiter]: { processIds: ['survivor'], properties: { role: 'waiter' } },
@@ -280,7 +313,9 @@ describeIf({ root: true, cgroupNamespaces: true })('a real systemd restarting ar
     expect((JSON.parse(await arborOk(['--json', 'list'])) as string[]).sort()).toEqual([waiter, sleeper].sort());
     expect(await bulkInfo()).toEqual(expected);
     // a new process in a container made before the crash sees the sleeper, which kept running
-    expect(await arbor(['run', sleeper, '--', 'sh', '-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = sleep ] && echo alive && exit 0; done; exit 1'])).toMatchObject({ code: 0, stdout: 'alive\n' });
+    expect(
+      await arbor(['run', sleeper, '--', 'sh', '-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = sleep ] && echo alive && exit 0; done; exit 1']),
+    ).toMatchObject({ code: 0, stdout: 'alive\n' });
     // the waiter's process takes input from the new arbord and gives its output and status
     expect(await arbor(['attach', waiter, 'survivor'], 'restarted\n')).toMatchObject({ code: 7, stdout: 'after restarted\n' });
     await arborOk(['destroy', waiter, sleeper]);

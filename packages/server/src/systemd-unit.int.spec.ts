@@ -97,7 +97,9 @@ esac
     expect(first).toMatch(/^\[start\] arbord is running \(pid \d+, log \/var\/log\/arbor\/arbord.log, systemd unit arbord.service\)$/);
     const [calls, dropIn = '', same = '', pidfile = ''] = rest.split(/\n--- [a-z -]+\n/);
     expect(calls?.split('\n')).toEqual(['daemon-reload', 'enable --quiet arbord.service', 'restart arbord.service', 'show -p MainPID --value arbord.service']);
-    expect(dropIn).toContain(`Environment="ARBORD_ARGS=--backend fake --state-dir ${dir}/state --listen unix://${sock} --default-grace-time 5m" "ARBORD_READY_ADDRESS=unix://${sock}"`);
+    expect(dropIn).toContain(
+      `Environment="ARBORD_ARGS=--backend fake --state-dir ${dir}/state --listen unix://${sock} --default-grace-time 5m" "ARBORD_READY_ADDRESS=unix://${sock}"`,
+    );
     expect(same.trim()).toBe('yes');
     expect(pidfile.trim()).toBe('none');
   }, 90_000);
@@ -114,4 +116,3 @@ esac
     expect(result.stdout).toMatch(/cannot hold spaces.*\/etc\/arbor\/arbord.yaml[\s\S]*exit 2/);
   }, 90_000);
 });
-

@@ -1,19 +1,6 @@
 import type { Program } from '../process/proc';
 import { sh } from '../shell/sh-applet';
-import {
-  echo,
-  env,
-  falseApplet,
-  hostname,
-  id,
-  printf,
-  pwd,
-  sleep,
-  stty,
-  trueApplet,
-  whoami,
-  yes,
-} from './basic-applets';
+import { echo, env, falseApplet, hostname, id, printf, pwd, sleep, stty, trueApplet, whoami, yes } from './basic-applets';
 import { cat, chmod, head, ln, ls, mkdir, rm, rmdir, touch, wc } from './file-applets';
 import { busybox, kill, test } from './misc-applets';
 import { dd, tr } from './text-applets';

@@ -137,8 +137,7 @@ export const wc: Program = async (proc) => {
     const values = kinds.map((k) => counts[k as 'l' | 'w' | 'c']);
     // busybox: '%9u' columns, unpadded when only one count of stdin is asked for
     const line =
-      (values.length === 1 ? String(values[0]) : values.map((v) => String(v).padStart(9)).join(' ')) +
-      (opts.operands.length === 0 ? '' : ` ${file}`);
+      (values.length === 1 ? String(values[0]) : values.map((v) => String(v).padStart(9)).join(' ')) + (opts.operands.length === 0 ? '' : ` ${file}`);
     await proc.out(`${line}\n`);
   }
   return status;
@@ -317,7 +316,7 @@ export const ln: Program = async (proc) => {
     await proc.err(`ln: ${name}: ${fsErrorOf(err).strerror}\n`);
     return 1;
   }
-}
+};
 
 /** ls [-1aAdln] [FILE]...: sorted by name; one per line unless stdout is a terminal. */
 export const ls: Program = async (proc) => {
@@ -374,12 +373,7 @@ function blocksOf(inode: Inode): number {
   return inode.kind === 'file' ? Math.ceil(inode.size / 4096) * 4 : inode.kind === 'dir' ? 4 : 0;
 }
 
-async function format(
-  proc: Proc,
-  entries: Array<{ name: string; inode: Inode }>,
-  flags: Map<string, string | true>,
-  long: boolean,
-): Promise<string> {
+async function format(proc: Proc, entries: Array<{ name: string; inode: Inode }>, flags: Map<string, string | true>, long: boolean): Promise<string> {
   if (entries.length === 0) return '';
   if (long) {
     return entries
@@ -437,8 +431,6 @@ function dateString(ms: number): string {
   const d = new Date(ms);
   const day = String(d.getUTCDate()).padStart(2);
   const recent = Math.abs(Date.now() - ms) < 182 * 24 * 3600 * 1000;
-  const tail = recent
-    ? `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`
-    : ` ${d.getUTCFullYear()}`;
+  const tail = recent ? `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}` : ` ${d.getUTCFullYear()}`;
   return `${months[d.getUTCMonth()]} ${day} ${tail}`;
 }

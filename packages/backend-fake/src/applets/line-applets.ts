@@ -44,7 +44,12 @@ export const grep: Program = async (proc) => {
   const f = opts.flags;
   const operands = [...opts.operands];
   const pattern = typeof f.get('e') === 'string' ? (f.get('e') as string) : operands.shift();
-  if (pattern === undefined) return usage(proc, 'grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...', 'Search for PATTERN in FILEs (or stdin)');
+  if (pattern === undefined)
+    return usage(
+      proc,
+      'grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...',
+      'Search for PATTERN in FILEs (or stdin)',
+    );
   let re: RegExp;
   try {
     const source = f.has('F') ? pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : f.has('E') ? pattern : breToRegExp(pattern);
@@ -172,7 +177,11 @@ export const cut: Program = async (proc) => {
     for (const line of linesOf(text)) {
       if (typeof chars === 'string') out += `${[...line].filter((_, i) => wanted(i + 1)).join('')}\n`;
       else if (!line.includes(delim)) out += opts.flags.has('s') ? '' : `${line}\n`;
-      else out += `${line.split(delim).filter((_, i) => wanted(i + 1)).join(delim)}\n`;
+      else
+        out += `${line
+          .split(delim)
+          .filter((_, i) => wanted(i + 1))
+          .join(delim)}\n`;
     }
   }
   await proc.out(out);
@@ -188,7 +197,8 @@ export const seq: Program = async (proc) => {
     else return usage(proc, 'seq [-w] [-s SEP] [FIRST [INC]] LAST', 'Print numbers from FIRST to LAST, in steps of INC.');
     return 1;
   }
-  const [first, inc, last] = nums.length === 1 ? [1, 1, nums[0] as number] : nums.length === 2 ? [nums[0] as number, 1, nums[1] as number] : (nums as [number, number, number]);
+  const [first, inc, last] =
+    nums.length === 1 ? [1, 1, nums[0] as number] : nums.length === 2 ? [nums[0] as number, 1, nums[1] as number] : (nums as [number, number, number]);
   const lines: string[] = [];
   for (let n = first; inc > 0 ? n <= last : n >= last; n += inc) {
     lines.push(`${n}\n`);

@@ -5,7 +5,17 @@ import { badOption, fsErrorOf, getopt, openRead, usage } from './common';
 // Applets that move or transform bytes: dd and tr, with busybox's messages.
 
 const ddSuffixes: Record<string, number> = {
-  '': 1, c: 1, w: 2, b: 512, kB: 1000, k: 1024, K: 1024, MB: 1000 ** 2, M: 1024 ** 2, GB: 1000 ** 3, G: 1024 ** 3,
+  '': 1,
+  c: 1,
+  w: 2,
+  b: 512,
+  kB: 1000,
+  k: 1024,
+  K: 1024,
+  MB: 1000 ** 2,
+  M: 1024 ** 2,
+  GB: 1000 ** 3,
+  G: 1024 ** 3,
 };
 
 /** dd [if=F] [of=F] [bs=N] [count=N] [skip=N] [seek=N] [conv=notrunc] [status=none|noxfer] */

@@ -4,11 +4,7 @@ import { FakeFilesystem, ROOT } from './fake-filesystem';
 export const BUSYBOX_MAGIC = '\x7fELF';
 
 /** The users of the default rootfs; the real backends' default rootfs has the same three. */
-const PASSWD = [
-  'root:x:0:0:root:/root:/bin/sh',
-  'vcap:x:1000:1000:vcap:/home/vcap:/bin/sh',
-  'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
-];
+const PASSWD = ['root:x:0:0:root:/root:/bin/sh', 'vcap:x:1000:1000:vcap:/home/vcap:/bin/sh', 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false'];
 const GROUP = ['root:x:0:', 'vcap:x:1000:', 'nogroup:x:65534:'];
 
 /**

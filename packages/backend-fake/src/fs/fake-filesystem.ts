@@ -173,7 +173,12 @@ export class FakeFilesystem {
       inode: top.inode,
       parent: parent?.kind === 'dir' ? parent : undefined,
       name: top.name,
-      path: '/' + stack.slice(1).map((s) => s.name).join('/'),
+      path:
+        '/' +
+        stack
+          .slice(1)
+          .map((s) => s.name)
+          .join('/'),
     };
   }
 

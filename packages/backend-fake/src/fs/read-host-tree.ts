@@ -52,7 +52,10 @@ export async function readHostTree(dir: string, uri: string, now: () => number =
       } else if (st.isFile()) {
         bytes += st.size;
         if (bytes > MAX_RAW_IMAGE_BYTES) {
-          throw new InvalidArgumentError('image.uri', `'${uri}' holds more than ${MAX_RAW_IMAGE_BYTES / 1024 / 1024} MiB: the fake backend keeps images in memory and refuses bigger ones`);
+          throw new InvalidArgumentError(
+            'image.uri',
+            `'${uri}' holds more than ${MAX_RAW_IMAGE_BYTES / 1024 / 1024} MiB: the fake backend keeps images in memory and refuses bigger ones`,
+          );
         }
         const data = await readFile(hostPath);
         const file = fs.newFile(0o644, { uid: 0, gid: 0 });

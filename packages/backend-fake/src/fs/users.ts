@@ -65,5 +65,8 @@ export function resolveUser(fs: FakeFilesystem, user: string): User {
 function readLines(fs: FakeFilesystem, path: string): string[] {
   const found = fs.tryResolve(path);
   if (!found || found.inode.kind !== 'file') return [];
-  return contentOf(found.inode).toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  return contentOf(found.inode)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }

@@ -51,7 +51,10 @@ const exit: Builtin = async (sh, argv, fds) => {
 const exportBuiltin: Builtin = async (sh, argv, fds) => {
   const names = argv.slice(1).filter((a) => a !== '-p');
   if (names.length === 0) {
-    const lines = [...sh.exported].filter((k) => sh.vars.has(k)).sort().map((k) => `export ${k}=${quote(sh.vars.get(k) ?? '')}\n`);
+    const lines = [...sh.exported]
+      .filter((k) => sh.vars.has(k))
+      .sort()
+      .map((k) => `export ${k}=${quote(sh.vars.get(k) ?? '')}\n`);
     await sh.procFor(argv, fds).out(lines.join(''));
     return 0;
   }
@@ -196,7 +199,10 @@ const exec: Builtin = async (sh, argv, fds, assigns) => {
   throw new ExitShell(status);
 };
 
-const loopControl = (kind: 'break' | 'continue'): Builtin => async (sh, argv) => sh.loopControl(kind, Number(argv[1] ?? 1) || 1);
+const loopControl =
+  (kind: 'break' | 'continue'): Builtin =>
+  async (sh, argv) =>
+    sh.loopControl(kind, Number(argv[1] ?? 1) || 1);
 
 const command: Builtin = async (sh, argv, fds, assigns) => {
   const args = argv.slice(1);

@@ -12,10 +12,7 @@ export class ShellSyntaxError extends Error {
 }
 
 type Token =
-  | { type: 'word'; word: Word; raw: string }
-  | { type: 'op'; op: string }
-  | { type: 'redir'; op: RedirectOp; fd: number | undefined }
-  | { type: 'eof' };
+  { type: 'word'; word: Word; raw: string } | { type: 'op'; op: string } | { type: 'redir'; op: RedirectOp; fd: number | undefined } | { type: 'eof' };
 
 const OPERATORS = ['&&', '||', ';;', '<<-', '>>', '>&', '<&', '>|', '<>', '&>', '<<', ';', '&', '|', '(', ')', '<', '>', '\n'];
 const REDIRECTS = new Set(['<<-', '<<', '>>', '>&', '<&', '>|', '<>', '&>', '<', '>']);

@@ -16,7 +16,7 @@ describe('the fake sh', () => {
     ['echo -n no-newline', 'no-newline'],
     ['echo -e "a\\tb\\nc"', 'a\tb\nc\n'],
     ['echo "a\\tb"', 'a\\tb\n'],
-    ["echo 'single $HOME' \"double $HOME\"", 'single $HOME double /root\n'],
+    ['echo \'single $HOME\' "double $HOME"', 'single $HOME double /root\n'],
     ['X=1; echo $X ${X}y "$X"z', '1 1y 1z\n'],
     ['echo a  "b  c"   d', 'a b  c d\n'],
     ['false; echo $?; true; echo $?', '1\n0\n'],
@@ -113,7 +113,14 @@ describe('the fake sh', () => {
   it('keeps the environment and adds PWD and SHLVL, as ash does', async () => {
     const r = await shell(h, 'env', { env: ['COLOR=blue'] });
     expect(r.stdout.split('\n')).toEqual(
-      expect.arrayContaining(['COLOR=blue', 'HOME=/root', 'USER=root', 'PWD=/root', 'SHLVL=1', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']),
+      expect.arrayContaining([
+        'COLOR=blue',
+        'HOME=/root',
+        'USER=root',
+        'PWD=/root',
+        'SHLVL=1',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      ]),
     );
   });
 

@@ -4,17 +4,7 @@ import { FsError } from '../fs/fs-error';
 import { findExecutable, loadProgram, type Loaded } from '../process/exec';
 import type { Fd, FdTable, Proc } from '../process/proc';
 import { canCatch, signalFromText, signalNumber } from '../process/signals';
-import {
-  CaptureSink,
-  Pipe,
-  deviceSource,
-  directorySource,
-  fileSink,
-  fileSource,
-  nullSink,
-  nullSource,
-  type ByteSource,
-} from '../process/streams';
+import { CaptureSink, Pipe, deviceSource, directorySource, fileSink, fileSource, nullSink, nullSource, type ByteSource } from '../process/streams';
 import type { Task } from '../process/task';
 import { ArithmeticError, evaluateArithmetic } from './arithmetic';
 import type { AndOr, Command, List, ParamOp, Pipeline, Redirect, SimpleCommand, Word } from './ast';
@@ -345,12 +335,14 @@ export class Shell {
           return 0;
         });
       case 'loop':
-        return this.withRedirects(cmd.redirs, () => this.loop(async (iteration) => {
-          const c = await this.condition(cmd.cond);
-          if (cmd.until ? c === 0 : c !== 0) return false;
-          await iteration(() => this.evalList(cmd.body, false));
-          return true;
-        }));
+        return this.withRedirects(cmd.redirs, () =>
+          this.loop(async (iteration) => {
+            const c = await this.condition(cmd.cond);
+            if (cmd.until ? c === 0 : c !== 0) return false;
+            await iteration(() => this.evalList(cmd.body, false));
+            return true;
+          }),
+        );
       case 'for':
         return this.withRedirects(cmd.redirs, async () => {
           const items = cmd.items ? await this.expandWords(cmd.items) : [...this.positional];
@@ -495,8 +487,7 @@ export class Shell {
       await this.err(`${this.arg0}: ${name}: ${err.strerror}\n`, fds);
       return 126;
     }
-    const procFor = (task: Task): Proc =>
-      this.proc.with({ task, name: loaded.name, argv: loaded.argv, env, cwd: this.cwd, fds });
+    const procFor = (task: Task): Proc => this.proc.with({ task, name: loaded.name, argv: loaded.argv, env, cwd: this.cwd, fds });
     if (exec && this.traps.size === 0) {
       this.task.onCaught = undefined;
       return loaded.program(procFor(this.task));
@@ -701,8 +692,7 @@ export class Shell {
       const found = this.proc.fs.resolve(path, { cwd: this.cwd, cred: this.proc.cred });
       if (!this.proc.fs.canAccess(found.inode, this.proc.cred, 'r')) throw new FsError('EACCES', path);
       const inode = found.inode;
-      const source =
-        inode.kind === 'file' ? fileSource(inode) : inode.kind === 'device' ? deviceSource(inode) : directorySource(path);
+      const source = inode.kind === 'file' ? fileSource(inode) : inode.kind === 'device' ? deviceSource(inode) : directorySource(path);
       return { source: new PushbackSource(source) };
     } catch (err) {
       if (!(err instanceof FsError)) throw err;

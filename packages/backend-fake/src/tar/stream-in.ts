@@ -178,7 +178,9 @@ class Extraction {
         const targetPath = FakeFilesystem.join(this.destPath, targetParts.join('/'));
         const target = this.fs.tryResolve(targetPath, { cred: this.cred, follow: false });
         if (!target || target.inode.kind === 'dir') {
-          throw new InvalidTarError(`hard link '${header.name}' points at '${header.linkname ?? ''}', which is not a file in the archive or the target directory`);
+          throw new InvalidTarError(
+            `hard link '${header.name}' points at '${header.linkname ?? ''}', which is not a file in the archive or the target directory`,
+          );
         }
         if (existing === target.inode) return;
         this.replace(existing, path, header.name);

@@ -202,9 +202,7 @@ describe('streamIn and streamOut', () => {
       { header: { name: 'a' }, content: 'x'.repeat(60) },
       { header: { name: 'b' }, content: 'x'.repeat(60) },
     ]);
-    const err = await limited.containerizer
-      .streamIn(limited.handle, { path: '/srv', tar: Readable.from([data]) })
-      .catch((e: unknown) => e);
+    const err = await limited.containerizer.streamIn(limited.handle, { path: '/srv', tar: Readable.from([data]) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResourceExhaustedError);
     expect(err).toMatchObject({ resource: 'disk' });
     expect(limited.fs.tryResolve('/srv')).toBeUndefined();

@@ -63,7 +63,10 @@ export async function hostSnapshot(stateDir: string): Promise<{ mounts: string[]
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     // zombies wait for the host's pid 1 to reap them; they hold no resources
     if (state === 'Z' || !['arbor-init', 'arbor-exec', 'arbor-create', 'arbor-tar'].includes(comm)) continue;
-    const [groups, cmdline] = await Promise.all([readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''), readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')]);
+    const [groups, cmdline] = await Promise.all([
+      readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''),
+      readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
+    ]);
     if (groups.includes(`/${parent}/`) || cmdline.includes(stateDir)) processes.push(`${pid} ${comm}`);
   }
   return { mounts, cgroups: cgroups.sort(), processes: processes.sort() };

@@ -22,10 +22,7 @@ export function describeAttachAndSignals(ctx: ContractContext): void {
     it('lets several clients attach at once, each getting the output and the status', async () => {
       const container = await ctx.create();
       const started = await startProcess(container, sh('sleep 0.5; echo for-everyone; exit 9'));
-      const [one, two] = await Promise.all([
-        attachProcess(container, started.process.id),
-        attachProcess(container, started.process.id),
-      ]);
+      const [one, two] = await Promise.all([attachProcess(container, started.process.id), attachProcess(container, started.process.id)]);
       const results = await Promise.all([finish(started), finish(one), finish(two)]);
       for (const result of results) expect(result).toMatchObject({ exitCode: 9, stdout: 'for-everyone\n' });
     });

@@ -1,11 +1,4 @@
-import {
-  ArborError,
-  ContainerNotFoundError,
-  HandleAlreadyExistsError,
-  InvalidArgumentError,
-  PortInUseError,
-  ResourceExhaustedError,
-} from '@arbor/core';
+import { ArborError, ContainerNotFoundError, HandleAlreadyExistsError, InvalidArgumentError, PortInUseError, ResourceExhaustedError } from '@arbor/core';
 import type { Client } from '@arbor/core';
 import type { BackendCapabilities } from '../contract-setup';
 import type { ContractContext } from '../contract-context';
@@ -110,11 +103,9 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
 
     it('refuses a negative limit naming it, and creates nothing', async () => {
       const handle = ctx.unique('badlimit');
-      await expectRejection(
-        ctx.client.create({ handle, limits: { memory: { limitInBytes: -5 } } }),
-        InvalidArgumentError,
-        { field: 'limits.memory.limitInBytes' },
-      );
+      await expectRejection(ctx.client.create({ handle, limits: { memory: { limitInBytes: -5 } } }), InvalidArgumentError, {
+        field: 'limits.memory.limitInBytes',
+      });
       expect(await handles(ctx.client)).not.toContain(handle);
     });
 
@@ -152,11 +143,9 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
       await owner.netIn(port, 8080);
       const handle = ctx.unique('rollback');
       ctx.track(handle);
-      await expectRejection(
-        ctx.client.create({ handle, properties: { doomed: 'yes' }, netIn: [{ hostPort: port, containerPort: 80 }] }),
-        PortInUseError,
-        { port },
-      );
+      await expectRejection(ctx.client.create({ handle, properties: { doomed: 'yes' }, netIn: [{ hostPort: port, containerPort: 80 }] }), PortInUseError, {
+        port,
+      });
       expect(await handles(ctx.client)).not.toContain(handle);
       expect(await ctx.client.containers({ doomed: 'yes' })).toEqual([]);
       // the first container keeps its mapping; the handle can be used again
@@ -174,7 +163,13 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
       const seen: string[] = [];
       let done = false;
       const creating = ctx.client
-        .create({ handle, netIn: [{ hostPort: 0, containerPort: 1 }, { hostPort: port, containerPort: 2 }] })
+        .create({
+          handle,
+          netIn: [
+            { hostPort: 0, containerPort: 1 },
+            { hostPort: port, containerPort: 2 },
+          ],
+        })
         .finally(() => {
           done = true;
         });
@@ -202,7 +197,12 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
     });
 
     it('maps the spec netIn ports and shows them in info', async () => {
-      const container = await ctx.create({ netIn: [{ hostPort: 60331, containerPort: 8080 }, { hostPort: 60332, containerPort: 0 }] });
+      const container = await ctx.create({
+        netIn: [
+          { hostPort: 60331, containerPort: 8080 },
+          { hostPort: 60332, containerPort: 0 },
+        ],
+      });
       expect((await container.info()).mappedPorts).toEqual([
         { hostPort: 60331, containerPort: 8080 },
         { hostPort: 60332, containerPort: 60332 },
@@ -211,11 +211,9 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
 
     it('refuses an invalid spec netOut rule naming it, and creates nothing', async () => {
       const handle = ctx.unique('badnetout');
-      await expectRejection(
-        ctx.client.create({ handle, netOut: [{ protocol: 'icmp', ports: [{ start: 80, end: 80 }] }] }),
-        InvalidArgumentError,
-        { field: 'netOut[0].ports' },
-      );
+      await expectRejection(ctx.client.create({ handle, netOut: [{ protocol: 'icmp', ports: [{ start: 80, end: 80 }] }] }), InvalidArgumentError, {
+        field: 'netOut[0].ports',
+      });
       expect(await handles(ctx.client)).not.toContain(handle);
     });
 

@@ -27,10 +27,7 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
 
     it('refuses to fork beyond the pid limit', async () => {
       const container = await ctx.create({ limits: { pid: { max: 5 } } });
-      const result = await runToEnd(
-        container,
-        sh('for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; echo spawned-all'),
-      );
+      const result = await runToEnd(container, sh('for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; echo spawned-all'));
       // ash gives up at the first fork that fails: it says so and exits 2 before the echo
       expect(result.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
       expect(result.stdout).not.toContain('spawned-all');

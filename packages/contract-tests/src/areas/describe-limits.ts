@@ -121,20 +121,16 @@ export function describeLimits(ctx: ContractContext): void {
     it('refuses a disk scope other than total or exclusive', async () => {
       const container = await ctx.create();
       const scope = 'partial' as unknown as 'total';
-      await expectRejection(
-        container.limitDisk({ byteSoft: 0, byteHard: 1024, inodeSoft: 0, inodeHard: 0, scope }),
-        InvalidArgumentError,
-        { field: 'limits.disk.scope' },
-      );
+      await expectRejection(container.limitDisk({ byteSoft: 0, byteHard: 1024, inodeSoft: 0, inodeHard: 0, scope }), InvalidArgumentError, {
+        field: 'limits.disk.scope',
+      });
     });
 
     it('refuses a disk byteSoft above byteHard', async () => {
       const container = await ctx.create();
-      await expectRejection(
-        container.limitDisk({ byteSoft: 2048, byteHard: 1024, inodeSoft: 0, inodeHard: 0, scope: 'total' }),
-        InvalidArgumentError,
-        { field: 'limits.disk.byteSoft' },
-      );
+      await expectRejection(container.limitDisk({ byteSoft: 2048, byteHard: 1024, inodeSoft: 0, inodeHard: 0, scope: 'total' }), InvalidArgumentError, {
+        field: 'limits.disk.byteSoft',
+      });
     });
 
     it("keeps one container's limits apart from another's", async () => {

@@ -32,10 +32,7 @@ export function describeNetworking(ctx: ContractContext): void {
 
     it('never hands out the same pool port twice', async () => {
       const [a, b] = await Promise.all([ctx.create(), ctx.create()]);
-      const ports = [
-        ...(await Promise.all([a.netIn(0, 80), a.netIn(0, 81), b.netIn(0, 80)])),
-        await b.netIn(0, 81),
-      ].map((m) => m.hostPort);
+      const ports = [...(await Promise.all([a.netIn(0, 80), a.netIn(0, 81), b.netIn(0, 80)])), await b.netIn(0, 81)].map((m) => m.hostPort);
       expect(new Set(ports).size).toBe(4);
     });
 

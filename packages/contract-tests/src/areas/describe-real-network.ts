@@ -34,11 +34,15 @@ export function describeRealNetwork(ctx: ContractContext, capabilities: BackendC
       const client = await ctx.create({ network: '10.254.110.0/29' });
       const serverIp = (await server.info()).containerIp;
       const listening = await startProcess(server, sh('echo neighbour | nc -l -p 7000'));
-      const result = await eventually(async () => {
-        const r = await runToEnd(client, sh(`nc -w 1 ${serverIp} 7000 </dev/null`));
-        if (r.stdout !== 'neighbour\n') throw new Error(`got ${JSON.stringify(r.stdout)}`);
-        return r;
-      }, 5000, 200);
+      const result = await eventually(
+        async () => {
+          const r = await runToEnd(client, sh(`nc -w 1 ${serverIp} 7000 </dev/null`));
+          if (r.stdout !== 'neighbour\n') throw new Error(`got ${JSON.stringify(r.stdout)}`);
+          return r;
+        },
+        5000,
+        200,
+      );
       expect(result.stdout).toBe('neighbour\n');
       await finish(listening);
     }, 15_000);

@@ -128,9 +128,7 @@ export function describeRun(ctx: ContractContext): void {
 
       it('layers container env under process env, process env winning', async () => {
         const container = await ctx.create({ env: ['SHARED=container', 'ONLY_CONTAINER=c'] });
-        const env = envMap(
-          (await runToEnd(container, { path: 'env', env: ['SHARED=process', 'ONLY_PROCESS=p'] })).stdout,
-        );
+        const env = envMap((await runToEnd(container, { path: 'env', env: ['SHARED=process', 'ONLY_PROCESS=p'] })).stdout);
         expect(env.get('SHARED')).toBe('process');
         expect(env.get('ONLY_CONTAINER')).toBe('c');
         expect(env.get('ONLY_PROCESS')).toBe('p');
@@ -179,7 +177,7 @@ export function describeRun(ctx: ContractContext): void {
         expect((await runToEnd(container, { path: 'pwd', user: 'vcap' })).stdout).toBe('/home/vcap\n');
       });
 
-      it("gives the user a home of their own to write in", async () => {
+      it('gives the user a home of their own to write in', async () => {
         const container = await ctx.create();
         const result = await runToEnd(container, sh('pwd; echo mine > owned.txt && cat owned.txt', { user: 'vcap' }));
         expect(result).toMatchObject({ exitCode: 0, stdout: '/home/vcap\nmine\n' });
@@ -258,9 +256,7 @@ export function describeRun(ctx: ContractContext): void {
 
       it('runs processes concurrently, each with its own output', async () => {
         const container = await ctx.create();
-        const runs = await Promise.all(
-          [1, 2, 3, 4].map((n) => startProcess(container, sh(`sleep 0.2; echo proc-${n}; exit ${n}`))),
-        );
+        const runs = await Promise.all([1, 2, 3, 4].map((n) => startProcess(container, sh(`sleep 0.2; echo proc-${n}; exit ${n}`))));
         const results = await Promise.all(runs.map(finish));
         expect(results.map((r) => [r.stdout, r.exitCode])).toEqual([
           ['proc-1\n', 1],

@@ -22,17 +22,21 @@ export function describeStop(ctx: ContractContext): void {
       expect(info.processIds).toEqual([]);
     });
 
-    it('sends KILL after the stop timeout to a process that ignores TERM', async () => {
-      const container = await ctx.create();
-      const running = await startProcess(container, sh("trap '' TERM; echo ready; sleep 100"));
-      await waitForOutput(running.stdout, 'ready\n');
-      const started = Date.now();
-      await container.stop(false);
-      expect(await running.process.wait()).toBe(137);
-      const took = Date.now() - started;
-      expect(took).toBeGreaterThanOrEqual(ctx.server.stopTimeoutMs * 0.9);
-      expect((await container.info()).state).toBe('stopped');
-    }, MAIN_STOP_TEST_TIMEOUT_MS);
+    it(
+      'sends KILL after the stop timeout to a process that ignores TERM',
+      async () => {
+        const container = await ctx.create();
+        const running = await startProcess(container, sh("trap '' TERM; echo ready; sleep 100"));
+        await waitForOutput(running.stdout, 'ready\n');
+        const started = Date.now();
+        await container.stop(false);
+        expect(await running.process.wait()).toBe(137);
+        const took = Date.now() - started;
+        expect(took).toBeGreaterThanOrEqual(ctx.server.stopTimeoutMs * 0.9);
+        expect((await container.info()).state).toBe('stopped');
+      },
+      MAIN_STOP_TEST_TIMEOUT_MS,
+    );
 
     it('kills every process at once with stop(true)', async () => {
       const container = await ctx.create();
@@ -90,4 +94,3 @@ export function describeStop(ctx: ContractContext): void {
     });
   });
 }
-

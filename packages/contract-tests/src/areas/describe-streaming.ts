@@ -65,7 +65,10 @@ export function describeStreaming(ctx: ContractContext): void {
       const empty = Buffer.alloc(0);
       await container.streamIn({
         path: '/data',
-        tar: await tarStream([{ name: 'blob.bin', content: blob }, { name: 'empty', content: empty }]),
+        tar: await tarStream([
+          { name: 'blob.bin', content: blob },
+          { name: 'empty', content: empty },
+        ]),
       });
       const entries = await readTar(await container.streamOut({ path: '/data/' }));
       const byName = new Map(entries.map((e) => [normalName(e.name), e.content]));
@@ -150,11 +153,7 @@ export function describeStreaming(ctx: ContractContext): void {
     it('refuses a truncated tar with InvalidTarError', async () => {
       const container = await ctx.create();
       const whole = await packTar([{ name: 'big.bin', content: randomBytes(8192) }]);
-      await expectRejection(
-        container.streamIn({ path: '/trunc', tar: Readable.from([whole.subarray(0, 700)]) }),
-        InvalidTarError,
-        { kind: 'invalidArgument' },
-      );
+      await expectRejection(container.streamIn({ path: '/trunc', tar: Readable.from([whole.subarray(0, 700)]) }), InvalidTarError, { kind: 'invalidArgument' });
     });
 
     it("refuses a '../' entry with InvalidTarError, writing nothing", async () => {

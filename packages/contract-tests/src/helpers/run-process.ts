@@ -25,10 +25,7 @@ function stdinStream(stdin: Buffer | string | Readable | undefined): Readable | 
 }
 
 /** withCollectors starts or attaches a process with fresh collectors on stdout and stderr. */
-async function withCollectors(
-  stdin: Buffer | string | Readable | undefined,
-  begin: (io: ProcessIO) => Promise<Process>,
-): Promise<RunningProcess> {
+async function withCollectors(stdin: Buffer | string | Readable | undefined, begin: (io: ProcessIO) => Promise<Process>): Promise<RunningProcess> {
   const stdout = new OutputCollector();
   const stderr = new OutputCollector();
   const detacher = new AbortController();
@@ -56,11 +53,7 @@ export async function finish(running: RunningProcess): Promise<ProcessResult> {
 }
 
 /** runToEnd runs spec to completion, like a user who waits for the exit status. */
-export async function runToEnd(
-  container: Container,
-  spec: ProcessSpec,
-  stdin?: Buffer | string | Readable,
-): Promise<ProcessResult> {
+export async function runToEnd(container: Container, spec: ProcessSpec, stdin?: Buffer | string | Readable): Promise<ProcessResult> {
   return finish(await startProcess(container, spec, stdin));
 }
 

@@ -42,9 +42,13 @@ export async function freeTestNetwork(exclude: readonly string[] = []): Promise<
 /** networkArgs are arbord's flags for a test network, like ['--tag', 'x', '--network-pool', '10.252.76.0/22', ...]. */
 export function networkArgs(network: TestNetwork): string[] {
   return [
-    '--tag', network.tag,
-    '--network-pool', network.networkPool,
-    '--port-pool-start', String(network.portPoolStart),
-    '--port-pool-size', String(network.portPoolSize),
+    '--tag',
+    network.tag,
+    '--network-pool',
+    network.networkPool,
+    '--port-pool-start',
+    String(network.portPoolStart),
+    '--port-pool-size',
+    String(network.portPoolSize),
   ];
 }

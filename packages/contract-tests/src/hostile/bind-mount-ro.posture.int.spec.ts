@@ -51,7 +51,10 @@ describeIf({ root: true })('filesystem and namespace posture on a real arbord', 
     it('makes a read-only bind mount read-only down to its submounts, keeping their nosuid/nodev/noexec, and keeps a rw one writable', async () => {
       // what `arbor create --bind <dir>:/data` asks for (ro is the CLI's default); it failed on linux
       const ro = await arbord.client.create({ bindMounts: [{ srcPath: data, dstPath: '/data', mode: 'ro', origin: 'host' }] });
-      const result = await runToEnd(ro, sh('cat /data/marker /data/sub/marker; echo x > /data/new && echo wrote-dir; echo x > /data/sub/new && echo wrote-sub; echo done'));
+      const result = await runToEnd(
+        ro,
+        sh('cat /data/marker /data/sub/marker; echo x > /data/new && echo wrote-dir; echo x > /data/sub/new && echo wrote-sub; echo done'),
+      );
       expect(result.stdout).toBe('host\nsub\ndone\n');
       expect(result.stderr).toMatch(/Read-only file system/);
       const flags = await runToEnd(ro, sh('grep " /data/sub " /proc/self/mountinfo | cut -d" " -f6'));
@@ -71,7 +74,10 @@ describeIf({ root: true })('filesystem and namespace posture on a real arbord', 
       const masked = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware', '/sys/devices/virtual/powercap'];
       const script = [
         // a masked file reads empty, a masked dir lists empty
-        ...masked.map((p) => `if [ -d ${p} ]; then echo "${p} $(ls -A ${p} | wc -l)"; elif [ -e ${p} ]; then echo "${p} $(head -c 64 ${p} | wc -c)"; else echo "${p} 0"; fi`),
+        ...masked.map(
+          (p) =>
+            `if [ -d ${p} ]; then echo "${p} $(ls -A ${p} | wc -l)"; elif [ -e ${p} ]; then echo "${p} $(head -c 64 ${p} | wc -c)"; else echo "${p} 0"; fi`,
+        ),
         'touch /sys/firmware/x 2>/dev/null && echo wrote-firmware',
         'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo wrote-sys',
         'echo h > /proc/sysrq-trigger 2>/dev/null && echo wrote-sysrq',

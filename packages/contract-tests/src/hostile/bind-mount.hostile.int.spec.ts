@@ -79,7 +79,7 @@ describeIf({ root: true })('bind mounts of origin container against hostile imag
       await expectAlive(arbord);
     });
 
-    it('mounts the image\'s own directory, not the host\'s at the same path', async () => {
+    it("mounts the image's own directory, not the host's at the same path", async () => {
       const container = await createWith(hostSide, 'rw');
       try {
         const result = await runToEnd(container, sh('cat /mnt/data/marker; echo new > /mnt/data/written'));
@@ -91,10 +91,12 @@ describeIf({ root: true })('bind mounts of origin container against hostile imag
     });
 
     it('refuses a source the image lacks, saying which, and keeps no container', async () => {
-      const err = await arbord.client.create({ image: { uri: `raw://${image}` }, bindMounts: [{ srcPath: '/no/such/dir', dstPath: '/mnt/data', mode: 'ro', origin: 'container' }] }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await arbord.client
+        .create({ image: { uri: `raw://${image}` }, bindMounts: [{ srcPath: '/no/such/dir', dstPath: '/mnt/data', mode: 'ro', origin: 'container' }] })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(ArborError.is(err)).toBe(true);
       expect((err as Error).message).toContain('/no/such/dir');
       expect(await arbord.client.containers()).toEqual([]);

@@ -26,11 +26,46 @@ const PROBE = resolve(__dirname, '..', '..', '..', '..', 'native', 'build', 'pos
 
 /** CAP_NAMES are the capabilities by bit number, as /proc/self/status's Cap* masks count them. */
 const CAP_NAMES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
   'CHECKPOINT_RESTORE',
 ].map((name) => `CAP_${name}`);
 
@@ -39,20 +74,48 @@ const CAP_NAMES = [
  * (their documented default set); `runc spec` writes a smaller one (3 in runc 1.1).
  */
 const OCI_DEFAULT_CAPS = [
-  'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_MKNOD',
-  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
+  'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_MKNOD',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_RAW',
+  'CAP_SETFCAP',
+  'CAP_SETGID',
+  'CAP_SETPCAP',
+  'CAP_SETUID',
+  'CAP_SYS_CHROOT',
 ].sort();
 
 /** DENIED_SYSCALLS are the calls Docker's default seccomp profile refuses that the probe tries. */
 const DENIED_SYSCALLS = [
-  'io_uring_setup', 'personality(READ_IMPLIES_EXEC)', 'keyctl', 'add_key', 'perf_event_open',
-  'unshare(CLONE_NEWUSER)', 'clone3(CLONE_NEWUSER)', 'mount', 'bpf',
+  'io_uring_setup',
+  'personality(READ_IMPLIES_EXEC)',
+  'keyctl',
+  'add_key',
+  'perf_event_open',
+  'unshare(CLONE_NEWUSER)',
+  'clone3(CLONE_NEWUSER)',
+  'mount',
+  'bpf',
 ];
 
 /** MASKED_PATHS exist on most hosts only in part; a path this host lacks is not asserted. */
 const MASKED_PATHS = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
@@ -106,7 +169,9 @@ interface ProbeReport {
   pidsMax: string | null;
   writes: Record<string, string>;
   reads: Record<string, string>;
-  net?: { interface?: string; gateway?: string | null; tcpGateway?: string; tcpTarget?: string; raw?: RawSyn | string; rawControl?: RawSyn; connections?: number } | undefined;
+  net?:
+    | { interface?: string; gateway?: string | null; tcpGateway?: string; tcpTarget?: string; raw?: RawSyn | string; rawControl?: RawSyn; connections?: number }
+    | undefined;
 }
 
 /** hostRootDevice is the host's / device as 'major:minor', like '254:0' for /dev/vda. */
@@ -207,7 +272,9 @@ function summarize(report: ProbeReport, extra: { pidsMax?: string | undefined; h
     roBind: `top ${report.writes['/mnt/ro/top']}, submount ${bind} (submount ${report.reads['/mnt/ro/sub/marker'] === 'sub\n' ? 'visible' : 'not visible'})`,
     uidMap: report.uidMap ?? 'unreadable',
     pids: `pids.max ${extra.pidsMax ?? report.pidsMax ?? 'not visible'}`,
-    net: report.net ? `raw SYN to 127.0.0.1: ${JSON.stringify(report.net.raw)}, the same to the gateway: ${JSON.stringify(report.net.rawControl)}; TCP to the gateway ${report.net.tcpGateway}; host service reached ${report.net.connections ?? '?'} times` : 'not measured',
+    net: report.net
+      ? `raw SYN to 127.0.0.1: ${JSON.stringify(report.net.raw)}, the same to the gateway: ${JSON.stringify(report.net.rawControl)}; TCP to the gateway ${report.net.tcpGateway}; host service reached ${report.net.connections ?? '?'} times`
+      : 'not measured',
   };
 }
 
@@ -260,10 +327,7 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
           netOut: [{ protocol: 'all' }],
         };
         const other = await arbord.client.create(withBind);
-        [report, bound] = await Promise.all([
-          probeIn(plain, ['--mknod', rootDevice]),
-          probeIn(other, [...BOUND_ARGS, '--net', `127.0.0.1:${loopback.port}`]),
-        ]);
+        [report, bound] = await Promise.all([probeIn(plain, ['--mknod', rootDevice]), probeIn(other, [...BOUND_ARGS, '--net', `127.0.0.1:${loopback.port}`])]);
         const limit = await plain.currentPidLimits();
         pidsMax = limit.max > 0 ? String(limit.max) : 'max';
       } finally {
@@ -274,14 +338,17 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
 
     afterAll(async () => {
       if (report !== undefined && bound !== undefined) {
-        const summary = summarize({ ...report, writes: bound.writes, reads: bound.reads, net: { ...bound.net, connections: loopbackConnections } }, { pidsMax, hostCgroupNs });
+        const summary = summarize(
+          { ...report, writes: bound.writes, reads: bound.reads, net: { ...bound.net, connections: loopbackConnections } },
+          { pidsMax, hostCgroupNs },
+        );
         console.log(`posture on ${backend}:\n${JSON.stringify(summary, null, 1)}`);
         await writeFile(join(tmpdir(), `arbor-posture-${backend}.json`), JSON.stringify({ summary, report, bound }, null, 1));
       }
       await arbord?.stop();
     });
 
-    it('seccomp refuses what Docker\'s default profile refuses: EPERM (clone3: ENOSYS or EPERM)', () => {
+    it("seccomp refuses what Docker's default profile refuses: EPERM (clone3: ENOSYS or EPERM)", () => {
       const expected = Object.fromEntries(DENIED_SYSCALLS.map((s) => [s, s.startsWith('clone3') ? expect.stringMatching(/^(ENOSYS|EPERM)$/) : 'EPERM']));
       expect(report.syscalls).toEqual(expected);
     });
@@ -297,14 +364,16 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
 
     it('mounts /proc/bus, /proc/fs, /proc/irq, /proc/sys, /proc/sysrq-trigger read-only: opening for write fails with EROFS', () => {
       const present = READONLY_PATHS.filter((p) => existsSync(p));
-      const verdicts = Object.fromEntries(present.map((p) => {
-        const f = report.readonly[p];
-        return [p, f?.target ? f.openWrite : f?.readonly ? 'EROFS' : 'no file to try, and not read-only'];
-      }));
+      const verdicts = Object.fromEntries(
+        present.map((p) => {
+          const f = report.readonly[p];
+          return [p, f?.target ? f.openWrite : f?.readonly ? 'EROFS' : 'no file to try, and not read-only'];
+        }),
+      );
       expect(verdicts).toEqual(Object.fromEntries(present.map((p) => [p, 'EROFS'])));
     });
 
-    it('gives the container its own cgroup namespace: /proc/self/cgroup shows / and the namespace differs from the host\'s', () => {
+    it("gives the container its own cgroup namespace: /proc/self/cgroup shows / and the namespace differs from the host's", () => {
       expect(report.cgroup?.filter((line) => !line.endsWith(':/'))).toEqual([]);
       expect(report.cgroupNs).toMatch(/^cgroup:\[\d+\]$/);
       expect(report.cgroupNs).not.toBe(hostCgroupNs);
@@ -315,7 +384,7 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
       expect(report.mknod?.filter((m) => m.mknod === 'ok' && m.open === 'ok')).toEqual([]);
     });
 
-    it('mounts /dev nodev: no mount under /dev allows device nodes but Arbor\'s own', () => {
+    it("mounts /dev nodev: no mount under /dev allows device nodes but Arbor's own", () => {
       expect(hasOption(lastMountAt(report, '/dev'), 'nodev')).toBe(true);
       expect(devMountsAllowingNodes(report)).toEqual([]);
     });
@@ -324,7 +393,7 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
       expect(report.devNodes).toEqual({ '/dev/null': 'ok', '/dev/zero': 'ok', '/dev/urandom': 'ok' });
     });
 
-    it('gives root the OCI default capabilities (a superset of runc spec\'s), effective and bounding', () => {
+    it("gives root the OCI default capabilities (a superset of runc spec's), effective and bounding", () => {
       expect(capNames(report.status.CapEff)).toEqual(OCI_DEFAULT_CAPS);
       expect(capNames(report.status.CapBnd)).toEqual(OCI_DEFAULT_CAPS);
       if (specCaps) expect(specCaps.filter((c) => !OCI_DEFAULT_CAPS.includes(c))).toEqual([]);
@@ -347,12 +416,12 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
       expect(report.uidMap).toMatch(/^\d+ \d+ \d+/);
     });
 
-    it('puts a default pids limit on the container\'s cgroup', () => {
+    it("puts a default pids limit on the container's cgroup", () => {
       expect(pidsMax).not.toBe('max');
       if (report.pidsMax !== null) expect(report.pidsMax).not.toBe('max');
     });
 
-    it('does not let a container reach a service on the host\'s 127.0.0.1, even with an allow-all NetOut rule', () => {
+    it("does not let a container reach a service on the host's 127.0.0.1, even with an allow-all NetOut rule", () => {
       expect(bound.net?.gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       expect(bound.net?.tcpGateway).not.toBe('ok');
       // a SYN to 127.0.0.1 handed to the host (CAP_NET_RAW) gets no answer from its TCP stack
@@ -370,7 +439,7 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
   });
 
   // Docker's column of the README table: measured when an engine is reachable, else skipped
-  itIf({ docker: true })('measures the same under Docker\'s defaults', async () => {
+  itIf({ docker: true })("measures the same under Docker's defaults", async () => {
     const image = 'arbor-posture-busybox:latest';
     await run('sh', ['-c', `tar -C '${DEFAULT_ROOTFS}' -c . | docker import - ${image}`]);
     const loopback = await hostLoopbackListener();

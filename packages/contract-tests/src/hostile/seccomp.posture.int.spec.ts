@@ -36,7 +36,12 @@ const SECCOMP_PROBES: Record<string, string> = {
 
 /** probeAnswers parses syscall-probe's "<probe>=<answer>" lines. */
 function probeAnswers(stdout: string): Record<string, string> {
-  return Object.fromEntries(stdout.trim().split('\n').map((line) => line.split('=') as [string, string]));
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('=') as [string, string]),
+  );
 }
 
 /** firstLinkTarget reads a tar stream and returns the link target of its first entry, a symlink. */
@@ -73,7 +78,7 @@ describeIf({ root: true })('seccomp allowlist and cgroup namespace on a real arb
       await arbord.stop();
     });
 
-    it("refuses what Docker refuses a container without CAP_SYS_ADMIN with EPERM, clone3 with ENOSYS, as root and as vcap", async () => {
+    it('refuses what Docker refuses a container without CAP_SYS_ADMIN with EPERM, clone3 with ENOSYS, as root and as vcap', async () => {
       const c = await arbord.client.create({ bindMounts: [probeMount] });
       for (const user of ['root', 'vcap']) {
         const { exitCode, stdout } = await runToEnd(c, { path: '/probe/syscall-probe', args: Object.keys(SECCOMP_PROBES), user });
@@ -98,8 +103,18 @@ describeIf({ root: true })('seccomp allowlist and cgroup namespace on a real arb
 
     it('leaves a privileged container unfiltered', async () => {
       const c = await arbord.client.create({ privileged: true, bindMounts: [probeMount] });
-      const { stdout } = await runToEnd(c, { path: '/probe/syscall-probe', args: ['io_uring_setup', 'personality-addr-no-randomize', 'keyctl', 'unshare-newuser', 'clone3', 'mount'] });
-      expect(probeAnswers(stdout)).toEqual({ io_uring_setup: 'OK', 'personality-addr-no-randomize': 'OK', keyctl: 'OK', 'unshare-newuser': 'OK', clone3: 'OK', mount: 'ENOENT' });
+      const { stdout } = await runToEnd(c, {
+        path: '/probe/syscall-probe',
+        args: ['io_uring_setup', 'personality-addr-no-randomize', 'keyctl', 'unshare-newuser', 'clone3', 'mount'],
+      });
+      expect(probeAnswers(stdout)).toEqual({
+        io_uring_setup: 'OK',
+        'personality-addr-no-randomize': 'OK',
+        keyctl: 'OK',
+        'unshare-newuser': 'OK',
+        clone3: 'OK',
+        mount: 'ENOENT',
+      });
     });
 
     it('gives every process and StreamOut\'s tar the container\'s own cgroup namespace, showing its cgroups as "/"', async () => {

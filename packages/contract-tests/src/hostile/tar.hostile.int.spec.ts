@@ -223,7 +223,8 @@ for (const backend of HOST_BACKENDS) {
       out.pause();
       const tar = await busyboxTar(init, mnt);
       for (const ns of ['mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup']) expect(`${ns} ${await nsOf(tar, ns)}`).toBe(`${ns} ${await nsOf(init, ns)}`);
-      const cgroups = async (pid: number) => (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').filter((l) => /:(memory|pids|cpu,cpuacct|cpuacct,cpu):/.test(l));
+      const cgroups = async (pid: number) =>
+        (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').filter((l) => /:(memory|pids|cpu,cpuacct|cpuacct,cpu):/.test(l));
       expect(await cgroups(tar)).toEqual(await cgroups(init));
       const status = await readFile(`/proc/${tar}/status`, 'utf8');
       const field = (text: string, name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(text)?.[1];

@@ -115,8 +115,21 @@ describe('CgroupV2Driver (a directory laid out like cgroupfs)', () => {
     await kernelFiles(join(root, 'arbor', 'web-2'));
     expect((await driver.handles()).sort()).toEqual(['web-1', 'web-2']);
     // rmdir of a real cgroup works with its files; here the files must go first
-    for (const f of ['cgroup.controllers', 'cgroup.subtree_control', 'cgroup.procs', 'memory.max', 'memory.swap.max', 'memory.current',
-      'memory.swap.current', 'memory.stat', 'memory.events', 'cpu.weight', 'cpu.stat', 'pids.max', 'pids.current']) {
+    for (const f of [
+      'cgroup.controllers',
+      'cgroup.subtree_control',
+      'cgroup.procs',
+      'memory.max',
+      'memory.swap.max',
+      'memory.current',
+      'memory.swap.current',
+      'memory.stat',
+      'memory.events',
+      'cpu.weight',
+      'cpu.stat',
+      'pids.max',
+      'pids.current',
+    ]) {
       await rm(join(root, 'arbor', 'web-2', f));
     }
     await driver.destroy('web-2');

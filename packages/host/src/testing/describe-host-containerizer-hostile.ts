@@ -41,12 +41,7 @@ export interface HostileOptions {
  * and the working dir): NULs in helper options, secrets on host command lines or disk,
  * out-of-range uids, a relative working dir. Both host runtimes (namespaces, runc) call it.
  */
-export function describeHostContainerizerHostile(
-  name: string,
-  needs: HostNeeds,
-  start: StartContainerizer,
-  options: HostileOptions,
-): void {
+export function describeHostContainerizerHostile(name: string, needs: HostNeeds, start: StartContainerizer, options: HostileOptions): void {
   describeIf(needs)(`${name}: hostile process specs that reach the containerizer`, () => {
     jest.setTimeout(60_000);
     let setup: ContainerizerUnderTest | undefined;
@@ -128,7 +123,8 @@ export function describeHostContainerizerHostile(
       await run(c, 'echo "minus1:x:4294967295:4294967295::/tmp:/bin/sh" >> /etc/passwd; echo "wraps:x:4294967296:1000::/tmp:/bin/sh" >> /etc/passwd');
       const users = ['4294967295', '4294967295:0', '4294967296:0', '1000:4294967295', '1000:4294967296', '18446744073709551617', '01x', 'minus1', 'wraps'];
       const refusals = [];
-      for (const [i, user] of users.entries()) refusals.push(await direct(c, { path: 'sh', args: ['-c', `id > /tmp/who-${i}`], user }).catch((err: Error) => err));
+      for (const [i, user] of users.entries())
+        refusals.push(await direct(c, { path: 'sh', args: ['-c', `id > /tmp/who-${i}`], user }).catch((err: Error) => err));
       // arbor-tar resolves users with the same code
       const tar = Readable.from([await tarOf('f', 'x')]);
       refusals.push(await containerizer.streamIn(c.handle, { path: '/tmp/streamed', user: 'wraps', tar }).catch((err: Error) => err));

@@ -30,7 +30,8 @@ async function buildBenchImage(docker: Dockerode): Promise<void> {
   ];
   for (let i = 0; i < 8; i += 1) entries.push({ name: `random/${i}.bin`, content: randomBytes(1024 * 1024), mode: 0o644 });
   const line = 'the quick brown fox jumps over the lazy dog 0123456789\n';
-  for (let i = 0; i < 8; i += 1) entries.push({ name: `text/${i}.txt`, content: Buffer.from(line.repeat(Math.ceil((1024 * 1024) / line.length))), mode: 0o644 });
+  for (let i = 0; i < 8; i += 1)
+    entries.push({ name: `text/${i}.txt`, content: Buffer.from(line.repeat(Math.ceil((1024 * 1024) / line.length))), mode: 0o644 });
   for (let i = 0; i < 200; i += 1) entries.push({ name: `small/${i}.txt`, content: Buffer.from(`file ${i}\n`), mode: 0o644 });
   const context = await makeTar(entries);
   const stream = await docker.buildImage(context as unknown as NodeJS.ReadableStream, { t: TAG, rm: true, forcerm: true });

@@ -17,8 +17,23 @@ export async function selfSignedCert(): Promise<{ cert: string; key: string }> {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
     await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=arbor-test',
-      '-addext', 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost', '-keyout', key, '-out', cert,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=arbor-test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
     ]);
     return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
   } finally {

@@ -30,9 +30,7 @@ export async function buildTestImage(docker: Dockerode, tag: string): Promise<vo
   ]);
   const stream = await docker.buildImage(context as unknown as NodeJS.ReadableStream, { t: tag, rm: true, forcerm: true });
   const output = await new Promise<Array<{ error?: string; stream?: string }>>((resolve, reject) => {
-    docker.modem.followProgress(stream, (err: Error | null, result: Array<{ error?: string; stream?: string }>) =>
-      err ? reject(err) : resolve(result),
-    );
+    docker.modem.followProgress(stream, (err: Error | null, result: Array<{ error?: string; stream?: string }>) => (err ? reject(err) : resolve(result)));
   });
   const failed = output.find((line) => line.error !== undefined);
   if (failed !== undefined) throw new Error(`docker build ${tag}: ${failed.error}`);
@@ -44,7 +42,10 @@ export async function removeTestImages(docker: Dockerode, match: (tag: string) =
   for (const image of images) {
     for (const tag of image.RepoTags ?? []) {
       if (tag.includes(TEST_IMAGE_PREFIX) && match(tag)) {
-        await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+        await docker
+          .getImage(tag)
+          .remove({ force: true })
+          .catch(() => undefined);
       }
     }
   }

@@ -46,14 +46,9 @@ async function makeNamespaces(count: number, tag: string): Promise<string[]> {
  * benchNetworker wires every namespace, then unwires them all ('batch'), or wires and unwires
  * one namespace after another ('one-at-a-time', as a create-run-destroy loop does).
  */
-async function benchNetworker(
-  networker: LinuxNetworker,
-  namespaces: string[],
-  order: 'batch' | 'one-at-a-time',
-): Promise<Timing & { settleMs: number }> {
+async function benchNetworker(networker: LinuxNetworker, namespaces: string[], order: 'batch' | 'one-at-a-time'): Promise<Timing & { settleMs: number }> {
   const timing: Timing = { setupMs: [], teardownMs: [] };
-  const setup = (i: number, ns: string): Promise<unknown> =>
-    networker.setup(`bench-${i}`, { network: '', netnsPath: `/var/run/netns/${ns}` });
+  const setup = (i: number, ns: string): Promise<unknown> => networker.setup(`bench-${i}`, { network: '', netnsPath: `/var/run/netns/${ns}` });
   if (order === 'batch') {
     for (const [i, ns] of namespaces.entries()) timing.setupMs.push(await timed(() => setup(i, ns)));
     for (const i of namespaces.keys()) timing.teardownMs.push(await timed(() => networker.destroy(`bench-${i}`)));
@@ -151,20 +146,32 @@ async function benchCommands(namespaces: string[]): Promise<Timing> {
 async function cleanUp(networker: LinuxNetworker): Promise<void> {
   await networker.removeAll().catch((err: unknown) => console.error('cleanup: networker:', String(err)));
   await networker.close();
-  const save = await run('iptables-save').then((r) => r.stdout, () => '');
+  const save = await run('iptables-save').then(
+    (r) => r.stdout,
+    () => '',
+  );
   const lines = save.split('\n');
   const rawChains = (table: string): string[] => {
     const start = lines.indexOf(`*${table}`);
     const end = lines.indexOf('COMMIT', start);
-    return lines.slice(start, end).filter((l) => l.startsWith(':arbx-raw')).map((l) => l.slice(1).split(' ')[0] ?? '');
+    return lines
+      .slice(start, end)
+      .filter((l) => l.startsWith(':arbx-raw'))
+      .map((l) => l.slice(1).split(' ')[0] ?? '');
   };
   for (const table of ['filter', 'nat']) {
     for (const chain of rawChains(table)) await run('iptables', ['-w', '-t', table, '-F', chain]).catch(() => undefined);
     for (const chain of rawChains(table)) await run('iptables', ['-w', '-t', table, '-X', chain]).catch(() => undefined);
   }
-  const links = await run('ip', ['-o', 'link', 'show']).then((r) => r.stdout, () => '');
+  const links = await run('ip', ['-o', 'link', 'show']).then(
+    (r) => r.stdout,
+    () => '',
+  );
   for (const m of links.matchAll(/^\d+: (arbx(?:raw|p)\d+)[@:]/gm)) await run('ip', ['link', 'del', m[1] ?? '']).catch(() => undefined);
-  const netns = await run('ip', ['netns', 'list']).then((r) => r.stdout, () => '');
+  const netns = await run('ip', ['netns', 'list']).then(
+    (r) => r.stdout,
+    () => '',
+  );
   for (const line of netns.split('\n')) {
     const name = line.split(' ')[0] ?? '';
     if (name.startsWith(NS_PREFIX)) await run('ip', ['netns', 'del', name]).catch(() => undefined);
