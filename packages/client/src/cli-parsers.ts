@@ -1,4 +1,5 @@
 import { InvalidArgumentError as UsageError } from 'commander';
+import { RESOURCE_LIMIT_NAMES } from '@arbor/core';
 import type { BindMount, IpRange, PortMapping, PortRange, ResourceLimitName } from '@arbor/core';
 
 // Option parsers for the arbor CLI: each turns a flag's text into a value or throws
@@ -86,31 +87,13 @@ export function parsePortRange(text: string): PortRange {
   return { start, end: m[2] === undefined ? start : parsePort(m[2]) };
 }
 
-const rlimitNames: readonly ResourceLimitName[] = [
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'sigpending',
-  'stack',
-];
-
 /** parseRlimits: ['nofile=1024', 'core=0'] -> { nofile: 1024, core: 0 }. */
 export function parseRlimits(pairs: readonly string[]): Partial<Record<ResourceLimitName, number>> {
   const out: Partial<Record<ResourceLimitName, number>> = {};
   for (const pair of pairs) {
     const [name, value] = parseKeyValue(pair);
-    if (!rlimitNames.includes(name as ResourceLimitName)) {
-      throw new UsageError(`unknown rlimit '${name}': use one of ${rlimitNames.join(', ')}`);
+    if (!RESOURCE_LIMIT_NAMES.includes(name as ResourceLimitName)) {
+      throw new UsageError(`unknown rlimit '${name}': use one of ${RESOURCE_LIMIT_NAMES.join(', ')}`);
     }
     out[name as ResourceLimitName] = parseCount(value);
   }

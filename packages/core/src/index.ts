@@ -1,6 +1,7 @@
 // @arbor/core: the contract every other package builds on. No gRPC, no Linux here.
 export type { Backend, Client, Container, ImagePullProgress, Process, PulledImageInfo, PullPhase } from './client';
 export { PROGRESS_INTERVAL_MS, ProgressThrottle, pullImage } from './image-pull';
+export { RESOURCE_LIMIT_NAMES } from './types';
 export type {
   ArborEvent,
   ArborEventKind,

@@ -176,8 +176,26 @@ export interface Capacity {
 /** BulkResult holds either the value or the error for one handle of a bulk call. */
 export type BulkResult<T> = { value: T; error?: undefined } | { value?: undefined; error: Error };
 
-export type ResourceLimitName =
-  'as' | 'core' | 'cpu' | 'data' | 'fsize' | 'locks' | 'memlock' | 'msgqueue' | 'nice' | 'nofile' | 'nproc' | 'rss' | 'rtprio' | 'sigpending' | 'stack';
+/** RESOURCE_LIMIT_NAMES are the setrlimit resources a process spec may set, named as Garden does (RLIMIT_ without the prefix, lower case). */
+export const RESOURCE_LIMIT_NAMES = [
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'sigpending',
+  'stack',
+] as const;
+
+export type ResourceLimitName = (typeof RESOURCE_LIMIT_NAMES)[number];
 
 /** ResourceLimits are setrlimit values (soft = hard) applied to a process. */
 export type ResourceLimits = Partial<Record<ResourceLimitName, number>>;

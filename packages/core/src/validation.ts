@@ -12,6 +12,7 @@ import type {
   ProcessSpec,
   ResourceLimitName,
 } from './types';
+import { RESOURCE_LIMIT_NAMES } from './types';
 
 // The checks below run in the Gardener (in-process) and in the client (before anything is
 // sent), so that bad input fails the same way everywhere and changes nothing.
@@ -201,24 +202,6 @@ export function validateContainerSpec(spec: ContainerSpec): void {
   (spec.netOut ?? []).forEach((r, i) => validateNetOutRule(r, `netOut[${i}]`));
 }
 
-const rlimitNames: readonly ResourceLimitName[] = [
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'sigpending',
-  'stack',
-];
-
 /** validateAbsolutePath: a path like /srv/app, with no NUL. */
 export function validateAbsolutePath(path: string, field: string): void {
   validateText(path, field);
@@ -260,8 +243,8 @@ export function validateProcessSpec(spec: ProcessSpec): void {
   if (spec.dir) validateAbsolutePath(spec.dir, 'dir');
   validateUser(spec.user ?? '');
   for (const [name, value] of Object.entries(spec.rlimits ?? {})) {
-    if (!rlimitNames.includes(name as ResourceLimitName)) {
-      throw new InvalidArgumentError(`rlimits.${name}`, `unknown rlimit: use one of ${rlimitNames.join(', ')}`);
+    if (!RESOURCE_LIMIT_NAMES.includes(name as ResourceLimitName)) {
+      throw new InvalidArgumentError(`rlimits.${name}`, `unknown rlimit: use one of ${RESOURCE_LIMIT_NAMES.join(', ')}`);
     }
     if (value !== undefined) count(value, `rlimits.${name}`);
   }

@@ -2,7 +2,7 @@
 // @arbor/core's types and back. Decoders check every type they read and name the field at
 // fault in Garden's spelling (like 'limits.memory_limits.limit_in_bytes'); what is valid
 // beyond its type (paths, ports, users) is the backend's to check, as for gRPC.
-import { InvalidArgumentError } from '@arbor/core';
+import { InvalidArgumentError, RESOURCE_LIMIT_NAMES } from '@arbor/core';
 import type {
   BandwidthLimits,
   BindMount,
@@ -21,7 +21,6 @@ import type {
   PortRange,
   ProcessSpec,
   Properties,
-  ResourceLimitName,
   ResourceLimits,
   TtySpec,
 } from '@arbor/core';
@@ -196,24 +195,6 @@ export function containerSpecFromGarden(value: unknown): ContainerSpec {
   return spec;
 }
 
-const RLIMITS: readonly ResourceLimitName[] = [
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'sigpending',
-  'stack',
-];
-
 /** ttyFromGarden reads Garden's TTYSpec {window_size: {columns, rows}}. */
 export function ttyFromGarden(value: unknown, field: string): TtySpec | undefined {
   const o = object(value, field);
@@ -249,7 +230,7 @@ export function processSpecFromGarden(value: unknown): ProcessSpec {
   const rl = object(o['rlimits'], 'rlimits');
   if (rl) {
     const rlimits: ResourceLimits = {};
-    for (const name of RLIMITS) {
+    for (const name of RESOURCE_LIMIT_NAMES) {
       const v = uint(rl[name], `rlimits.${name}`);
       if (v !== undefined) rlimits[name] = v;
     }

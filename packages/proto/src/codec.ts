@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@arbor/core';
+import { InvalidArgumentError, RESOURCE_LIMIT_NAMES } from '@arbor/core';
 import type {
   ArborEvent,
   ArborEventKind,
@@ -20,7 +20,6 @@ import type {
   ProcessSpec,
   PulledImageInfo,
   PullPhase,
-  ResourceLimitName,
   ResourceLimits,
   TtySpec,
 } from '@arbor/core';
@@ -241,24 +240,6 @@ export function containerSpecFromProto(p: pb.ContainerSpec | undefined): Contain
   return out;
 }
 
-const rlimitNames: readonly ResourceLimitName[] = [
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'sigpending',
-  'stack',
-];
-
 export function ttyFromProto(p: pb.TtySpec): TtySpec {
   return p.windowSize ? { windowSize: { columns: p.windowSize.columns, rows: p.windowSize.rows } } : {};
 }
@@ -273,7 +254,7 @@ export function processSpecFromProto(p: pb.ProcessSpec | undefined): ProcessSpec
   if (spec.user) out.user = spec.user;
   if (spec.rlimits) {
     const rlimits: ResourceLimits = {};
-    for (const name of rlimitNames) {
+    for (const name of RESOURCE_LIMIT_NAMES) {
       const value = spec.rlimits[name];
       if (value !== undefined) rlimits[name] = value;
     }
