@@ -19,7 +19,8 @@ describe('LinuxNetworker on a host without iptables', () => {
     await writeFile(ipForwardPath, '0');
     const networker = new LinuxNetworker({ iptables, ipForwardPath, externalIp: '192.0.2.1', prefix: 'arbu' });
     try {
-      const err = await networker.setup('h', { network: '', netnsPath: '/proc/1/ns/net' }).catch((e: unknown) => e);
+      // a namespace path that is not there: no link is ever made, on the host or anywhere
+      const err = await networker.setup('h', { network: '', netnsPath: join(dir, 'no-netns') }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(HostPreconditionError);
       expect((err as Error).message).toBe(`network: /nonexistent/${tool} not found: install iptables (apt-get install iptables)`);
     } finally {

@@ -203,7 +203,11 @@ export class LinuxNetworker implements Networker {
           await this.checkSources(w);
         })(),
         (async () => {
-          await this.iptables.apply(mergeLines(this.ruleset.containerChains(w), this.ruleset.containerJumps(containerIp, w.bridge !== undefined)));
+          await this.iptables
+            .apply(mergeLines(this.ruleset.containerChains(w), this.ruleset.containerJumps(containerIp, w.bridge !== undefined)))
+            .catch((err: unknown) => {
+              throw iptablesMissing(err) ?? err;
+            });
           w.firewall = true;
         })(),
         (async () => {
@@ -216,7 +220,9 @@ export class LinuxNetworker implements Networker {
           });
         })(),
       ]);
-      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      // what the host lacks is the cause to report: the other parts may have failed only for it
+      if (failures.length > 0) throw failures.find((e) => e instanceof HostPreconditionError) ?? failures[0];
       log.debug('network-setup', { handle, containerIp, bridge: w.bridge });
       return { hostIp, containerIp, externalIp: this.externalIp ?? '', subnet: w.allocation.subnet };
     });
