@@ -4,33 +4,15 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
-import type { Header } from 'tar-stream';
+import { extract as tarExtract } from 'tar-stream';
 import { InvalidArgumentError, InvalidTarError, PermissionDeniedError } from '@arbor/core';
 import type { Container, Gardener } from '@arbor/core';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR } from '@arbor/host';
-import { describeIf } from '@arbor/testkit';
+import { describeIf, tarOf } from '@arbor/testkit';
 import { backendFor, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(30_000);
-
-type Entry = Partial<Header> & { name: string; content?: string };
-
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tarPack();
-  for (const { content, ...header } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (content !== undefined) pack.entry({ type: 'file', mode: 0o644, ...header }, content, done);
-      else pack.entry({ mode: 0o755, ...header }, done);
-    });
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 async function entriesOf(tar: Readable): Promise<Record<string, string>> {
   const extract = tarExtract();

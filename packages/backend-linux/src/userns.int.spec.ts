@@ -4,10 +4,10 @@ import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { extract as tarExtract } from 'tar-stream';
 import type { Container, Gardener } from '@arbor/core';
 import type { UsernsConfig } from '@arbor/host';
-import { describeIf } from '@arbor/testkit';
+import { describeIf, tarOf } from '@arbor/testkit';
 import { backendFor, hostSnapshot, makeStateDir, prepareHost, removeStateDir, runToEnd, sh } from './testing/linux-test-env';
 
 jest.setTimeout(60_000);
@@ -29,15 +29,6 @@ async function initOf(c: Container): Promise<{ pid: number; uid: number; gid: nu
 async function hostOwner(c: Container, path: string): Promise<{ uid: number; gid: number }> {
   const { uid, gid } = await lstat(`/proc/${(await initOf(c)).pid}/root${path}`);
   return { uid, gid };
-}
-
-async function tarOf(name: string, content: string): Promise<Buffer> {
-  const pack = tarPack();
-  pack.entry({ name, mode: 0o644 }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function ownersIn(tar: Readable): Promise<Record<string, number>> {
@@ -160,8 +151,8 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
   it("streams files in as the requested user's mapped ids, and out with the container's own ids", async () => {
     const c = await backend.create({});
     const base = (await initOf(c)).uid;
-    await c.streamIn({ path: '/home/vcap/in', user: 'vcap', tar: Readable.from([await tarOf('f', 'x')]) });
-    await c.streamIn({ path: '/in-root', tar: Readable.from([await tarOf('g', 'y')]) });
+    await c.streamIn({ path: '/home/vcap/in', user: 'vcap', tar: Readable.from([await tarOf([{ name: 'f', content: 'x' }])]) });
+    await c.streamIn({ path: '/in-root', tar: Readable.from([await tarOf([{ name: 'g', content: 'y' }])]) });
     expect(await hostOwner(c, '/home/vcap/in/f')).toEqual({ uid: base + 1000, gid: base + 1000 });
     expect(await hostOwner(c, '/in-root/g')).toEqual({ uid: base, gid: base });
     expect(await ownersIn(await c.streamOut({ path: '/home/vcap/in/f' }))).toEqual({ f: 1000 });

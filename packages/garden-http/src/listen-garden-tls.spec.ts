@@ -1,12 +1,7 @@
 // Garden's HTTP front on TCP with TLS: a client certificate signed by the CA is required,
 // unless anonymous clients were asked for; raw HTTP inside node:tls.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { fakeBackendModule } from '@arbor/backend-fake';
 import { composeBackend } from '@arbor/core';
 import type { Backend } from '@arbor/core';
@@ -14,39 +9,21 @@ import { GardenHttpServer } from './garden-http-server';
 import { listenGarden } from './listen-garden';
 import type { GardenListener } from './listen-garden';
 import { call } from './wire.testkit';
+import { selfSignedCert } from '@arbor/testkit';
 
-let dir: string;
 let cert: Buffer;
 let key: Buffer;
 let backend: Backend;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'garden-tls-'));
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout',
-    join(dir, 'k.pem'),
-    '-out',
-    join(dir, 'c.pem'),
-  ]);
-  cert = await readFile(join(dir, 'c.pem'));
-  key = await readFile(join(dir, 'k.pem'));
+  const pair = await selfSignedCert();
+  cert = Buffer.from(pair.cert);
+  key = Buffer.from(pair.key);
   backend = (await composeBackend(fakeBackendModule, {})).backend;
   await backend.start();
 });
 afterAll(async () => {
   await backend?.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 function target(listener: GardenListener, withCert: boolean) {

@@ -1,25 +1,9 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
-import type { Header } from 'tar-stream';
 import { InvalidTarError } from '@arbor/core';
+import { tarOf } from '@arbor/testkit';
+import type { TarEntry as Entry } from '@arbor/testkit';
 import { TarEntryPolicy, guardTar } from './tar-guard';
-
-type Entry = Partial<Header> & { name: string; content?: string };
-
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tarPack();
-  for (const { content, ...header } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (content !== undefined) pack.entry({ type: 'file', ...header }, content, done);
-      else pack.entry(header, done);
-    });
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 async function names(tar: Readable): Promise<string[]> {
   const extract = tarExtract();

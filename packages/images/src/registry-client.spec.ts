@@ -2,7 +2,7 @@ import { ArborError, PermissionDeniedError } from '@arbor/core';
 import { MEDIA_TYPES } from './manifest';
 import { RegistryClient, type RegistryCredentials } from './registry-client';
 import { FakeRegistry, type FakeRegistryOptions } from './testing/fake-registry';
-import { selfSignedCert } from './testing/self-signed-cert';
+import { selfSignedCert } from '@arbor/testkit';
 
 const CREDENTIALS: RegistryCredentials = { username: 'ci', password: 's3cret' };
 const BASIC = `Basic ${Buffer.from('ci:s3cret').toString('base64')}`;

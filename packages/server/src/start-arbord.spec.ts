@@ -1,16 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { statSync, watch } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { Metadata, credentials, loadPackageDefinition, status } from '@grpc/grpc-js';
 import type { ChannelCredentials, Client, ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { silentLogger } from '@arbor/core';
+import { selfSignedCert } from '@arbor/testkit';
 import { BindMountMode, ContainerSpec, GardenClient, ProcessSpec } from '@arbor/proto';
 import type { CreateResponse, CurrentLimitsResponse, ProcessOutput } from '@arbor/proto';
 import { pack } from 'tar-stream';
@@ -18,8 +18,6 @@ import { JsonLogger } from './json-logger';
 import { startArbord } from './start-arbord';
 import type { RunningArbord, StartOptions } from './start-arbord';
 import type { ArborConfigInput } from './arbor-config';
-
-const run = promisify(execFile);
 
 let dir: string;
 beforeAll(async () => {
@@ -137,25 +135,11 @@ describe('tcp', () => {
   test('TLS, and a required client certificate', async () => {
     const cert = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
-    const pem = await readFile(cert);
-    const keyPem = await readFile(key);
+    const pair = await selfSignedCert();
+    await writeFile(cert, pair.cert);
+    await writeFile(key, pair.key, { mode: 0o600 });
+    const pem = Buffer.from(pair.cert);
+    const keyPem = Buffer.from(pair.key);
     const arbord = await start({ listen: 'tcp://127.0.0.1:0', tls: { cert, key, ca: cert } });
     // the server's own self-signed pair doubles as a client certificate signed by the CA
     const withCert = garden(arbord.address, credentials.createSsl(pem, keyPem, pem));

@@ -11,3 +11,6 @@ export { makeTempDir, removeDir, useTempDir } from './temp-dir';
 export { eventually, sleep, waitFor } from './eventually';
 export { Collector } from './collector';
 export { RecordingLogger } from './recording-logger';
+export { selfSignedCert } from './self-signed-cert';
+export { tarOf } from './tar-of';
+export type { TarEntry } from './tar-of';

@@ -4,10 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pack as tarPack } from 'tar-stream';
 import { InvalidArgumentError } from '@arbor/core';
 import type { Container, Gardener, Process, ProcessSpec } from '@arbor/core';
-import { Collector, describeIf, filesHolding, hostCmdlines, waitFor } from '@arbor/testkit';
+import { Collector, describeIf, filesHolding, hostCmdlines, tarOf, waitFor } from '@arbor/testkit';
 import type { HostNeeds } from '@arbor/testkit';
 import type { HostContainerizer } from '../host-containerizer';
 
@@ -126,7 +125,7 @@ export function describeHostContainerizerHostile(name: string, needs: HostNeeds,
       for (const [i, user] of users.entries())
         refusals.push(await direct(c, { path: 'sh', args: ['-c', `id > /tmp/who-${i}`], user }).catch((err: Error) => err));
       // arbor-tar resolves users with the same code
-      const tar = Readable.from([await tarOf('f', 'x')]);
+      const tar = Readable.from([await tarOf([{ name: 'f', content: 'x' }])]);
       refusals.push(await containerizer.streamIn(c.handle, { path: '/tmp/streamed', user: 'wraps', tar }).catch((err: Error) => err));
       expect((await run(c, 'cat /tmp/who-* 2>/dev/null; ls /tmp/streamed 2>/dev/null; true')).stdout).toBe('');
       for (const refused of refusals) expect(String(refused)).toMatch(/user/);
@@ -152,14 +151,4 @@ export async function runToEnd(container: Container, spec: ProcessSpec): Promise
   const process = await container.run(spec, { stdout, stderr });
   const code = await process.wait();
   return { code, stdout: stdout.text(), stderr: stderr.text(), process };
-}
-
-/** tarOf is a tar with one file. */
-async function tarOf(name: string, content: string): Promise<Buffer> {
-  const pack = tarPack();
-  pack.entry({ name, mode: 0o644 }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
