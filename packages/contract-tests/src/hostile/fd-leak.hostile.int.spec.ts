@@ -49,8 +49,10 @@ describeIf({ root: true })('arbord fds over many Runs on a real arbord', () => {
     beforeAll(async () => {
       arbord = await startRealArbord(backend);
       container = await arbord.client.create({});
-      // warm up: the first runs open what arbord keeps for good (the fork server, its pipes)
-      await runMany(container, 20, () => undefined);
+      // warm up: the first runs open what arbord keeps for good (the fork server, its pipes),
+      // and grpc-js opens a few more connections to arbord while many Runs start at once (a
+      // one-off: the count then holds over thousands of Runs); 20 runs were not always enough
+      await runMany(container, 100, () => undefined);
     });
 
     afterAll(async () => {
