@@ -15,6 +15,13 @@ export interface BindMount {
   dstPath: string;
   mode: 'ro' | 'rw';
   origin: 'host' | 'container';
+  /**
+   * idmap mounts a host source idmapped into an unprivileged container's id range: the
+   * host's uid N (0 too) is the container's uid N, and a file the container's uid N writes
+   * is owned by the host's N. Without it, host-owned files show as the overflow id (65534).
+   * Only for origin 'host'; ignored for a privileged container (no user namespace).
+   */
+  idmap?: boolean;
 }
 
 export interface BandwidthLimits {

@@ -58,6 +58,7 @@ describe('validateContainerSpec', () => {
     [{ network: '10.254.0.1/31' }, 'network'],
     [{ env: ['NOEQUALS'] }, 'env[0]'],
     [{ bindMounts: [{ srcPath: 'rel', dstPath: '/x', mode: 'ro', origin: 'host' }] }, 'bindMounts[0].srcPath'],
+    [{ bindMounts: [{ srcPath: '/x', dstPath: '/x', mode: 'rw', origin: 'container', idmap: true }] }, 'bindMounts[0].idmap'],
     [{ netIn: [{ hostPort: 70000, containerPort: 80 }] }, 'netIn[0].hostPort'],
     [{ graceTimeMs: -5 }, 'graceTimeMs'],
   ])('names the field at fault in %j', (spec, field) => {
@@ -66,6 +67,10 @@ describe('validateContainerSpec', () => {
 
   it('accepts an empty spec', () => {
     expect(() => validateContainerSpec({})).not.toThrow();
+  });
+
+  it('accepts an idmapped bind mount of origin host', () => {
+    expect(() => validateContainerSpec({ bindMounts: [{ srcPath: '/srv', dstPath: '/data', mode: 'rw', origin: 'host', idmap: true }] })).not.toThrow();
   });
 });
 

@@ -191,6 +191,10 @@ export function validateContainerSpec(spec: ContainerSpec): void {
   (spec.bindMounts ?? []).forEach((m, i) => {
     validateAbsolutePath(m.srcPath, `bindMounts[${i}].srcPath`);
     validateAbsolutePath(m.dstPath, `bindMounts[${i}].dstPath`);
+    // a source in the container's rootfs already shows the container's own ids
+    if (m.idmap && m.origin === 'container') {
+      throw new InvalidArgumentError(`bindMounts[${i}].idmap`, 'idmap is for bind mounts of origin host: drop it for a source in the container');
+    }
   });
   for (const [key, value] of Object.entries(spec.properties ?? {})) {
     if (key === '') throw new InvalidArgumentError('properties', 'property names must not be empty');

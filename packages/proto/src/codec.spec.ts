@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '@arbor/core';
 import type { ImagePullProgress, PulledImageInfo } from '@arbor/core';
-import { imageRefFromProto, imageRefToProto, pullProgressFromProto, pullProgressToProto } from './codec';
-import { PullImageProgress, PullPhase } from './gen/arbor/v1/arbor';
+import { containerSpecFromProto, containerSpecToProto, imageRefFromProto, imageRefToProto, pullProgressFromProto, pullProgressToProto } from './codec';
+import { ContainerSpec, PullImageProgress, PullPhase } from './gen/arbor/v1/arbor';
 
 const IMAGE: PulledImageInfo = {
   id: `sha256:${'c'.repeat(64)}`,
@@ -43,5 +43,17 @@ describe('pull progress codec', () => {
       username: 'u',
       password: 'p',
     });
+  });
+});
+
+describe('bind mount codec', () => {
+  it('round-trips idmap through the wire bytes, and leaves it out where it is false', () => {
+    const bindMounts = [
+      { srcPath: '/srv/data', dstPath: '/data', mode: 'rw' as const, origin: 'host' as const, idmap: true },
+      { srcPath: '/srv/conf', dstPath: '/conf', mode: 'ro' as const, origin: 'host' as const },
+    ];
+    const wire = ContainerSpec.decode(ContainerSpec.encode(containerSpecToProto({ bindMounts })).finish());
+    expect(wire.bindMounts.map((m) => m.idmap)).toEqual([true, false]);
+    expect(containerSpecFromProto(wire).bindMounts).toEqual(bindMounts);
   });
 });

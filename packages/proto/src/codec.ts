@@ -228,6 +228,7 @@ export function containerSpecFromProto(p: pb.ContainerSpec | undefined): Contain
       dstPath: m.dstPath,
       mode: bindModes.fromProto(m.mode, `bindMounts[${i}].mode`),
       origin: bindOrigins.fromProto(m.origin, `bindMounts[${i}].origin`),
+      ...(m.idmap && { idmap: true }),
     }));
   }
   if (spec.network) out.network = spec.network;
@@ -442,6 +443,7 @@ export function containerSpecToProto(spec: ContainerSpec): pb.ContainerSpec {
       dstPath: m.dstPath,
       mode: bindModes.toProto(m.mode),
       origin: bindOrigins.toProto(m.origin),
+      idmap: m.idmap ?? false,
     })),
     network: spec.network ?? '',
     properties: { ...spec.properties },
