@@ -274,7 +274,12 @@ export function createArborCli(stdio: CliStdio): Command {
     .option('--pids <n>', 'most processes', parseCount)
     .option('--disk-hard <size>', 'disk limit, like 1G', parseSize)
     .addOption(new Option('--disk-scope <scope>', 'what --disk-hard counts').choices(['total', 'exclusive']).default('total'))
-    .option('--bind <src:dst[:ro|rw]>', 'bind mount from the host, read-only unless :rw (repeatable)', collect, [])
+    .option(
+      '--bind <src:dst[:ro|rw][,idmap]>',
+      "bind mount from the host, read-only unless :rw; idmap: host ids are the container's own (repeatable)",
+      collect,
+      [],
+    )
     .option('--net-in <host:container>', 'port mapping; host 0 = from the pool (repeatable)', collect, [])
     .option('--privileged', 'a privileged container', false)
     .addHelpText('after', '\nExample:\n  arbor create --handle web-1 --memory 512M --bind /srv/data:/data:rw --net-in 0:8080')

@@ -33,6 +33,15 @@ describe('CLI value parsers', () => {
     expect(() => parseBindMount('/srv:/data:rx')).toThrow(/must look like/);
   });
 
+  test('a bind mount may ask for idmap, beside ro or rw, once each', () => {
+    expect(parseBindMount('/srv:/data:rw,idmap')).toEqual({ srcPath: '/srv', dstPath: '/data', mode: 'rw', origin: 'host', idmap: true });
+    expect(parseBindMount('/srv:/data:idmap')).toEqual({ srcPath: '/srv', dstPath: '/data', mode: 'ro', origin: 'host', idmap: true });
+    expect(parseBindMount('/srv:/data:idmap,ro')).toMatchObject({ mode: 'ro', idmap: true });
+    for (const bad of ['/srv:/data:', '/srv:/data:ro,rw', '/srv:/data:idmap,idmap', '/srv:/data:rw,', '/srv:/data:rw,idmapped']) {
+      expect(() => parseBindMount(bad)).toThrow(/must look like/);
+    }
+  });
+
   test('ports, ranges and rlimits', () => {
     expect(parsePortMapping('0:8080')).toEqual({ hostPort: 0, containerPort: 8080 });
     expect(() => parsePortMapping('8080')).toThrow(/hostPort:containerPort/);

@@ -55,14 +55,23 @@ export function parseProperties(pairs: readonly string[]): Record<string, string
   return Object.fromEntries(pairs.map(parseKeyValue));
 }
 
-/** parseBindMount: 'src:dst' or 'src:dst:ro|rw' (read-only unless rw), from the host. */
+/**
+ * parseBindMount: 'src:dst', then options after a ':' joined by ',': ro (the default) or rw,
+ * and idmap (the host's ids shown as the container's own in a user namespace), like
+ * '/srv:/data', '/srv:/data:rw' or '/srv:/data:rw,idmap'. Always from the host.
+ */
 export function parseBindMount(text: string): BindMount {
   const parts = text.split(':');
-  const [srcPath, dstPath, mode = 'ro'] = parts;
-  if (parts.length < 2 || parts.length > 3 || !srcPath || !dstPath || (mode !== 'ro' && mode !== 'rw')) {
-    throw new UsageError(`'${text}' must look like /host/dir:/container/dir[:ro|rw]`);
+  const [srcPath, dstPath, options = ''] = parts;
+  const flags = options === '' ? [] : options.split(',');
+  const modes = flags.filter((f) => f === 'ro' || f === 'rw');
+  const known = flags.every((f) => f === 'ro' || f === 'rw' || f === 'idmap') && new Set(flags).size === flags.length;
+  if (parts.length < 2 || parts.length > 3 || !srcPath || !dstPath || (parts.length === 3 && !flags.length) || !known || modes.length > 1) {
+    throw new UsageError(`'${text}' must look like /host/dir:/container/dir[:ro|rw][,idmap]`);
   }
-  return { srcPath, dstPath, mode, origin: 'host' };
+  const mount: BindMount = { srcPath, dstPath, mode: modes[0] ?? 'ro', origin: 'host' };
+  if (flags.includes('idmap')) mount.idmap = true;
+  return mount;
 }
 
 /** parsePortMapping: 'host:container', like '8080:80' (0 as host port takes one from the pool). */
