@@ -460,24 +460,44 @@ static void join_cgroups(void) {
   }
 }
 
+/* uids and gids are the ids of the container's user namespace, read as soon as it is entered
+ * (enter_container_userns): a user outside them is the caller's mistake, not a failed setuid. */
+static struct id_map uids, gids;
+
+/* enter_container_userns joins the init's user namespace, if it has one of its own, as its
+ * root, not host uid 0 (unmapped there): a change to another user then drops the
+ * capabilities, and files made for a user get its mapped host ids. Then it reads the
+ * namespace's ids, while /proc is still the host's. */
+static void enter_container_userns(void) {
+  if (ns_fds[NS_USER] >= 0) {
+    if (setns(ns_fds[NS_USER], CLONE_NEWUSER) != 0) child_fail(EXIT_HELPER_FAILED, "enter user namespace%s", "");
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) child_fail(EXIT_HELPER_FAILED, "become root of the user namespace%s", "");
+  }
+  if (read_id_map("/proc/self/uid_map", &uids) != 0) child_fail(EXIT_HELPER_FAILED, "read %s", "/proc/self/uid_map");
+  if (read_id_map("/proc/self/gid_map", &gids) != 0) child_fail(EXIT_HELPER_FAILED, "read %s", "/proc/self/gid_map");
+}
+
+/* resolve_mapped_user resolves opt.user in the container's /etc and checks its ids against
+ * the user namespace's; on failure it reports EXIT_BAD_USER and exits. */
+static void resolve_mapped_user(struct container_user *user) {
+  if (resolve_user(opt.user, user) != 0 || check_user_mapped(user, &uids, &gids) != 0) {
+    errno = 0;
+    child_fail(EXIT_BAD_USER, "%s", resolve_user_error());
+  }
+}
+
 /* container_child is the process, forked into the container's pid namespace (and visible
  * there, not dumpable, from its birth) until it execs the program. */
 static void container_child(int stdio[3], int pty_sock) {
   join_cgroups();
-  for (int i = 0; i < NS_COUNT; i++) {
-    if (ns_fds[i] < 0) continue;
+  enter_container_userns();
+  for (int i = NS_USER + 1; i < NS_COUNT; i++) {
     if (setns(ns_fds[i], 0) != 0) child_fail(EXIT_HELPER_FAILED, "enter %s namespace", ns_names[i]);
-    /* the user namespace's root, not host uid 0 (unmapped there): a change to another user
-     * then drops the capabilities, as on the host */
-    if (i == NS_USER && (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)) child_fail(EXIT_HELPER_FAILED, "become root of the user namespace%s", "");
   }
   /* from here on every path is the container's; setns was the last call the filter forbids */
   if (!opt.privileged) apply_seccomp();
   struct container_user user;
-  if (resolve_user(opt.user, &user) != 0) {
-    errno = 0;
-    child_fail(EXIT_BAD_USER, "%s", resolve_user_error());
-  }
+  resolve_mapped_user(&user);
   for (int i = 0; i < opt.nrlimits; i++) {
     struct rlimit rl = {opt.rlimits[i].value, opt.rlimits[i].value};
     if (setrlimit(opt.rlimits[i].resource, &rl) != 0) child_fail(EXIT_HELPER_FAILED, "setrlimit %s", "");
@@ -723,8 +743,10 @@ struct resolved {
 };
 
 /* resolve_in_container resolves the user and makes the working dir in a child that entered
- * the container's cgroups (--cgroup) and mount namespace, so no container path is ever looked
- * up on the host. On failure it forwards the child's "<code> <message>" to ready_fd and exits. */
+ * the container's cgroups (--cgroup), user namespace and mount namespace: no container path is
+ * ever looked up on the host, and the dir is owned by the user's mapped host ids (like
+ * base+1000 for uid 1000). On failure it forwards the child's "<code> <message>" to ready_fd
+ * and exits. */
 static void resolve_in_container(int ready_fd, struct resolved *out) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
@@ -734,12 +756,10 @@ static void resolve_in_container(int ready_fd, struct resolved *out) {
     close(p[0]);
     report_fd = p[1];
     join_cgroups();
+    enter_container_userns();
     if (setns(ns_fds[NS_MNT], CLONE_NEWNS) != 0) child_fail(EXIT_HELPER_FAILED, "enter mnt namespace%s", "");
     static struct resolved r;
-    if (resolve_user(opt.user, &r.user) != 0) {
-      errno = 0;
-      child_fail(EXIT_BAD_USER, "%s", resolve_user_error());
-    }
+    resolve_mapped_user(&r.user);
     snprintf(r.cwd, sizeof r.cwd, "%s", opt.cwd ? opt.cwd : r.user.home);
     if (mkdir_p(r.cwd, 0755, r.user.uid, r.user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", r.cwd);
     if (write(p[1], "R", 1) != 1) _exit(1);

@@ -275,6 +275,71 @@ int resolve_user(const char *spec, struct container_user *out) {
   return 0;
 }
 
+int read_id_map(const char *path, struct id_map *map) {
+  /* at most ID_MAP_MAX lines of three 10-digit numbers */
+  static char text[ID_MAP_MAX * 36 + 1];
+  map->count = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read(fd, text + total, sizeof text - 1 - total);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      close(fd);
+      errno = saved;
+      return -1;
+    }
+    if (n == 0 || (total += (size_t)n) == sizeof text - 1) break;
+  }
+  close(fd);
+  text[total] = '\0';
+  char *p = text;
+  for (char *line; map->count < ID_MAP_MAX && (line = next_line(&p));) {
+    unsigned inside, outside, count;
+    if (sscanf(line, "%u %u %u", &inside, &outside, &count) != 3 || count == 0) continue;
+    map->extents[map->count].first = inside;
+    map->extents[map->count++].count = count;
+  }
+  return 0;
+}
+
+/* id_in_map says whether id is one of map's ids. */
+static int id_in_map(const struct id_map *map, unsigned id) {
+  for (int i = 0; i < map->count; i++)
+    if (id >= map->extents[i].first && (unsigned long long)id - map->extents[i].first < map->extents[i].count) return 1;
+  return 0;
+}
+
+/* unmapped sets user_error to why id (a "uid" or "gid") is not one of map's ids, naming at
+ * most four extents. */
+static void unmapped(const char *kind, unsigned id, const struct id_map *map) {
+  int n = snprintf(user_error, sizeof user_error, "%s %u is not mapped in this container: its user namespace has %s", kind, id, map->count ? "ids " : "no ids");
+  for (int i = 0; i < map->count && i < 4 && n > 0 && (size_t)n < sizeof user_error; i++) {
+    unsigned long long last = (unsigned long long)map->extents[i].first + map->extents[i].count - 1;
+    n += snprintf(user_error + n, sizeof user_error - (size_t)n, "%s%u-%llu", i ? ", " : "", map->extents[i].first, last);
+  }
+  if (map->count > 4 && n > 0 && (size_t)n < sizeof user_error) snprintf(user_error + n, sizeof user_error - (size_t)n, ", ...");
+}
+
+int check_user_mapped(struct container_user *user, const struct id_map *uids, const struct id_map *gids) {
+  user_error[0] = '\0';
+  if (!id_in_map(uids, user->uid)) {
+    unmapped("uid", user->uid, uids);
+    return -1;
+  }
+  if (!id_in_map(gids, user->gid)) {
+    unmapped("gid", user->gid, gids);
+    return -1;
+  }
+  int kept = 0;
+  for (int i = 0; i < user->ngroups; i++)
+    if (id_in_map(gids, user->groups[i])) user->groups[kept++] = user->groups[i];
+  user->ngroups = kept;
+  return 0;
+}
+
 void enter_user_namespace(int fd) {
   if (setns(fd, CLONE_NEWUSER) != 0) bail(EXIT_HELPER_FAILED, "enter the container's user namespace");
   if (setresgid(0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become gid 0 of the user namespace");

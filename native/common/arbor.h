@@ -50,6 +50,29 @@ int resolve_user(const char *spec, struct container_user *out);
 /* resolve_user_error is why resolve_user last failed, like "unknown user 'vcap' in the container's /etc/passwd". */
 const char *resolve_user_error(void);
 
+/* id_map is a user namespace's uid_map or gid_map as its own members see it: extents of ids,
+ * like the one {first 0, count 65536} of an unprivileged container. A container without a
+ * user namespace of its own sees the host's {0, 4294967295}. */
+#define ID_MAP_MAX 340
+struct id_map {
+  int count;
+  struct {
+    unsigned first, count;
+  } extents[ID_MAP_MAX];
+};
+
+/* read_id_map reads path (/proc/self/uid_map or /proc/self/gid_map) into map. Read it after
+ * entering the user namespace and before the container's mount namespace, whose /proc may not
+ * show this process. Returns 0, or -1 with errno set. */
+int read_id_map(const char *path, struct id_map *map);
+
+/* check_user_mapped returns 0 when user's uid and gid are ids of the namespace (uids and gids,
+ * from read_id_map), and drops its supplementary groups that are not: the kernel cannot set
+ * them, and the container's root could take them out of /etc/group anyway. Otherwise -1, and
+ * resolve_user_error() is like "uid 2147483647 is not mapped in this container: its user
+ * namespace has ids 0-65535". */
+int check_user_mapped(struct container_user *user, const struct id_map *uids, const struct id_map *gids);
+
 /* enter_user_namespace joins the user namespace fd (like /proc/<init>/ns/user) and becomes
  * its root: uid and gid 0 there, the first host id of its range. A later enter_user to a
  * non-root user then drops every capability, as on the host (from host root it would not:

@@ -2,7 +2,8 @@
 // 3 and 9): env values never show in a host command line (ps, or /proc/*/cmdline) nor stay on
 // disk while the process runs, and specs that once became helper options are refused while
 // arbord keeps serving. Specs that bypass the API are tested at the containerizers (backend-linux
-// and backend-runc int specs).
+// and backend-runc int specs). Each runs with userns.enabled off and on (issue #12): a user
+// outside an unprivileged container's user namespace is the caller's mistake.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@arbor/core';
@@ -16,12 +17,13 @@ import { startRealArbord, type RealArbord } from './real-arbord';
 describeIf({ root: true })('process specs on a real arbord', () => {
   jest.setTimeout(120_000);
 
-  describe.each(HOST_BACKENDS)('on %s', (backend) => {
+  // each backend with arbord's default userns.enabled, then with it on
+  describe.each(HOST_BACKENDS.flatMap((backend) => [[backend, ''] as const, [backend, '--userns-enabled'] as const]))('on %s %s', (backend, flag) => {
     let arbord: RealArbord;
     let container: Container;
 
     beforeAll(async () => {
-      arbord = await startRealArbord(backend);
+      arbord = await startRealArbord(backend, flag ? [flag] : []);
       container = await arbord.client.create({});
     });
     afterAll(async () => {
@@ -51,8 +53,42 @@ describeIf({ root: true })('process specs on a real arbord', () => {
 
     it.each([['4294967295'], ['4294967296:0'], ['1000:4294967295']])('refuses user %s, beyond the last uid or gid, and keeps serving', async (user) => {
       await expectRejection(runToEnd(container, sh('true', { user })), InvalidArgumentError, { field: 'user' });
-      // runc itself stops at 2^31-1
-      expect((await runToEnd(container, sh('id -u', { user: '2147483647:2147483647' }))).stdout).toBe('2147483647\n');
+      await expectAlive(arbord);
+    });
+
+    // runc itself stops at 2^31-1, so that is the highest id both backends can run
+    const HIGH_USER = '2147483647:2147483647';
+
+    it(`runs user ${HIGH_USER} in a privileged container, which has the host's ids`, async () => {
+      const privileged = await arbord.client.create({ privileged: true });
+      try {
+        expect((await runToEnd(privileged, sh('cat /proc/self/uid_map'))).stdout.trim().split(/\s+/)).toEqual(['0', '0', '4294967295']);
+        expect((await runToEnd(privileged, sh('id -u; id -g', { user: HIGH_USER }))).stdout).toBe('2147483647\n2147483647\n');
+      } finally {
+        await arbord.client.destroy(privileged.handle);
+      }
+    });
+
+    it(`refuses user ${HIGH_USER} in an unprivileged container when its user namespace ends before it, naming the range, and keeps serving`, async () => {
+      const uidMap = (await runToEnd(container, sh('cat /proc/self/uid_map'))).stdout.trim().split(/\s+/);
+      const hostIds = uidMap.join(' ') === '0 0 4294967295';
+      // the linux backend runs user namespaces with userns.enabled; runc does once it maps them (#12)
+      if (backend === 'linux' && flag) expect(hostIds).toBe(false);
+      if (hostIds) {
+        expect((await runToEnd(container, sh('id -u', { user: HIGH_USER }))).stdout).toBe('2147483647\n');
+      } else {
+        expect(uidMap).toEqual(['0', expect.stringMatching(/^[1-9]\d*$/), '65536']);
+        await expectRejection(runToEnd(container, sh('true', { user: HIGH_USER })), InvalidArgumentError, {
+          field: 'user',
+          message: expect.stringContaining('uid 2147483647 is not mapped in this container: its user namespace has ids 0-65535'),
+        });
+        await expectRejection(runToEnd(container, sh('true', { user: '0:65536' })), InvalidArgumentError, {
+          field: 'user',
+          message: expect.stringContaining('gid 65536 is not mapped in this container: its user namespace has ids 0-65535'),
+        });
+        // the range's edge is in it
+        expect((await runToEnd(container, sh('id -u; id -g', { user: '65535:65535' }))).stdout).toBe('65535\n65535\n');
+      }
       await expectAlive(arbord);
     });
 
