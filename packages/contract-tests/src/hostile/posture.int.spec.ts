@@ -3,8 +3,10 @@
 // and reports what it could do and see; each point of the issue is one `it`, so a failure
 // says which point does not hold. The README's "Default container posture" table is filled
 // from these findings (the summary is logged after each backend, and written to
-// $TMPDIR/arbor-posture-<backend>.json). Under Docker's defaults the same probe runs only
-// when a Docker engine answers on /var/run/docker.sock.
+// $TMPDIR/arbor-posture-<backend>.json). Each backend runs with arbord's default userns.enabled
+// and again with it on (-userns in the names): an unprivileged container then has a user
+// namespace of its own ids (#12). Under Docker's defaults the same probe runs only when a Docker
+// engine answers on /var/run/docker.sock.
 import { execFile } from 'node:child_process';
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -207,6 +209,15 @@ function hidden(f: PathFinding | undefined): boolean {
   return f === undefined || !f.exists || f.open !== 'ok' || (f.dir ? f.entries === 0 : f.bytes === 0);
 }
 
+/**
+ * writeRefused says an open for write failed as a read-only path should: EROFS, or EACCES in a
+ * user namespace, where /proc's files belong to the unmapped host root and the permission check
+ * comes before the read-only one.
+ */
+function writeRefused(openWrite: string | undefined): boolean {
+  return openWrite === 'EROFS' || openWrite === 'EACCES';
+}
+
 /** hasOption says a mount's per-mount options (like 'rw,nosuid,nodev') include option. */
 function hasOption(mount: MountFinding | undefined, option: string): boolean {
   return mount !== undefined && mount.options.split(',').includes(option);
@@ -262,7 +273,7 @@ function summarize(report: ProbeReport, extra: { pidsMax?: string | undefined; h
   return {
     seccomp: `${refused.length}/${DENIED_SYSCALLS.length} refused (${DENIED_SYSCALLS.map((s) => `${s}: ${report.syscalls[s]}`).join(', ')}); ordinary calls: ${Object.values(report.ordinarySyscalls).every((v) => v === 'ok') ? 'ok' : JSON.stringify(report.ordinarySyscalls)}`,
     masked: `${masked.filter((p) => hidden(report.masked[p])).length}/${masked.length} hidden (${masked.map((p) => `${p}: ${hidden(report.masked[p]) ? 'hidden' : 'readable'}`).join(', ')})`,
-    readonly: `${readonly.filter((p) => report.readonly[p]?.openWrite === 'EROFS').length}/${readonly.length} EROFS (${readonly.map((p) => `${p}: ${report.readonly[p]?.openWrite}`).join(', ')})`,
+    readonly: `${readonly.filter((p) => writeRefused(report.readonly[p]?.openWrite)).length}/${readonly.length} refused (${readonly.map((p) => `${p}: ${report.readonly[p]?.openWrite}`).join(', ')})`,
     cgroupns: `${report.cgroupNs === extra.hostCgroupNs ? 'host' : 'own'} namespace; paths ${report.cgroup?.every((l) => l.endsWith(':/')) ? 'all /' : 'host paths'}`,
     mknod: mknod.map((m) => `${m.path}: mknod ${m.mknod}${m.open ? `, open ${m.open}` : ''}`).join('; '),
     devNodev: `/dev ${hasOption(lastMountAt(report, '/dev'), 'nodev') ? 'nodev' : 'allows nodes'}; ${devMountsAllowingNodes(report).join(', ') || 'no other mount allows nodes'}`,
@@ -307,7 +318,9 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  describe.each(HOST_BACKENDS)('on %s', (backend) => {
+  // each backend with arbord's default userns.enabled, then with it on
+  describe.each(HOST_BACKENDS.flatMap((backend) => [[backend, ''] as const, [`${backend}-userns`, '--userns-enabled'] as const]))('on %s', (name, flag) => {
+    const backend = name.replace(/-userns$/, '');
     let arbord: RealArbord;
     let plain: Container;
     // report is the probe's findings in a default container; bound's in one with a ro bind
@@ -318,7 +331,7 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
     let loopbackConnections = 0;
 
     beforeAll(async () => {
-      arbord = await startRealArbord(backend);
+      arbord = await startRealArbord(backend, flag ? [flag] : []);
       const loopback = await hostLoopbackListener();
       try {
         plain = await arbord.client.create({});
@@ -342,8 +355,8 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
           { ...report, writes: bound.writes, reads: bound.reads, net: { ...bound.net, connections: loopbackConnections } },
           { pidsMax, hostCgroupNs },
         );
-        console.log(`posture on ${backend}:\n${JSON.stringify(summary, null, 1)}`);
-        await writeFile(join(tmpdir(), `arbor-posture-${backend}.json`), JSON.stringify({ summary, report, bound }, null, 1));
+        console.log(`posture on ${name}:\n${JSON.stringify(summary, null, 1)}`);
+        await writeFile(join(tmpdir(), `arbor-posture-${name}.json`), JSON.stringify({ summary, report, bound }, null, 1));
       }
       await arbord?.stop();
     });
@@ -362,15 +375,16 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
       expect(present.filter((p) => !hidden(report.masked[p]))).toEqual([]);
     });
 
-    it('mounts /proc/bus, /proc/fs, /proc/irq, /proc/sys, /proc/sysrq-trigger read-only: opening for write fails with EROFS', () => {
+    it('mounts /proc/bus, /proc/fs, /proc/irq, /proc/sys, /proc/sysrq-trigger read-only: opening for write fails (EROFS, or EACCES in a user namespace)', () => {
       const present = READONLY_PATHS.filter((p) => existsSync(p));
       const verdicts = Object.fromEntries(
         present.map((p) => {
           const f = report.readonly[p];
-          return [p, f?.target ? f.openWrite : f?.readonly ? 'EROFS' : 'no file to try, and not read-only'];
+          const refusal = f?.target ? f.openWrite : f?.readonly ? 'EROFS' : 'no file to try, and not read-only';
+          return [p, writeRefused(refusal) ? `refused (${refusal})` : refusal];
         }),
       );
-      expect(verdicts).toEqual(Object.fromEntries(present.map((p) => [p, 'EROFS'])));
+      expect(verdicts).toEqual(Object.fromEntries(present.map((p) => [p, expect.stringMatching(/^refused \((EROFS|EACCES)\)$/)])));
     });
 
     it("gives the container its own cgroup namespace: /proc/self/cgroup shows / and the namespace differs from the host's", () => {
@@ -412,8 +426,10 @@ describeIf({ root: true })('the default posture of a container on a real arbord'
       expect(await readdir(join(src, 'sub'))).toEqual(['marker']);
     });
 
-    it('shows a uid_map (recorded: user namespaces are a later issue)', () => {
+    it("shows a uid_map: with userns.enabled on linux, a range of the container's own (65536 ids from a non-zero host id)", () => {
       expect(report.uidMap).toMatch(/^\d+ \d+ \d+/);
+      // runc maps ranges once it runs user namespaces (#12)
+      if (flag && backend === 'linux') expect(report.uidMap).toMatch(/^0 [1-9]\d* 65536$/);
     });
 
     it("puts a default pids limit on the container's cgroup", () => {
