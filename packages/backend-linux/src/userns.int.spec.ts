@@ -110,6 +110,30 @@ describeIf({ root: true })('linux backend: user namespaces (userns.enabled)', ()
     await backend.destroy(c.handle);
   });
 
+  it("refuses a user its namespace does not map, by uid or by a name in /etc/passwd, naming the range; a group it does not map is left out", async () => {
+    const c = await backend.create({});
+    const unmapped = { kind: 'invalidArgument', field: 'user', message: expect.stringContaining('uid 70000 is not mapped in this container: its user namespace has ids 0-65535') };
+    await expect(runToEnd(c, sh('true', { user: '70000' }))).rejects.toMatchObject(unmapped);
+    await expect(runToEnd(c, sh('true', { user: '0:65536' }))).rejects.toMatchObject({ kind: 'invalidArgument', message: expect.stringContaining('gid 65536 is not mapped') });
+    expect((await runToEnd(c, sh('echo far:x:70000:70000::/:/bin/sh >> /etc/passwd; echo farg:x:70001:vcap >> /etc/group; echo near:x:4242:vcap >> /etc/group'))).code).toBe(0);
+    await expect(runToEnd(c, sh('true', { user: 'far' }))).rejects.toMatchObject(unmapped);
+    // vcap's groups from /etc/group: 4242 is mapped, 70001 cannot be set in this namespace
+    const { stdout, code } = await runToEnd(c, sh('id -G', { user: 'vcap' }));
+    expect(code).toBe(0);
+    expect(stdout.trim().split(' ')).toContain('4242');
+    expect(stdout.trim().split(' ')).not.toContain('70001');
+    await backend.destroy(c.handle);
+  });
+
+  it("makes a missing working dir as the user's mapped host ids", async () => {
+    const c = await backend.create({});
+    const base = (await initOf(c)).uid;
+    expect((await runToEnd(c, sh('mkdir -p /srv && chmod 777 /srv'))).code).toBe(0);
+    expect((await runToEnd(c, sh('pwd', { user: '1000:1000', dir: '/srv/made/here' }))).stdout).toBe('/srv/made/here\n');
+    expect(await hostOwner(c, '/srv/made/here')).toEqual({ uid: base + 1000, gid: base + 1000 });
+    await backend.destroy(c.handle);
+  });
+
   it('binds host sources from under a directory only host root may search (the host side attaches them), read-only where asked, their files the overflow id', async () => {
     // the source is readable by anyone, under a parent only host root may search
     const parent = await mkdtemp(join(tmpdir(), 'arbor-userns-bind-'));
