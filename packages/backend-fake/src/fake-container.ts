@@ -8,7 +8,7 @@ import {
   ResourceExhaustedError,
   processEnvironment,
 } from '@arbor/core';
-import type { ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
+import type { BindMount, ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
 import { APPLETS } from './applets/applets';
 import { FakeFilesystem, ROOT } from './fs/fake-filesystem';
 import { FsError } from './fs/fs-error';
@@ -42,6 +42,8 @@ export class FakeContainer implements Kernel {
     /** env is the container env, 'KEY=VALUE'. */
     readonly env: readonly string[],
     limits: Limits,
+    /** bindMounts are what create asked for, idmap too, kept for tests: the fake mounts nothing (nor has user namespaces). */
+    readonly bindMounts: readonly BindMount[] = [],
   ) {
     this.limits = structuredClone(limits);
   }

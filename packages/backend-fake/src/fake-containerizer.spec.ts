@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import {
   ContainerNotFoundError,
@@ -297,6 +298,24 @@ describe('stop', () => {
     let bytes = 0;
     for await (const chunk of tar) bytes += (chunk as Buffer).length;
     expect(bytes).toBeGreaterThan(512);
+  });
+});
+
+describe('create', () => {
+  it('accepts an idmapped bind mount and keeps it as asked (the fake has no user namespaces to map)', async () => {
+    const handle = `${h.handle}-binds`;
+    const bindMounts = [
+      { srcPath: tmpdir(), dstPath: '/data', mode: 'rw' as const, origin: 'host' as const, idmap: true },
+      { srcPath: '/etc', dstPath: '/conf', mode: 'ro' as const, origin: 'container' as const },
+    ];
+    await h.volumizer.create(handle, { uri: '' }, undefined);
+    const rootfs = { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
+    await h.containerizer.create({ handle, hostname: handle, rootfs, env: [], bindMounts, privileged: false, limits: {} });
+    try {
+      expect(h.containerizer.container(handle).bindMounts).toEqual(bindMounts);
+    } finally {
+      await h.containerizer.destroy(handle);
+    }
   });
 });
 

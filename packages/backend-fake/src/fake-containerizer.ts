@@ -77,7 +77,10 @@ export class FakeContainerizer implements Containerizer {
     const fs = this.volumizer.filesystem(desired.handle);
     await checkBindSources(desired, fs);
     await writeEtcFiles(fs, desired.hostname);
-    this.containers.set(desired.handle, new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits));
+    this.containers.set(
+      desired.handle,
+      new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, structuredClone(desired.bindMounts)),
+    );
     return { netnsPath: '' };
   }
 

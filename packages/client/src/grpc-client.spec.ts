@@ -20,7 +20,7 @@ import {
   UnrecoverableError,
   composeBackend,
 } from '@arbor/core';
-import type { Container, Containerizer } from '@arbor/core';
+import type { BindMount, Container, Containerizer } from '@arbor/core';
 import { fakeBackendModule } from '@arbor/backend-fake';
 import { backends } from '@arbor/server';
 import { eventually } from '@arbor/testkit';
@@ -82,10 +82,12 @@ async function filesOf(tar: Readable): Promise<Record<string, Buffer>> {
 }
 
 // The fake backend, instrumented: containerizer.info throws nextInfoError when set (so every
-// error class can travel server -> client), and stdoutAccepted counts the stdout bytes the
-// server has taken from processes (to see how far the server runs ahead of a slow client).
+// error class can travel server -> client), stdoutAccepted counts the stdout bytes the
+// server has taken from processes (to see how far the server runs ahead of a slow client),
+// and createdBinds keeps the bind mounts each create reached the containerizer with.
 let nextInfoError: unknown;
 let stdoutAccepted = 0;
+const createdBinds = new Map<string, BindMount[]>();
 const instrumentedBackend = (): ContainerModule[] => {
   const fake = backends['fake'];
   if (!fake) throw new Error('the server has no fake backend');
@@ -93,6 +95,11 @@ const instrumentedBackend = (): ContainerModule[] => {
 };
 const instrumentation = new ContainerModule((options) => {
   options.onActivation<Containerizer>(TOKENS.Containerizer, (_context, containerizer) => {
+    const create = containerizer.create.bind(containerizer);
+    containerizer.create = async (desired) => {
+      createdBinds.set(desired.handle, desired.bindMounts);
+      return create(desired);
+    };
     const info = containerizer.info.bind(containerizer);
     containerizer.info = async (handle) => {
       if (nextInfoError !== undefined) throw nextInfoError;
@@ -172,14 +179,26 @@ describe('containers', () => {
   test('limits set live come back from currentLimits', async () => {
     const c = await client.create({ handle: 'limits-1', limits: { pid: { max: 10 } } });
     await c.limitMemory({ limitInBytes: 512 * 1024 * 1024 });
-    await c.limitDisk({ byteSoft: 0, byteHard: 1024, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
+    await c.limitDisk({ byteSoft: 0, byteHard: 1 << 20, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
     expect(await c.currentLimits()).toEqual({
       pid: { max: 10 },
       memory: { limitInBytes: 512 * 1024 * 1024 },
-      disk: { byteSoft: 0, byteHard: 1024, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' },
+      disk: { byteSoft: 0, byteHard: 1 << 20, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' },
     });
     expect(await c.currentCpuLimits()).toEqual({ weight: 0 });
     await client.destroy('limits-1');
+  });
+
+  test('a bind mount asking for idmap reaches the backend so; one of origin container is INVALID_ARGUMENT', async () => {
+    const bindMounts: BindMount[] = [
+      { srcPath: '/', dstPath: '/host', mode: 'rw', origin: 'host', idmap: true },
+      { srcPath: '/', dstPath: '/host-ro', mode: 'ro', origin: 'host' },
+    ];
+    await client.create({ handle: 'idmap-1', bindMounts });
+    expect(createdBinds.get('idmap-1')).toEqual(bindMounts);
+    await client.destroy('idmap-1');
+    const wrong = client.create({ handle: 'idmap-2', bindMounts: [{ srcPath: '/etc', dstPath: '/etc2', mode: 'ro', origin: 'container', idmap: true }] });
+    await expect(wrong).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'bindMounts[0].idmap' });
   });
 
   test('properties, net in and grace time', async () => {
