@@ -33,7 +33,8 @@
  *
  * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts
  * (processes, users, rlimits, TTY, restart; hostile specs, the process spec file, the /proc/<pid>/exe
- * race), packages/backend-runc/src/runc-containerizer.int.spec.ts and
+ * race), packages/backend-linux/src/userns.int.spec.ts (users in a user namespace),
+ * packages/backend-runc/src/runc-runtime.int.spec.ts and
  * packages/contract-tests/src/hostile/{process-spec,container-side}.hostile.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"

@@ -1,5 +1,5 @@
 import type { StdioOptions } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
@@ -38,6 +38,11 @@ export interface RealArbordOptions {
   dir?: string;
   /** stdio is arbord's (see startArbordProcess), like one with a pipe on fd 9 that a careless parent leaks to it. */
   stdio?: StdioOptions;
+  /**
+   * userns sets userns.enabled (through a config file in dir: the flag can only turn it on);
+   * absent, arbord's default holds.
+   */
+  userns?: boolean;
 }
 
 /**
@@ -48,11 +53,22 @@ export interface RealArbordOptions {
  */
 export async function startRealArbord(backend: string, extraArgs: string[] = [], options: RealArbordOptions = {}): Promise<RealArbord> {
   const network = options.network ?? (await freeTestNetwork());
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `arbor-hostile-${backend}-`)));
+  let dir = options.dir;
+  if (dir === undefined) {
+    dir = await mkdtemp(join(tmpdir(), `arbor-hostile-${backend}-`));
+    // the state dir is under it: a container's root in a user namespace must search it to reach its rootfs
+    await chmod(dir, 0o711);
+  }
   const socket = join(dir, 'arbord.sock');
   const stateDir = join(dir, 'state');
+  const configArgs: string[] = [];
+  if (options.userns !== undefined) {
+    const config = join(dir, 'arbord.yaml');
+    await writeFile(config, `userns:\n  enabled: ${options.userns}\n`);
+    configArgs.push('--config', config);
+  }
   const { arbord, ready: client } = await startArbordProcess({
-    args: ['--backend', backend, '--listen', `unix://${socket}`, '--state-dir', stateDir, '--log-level', 'error', ...networkArgs(network), ...extraArgs],
+    args: ['--backend', backend, '--listen', `unix://${socket}`, '--state-dir', stateDir, '--log-level', 'error', ...networkArgs(network), ...configArgs, ...extraArgs],
     ...(options.stdio === undefined ? {} : { stdio: options.stdio }),
     ready: async () => {
       const client = await GrpcClient.connect(`unix://${socket}`);
