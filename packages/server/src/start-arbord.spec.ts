@@ -204,7 +204,7 @@ describe('serving', () => {
 
   test('an unknown enum value is INVALID_ARGUMENT naming the field', async () => {
     const client = garden(arbord.address);
-    const spec = { ...emptySpec(), bindMounts: [{ srcPath: '/a', dstPath: '/b', mode: 7 as BindMountMode, origin: 0 }] };
+    const spec = { ...emptySpec(), bindMounts: [{ srcPath: '/a', dstPath: '/b', mode: 7 as BindMountMode, origin: 0, idmap: false }] };
     const err = await unary((cb) => client.create({ spec }, cb)).catch((e: ServiceError) => e);
     client.close();
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
