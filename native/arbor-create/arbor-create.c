@@ -50,57 +50,8 @@
 
 #define MAX_ITEMS 64
 
-/* The new mount API (Linux 5.12 for mount_setattr), called through syscall(): a C library may
- * lack the wrappers. The numbers are the same on every architecture but alpha. */
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x04
-#endif
-#ifndef MOVE_MOUNT_T_EMPTY_PATH
-#define MOVE_MOUNT_T_EMPTY_PATH 0x40
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x1
-#define MOUNT_ATTR_NOSUID 0x2
-#define MOUNT_ATTR_NODEV 0x4
-#define MOUNT_ATTR_NOEXEC 0x8
-#endif
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x00100000
-#endif
-#ifndef SYS_fsopen
-#define SYS_fsopen 430
-#endif
-#ifndef SYS_fsconfig
-#define SYS_fsconfig 431
-#endif
-#ifndef SYS_fsmount
-#define SYS_fsmount 432
-#endif
-/* fsconfig's commands and the fsopen/fsmount flags, under names no libc header uses */
-#define FSCONFIG_STRING 1
-#define FSCONFIG_FD 5
-#define FSCONFIG_CREATE 6
-#define FS_CLOEXEC 1
-
-/* tree_attr is the kernel's struct mount_attr (version 0), under a name no libc header uses. */
-struct tree_attr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
+#include "../common/idmap.h"
+#include "../common/mount-api.h"
 
 struct bind {
   const char *src, *dst;
@@ -129,18 +80,6 @@ static void tell_parent(void) {
   }
 }
 
-/* parse_userns reads HOSTID:SIZE, like 1000065536:65536: never host root, within 32-bit ids. */
-static void parse_userns(const char *text) {
-  char *end;
-  errno = 0;
-  opt.userns_host = strtoull(text, &end, 10);
-  if (*end == ':') opt.userns_size = strtoull(end + 1, &end, 10);
-  if (errno != 0 || *end != '\0' || opt.userns_host == 0 || opt.userns_size == 0 || opt.userns_host + opt.userns_size - 1 > MAX_USER_ID) {
-    errno = 0;
-    bail(EXIT_BAD_USAGE, "--userns '%s' must be HOSTID:SIZE, ids from 1 to %u", text, MAX_USER_ID);
-  }
-}
-
 static void parse(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -152,7 +91,7 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--mask") == 0 && left >= 1 && opt.nmasked < MAX_ITEMS) opt.masked[opt.nmasked++] = argv[++i];
     else if (strcmp(a, "--readonly") == 0 && left >= 1 && opt.nreadonly < MAX_ITEMS) opt.readonly[opt.nreadonly++] = argv[++i];
     else if (strcmp(a, "--cgroup") == 0 && left >= 1 && opt.ncgroups < MAX_ITEMS) opt.cgroups[opt.ncgroups++] = argv[++i];
-    else if (strcmp(a, "--userns") == 0 && left >= 1) parse_userns(argv[++i]);
+    else if (strcmp(a, "--userns") == 0 && left >= 1) parse_id_range(argv[++i], "--userns", &opt.userns_host, &opt.userns_size);
     else if (strcmp(a, "--bind") == 0 && left >= 4 && opt.nbinds < MAX_ITEMS) {
       struct bind *b = &opt.binds[opt.nbinds++];
       b->src = argv[++i];
@@ -457,110 +396,6 @@ static int make_container(int init_fd) {
   return 0;
 }
 
-/* write_id_maps maps ids 0..size-1 of pid's user namespace to the --userns range. */
-static void write_id_maps(pid_t pid) {
-  char map[64], path[64];
-  snprintf(map, sizeof map, "0 %llu %llu\n", opt.userns_host, opt.userns_size);
-  snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-  if (write_file(path, map) != 0) bail(EXIT_HELPER_FAILED, "write %s", path);
-  snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-  if (write_file(path, map) != 0) bail(EXIT_HELPER_FAILED, "write %s", path);
-}
-
-/* overlay_layers finds the overlay mounted at --rootfs in /proc/self/mountinfo and copies
- * its lowerdir (like '/l/b:/l/a'), upperdir and workdir options; 0, or -1 when the top
- * mount there is not an overlay. The Volumizer refuses layer paths with ',', ':' or '\\'. */
-static int overlay_layers(char *lower, size_t lower_size, char *upper, char *work, size_t size) {
-  FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f) bail(EXIT_HELPER_FAILED, "open /proc/self/mountinfo");
-  char *line = NULL;
-  size_t cap = 0;
-  int found = -1;
-  while (getline(&line, &cap, f) > 0) {
-    char *save = NULL, *field = strtok_r(line, " ", &save);
-    for (int i = 1; field && i < 5; i++) field = strtok_r(NULL, " ", &save);
-    if (!field || strcmp(field, opt.rootfs) != 0) continue;
-    /* the last line for the path is its top mount */
-    found = -1;
-    while ((field = strtok_r(NULL, " ", &save)) && strcmp(field, "-") != 0) {
-    }
-    char *type = strtok_r(NULL, " ", &save);
-    strtok_r(NULL, " ", &save);
-    char *options = strtok_r(NULL, " \n", &save);
-    if (!type || !options || strcmp(type, "overlay") != 0) continue;
-    lower[0] = upper[0] = work[0] = '\0';
-    char *osave = NULL;
-    for (char *o = strtok_r(options, ",", &osave); o; o = strtok_r(NULL, ",", &osave)) {
-      if (strncmp(o, "lowerdir=", 9) == 0) snprintf(lower, lower_size, "%s", o + 9);
-      else if (strncmp(o, "upperdir=", 9) == 0) snprintf(upper, size, "%s", o + 9);
-      else if (strncmp(o, "workdir=", 8) == 0) snprintf(work, size, "%s", o + 8);
-    }
-    if (lower[0] && upper[0] && work[0]) found = 0;
-  }
-  free(line);
-  fclose(f);
-  return found;
-}
-
-/* unsupported exits EXIT_UNSUPPORTED: what this kernel cannot do, and that no container was made. */
-#define unsupported(...) bail(EXIT_UNSUPPORTED, __VA_ARGS__)
-
-/* idmap_rootfs mounts the overlay at --rootfs again with each lower layer an idmapped
- * mount (host id N shows as the range's id N, so a layer's root-owned files are the
- * container root's) and its upper dir, where the container's writes go, owned by the
- * range's root. The layers on disk stay as they are, shared with every other container.
- * overlayfs takes only layers attached in the mounter's mount namespace: they are attached
- * for a moment on a tmpfs over --rootfs, which goes (and they with it: the overlay keeps
- * its own copies) before the overlay takes its place, where the Volumizer unmounts it. */
-static void idmap_rootfs(pid_t pid) {
-  static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX], layers[PATH_MAX * 4];
-  if (overlay_layers(lower, sizeof lower, upper, work, sizeof upper) != 0) {
-    errno = 0;
-    unsupported("--rootfs %s is not an overlay mount: a user namespace needs the overlay Volumizer's root filesystem", opt.rootfs);
-  }
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
-  int userns = open(path, O_RDONLY | O_CLOEXEC);
-  if (userns < 0) bail(EXIT_HELPER_FAILED, "open %s", path);
-  if (lchown(upper, (uid_t)opt.userns_host, (gid_t)opt.userns_host) != 0) bail(EXIT_HELPER_FAILED, "chown %s", upper);
-  /* the Volumizer's overlay goes first: overlayfs refuses an upper dir another overlay uses */
-  if (umount2(opt.rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", opt.rootfs);
-  if (mount("tmpfs", opt.rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0) bail(EXIT_HELPER_FAILED, "mount a tmpfs on %s", opt.rootfs);
-  if (mount(NULL, opt.rootfs, NULL, MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make %s private", opt.rootfs);
-  size_t used = 0;
-  int n = 0;
-  char *save = NULL;
-  for (char *layer = strtok_r(lower, ":", &save); layer; layer = strtok_r(NULL, ":", &save), n++) {
-    char point[PATH_MAX];
-    snprintf(point, sizeof point, "%s/%d", opt.rootfs, n);
-    if (mkdir(point, 0700) != 0) bail(EXIT_HELPER_FAILED, "mkdir %s", point);
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, layer, OPEN_TREE_CLONE | O_CLOEXEC);
-    if (tree < 0) bail(EXIT_HELPER_FAILED, "open_tree %s", layer);
-    struct tree_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
-    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &a, sizeof a) != 0)
-      unsupported("idmap layer %s (mount_setattr MOUNT_ATTR_IDMAP: Linux 5.12+, on a filesystem that allows it)", layer);
-    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, point, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "attach layer %s", layer);
-    close(tree);
-    int w = snprintf(layers + used, sizeof layers - used, "%s%s", n ? ":" : "", point);
-    if (w < 0 || (size_t)w >= sizeof layers - used) bail(EXIT_BAD_USAGE, "too many layers");
-    used += (size_t)w;
-  }
-  int fs = (int)syscall(SYS_fsopen, "overlay", FS_CLOEXEC);
-  if (fs < 0) unsupported("fsopen overlay (Linux 5.2+)");
-  if (syscall(SYS_fsconfig, fs, FSCONFIG_STRING, "lowerdir", layers, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay lowerdir %s", layers);
-  if (syscall(SYS_fsconfig, fs, FSCONFIG_STRING, "upperdir", upper, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay upperdir %s", upper);
-  if (syscall(SYS_fsconfig, fs, FSCONFIG_STRING, "workdir", work, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay workdir %s", work);
-  if (syscall(SYS_fsconfig, fs, FSCONFIG_CREATE, NULL, NULL, 0) != 0) unsupported("overlayfs over idmapped layers (Linux 5.19+) at %s", opt.rootfs);
-  int mnt = (int)syscall(SYS_fsmount, fs, FS_CLOEXEC, 0);
-  if (mnt < 0) bail(EXIT_HELPER_FAILED, "fsmount the overlay");
-  /* the layers' mounts go with the tmpfs: the overlay holds private copies of them */
-  if (umount2(opt.rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount the tmpfs on %s", opt.rootfs);
-  if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, opt.rootfs, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "mount the overlay at %s", opt.rootfs);
-  close(mnt);
-  close(fs);
-  close(userns);
-}
-
 /* make_in_userns forks the process that makes the container into a new user namespace, maps
  * its ids and idmaps the root filesystem from here (the host's root), then lets it go on. */
 static int make_in_userns(int init_fd) {
@@ -594,8 +429,13 @@ static int make_in_userns(int init_fd) {
     bail(EXIT_HELPER_FAILED, "user namespace setup failed");
   }
   /* on a bail from here the child reads end of file and exits */
-  write_id_maps(pid);
-  idmap_rootfs(pid);
+  write_id_maps(pid, opt.userns_host, opt.userns_size);
+  char ns[64];
+  snprintf(ns, sizeof ns, "/proc/%d/ns/user", pid);
+  int userns = open(ns, O_RDONLY | O_CLOEXEC);
+  if (userns < 0) bail(EXIT_HELPER_FAILED, "open %s", ns);
+  idmap_overlay(opt.rootfs, userns, opt.userns_host);
+  close(userns);
   if (write(down[1], "m", 1) != 1) bail(EXIT_HELPER_FAILED, "tell the child");
   int st;
   while (waitpid(pid, &st, 0) < 0)

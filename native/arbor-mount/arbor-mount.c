@@ -31,8 +31,19 @@
 //       commit the filesystem (qgroups count a write once its transaction is committed) and
 //       reply "ok <referenced> <exclusive>", the bytes of the qgroup of the subvolume at <path>
 //
+// With arguments it does one of these and exits (0, or the helpers' exit codes of
+// native/common/arbor.h with the reason on stderr), for the runc backend, whose runc 1.1 has no
+// idmapped mounts of its own, to prepare a user-namespace container's bundle:
+//   arbor-mount idmap-overlay <rootfs> <hostid>:<size>
+//       mount the overlay at <rootfs> again with its lower layers idmapped into the range
+//       (container id N is host id <hostid>+N) and its upper dir owned by <hostid>; a kernel
+//       that cannot exits 5 (EXIT_UNSUPPORTED)
+//   arbor-mount idmap-bind <src> <dst> <hostid>:<size>
+//       attach a copy of the mount tree at <src> at <dst> (made: a dir, or an empty file for
+//       a file), idmapped the same way, so that host id N shows as container id N
+//
 // Covered by packages/images/src/overlay-volumizer.int.spec.ts ('mounts through arbor-mount'
-// and 'disk limits (btrfs qgroups)').
+// and 'disk limits (btrfs qgroups)') and packages/backend-runc/src/runc-userns.int.spec.ts.
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
@@ -50,10 +61,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/arbor.h"
+#include "../common/idmap.h"
+#include "../common/mount-api.h"
+
 #define OPEN_DIR (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-/* bail prints "arbor-mount: <what>: <strerror(errno)>" and exits: only for a broken channel. */
-static void bail(const char *what) {
+/* die prints "arbor-mount: <what>: <strerror(errno)>" and exits: only for a broken channel. */
+static void die(const char *what) {
   fprintf(stderr, "arbor-mount: %s: %s\n", what, strerror(errno));
   exit(1);
 }
@@ -64,13 +79,13 @@ static void reply(int err, const char *what) {
   } else {
     fprintf(stdout, "err %d %s: %s\n", err, what, strerror(err));
   }
-  if (fflush(stdout) != 0) bail("write reply");
+  if (fflush(stdout) != 0) die("write reply");
 }
 
 /* reply_values answers "ok <a> <b>". */
 static void reply_values(uint64_t a, uint64_t b) {
   fprintf(stdout, "ok %" PRIu64 " %" PRIu64 "\n", a, b);
-  if (fflush(stdout) != 0) bail("write reply");
+  if (fflush(stdout) != 0) die("write reply");
 }
 
 /* open_parent opens the directory holding path and points *name at path's last component (in path). */
@@ -238,7 +253,44 @@ static void handle(char *line) {
   }
 }
 
-int main(void) {
+/* idmap_bind attaches an idmapped copy of the tree at src at dst (see the header). */
+static int idmap_bind(const char *src, const char *dst, const char *range) {
+  unsigned long long host, size;
+  parse_id_range(range, "range", &host, &size);
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0) bail(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, "bind mount source %s", src);
+  int userns = range_userns(host, size);
+  struct tree_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0)
+    bail(EXIT_UNSUPPORTED, "idmap %s (mount_setattr MOUNT_ATTR_IDMAP: Linux 5.12+, on a filesystem that allows it)", src);
+  struct stat st;
+  if (fstat(tree, &st) != 0) bail(EXIT_HELPER_FAILED, "stat %s", src);
+  if (S_ISDIR(st.st_mode) ? mkdir(dst, 0700) != 0 && errno != EEXIST : mknod(dst, S_IFREG | 0600, 0) != 0 && errno != EEXIST)
+    bail(EXIT_HELPER_FAILED, "make %s", dst);
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "attach %s at %s", src, dst);
+  close(tree);
+  close(userns);
+  return 0;
+}
+
+/* one_shot does the request in argv (see the header) and returns the exit code. */
+static int one_shot(int argc, char **argv) {
+  helper_name = "arbor-mount";
+  if (argc == 4 && strcmp(argv[1], "idmap-overlay") == 0) {
+    unsigned long long host, size;
+    parse_id_range(argv[3], "range", &host, &size);
+    int userns = range_userns(host, size);
+    idmap_overlay(argv[2], userns, host);
+    close(userns);
+    return 0;
+  }
+  if (argc == 5 && strcmp(argv[1], "idmap-bind") == 0) return idmap_bind(argv[2], argv[3], argv[4]);
+  errno = 0;
+  bail(EXIT_BAD_USAGE, "usage: arbor-mount [idmap-overlay ROOTFS HOSTID:SIZE | idmap-bind SRC DST HOSTID:SIZE]");
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) return one_shot(argc, argv);
   char *line = NULL;
   size_t size = 0;
   ssize_t n;
@@ -247,7 +299,7 @@ int main(void) {
     if (line[n - 1] == '\n') line[n - 1] = '\0';
     handle(line);
   }
-  if (ferror(stdin)) bail("read request");
+  if (ferror(stdin)) die("read request");
   free(line);
   return 0;
 }

@@ -1,0 +1,162 @@
+/* idmap.c: see idmap.h. Covered by packages/backend-linux/src/userns.int.spec.ts and
+ * packages/backend-runc/src/runc-userns.int.spec.ts. */
+#define _GNU_SOURCE
+#include "idmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arbor.h"
+#include "mount-api.h"
+
+#define unsupported(...) bail(EXIT_UNSUPPORTED, __VA_ARGS__)
+
+void parse_id_range(const char *text, const char *what, unsigned long long *host, unsigned long long *size) {
+  char *end = NULL;
+  errno = 0;
+  *size = 0;
+  *host = strtoull(text, &end, 10);
+  if (*end == ':') *size = strtoull(end + 1, &end, 10);
+  if (errno != 0 || *end != '\0' || *host == 0 || *size == 0 || *host + *size - 1 > MAX_USER_ID) {
+    errno = 0;
+    bail(EXIT_BAD_USAGE, "%s '%s' must be HOSTID:SIZE, ids from 1 to %u", what, text, MAX_USER_ID);
+  }
+}
+
+void write_id_maps(pid_t pid, unsigned long long host, unsigned long long size) {
+  char map[64], path[64];
+  snprintf(map, sizeof map, "0 %llu %llu\n", host, size);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+  if (write_file(path, map) != 0) bail(EXIT_HELPER_FAILED, "write %s", path);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+  if (write_file(path, map) != 0) bail(EXIT_HELPER_FAILED, "write %s", path);
+}
+
+int range_userns(unsigned long long host, unsigned long long size) {
+  int up[2], down[2];
+  if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    char c = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'x';
+    if (write(up[1], &c, 1) != 1) _exit(1);
+    /* stays until the parent has opened the namespace (end of file on down) */
+    while (read(down[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  close(up[1]);
+  close(down[0]);
+  char c = 0;
+  ssize_t n;
+  do n = read(up[0], &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || c != 'u') {
+    waitpid(pid, NULL, 0);
+    errno = 0;
+    unsupported("a user namespace (unshare CLONE_NEWUSER refused: user.max_user_namespaces?)");
+  }
+  write_id_maps(pid, host, size);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) bail(EXIT_HELPER_FAILED, "open %s", path);
+  close(down[1]);
+  close(up[0]);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  return fd;
+}
+
+/* overlay_layers finds the overlay mounted at rootfs in /proc/self/mountinfo and copies its
+ * lowerdir (like '/l/b:/l/a'), upperdir and workdir options; 0, or -1 when the top mount
+ * there is not an overlay. The Volumizer refuses layer paths with ',', ':' or '\\'. */
+static int overlay_layers(const char *rootfs, char *lower, size_t lower_size, char *upper, char *work, size_t size) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) bail(EXIT_HELPER_FAILED, "open /proc/self/mountinfo");
+  char *line = NULL;
+  size_t cap = 0;
+  int found = -1;
+  while (getline(&line, &cap, f) > 0) {
+    char *save = NULL, *field = strtok_r(line, " ", &save);
+    for (int i = 1; field && i < 5; i++) field = strtok_r(NULL, " ", &save);
+    if (!field || strcmp(field, rootfs) != 0) continue;
+    /* the last line for the path is its top mount */
+    found = -1;
+    while ((field = strtok_r(NULL, " ", &save)) && strcmp(field, "-") != 0) {
+    }
+    char *type = strtok_r(NULL, " ", &save);
+    strtok_r(NULL, " ", &save);
+    char *options = strtok_r(NULL, " \n", &save);
+    if (!type || !options || strcmp(type, "overlay") != 0) continue;
+    lower[0] = upper[0] = work[0] = '\0';
+    char *osave = NULL;
+    for (char *o = strtok_r(options, ",", &osave); o; o = strtok_r(NULL, ",", &osave)) {
+      if (strncmp(o, "lowerdir=", 9) == 0) snprintf(lower, lower_size, "%s", o + 9);
+      else if (strncmp(o, "upperdir=", 9) == 0) snprintf(upper, size, "%s", o + 9);
+      else if (strncmp(o, "workdir=", 8) == 0) snprintf(work, size, "%s", o + 8);
+    }
+    if (lower[0] && upper[0] && work[0]) found = 0;
+  }
+  free(line);
+  fclose(f);
+  return found;
+}
+
+/* The layers are attached for a moment on a private tmpfs over rootfs (overlayfs takes only
+ * layers attached in the mounter's mount namespace), which goes, and they with it: the
+ * overlay keeps its own copies. The Volumizer's later unmount of rootfs removes the overlay. */
+void idmap_overlay(const char *rootfs, int userns, unsigned long long host_root) {
+  static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX], layers[PATH_MAX * 4];
+  if (overlay_layers(rootfs, lower, sizeof lower, upper, work, sizeof upper) != 0) {
+    errno = 0;
+    unsupported("%s is not an overlay mount: a user namespace needs the overlay Volumizer's root filesystem", rootfs);
+  }
+  if (lchown(upper, (uid_t)host_root, (gid_t)host_root) != 0) bail(EXIT_HELPER_FAILED, "chown %s", upper);
+  /* the Volumizer's overlay goes first: overlayfs refuses an upper dir another overlay uses */
+  if (umount2(rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", rootfs);
+  if (mount("tmpfs", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0) bail(EXIT_HELPER_FAILED, "mount a tmpfs on %s", rootfs);
+  if (mount(NULL, rootfs, NULL, MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make %s private", rootfs);
+  size_t used = 0;
+  int n = 0;
+  char *save = NULL;
+  for (char *layer = strtok_r(lower, ":", &save); layer; layer = strtok_r(NULL, ":", &save), n++) {
+    char point[PATH_MAX];
+    snprintf(point, sizeof point, "%s/%d", rootfs, n);
+    if (mkdir(point, 0700) != 0) bail(EXIT_HELPER_FAILED, "mkdir %s", point);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, layer, OPEN_TREE_CLONE | O_CLOEXEC);
+    if (tree < 0) bail(EXIT_HELPER_FAILED, "open_tree %s", layer);
+    struct tree_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &a, sizeof a) != 0)
+      unsupported("idmap layer %s (mount_setattr MOUNT_ATTR_IDMAP: Linux 5.12+, on a filesystem that allows it)", layer);
+    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, point, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "attach layer %s", layer);
+    close(tree);
+    int w = snprintf(layers + used, sizeof layers - used, "%s%s", n ? ":" : "", point);
+    if (w < 0 || (size_t)w >= sizeof layers - used) bail(EXIT_BAD_USAGE, "too many layers");
+    used += (size_t)w;
+  }
+  int fs = (int)syscall(SYS_fsopen, "overlay", ARBOR_FS_CLOEXEC);
+  if (fs < 0) unsupported("fsopen overlay (Linux 5.2+)");
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "lowerdir", layers, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay lowerdir %s", layers);
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "upperdir", upper, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay upperdir %s", upper);
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "workdir", work, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay workdir %s", work);
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_CREATE, NULL, NULL, 0) != 0) unsupported("overlayfs over idmapped layers (Linux 5.19+) at %s", rootfs);
+  int mnt = (int)syscall(SYS_fsmount, fs, ARBOR_FS_CLOEXEC, 0);
+  if (mnt < 0) bail(EXIT_HELPER_FAILED, "fsmount the overlay");
+  if (umount2(rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount the tmpfs on %s", rootfs);
+  if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "mount the overlay at %s", rootfs);
+  close(mnt);
+  close(fs);
+}
