@@ -21,8 +21,8 @@ export interface HostContainerizerConfig extends HostHelpersConfig {
   stopTimeoutMs?: number;
   /** cgroupRoot is like /sys/fs/cgroup. */
   cgroupRoot?: string;
-  /** userns, when enabled, runs each unprivileged container in a user namespace of its own range of host ids; absent or off: host root. */
-  userns?: UsernsConfig;
+  /** userns runs each unprivileged container in a user namespace of its own range of host ids (@arbor/host's DEFAULT_USERNS fills what is left out: on); enabled false: host root. */
+  userns?: Partial<UsernsConfig>;
 }
 
 /**

@@ -27,7 +27,12 @@ describeIf({ root: true })('linuxBackendModules', () => {
     expect(await container.getAsync<Volumizer>(TOKENS.Volumizer)).toBeInstanceOf(OverlayVolumizer);
     expect(await container.getAsync<Depot>(TOKENS.Depot)).toBeInstanceOf(FileDepot);
     expect(await container.getAsync<Networker>(TOKENS.Networker)).toBeInstanceOf(LinuxNetworker);
-    expect(container.get<BackendCapabilities>(TOKENS.Capabilities)).toMatchObject({ enforcesLimits: true, isolation: true, userNamespaces: false });
+    expect(container.get<BackendCapabilities>(TOKENS.Capabilities)).toMatchObject({ enforcesLimits: true, isolation: true, userNamespaces: true });
+  });
+
+  it('report user namespaces off where the config turns them off', async () => {
+    const container = await compose({ stateDir: '/tmp/arbor-module-test', defaultRootfs: '', userns: { enabled: false } });
+    expect(container.get<BackendCapabilities>(TOKENS.Capabilities)).toMatchObject({ userNamespaces: false });
   });
 
   it('say how to fix a host without the built helpers', async () => {

@@ -2,8 +2,7 @@ import { ContainerModule } from 'inversify';
 import { TOKENS } from '@arbor/core';
 import type { BackendCapabilities, Containerizer, Logger } from '@arbor/core';
 import { fileDepotModule } from '@arbor/depot';
-import { HostContainerizer, cgroupParentFor, hostBackendCapabilities, hostCgroupDriver, hostHelpers, requireRoot } from '@arbor/host';
-import { usernsIdRanges } from './userns-id-ranges';
+import { HostContainerizer, cgroupParentFor, hostBackendCapabilities, hostCgroupDriver, hostHelpers, requireRoot, usernsIdRanges, usernsOf } from '@arbor/host';
 import { diskQuotasEnforceable, overlayVolumizerModule } from '@arbor/images';
 import { linuxNetworkerModule } from '@arbor/network';
 import type { HostContainerizerConfig, LinuxBackendConfig } from './linux-backend-config';
@@ -20,13 +19,14 @@ export function namespaceContainerizer(config: HostContainerizerConfig, logger: 
   requireRoot('linux backend');
   const { helpers, busybox } = hostHelpers('linux', config, ['arbor-create', 'arbor-exec', 'arbor-init', 'arbor-tar', 'arbor-devices']);
   const cgroups = hostCgroupDriver(config.cgroupRoot, cgroupParentFor('arbor', config.stateDir, config.tag), helpers);
+  const idRanges = usernsIdRanges(config.userns);
   return new HostContainerizer({
     runtime: new NamespaceRuntime(cgroups, helpers),
     stateDir: config.stateDir,
     cgroups,
     helpers,
     busybox,
-    ...(config.userns?.enabled && { idRanges: usernsIdRanges(config.userns) }),
+    ...(idRanges && { idRanges }),
     ...(config.stopTimeoutMs !== undefined && { stopTimeoutMs: config.stopTimeoutMs }),
     ...(config.maxContainers ? { maxContainers: config.maxContainers } : {}),
     logger,
@@ -43,7 +43,10 @@ export const namespaceContainerizerModule = new ContainerModule(({ bind }) => {
     .toResolvedValue((config: HostContainerizerConfig, logger: Logger) => namespaceContainerizer(config, logger), [TOKENS.BackendConfig, TOKENS.Logger])
     .inSingletonScope();
   bind<BackendCapabilities>(TOKENS.Capabilities)
-    .toResolvedValue((config: LinuxBackendConfig) => hostBackendCapabilities(diskQuotasEnforceable(config.stateDir)), [TOKENS.BackendConfig])
+    .toResolvedValue(
+      (config: LinuxBackendConfig) => hostBackendCapabilities(diskQuotasEnforceable(config.stateDir), usernsOf(config.userns).enabled),
+      [TOKENS.BackendConfig],
+    )
     .inSingletonScope();
 });
 

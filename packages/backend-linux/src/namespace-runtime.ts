@@ -1,10 +1,6 @@
-import { ArborError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
-import { HelperError, MASKED_PATHS, READONLY_PATHS, killQuietly, waitCgroupEmpty, waitInitGone } from '@arbor/host';
+import { MASKED_PATHS, READONLY_PATHS, killQuietly, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
 import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
-
-/** EXIT_UNSUPPORTED is arbor-create's exit code (native/common/arbor.h) for what this kernel cannot do, like idmapped mounts. */
-const EXIT_UNSUPPORTED = 5;
 
 /**
  * NamespaceRuntime makes containers itself, through the C helpers of native/: arbor-create
@@ -23,23 +19,20 @@ export class NamespaceRuntime implements InitRuntime {
     await this.cgroups.create(handle, desired.limits);
     const args = ['--rootfs', desired.rootfs.path, '--hostname', desired.hostname, '--init', this.helpers.path('arbor-init')];
     for (const dir of this.cgroups.dirs(handle)) args.push('--cgroup', dir);
-    for (const m of desired.bindMounts) args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
+    for (const m of desired.bindMounts) {
+      // idmap is for host binds only (validation refuses it on origin container)
+      if (m.idmap) args.push('--idmap-bind', m.srcPath, m.dstPath, m.mode);
+      else args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
+    }
     if (idRange) args.push('--userns', `${idRange.hostId}:${idRange.size}`);
     // a privileged container sees /proc and /sys whole, as on runc
     if (!desired.privileged) {
       for (const path of MASKED_PATHS) args.push('--mask', path);
       for (const path of READONLY_PATHS) args.push('--readonly', path);
     }
+    // never a host-root container instead: a kernel that cannot idmap fails the create, saying why
     const out = await this.helpers.run('arbor-create', args).catch((err: unknown) => {
-      // never a host-root container instead: the create fails and says why
-      if (err instanceof HelperError && err.exitCode === EXIT_UNSUPPORTED) {
-        throw new ArborError(
-          'failedPrecondition',
-          `linux backend: userns.enabled, but ${err.stderr.trim()}: turn userns.enabled off or run a kernel with idmapped overlay layers`,
-          { cause: err },
-        );
-      }
-      throw err;
+      throw userNamespaceUnsupported('linux', err);
     });
     return Number(out.trim());
   }

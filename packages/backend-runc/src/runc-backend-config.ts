@@ -1,5 +1,5 @@
 import type { FileDepotConfig } from '@arbor/depot';
-import type { HostHelpersConfig } from '@arbor/host';
+import type { HostHelpersConfig, UsernsConfig } from '@arbor/host';
 import type { OverlayVolumizerConfig } from '@arbor/images';
 import type { LinuxNetworkerConfig } from '@arbor/network';
 
@@ -26,6 +26,8 @@ export interface RuncBackendConfig extends HostHelpersConfig, FileDepotConfig, O
   stopTimeoutMs?: number;
   /** cgroupRoot is like /sys/fs/cgroup. */
   cgroupRoot?: string;
+  /** userns runs each unprivileged container in a user namespace of its own range of host ids (@arbor/host's DEFAULT_USERNS fills what is left out: on); enabled false: host root. */
+  userns?: Partial<UsernsConfig>;
   /** defaultGraceTimeMs and defaultPidLimit are the Gardener's (GardenerConfig); absent means 0 (none). */
   defaultGraceTimeMs?: number;
   defaultPidLimit?: number;

@@ -73,6 +73,16 @@ describe('runcConfig', () => {
     expect(spec.linux.cgroupsPath).toBe('/arbor-runc/web-1');
   });
 
+  it("puts a container with an id range in a user namespace of that range, which owns its other namespaces, and leaves the device nodes to runc's bind mounts", () => {
+    const spec = runcConfig(desired(), { ...options, idRange: { hostId: 1_000_065_536, size: 65536 } });
+    expect((spec.linux.namespaces as { type: string }[]).map((n) => n.type)).toEqual(['user', 'pid', 'network', 'ipc', 'uts', 'mount', 'cgroup']);
+    expect(spec.linux.uidMappings).toEqual([{ containerID: 0, hostID: 1_000_065_536, size: 65536 }]);
+    expect(spec.linux.gidMappings).toEqual([{ containerID: 0, hostID: 1_000_065_536, size: 65536 }]);
+    // runc cannot mknod in a user namespace and bind-mounts the standard nodes itself: a bind of ours over one would make it fail
+    expect(spec.mounts.filter((m) => m.destination.startsWith('/dev/') && m.type === 'bind' && m.destination !== INIT_PATH)).toEqual([]);
+    expect(runcConfig(desired(), options).linux.uidMappings).toBeUndefined();
+  });
+
   it('mounts /sys read-only and a tmpfs /tmp for everyone', () => {
     const mounts = runcConfig(desired(), options).mounts;
     expect(mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');

@@ -182,11 +182,17 @@ export interface RuncConfigOptions {
   swapAccounting?: boolean;
   /** capBnd is arbord's capability bounding set in hex (CapBnd of /proc/self/status); absent: all of them. */
   capBnd?: string;
+  /**
+   * idRange puts the container in a user namespace of its own, which owns its other
+   * namespaces: its ids 0..size-1 are host ids hostId..; the rootfs must already be idmapped
+   * into it (RuncRuntime does that: runc 1.1 has no idmapped mounts).
+   */
+  idRange?: { hostId: number; size: number };
 }
 
 /**
  * runcConfig turns what the Gardener wants into an OCI bundle's config.json: new pid, mount,
- * uts, ipc, network and cgroup namespaces; the image's overlay as root; arbor-init as pid 1;
+ * uts, ipc, network and cgroup namespaces (owned by a user namespace of options.idRange's ids); the image's overlay as root; arbor-init as pid 1;
  * the standard mounts (a nodev /dev), device rules, the linux backend's masked and read-only
  * paths; ro bind mounts read-only down to their submounts; the 14 default capabilities
  * with an empty inheritable set, no_new_privs and the seccomp filter (a privileged container
@@ -198,7 +204,8 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=65536k'] },
-    ...DEV_NODES,
+    // in a user namespace runc bind-mounts the standard nodes itself (it cannot mknod them there)
+    ...(options.idRange ? [] : DEV_NODES),
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
@@ -229,7 +236,11 @@ export function runcConfig(desired: DesiredContainer, options: RuncConfigOptions
     mounts,
     linux: {
       // cgroup: the container sees its own cgroups as "/", none of the host's paths
-      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })),
+      namespaces: [...(options.idRange ? ['user'] : []), 'pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })),
+      ...(options.idRange && {
+        uidMappings: [{ containerID: 0, hostID: options.idRange.hostId, size: options.idRange.size }],
+        gidMappings: [{ containerID: 0, hostID: options.idRange.hostId, size: options.idRange.size }],
+      }),
       cgroupsPath: options.cgroupsPath,
       resources: { devices: DEVICE_RULES, ...runcResources(desired.limits, options.swapAccounting ?? false) },
       ...(!privileged && {

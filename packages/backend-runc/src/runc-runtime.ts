@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { HostPreconditionError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
 import { storageName } from '@arbor/depot';
-import { containerDir, killQuietly, waitCgroupEmpty, waitInitGone } from '@arbor/host';
-import type { CgroupDriver, CgroupLimits, HelperRunner, InitProcess, InitRuntime } from '@arbor/host';
+import { containerDir, killQuietly, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
+import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
 import type { RuncCli } from './runc-cli';
 import { INIT_PATH, resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
 
@@ -93,9 +94,10 @@ export class RuncRuntime implements InitRuntime {
     return storageName(handle);
   }
 
-  async startInit(desired: DesiredContainer, bundle: string): Promise<number> {
+  async startInit(desired: DesiredContainer, bundle: string, idRange?: IdRange): Promise<number> {
     // the overlay is mounted (the Volumizer ran) and nothing in it runs yet: container paths resolve in it now
     const bindMounts = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
+    if (idRange) await this.idmapRootfs(desired.rootfs.path, idRange);
     const config = runcConfig(
       { ...desired, bindMounts },
       {
@@ -103,12 +105,28 @@ export class RuncRuntime implements InitRuntime {
         cgroupsPath: `/${this.options.cgroupParent}/${this.runcId(desired.handle)}`,
         swapAccounting: this.options.swapAccounting ?? false,
         ...(this.options.capBnd !== undefined && { capBnd: this.options.capBnd }),
+        ...(idRange && { idRange }),
       },
     );
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     const pidFile = join(bundle, 'init.pid');
     await this.options.runc.run(this.runcId(desired.handle), bundle, pidFile);
     return Number((await readFile(pidFile, 'utf8')).trim());
+  }
+
+  /**
+   * idmapRootfs mounts the Volumizer's overlay at rootfs again with its layers idmapped into
+   * the container's range (arbor-mount idmap-overlay), since runc 1.1 cannot. runc's init,
+   * already the range's root when it mounts the rootfs, reaches it by its host path: every
+   * dir from the state dir down must let others search it (0711, as Docker's /var/lib/docker
+   * under userns-remap), and the dirs above it must already.
+   * @throws ArborError 'failedPrecondition' for a kernel without idmapped overlay layers, or a dir above the state dir others cannot search
+   */
+  private async idmapRootfs(rootfs: string, idRange: IdRange): Promise<void> {
+    await letOthersSearchDownTo(this.options.stateDir, dirname(rootfs));
+    await this.options.helpers.run('arbor-mount', ['idmap-overlay', rootfs, `${idRange.hostId}:${idRange.size}`]).catch((err: unknown) => {
+      throw userNamespaceUnsupported('runc', err);
+    });
   }
 
   async removeInit(handle: string, bundle: string, init: InitProcess | undefined): Promise<void> {
@@ -149,5 +167,29 @@ export class RuncRuntime implements InitRuntime {
     return (await this.options.runc.list().catch(() => [] as string[])).filter(
       (id) => !existsSync(join(containerDir(this.options.stateDir, id), 'container.json')),
     );
+  }
+}
+
+/**
+ * letOthersSearchDownTo adds search (x) for others to stateDir and each dir below it on the
+ * way to dir, and checks the dirs above stateDir allow it already; nothing is made readable.
+ * @throws HostPreconditionError naming a dir above stateDir that others cannot search
+ */
+async function letOthersSearchDownTo(stateDir: string, dir: string): Promise<void> {
+  const below = relative(stateDir, dir);
+  if (below.startsWith('..')) throw new HostPreconditionError(`runc backend: the rootfs ${dir} is not under the state dir ${stateDir}`);
+  for (let above = dirname(stateDir); ; above = dirname(above)) {
+    if (((await stat(above)).mode & 0o001) === 0) {
+      throw new HostPreconditionError(
+        `runc backend: userns.enabled, but ${above} (above the state dir) does not let others search it: a container's root could not reach its rootfs; chmod o+x ${above} or move the state dir`,
+      );
+    }
+    if (above === dirname(above)) break;
+  }
+  let path = stateDir;
+  for (const part of ['', ...(below ? below.split(sep) : [])]) {
+    path = part ? join(path, part) : path;
+    const mode = (await stat(path)).mode & 0o7777;
+    if ((mode & 0o001) === 0) await chmod(path, mode | 0o001);
   }
 }

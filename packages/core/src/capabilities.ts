@@ -14,6 +14,6 @@ export interface BackendCapabilities {
   isolation: boolean;
   /** survivesRestart: containers and processes outlive arbord's restart. */
   survivesRestart: boolean;
-  /** userNamespaces: container root is an unprivileged user of the host; no backend does this yet. */
+  /** userNamespaces: an unprivileged container's root is an unprivileged user of the host (a user namespace of its own). */
   userNamespaces: boolean;
 }

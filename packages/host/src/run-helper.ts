@@ -16,11 +16,12 @@ export const HELPER_EXIT = {
   failed: 1,
   notFound: 3,
   permission: 4,
+  unsupported: 5,
   badUser: 6,
   badUsage: 64,
 } as const;
 
-export type HelperName = 'arbor-create' | 'arbor-devices' | 'arbor-exec' | 'arbor-init' | 'arbor-tar';
+export type HelperName = 'arbor-create' | 'arbor-devices' | 'arbor-exec' | 'arbor-init' | 'arbor-mount' | 'arbor-tar';
 
 /** HelperError is a helper that failed: its exit code and what it printed on stderr. */
 export class HelperError extends ArborError {

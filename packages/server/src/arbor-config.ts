@@ -1,4 +1,5 @@
 import { ArborError, parseCidr, type PortRange } from '@arbor/core';
+import { DEFAULT_USERNS } from '@arbor/host';
 
 /** LogLevel: 'debug' shows everything, 'silent' nothing. */
 export type LogLevel = 'debug' | 'info' | 'error' | 'silent';
@@ -102,7 +103,7 @@ export interface RuncSection {
  * of a range of its own, taken from base..base+size-1.
  */
 export interface UsernsSection {
-  /** enabled gives unprivileged containers a user namespace (linux backend); false keeps host root in every container. */
+  /** enabled (the default) gives unprivileged containers a user namespace (linux and runc backends); false keeps host root in every container. */
   enabled: boolean;
   /** base is the first host id of the pool, like 1000000000: above Debian's /etc/subuid ranges (100000 to 600100000). */
   base: number;
@@ -146,9 +147,8 @@ export const DEFAULT_CONFIG: ArborConfig = {
   // 64 GiB, @arbor/images' DEFAULT_MAX_UNPACKED_BYTES: beyond real images, short of a full disk
   imageMaxUnpackedBytes: 64 * 1024 ** 3,
   runc: { binary: 'runc' },
-  // 1e9 ids from 1e9: above the ranges Debian's useradd gives users in /etc/subuid and
-  // /etc/subgid (SUB_UID_MIN 100000 to SUB_UID_MAX 600100000), room for 15258 containers
-  userns: { enabled: false, base: 1_000_000_000, size: 1_000_000_000, perContainer: 65536 },
+  // on, 1e9 ids from 1e9 (@arbor/host's DEFAULT_USERNS says why)
+  userns: { ...DEFAULT_USERNS },
   gardenListen: '',
   metricsListen: '',
   logLevel: 'info',

@@ -77,7 +77,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     env: 'ARBOR_USERNS_ENABLED',
     flag: 'userns-enabled',
     kind: 'bool',
-    description: 'run unprivileged containers in a user namespace of their own ids (linux backend)',
+    description: 'run unprivileged containers in a user namespace of their own ids (default true; false: host root)',
   },
   { path: 'userns.base', env: 'ARBOR_USERNS_BASE', flag: 'userns-base', kind: 'count', description: 'first host id of the user-namespace pool' },
   { path: 'userns.size', env: 'ARBOR_USERNS_SIZE', flag: 'userns-size', kind: 'count', description: 'host ids in the user-namespace pool' },

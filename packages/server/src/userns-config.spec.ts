@@ -5,8 +5,8 @@ import { DEFAULT_CONFIG, mergeConfig, validateConfig } from './arbor-config';
 import { configFromEnv, configFromFlags, loadConfig } from './load-config';
 
 describe('userns config', () => {
-  test('off by default, with a pool above the /etc/subuid ranges Debian gives users (to 600100000)', () => {
-    expect(DEFAULT_CONFIG.userns).toEqual({ enabled: false, base: 1_000_000_000, size: 1_000_000_000, perContainer: 65536 });
+  test('on by default, with a pool above the /etc/subuid ranges Debian gives users (to 600100000)', () => {
+    expect(DEFAULT_CONFIG.userns).toEqual({ enabled: true, base: 1_000_000_000, size: 1_000_000_000, perContainer: 65536 });
     expect(() => validateConfig(DEFAULT_CONFIG, ['linux'])).not.toThrow();
   });
 
