@@ -30,6 +30,8 @@ export function describeAttachAndSignals(ctx: ContractContext): void {
     it('stops feeding a detached caller while another attach gets the rest', async () => {
       const container = await ctx.create();
       const started = await startProcess(container, sh('echo early; sleep 1.5; echo late'));
+      // 'early' is out before anyone attaches (a start is not the program's first write)
+      await waitForOutput(started.stdout, 'early\n');
       const first = await attachProcess(container, started.process.id);
       first.detach();
       started.detach();
