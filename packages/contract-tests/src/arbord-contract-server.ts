@@ -5,7 +5,7 @@ import { GrpcClient } from '@arbor/client';
 import { silentLogger } from '@arbor/core';
 import { startArbord, type StartOptions } from '@arbor/server';
 import type { BackendOverrides, ContractServer } from './contract-setup';
-import { freeTestNetwork } from './helpers/test-network';
+import { freeTestNetwork, usernsPool } from './helpers/test-network';
 
 /**
  * startArbordContractServer runs arbord with the named backend on a unix socket in a temp
@@ -15,12 +15,13 @@ import { freeTestNetwork } from './helpers/test-network';
  */
 export async function startArbordContractServer(backend: string, overrides: BackendOverrides, options: StartOptions = {}): Promise<ContractServer> {
   const dir = await mkdtemp(join(tmpdir(), `arbor-contract-${backend}-`));
+  const network = backend === 'fake' ? undefined : await freeTestNetwork();
   const server = await startArbord(
     {
       backend,
       listen: `unix://${join(dir, 'arbord.sock')}`,
       stateDir: join(dir, 'state'),
-      ...(backend !== 'fake' && { tag: (await freeTestNetwork()).tag }),
+      ...(network && { tag: network.tag, userns: usernsPool(network) }),
       ...overrides,
     },
     { logger: silentLogger, ...options },

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backendCapabilities } from '@arbor/core';
-import type { BackendCapabilities as ReportedCapabilities, BackendModules, Client } from '@arbor/core';
+import type { BackendCapabilities as ReportedCapabilities, BackendModules, Client, ContainerSpec } from '@arbor/core';
 
 /**
  * BackendOverrides are server settings a test needs to be small or fast. A harness passes
@@ -82,4 +82,37 @@ export function capabilitiesOf(modules: BackendModules, images: string[]): Backe
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** privilegedClient is client with every create made privileged: true. */
+function privilegedClient(client: Client): Client {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'create') return (spec: ContainerSpec = {}) => target.create({ ...spec, privileged: true });
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** privilegedSetup is setup whose servers' clients (the first, connect()'s and restart()'s) create privileged containers only. */
+export function privilegedSetup(setup: ContractSetup): ContractSetup {
+  return {
+    makeClient: async (overrides) => {
+      const server = await setup.makeClient(overrides);
+      const restart = server.restart?.bind(server);
+      return {
+        get client() {
+          return privilegedClient(server.client);
+        },
+        stopTimeoutMs: server.stopTimeoutMs,
+        connect: async () => {
+          const other = await server.connect();
+          return { client: privilegedClient(other.client), close: () => other.close() };
+        },
+        close: () => server.close(),
+        ...(restart && { restart: async () => privilegedClient(await restart()) }),
+      };
+    },
+  };
 }

@@ -21,6 +21,7 @@ import { describeStop } from './areas/describe-stop';
 import { describeStreaming } from './areas/describe-streaming';
 import { describeTty } from './areas/describe-tty';
 import { ContractContext } from './contract-context';
+import { privilegedSetup } from './contract-setup';
 import type { BackendCapabilities, ContractSetup } from './contract-setup';
 
 /**
@@ -47,7 +48,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describePullImage(ctx, capabilities);
     describeDestroy(ctx);
     describeListAndLookup(ctx);
-    describeInfoAndMetrics(ctx);
+    describeInfoAndMetrics(ctx, capabilities);
     describeRun(ctx);
     describeAttachAndSignals(ctx);
     describeTty(ctx);
@@ -64,5 +65,25 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeIsolation(ctx, capabilities);
     describeRealNetwork(ctx, capabilities);
     describeRestart(ctx, capabilities);
+  });
+}
+
+/**
+ * describePrivilegedContract runs the areas where who the container's root is could change an
+ * answer (running processes as users, streaming files in and out with their owners, limits
+ * that bite) with every container created privileged: the real backends' privileged
+ * containers keep the host's root and no user namespace, and must keep the same contract.
+ */
+export function describePrivilegedContract(name: string, setup: ContractSetup, capabilities: BackendCapabilities): void {
+  describe(`backend contract, privileged containers: ${name}`, () => {
+    const ctx = new ContractContext(privilegedSetup(setup));
+
+    beforeAll(() => ctx.start(), 30_000);
+    afterEach(() => ctx.cleanup(), 30_000);
+    afterAll(() => ctx.close(), 30_000);
+
+    describeRun(ctx);
+    describeStreaming(ctx);
+    describeEnforcement(ctx, capabilities);
   });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { composeBackend } from '@arbor/core';
 import type { BackendModules } from '@arbor/core';
 import type { BackendOverrides, ContractServer } from './contract-setup';
-import { freeTestNetwork } from './helpers/test-network';
+import { freeTestNetwork, usernsPool } from './helpers/test-network';
 
 /**
  * startHostBackend runs a real backend (linux or runc) in-process over a fresh state dir in
@@ -16,10 +16,11 @@ import { freeTestNetwork } from './helpers/test-network';
  */
 export async function startHostBackend(name: string, modules: BackendModules, overrides: BackendOverrides): Promise<ContractServer> {
   const stateDir = await mkdtemp(join(tmpdir(), `arbor-contract-${name}-`));
-  const { tag } = await freeTestNetwork();
+  const network = await freeTestNetwork();
+  const { tag } = network;
   // start makes a fresh backend over the same state dir: a restart of arbord
   const start = async () => {
-    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', ...overrides, tag });
+    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', userns: usernsPool(network), ...overrides, tag });
     await backend.start();
     return backend;
   };

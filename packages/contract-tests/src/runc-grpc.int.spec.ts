@@ -4,14 +4,13 @@ import { DEFAULT_ROOTFS } from '@arbor/images';
 import { describeIf } from '@arbor/testkit';
 import { startArbordContractServer } from './arbord-contract-server';
 import { capabilitiesOf } from './contract-setup';
-import { describeBackendContract } from './describe-backend-contract';
+import { describeBackendContract, describePrivilegedContract } from './describe-backend-contract';
 
 describeIf({ root: true, runc: true })('arbord with the runc backend', () => {
-  describeBackendContract(
-    'runc over gRPC',
-    { makeClient: (overrides) => startArbordContractServer('runc', overrides) },
-    // Restart is covered in-process (runc.int.spec.ts) and by a kill -9 of a separate arbord
-    // (backend-runc's runc-runtime.int.spec.ts).
-    { ...capabilitiesOf(runcBackendModules, [`raw://${DEFAULT_ROOTFS}`]), survivesRestart: false },
-  );
+  const setup = { makeClient: (overrides: object) => startArbordContractServer('runc', overrides) };
+  // Restart is covered in-process (runc.int.spec.ts) and by a kill -9 of a separate arbord
+  // (backend-runc's runc-runtime.int.spec.ts).
+  const capabilities = { ...capabilitiesOf(runcBackendModules, [`raw://${DEFAULT_ROOTFS}`]), survivesRestart: false };
+  describeBackendContract('runc over gRPC', setup, capabilities);
+  describePrivilegedContract('runc over gRPC', setup, capabilities);
 });

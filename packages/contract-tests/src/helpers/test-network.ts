@@ -9,7 +9,13 @@ export interface TestNetwork {
   /** portPoolStart and portPoolSize: 100 ports from 43000 + 100 k, apart from arbord's default 61001-65534. */
   portPoolStart: number;
   portPoolSize: number;
+  /** usernsBase and usernsSize: 256 containers' host ids from 2.5e9 + 2^24 k, apart from arbord's default pool (1e9 to 2e9) and each other's. */
+  usernsBase: number;
+  usernsSize: number;
 }
+
+/** USERNS_IDS_PER_TAG hold 256 containers of 65536 ids each. */
+const USERNS_IDS_PER_TAG = 256 * 65536;
 
 let handedOut = 0;
 
@@ -17,7 +23,14 @@ let handedOut = 0;
 export function testNetworkFor(tag: string): TestNetwork {
   const k = TAGS.indexOf(tag);
   if (k < 0) throw new Error(`test network: '${tag}' is not one of TAGS`);
-  return { tag, networkPool: `10.252.${4 * k}.0/22`, portPoolStart: 43000 + 100 * k, portPoolSize: 100 };
+  return {
+    tag,
+    networkPool: `10.252.${4 * k}.0/22`,
+    portPoolStart: 43000 + 100 * k,
+    portPoolSize: 100,
+    usernsBase: 2_500_000_000 + USERNS_IDS_PER_TAG * k,
+    usernsSize: USERNS_IDS_PER_TAG,
+  };
 }
 
 /**
@@ -50,5 +63,14 @@ export function networkArgs(network: TestNetwork): string[] {
     String(network.portPoolStart),
     '--port-pool-size',
     String(network.portPoolSize),
+    '--userns-base',
+    String(network.usernsBase),
+    '--userns-size',
+    String(network.usernsSize),
   ];
+}
+
+/** usernsPool is the userns section of a test network: on (arbord's default), over its own ids. */
+export function usernsPool(network: TestNetwork): { base: number; size: number } {
+  return { base: network.usernsBase, size: network.usernsSize };
 }
