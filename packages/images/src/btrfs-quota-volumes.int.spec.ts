@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,5 +27,24 @@ describeIf({ root: true })('BtrfsQuotaVolumes (root: loop mounts)', () => {
     const err = await volumes.create(join(overlays, 'h')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HostPreconditionError);
     expect((err as Error).message).toBe(`volumizer: ${overlays} is a tmpfs mount, not the btrfs this volumizer makes: unmount it (umount ${overlays})`);
+  });
+
+  // A process that makes a mount namespace (arbor-create or runc making a container) copies the
+  // quota filesystem's mount for a moment; an unmount here then leaves the loop device attached
+  // until that copy goes, and a mount made meanwhile would be a second instance of the same btrfs.
+  it('release returns once the loop device is detached, even while a copy of the mount outlives the unmount for a moment', async () => {
+    const volumes = await BtrfsQuotaVolumes.open({ stateDir, sizeBytes: 256 * 1024 ** 2 });
+    const image = join(stateDir, 'volumes.btrfs');
+    expect((await run('losetup', ['-j', image])).stdout).toMatch(/^\/dev\/loop\d+:/);
+    const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'echo copied; sleep 0.5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      await volumes.release();
+      expect((await run('losetup', ['-j', image])).stdout).toBe('');
+    } finally {
+      if (holder.exitCode === null) holder.kill('SIGKILL');
+      await exited;
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmod, lstat, mkdir, open, readFile, readdir, rm, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArborError, HostPreconditionError } from '@arbor/core';
 import { replaceAtomically } from '@arbor/depot';
@@ -18,6 +18,13 @@ const MiB = 1024 ** 2;
 const DEFAULT_MAX_SIZE = 256 * GiB;
 /** MIN_SIZE: mkfs.btrfs refuses much less (two copies of metadata, system chunks). */
 const MIN_SIZE = 256 * MiB;
+
+/**
+ * LOOP_DETACH_TIMEOUT_MS bounds release's wait for the loop device to go. It outlives the
+ * unmount while another mount namespace holds a copy of the mount: one made by arbor-create or
+ * runc for a container copies it for the few milliseconds until its pivot_root.
+ */
+const LOOP_DETACH_TIMEOUT_MS = 5000;
 
 /** SUBVOLUME_INO is the inode number of every btrfs subvolume's root directory. */
 const SUBVOLUME_INO = 256;
@@ -145,14 +152,37 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
     return this.serial(async () => {
       if ((await mountType(this.root)) !== 'btrfs') return;
       if ((await readdir(this.root)).length > 0) return;
+      const device = await mountSource(this.root);
       try {
         if (this.helper) await this.helper.umount(this.root);
         else await run('umount', [this.root]);
       } catch (err) {
         // busy (a shell cd'd into it, say): stay mounted, the next release tries again
         this.options.logger?.error('disk-quota-release-failed', { root: this.root, error: stderrOf(err) });
+        return;
+      }
+      // so that a mount after release never attaches the image to a second loop device (a
+      // second instance of the same btrfs) while the first is still there
+      if (device && !(await this.loopDetached(device))) {
+        this.options.logger?.error('disk-quota-loop-still-attached', {
+          device,
+          image: this.image,
+          reason: `still attached ${LOOP_DETACH_TIMEOUT_MS} ms after the unmount: another mount namespace holds a copy of ${this.root}`,
+        });
       }
     });
+  }
+
+  /** loopDetached waits up to LOOP_DETACH_TIMEOUT_MS for device, like /dev/loop3, to back this image no more, and says whether it did. */
+  private async loopDetached(device: string): Promise<boolean> {
+    const backingFile = `/sys/block/${basename(device)}/loop/backing_file`;
+    const deadline = Date.now() + LOOP_DETACH_TIMEOUT_MS;
+    for (;;) {
+      const backing = await readFile(backingFile, 'utf8').catch(() => '');
+      if (backing.trim() !== this.image) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** ensureMounted is idempotent; it runs under serial so that release cannot unmount beneath it. */
@@ -268,6 +298,17 @@ async function mountType(path: string): Promise<string | undefined> {
     if (fields.split(' ')[4] === path) type = rest.split(' ')[0];
   }
   return type;
+}
+
+/** mountSource is the device mounted at path in arbord's mount namespace (the topmost), like /dev/loop3, or undefined. */
+async function mountSource(path: string): Promise<string | undefined> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  let source: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [fields = '', rest = ''] = line.split(' - ');
+    if (fields.split(' ')[4] === path) source = rest.split(' ')[1];
+  }
+  return source?.startsWith('/dev/loop') ? source : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
