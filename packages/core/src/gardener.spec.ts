@@ -367,7 +367,7 @@ describe('Gardener properties and limits', () => {
     const p = ports();
     const c = await p.gardener.create({ handle: 'h' });
     await c.limitMemory({ limitInBytes: 64 << 20 });
-    await c.limitDisk({ byteSoft: 0, byteHard: 10, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
+    await c.limitDisk({ byteSoft: 0, byteHard: 10 << 20, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
     expect(p.containerizer.limit).toHaveBeenCalledWith('h', { memory: { limitInBytes: 64 << 20 } }, undefined);
     expect(p.volumizer.limitDisk).toHaveBeenCalled();
     expect(await c.currentMemoryLimits()).toEqual({ limitInBytes: 64 << 20 });

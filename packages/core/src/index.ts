@@ -114,6 +114,7 @@ export {
   validateImageConfig,
   validateLimits,
   validateMemoryLimits,
+  MIN_DISK_LIMIT_BYTES,
   MIN_MEMORY_LIMIT_BYTES,
   validateNetOutRule,
   validateNetworkRequest,

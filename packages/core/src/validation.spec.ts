@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors';
-import { validateContainerSpec, validateHandle, validateImageConfig, validateNetOutRule, validateProcessSpec, validateStreamSpec } from './validation';
+import { MIN_DISK_LIMIT_BYTES, validateContainerSpec, validateHandle, validateImageConfig, validateNetOutRule, validateProcessSpec, validateStreamSpec } from './validation';
 
 function fieldOf(fn: () => void): string | undefined {
   try {
@@ -54,6 +54,7 @@ describe('validateContainerSpec', () => {
     [{ limits: { cpu: { weight: 1.5 } } }, 'limits.cpu.weight'],
     [{ limits: { pid: { max: Number.NaN } } }, 'limits.pid.max'],
     [{ limits: { disk: { byteSoft: 10, byteHard: 5, inodeSoft: 0, inodeHard: 0, scope: 'total' } } }, 'limits.disk.byteSoft'],
+    [{ limits: { disk: { byteSoft: 0, byteHard: 1024 * 1024 - 1, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } } }, 'limits.disk.byteHard'],
     [{ network: '10.254.0.0/33' }, 'network'],
     [{ network: '10.254.0.1/31' }, 'network'],
     [{ env: ['NOEQUALS'] }, 'env[0]'],
@@ -63,6 +64,12 @@ describe('validateContainerSpec', () => {
     [{ graceTimeMs: -5 }, 'graceTimeMs'],
   ])('names the field at fault in %j', (spec, field) => {
     expect(fieldOf(() => validateContainerSpec(spec as never))).toBe(field);
+  });
+
+  it("accepts an exclusive disk byteHard of MIN_DISK_LIMIT_BYTES, and a smaller 'total' one (the volumizer weighs it against the image)", () => {
+    const disk = { byteSoft: 0, byteHard: MIN_DISK_LIMIT_BYTES, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } as const;
+    expect(() => validateContainerSpec({ limits: { disk } })).not.toThrow();
+    expect(() => validateContainerSpec({ limits: { disk: { ...disk, byteHard: 1, scope: 'total' } } })).not.toThrow();
   });
 
   it('accepts an empty spec', () => {

@@ -77,6 +77,16 @@ export function validateCpuLimits(l: CpuLimits, field = 'limits.cpu'): void {
   count(l.weight, `${field}.weight`);
 }
 
+/**
+ * MIN_DISK_LIMIT_BYTES is the smallest disk byteHard of scope 'exclusive' (0 aside: none) Arbor
+ * takes, and the least a 'total' one must leave beside the image: 1 MiB. Below about 256 KiB a
+ * host backend cannot make the container's root filesystem within the quota (btrfs counts a
+ * subvolume's metadata blocks of 16 KiB, and reserves more, against it), which callers saw as
+ * a raw ENOENT; a limit no container can be made under is the caller's mistake, on every
+ * backend alike.
+ */
+export const MIN_DISK_LIMIT_BYTES = 1024 * 1024;
+
 export function validateDiskLimits(l: DiskLimits, field = 'limits.disk'): void {
   count(l.byteSoft, `${field}.byteSoft`);
   count(l.byteHard, `${field}.byteHard`);
@@ -84,6 +94,13 @@ export function validateDiskLimits(l: DiskLimits, field = 'limits.disk'): void {
   count(l.inodeHard, `${field}.inodeHard`);
   if (l.scope !== 'total' && l.scope !== 'exclusive') {
     throw new InvalidArgumentError(`${field}.scope`, `'${String(l.scope)}' must be 'total' or 'exclusive'`);
+  }
+  // a 'total' byteHard includes the image, so only the volumizer, which knows the image, can judge it
+  if (l.scope === 'exclusive' && l.byteHard > 0 && l.byteHard < MIN_DISK_LIMIT_BYTES) {
+    throw new InvalidArgumentError(
+      `${field}.byteHard`,
+      `${l.byteHard} bytes is too little to make a container's root filesystem in: give at least ${MIN_DISK_LIMIT_BYTES} (1 MiB), or 0 for no limit`,
+    );
   }
   if (l.byteHard > 0 && l.byteSoft > l.byteHard) {
     throw new InvalidArgumentError(`${field}.byteSoft`, `${l.byteSoft} is above byteHard ${l.byteHard}`);

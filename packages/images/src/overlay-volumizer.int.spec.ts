@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ArborError, HostPreconditionError, InvalidArgumentError, type DiskLimits, type Rootfs } from '@arbor/core';
+import { ArborError, HostPreconditionError, InvalidArgumentError, MIN_DISK_LIMIT_BYTES, type DiskLimits, type Rootfs } from '@arbor/core';
 import Dockerode from 'dockerode';
 import { RecordingLogger, describeIf, eventually } from '@arbor/testkit';
 import { findMountHelper } from './overlay-mounter';
@@ -105,14 +105,22 @@ describeIf({ root: true })('OverlayVolumizer (root: overlay mounts)', () => {
       expect((await fill(join(a.path, 'four'), 16)).error).toMatch(/EDQUOT|ENOSPC|-122/);
     });
 
-    it("caps scope 'total' at byteHard less the image, and refuses a byteHard the image alone fills", async () => {
+    it("caps scope 'total' at byteHard less the image, and refuses a byteHard that leaves under MIN_DISK_LIMIT_BYTES beside the image, naming it", async () => {
       await writeFile(join(base, 'image-data'), Buffer.alloc(3 * MiB, 1));
+      const image = 3 * MiB + 'from the image\n'.length;
       const a = await volumizer.create('a', { uri: '' }, { ...exclusive(8 * MiB), scope: 'total' });
-      expect(await qgroupMaxReferenced(join(stateDir, 'overlays', 'a'))).toBe(8 * MiB - (3 * MiB + 'from the image\n'.length));
+      expect(await qgroupMaxReferenced(join(stateDir, 'overlays', 'a'))).toBe(8 * MiB - image);
       const err = await volumizer.create('b', { uri: '' }, { ...exclusive(2 * MiB), scope: 'total' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InvalidArgumentError);
       expect((err as InvalidArgumentError).field).toBe('limits.disk.byteHard');
-      await expect(volumizer.limitDisk('a', { ...exclusive(3 * MiB), scope: 'total' })).rejects.toThrow(/alone takes/);
+      // the default rootfs is named by its directory, never as an empty image ''
+      expect((err as Error).message).toContain(`leaves nothing to write: the image, the default rootfs ${base}, alone takes ${image} bytes`);
+      // a few bytes beside the image are no room to make a root filesystem in (a raw ENOENT, once)
+      const tight = await volumizer.create('b', { uri: `raw://${base}` }, { ...exclusive(image + 1000), scope: 'total' }).catch((e: unknown) => e);
+      expect(tight).toBeInstanceOf(InvalidArgumentError);
+      expect((tight as Error).message).toContain(`leaves 1000 bytes to write, under the ${MIN_DISK_LIMIT_BYTES}`);
+      expect((tight as Error).message).toContain(`'raw://${base}'`);
+      await expect(volumizer.limitDisk('a', { ...exclusive(3 * MiB), scope: 'total' })).rejects.toThrow(`the image, 'raw://${base}', alone takes`);
       expect((await fill(join(a.path, 'x'), 8)).error).toMatch(/EDQUOT|ENOSPC|-122/);
     });
 

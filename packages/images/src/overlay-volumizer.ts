@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readFile, readdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArborError, HostPreconditionError, InvalidArgumentError, validateHandle } from '@arbor/core';
+import { ArborError, HostPreconditionError, InvalidArgumentError, MIN_DISK_LIMIT_BYTES, validateHandle } from '@arbor/core';
 import type { CallContext, DiskLimits, DiskStat, ImagePullProgress, ImageRef, Logger, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import type { ImageDefaults } from './image-config';
@@ -122,7 +122,7 @@ export class OverlayVolumizer implements Volumizer {
         `'${image.uri}' has ${lowerDirs.length} layers: their overlay mount options take ${Buffer.byteLength(options)} bytes, over the kernel's ${MAX_MOUNT_OPTIONS}; images with this many layers are not supported yet`,
       );
     }
-    if (disk && disk.byteHard > 0) await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, image.uri));
+    if (disk && disk.byteHard > 0) await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, this.imageName(image.uri, lowerDirs)));
     // the upper dir's mode becomes the mode of the container's / : it must be 0755
     for (const p of [upper, work, rootfs]) await mkdir(p, { recursive: true, mode: 0o755 });
     if (!(await isMountPoint(rootfs))) {
@@ -214,7 +214,8 @@ export class OverlayVolumizer implements Volumizer {
     const volumes = await this.volumes();
     if (disk.byteHard > 0) assertEnforced(volumes, handle, disk.byteHard);
     const lowerDirs = (await readLowerDir(join(dir, 'rootfs')))?.split(':') ?? [];
-    await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, handle));
+    const pulled = await readFile(join(dir, IMAGE_MARKER), 'utf8').catch(() => undefined);
+    await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, this.imageName(pulled ?? `raw://${lowerDirs[0] ?? ''}`, lowerDirs)));
   }
 
   /**
@@ -268,18 +269,30 @@ export class OverlayVolumizer implements Volumizer {
     return this.quotaVolumes;
   }
 
-  /** quotaBytes is the cap on a container's own writes: byteHard, less the image for scope 'total'; 0 is none. */
-  private async quotaBytes(disk: DiskLimits, lowerDirs: string[], what: string): Promise<number> {
+  /**
+   * quotaBytes is the cap on a container's own writes: byteHard, less the image for scope
+   * 'total'; 0 is none. imageName names the image in errors, like 'docker:///busybox'.
+   * @throws InvalidArgumentError for a 'total' byteHard that leaves less than MIN_DISK_LIMIT_BYTES beside the image
+   */
+  private async quotaBytes(disk: DiskLimits, lowerDirs: string[], imageName: string): Promise<number> {
     if (disk.byteHard <= 0) return 0;
     if (disk.scope === 'exclusive') return disk.byteHard;
     const image = await this.imageUsage(lowerDirs);
-    if (image.bytes >= disk.byteHard) {
+    const left = disk.byteHard - image.bytes;
+    // under about 256 KiB the root filesystem cannot even be made (see MIN_DISK_LIMIT_BYTES)
+    if (left < MIN_DISK_LIMIT_BYTES) {
+      const leaves = left <= 0 ? 'leaves nothing to write' : `leaves ${left} bytes to write, under the ${MIN_DISK_LIMIT_BYTES} a container needs`;
       throw new InvalidArgumentError(
         'limits.disk.byteHard',
-        `${disk.byteHard} bytes with scope 'total' leaves nothing to write: the image of ${what} alone takes ${image.bytes} bytes`,
+        `${disk.byteHard} bytes with scope 'total' ${leaves}: the image, ${imageName}, alone takes ${image.bytes} bytes; give at least ${image.bytes + MIN_DISK_LIMIT_BYTES}, or scope 'exclusive'`,
       );
     }
-    return disk.byteHard - image.bytes;
+    return left;
+  }
+
+  /** imageName is how errors name the image of uri: the URI, or for '' the default rootfs by its directory (the first of lowerDirs). */
+  private imageName(uri: string, lowerDirs: string[]): string {
+    return uri === '' ? `the default rootfs ${lowerDirs[0] ?? this.options.defaultRootfs}` : `'${uri}'`;
   }
 
   private async imageUsage(lowerDirs: string[]): Promise<{ bytes: number; inodes: number }> {
