@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -126,24 +126,63 @@ export function containerDir(stateDir: string, handle: string): string {
 }
 
 /**
- * checkHostBindSources refuses a bind mount of origin host whose source the host lacks, before
- * anything is made: the caller's mistake, named, instead of a mount failing deep in a helper.
- * (Sources of origin container are the runtime's to resolve inside the rootfs.)
+ * checkBindSources refuses a bind mount whose source is missing before anything is made: the
+ * caller's mistake, named, instead of a mount failing deep in a helper. A source of origin
+ * host must be on the host; one of origin container in the rootfs (like
+ * /var/lib/arbor/overlays/<handle>/rootfs), where the runtime later resolves it to mount it.
  * @throws InvalidArgumentError naming the mount, like bindMounts[0].srcPath
  */
-async function checkHostBindSources(desired: DesiredContainer): Promise<void> {
+async function checkBindSources(desired: DesiredContainer): Promise<void> {
   await Promise.all(
     desired.bindMounts.map(async (m, i) => {
-      if (m.origin !== 'host') return;
-      try {
-        await stat(m.srcPath);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the host' : `cannot be read on the host (${code ?? String(err)})`;
-        throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `${quoteInput(m.srcPath)} ${why}: give an existing host path`);
-      }
+      const why = m.origin === 'host' ? await missingOnHost(m.srcPath) : await missingInRoot(desired.rootfs.path, m.srcPath);
+      if (why) throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `${quoteInput(m.srcPath)} ${why}: give an existing path`);
     }),
   );
+}
+
+/** missingOnHost says why path is not on the host, or '' when it is. */
+async function missingOnHost(path: string): Promise<string> {
+  try {
+    await stat(path);
+    return '';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the host' : `cannot be read on the host (${code ?? String(err)})`;
+  }
+}
+
+/**
+ * missingInRoot says why path, a path in the container like /srv/data, is not in root (its
+ * rootfs on the host), or '' when it is. Symlinks are followed as openat2's RESOLVE_IN_ROOT
+ * follows them, as arbor-create does: an absolute target starts again at root and '..' stops
+ * there, so an image's '/data -> /etc' is judged by the image's /etc, never the host's.
+ */
+async function missingInRoot(root: string, path: string): Promise<string> {
+  const left = path.split('/');
+  const found: string[] = [];
+  let links = 0;
+  while (left.length > 0) {
+    const part = left.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      found.pop(); // each found part is a directory, not a link: its parent is the part before
+      continue;
+    }
+    const at = join(root, ...found, part);
+    const st = await lstat(at).catch(() => undefined);
+    if (!st) return 'does not exist in the container';
+    if (st.isSymbolicLink()) {
+      if (++links > 40) return 'goes through more than 40 symlinks in the container';
+      const target = await readlink(at);
+      if (target.startsWith('/')) found.length = 0;
+      left.unshift(...target.split('/'));
+      continue;
+    }
+    if (!st.isDirectory() && left.some((p) => p !== '' && p !== '.')) return `goes through /${[...found, part].join('/')}, which is not a directory in the container`;
+    found.push(part);
+  }
+  return '';
 }
 
 /**
@@ -182,7 +221,7 @@ export class HostContainerizer implements Containerizer {
   async create(desired: DesiredContainer, ctx?: CallContext): Promise<CreatedContainer> {
     const { handle } = desired;
     if (!desired.rootfs.path) throw new InvalidArgumentError('image', 'this backend needs a root filesystem on disk');
-    await checkHostBindSources(desired);
+    await checkBindSources(desired);
     await mkdir(join(this.dir(handle), 'processes'), { recursive: true, mode: 0o700 });
     const idRange = await this.idRangeFor(desired);
     // a failed create keeps no range: the destroy that follows finds no container.json

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, MIN_MEMORY_LIMIT_BYTES } from '@arbor/core';
+import { InvalidArgumentError, MIN_DISK_LIMIT_BYTES, MIN_MEMORY_LIMIT_BYTES } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
 import { runToEnd } from '../helpers/run-process';
@@ -49,6 +49,38 @@ export function describeCallerMistakes(ctx: ContractContext): void {
       const container = await ctx.create();
       await expectRejection(container.limitDisk(disk), InvalidArgumentError, { field });
       expect((await container.currentDiskLimits()).byteHard).toBe(0);
+    });
+
+    it('refuses a disk limit too small to make a root filesystem in with InvalidArgumentError, at create and on a live container', async () => {
+      const disk = { byteSoft: 0, byteHard: 1, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' as const };
+      const field = 'limits.disk.byteHard';
+      const handle = ctx.unique('one-byte-disk');
+      ctx.track(handle);
+      const err = await expectRejection(ctx.client.create({ handle, limits: { disk } }), InvalidArgumentError, { field });
+      expect(err.message).toContain(String(MIN_DISK_LIMIT_BYTES));
+      expect((await ctx.client.containers()).map((c) => c.handle)).not.toContain(handle);
+      const container = await ctx.create();
+      await expectRejection(container.limitDisk(disk), InvalidArgumentError, { field });
+      expect((await container.currentDiskLimits()).byteHard).toBe(0);
+      // the floor itself is a limit a container lives under
+      const small = await ctx.create({ limits: { disk: { ...disk, byteHard: MIN_DISK_LIMIT_BYTES } } });
+      expect((await runToEnd(small, { path: 'true' })).exitCode).toBe(0);
+      await container.limitDisk({ ...disk, byteHard: MIN_DISK_LIMIT_BYTES });
+      expect((await container.currentDiskLimits()).byteHard).toBe(MIN_DISK_LIMIT_BYTES);
+    });
+
+    it('refuses a bind mount of origin container whose source the container lacks with InvalidArgumentError naming it, and creates nothing', async () => {
+      const handle = ctx.unique('bind-missing-inside');
+      ctx.track(handle);
+      const missing = '/no-such-dir-in-the-image';
+      const err = await expectRejection(
+        ctx.client.create({ handle, bindMounts: [{ srcPath: missing, dstPath: '/mnt/data', mode: 'ro', origin: 'container' }] }),
+        InvalidArgumentError,
+        { field: 'bindMounts[0].srcPath', kind: 'invalidArgument' },
+      );
+      expect(err.message).toContain(missing);
+      expect(err.message).toContain('in the container');
+      expect((await ctx.client.containers()).map((c) => c.handle)).not.toContain(handle);
     });
 
     it('refuses a host bind-mount source that does not exist with InvalidArgumentError naming it, and creates nothing', async () => {
