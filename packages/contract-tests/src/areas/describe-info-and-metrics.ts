@@ -1,11 +1,14 @@
 import { ContainerNotFoundError } from '@arbor/core';
+import type { BackendCapabilities } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
+import { expectRejection } from '../helpers/expect-rejection';
 import { runToEnd, startProcess } from '../helpers/run-process';
 import { eventually, sleep } from '@arbor/testkit';
 
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-export function describeInfoAndMetrics(ctx: ContractContext): void {
+/** describeInfoAndMetrics: capabilities.enforcesLimits says the backend counts memory and cpu (cgroups); the fake reports them as 0. */
+export function describeInfoAndMetrics(ctx: ContractContext, capabilities?: BackendCapabilities): void {
   describe('info', () => {
     it('describes a new container as active, with no processes, events or ports', async () => {
       const container = await ctx.create();
@@ -102,6 +105,31 @@ export function describeInfoAndMetrics(ctx: ContractContext): void {
           expect(Number.isFinite(value) && value >= 0).toBe(true);
         }
       }
+    });
+
+    it('reports the memory, cpu and pids of a container that ran something, in full, and ContainerNotFoundError once it is gone', async () => {
+      const container = await ctx.create();
+      await startProcess(container, { path: 'sleep', args: ['100'] });
+      // a little cpu time for the counters to show
+      expect((await runToEnd(container, { path: 'sh', args: ['-c', 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done'] })).exitCode).toBe(0);
+      const metrics = await container.metrics();
+      const count = expect.any(Number);
+      expect(metrics).toEqual({
+        memory: { usageInBytes: count, limitInBytes: count, rss: count, cache: count, swap: count, totalUsageTowardLimit: count },
+        cpu: { usage: count, user: count, system: count },
+        disk: { totalBytesUsed: count, totalInodesUsed: count, exclusiveBytesUsed: count, exclusiveInodesUsed: count },
+        network: { rxBytes: count, txBytes: count },
+        pid: { current: count, max: count },
+        ageMs: count,
+      });
+      expect(metrics.pid.current).toBeGreaterThanOrEqual(1); // the sleep
+      if (capabilities?.enforcesLimits) {
+        expect(metrics.memory.usageInBytes).toBeGreaterThan(0);
+        expect(metrics.cpu.usage).toBeGreaterThan(0);
+        expect(metrics.cpu.usage).toBeGreaterThanOrEqual(metrics.cpu.user);
+      }
+      await ctx.client.destroy(container.handle);
+      await expectRejection(container.metrics(), ContainerNotFoundError, { handle: container.handle, kind: 'notFound' });
     });
   });
 
