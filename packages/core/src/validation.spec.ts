@@ -1,5 +1,13 @@
 import { InvalidArgumentError } from './errors';
-import { MIN_DISK_LIMIT_BYTES, validateContainerSpec, validateHandle, validateImageConfig, validateNetOutRule, validateProcessSpec, validateStreamSpec } from './validation';
+import {
+  MIN_DISK_LIMIT_BYTES,
+  validateContainerSpec,
+  validateHandle,
+  validateImageConfig,
+  validateNetOutRule,
+  validateProcessSpec,
+  validateStreamSpec,
+} from './validation';
 
 function fieldOf(fn: () => void): string | undefined {
   try {

@@ -179,7 +179,8 @@ async function missingInRoot(root: string, path: string): Promise<string> {
       left.unshift(...target.split('/'));
       continue;
     }
-    if (!st.isDirectory() && left.some((p) => p !== '' && p !== '.')) return `goes through /${[...found, part].join('/')}, which is not a directory in the container`;
+    if (!st.isDirectory() && left.some((p) => p !== '' && p !== '.'))
+      return `goes through /${[...found, part].join('/')}, which is not a directory in the container`;
     found.push(part);
   }
   return '';
