@@ -16,14 +16,19 @@
  * EXIT_UNSUPPORTED; the container is never made with host ids instead.
  *
  * usage: arbor-create --rootfs DIR --hostname NAME --init PATH [--cgroup DIR]...
- *          [--bind SRC DST ro|rw host|container]... [--mask PATH]... [--readonly PATH]...
- *          [--userns HOSTID:SIZE] [--log-fd N]
+ *          [--bind SRC DST ro|rw host|container]... [--idmap-bind SRC DST ro|rw]...
+ *          [--mask PATH]... [--readonly PATH]... [--userns HOSTID:SIZE] [--log-fd N]
+ *
+ * --idmap-bind is a host bind that, with --userns, is idmapped through the container's user
+ * namespace: host uid N shows as its uid N (host root's files as its root's) and is what its
+ * uid N writes there; a filesystem that refuses exits EXIT_UNSUPPORTED. Without --userns it
+ * is a plain host bind: a privileged container's ids are the host's already.
  *
  * --mask and --readonly are paths in the container (like /sys/firmware, /proc/sys); the
  * lists live in packages/backend-linux/src/masked-paths.ts, shared with the runc backend.
  *
  * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts,
- * packages/backend-linux/src/userns.int.spec.ts and
+ * packages/backend-linux/src/userns.int.spec.ts, userns-binds.int.spec.ts and
  * packages/contract-tests/src/hostile/bind-mount-ro.posture.int.spec.ts */
 #define _GNU_SOURCE
 #include "../common/arbor.h"
@@ -55,7 +60,8 @@
 
 struct bind {
   const char *src, *dst;
-  int readonly, from_container;
+  /* idmap: a host source seen through the container's user namespace (--idmap-bind) */
+  int readonly, from_container, idmap;
   /* tree is a host source's copy, detached, made on the host side in a user namespace (else -1) */
   int tree, tree_is_dir;
 };
@@ -98,6 +104,13 @@ static void parse(int argc, char **argv) {
       b->dst = argv[++i];
       b->readonly = strcmp(argv[++i], "ro") == 0;
       b->from_container = strcmp(argv[++i], "container") == 0;
+      b->tree = -1;
+    } else if (strcmp(a, "--idmap-bind") == 0 && left >= 3 && opt.nbinds < MAX_ITEMS) {
+      struct bind *b = &opt.binds[opt.nbinds++];
+      b->src = argv[++i];
+      b->dst = argv[++i];
+      b->readonly = strcmp(argv[++i], "ro") == 0;
+      b->idmap = 1;
       b->tree = -1;
     } else {
       errno = 0;
@@ -209,8 +222,9 @@ static void make_dev(int root) {
 }
 
 /* detach_host_binds copies each host source's tree (read-only ones made so), as the host's
- * root: in the user namespace its path may pass directories the container's root may not
- * search, and it attaches the copies with move_mount. */
+ * root, before the fork: in the user namespace its path may pass directories the container's
+ * root may not search, and it attaches the copies with move_mount; the host side idmaps the
+ * --idmap-bind ones once that namespace exists (idmap_host_binds). */
 static void detach_host_binds(void) {
   for (int i = 0; i < opt.nbinds; i++) {
     struct bind *b = &opt.binds[i];
@@ -223,6 +237,22 @@ static void detach_host_binds(void) {
     struct stat st;
     if (fstat(b->tree, &st) != 0) bail(EXIT_HELPER_FAILED, "stat %s", b->src);
     b->tree_is_dir = S_ISDIR(st.st_mode);
+  }
+}
+
+/* idmap_host_binds, on the host side, shows each --idmap-bind tree through userns, the
+ * container's (mount_setattr MOUNT_ATTR_IDMAP, submounts included): a file of host uid N is
+ * its uid N (host root's files are its root's) and what it writes there is host uid N's.
+ * Then it closes this side's copies of every tree; the child attaches its own. */
+static void idmap_host_binds(int userns) {
+  for (int i = 0; i < opt.nbinds; i++) {
+    struct bind *b = &opt.binds[i];
+    if (b->tree < 0) continue;
+    struct tree_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+    if (b->idmap && syscall(SYS_mount_setattr, b->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0)
+      bail(EXIT_UNSUPPORTED, "idmap bind mount source %s (its filesystem, or one mounted under it, may not allow idmapped mounts)", b->src);
+    close(b->tree);
+    b->tree = -1;
   }
 }
 
@@ -401,12 +431,12 @@ static int make_container(int init_fd) {
 static int make_in_userns(int init_fd) {
   int up[2], down[2];
   if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  detach_host_binds();
   pid_t pid = fork();
   if (pid < 0) bail(EXIT_HELPER_FAILED, "fork");
   if (pid == 0) {
     close(up[0]);
     close(down[1]);
-    detach_host_binds();
     if (unshare(CLONE_NEWUSER) != 0) bail(EXIT_HELPER_FAILED, "unshare the user namespace");
     char c = 0;
     if (write(up[1], "u", 1) != 1 || read(down[0], &c, 1) != 1 || c != 'm') _exit(EXIT_HELPER_FAILED);
@@ -435,6 +465,7 @@ static int make_in_userns(int init_fd) {
   int userns = open(ns, O_RDONLY | O_CLOEXEC);
   if (userns < 0) bail(EXIT_HELPER_FAILED, "open %s", ns);
   idmap_overlay(opt.rootfs, userns, opt.userns_host);
+  idmap_host_binds(userns);
   close(userns);
   if (write(down[1], "m", 1) != 1) bail(EXIT_HELPER_FAILED, "tell the child");
   int st;

@@ -1,8 +1,9 @@
 // Hostile images against a bind mount of origin container, on a real arbord on each host
 // backend: the source is a path inside the container's own rootfs, and a symlink in the image
-// must not lead the mount to the host (hostile-input issue, item 10).
+// must not lead the mount to the host (hostile-input issue, item 10). Then host bind mounts
+// into user-namespace containers (userns.enabled), with and without idmap (issue #12).
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArborError, InvalidArgumentError } from '@arbor/core';
@@ -107,6 +108,70 @@ describeIf({ root: true })('bind mounts of origin container against hostile imag
     (backend === 'runc' ? it : it.skip)('refuses a source the image lacks with INVALID_ARGUMENT naming the mount', async () => {
       await expectRejection(createWith('/no/such/dir', 'ro'), InvalidArgumentError, { field: 'bindMounts[0].srcPath' });
       await expect(createWith('/abs/marker/x', 'ro')).rejects.toThrow(/not a directory/);
+    });
+  });
+});
+
+// IDMAP_BACKENDS are the host backends whose bind mounts take idmap (runc's go through arbor-mount idmap-bind)
+const IDMAP_BACKENDS = HOST_BACKENDS.filter((b) => b === 'linux');
+
+describeIf({ root: true })('host bind mounts into user-namespace containers on a real arbord (userns.enabled)', () => {
+  jest.setTimeout(120_000);
+  // shared is like /var/tmp/arbor-userns-bind-XXXX/shared: a dir of host root's (0755) holding root's file
+  let work: string;
+  let shared: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join('/var/tmp', 'arbor-userns-bind-'));
+    shared = join(work, 'shared');
+    await mkdir(shared, { mode: 0o755 });
+    await chmod(shared, 0o755);
+    await writeFile(join(shared, 'root-file'), 'host root\n', { mode: 0o644 });
+  });
+
+  afterAll(async () => {
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  });
+
+  describe.each(IDMAP_BACKENDS)('on %s', (backend) => {
+    let arbord: RealArbord;
+
+    beforeAll(async () => {
+      arbord = await startRealArbord(backend, [], { userns: true });
+    });
+
+    afterAll(async () => {
+      await arbord?.stop();
+    });
+
+    /** withBind runs script as root in a container with shared bound at /mnt/shared, and destroys it. */
+    async function withBind(mount: Partial<BindMount>, script: string): Promise<string> {
+      const container = await arbord.client.create({ bindMounts: [{ srcPath: shared, dstPath: '/mnt/shared', mode: 'rw', origin: 'host', ...mount }] });
+      try {
+        return (await runToEnd(container, sh(script))).stdout;
+      } finally {
+        await arbord.client.destroy(container.handle);
+      }
+    }
+
+    it("keeps a rw bind of host root's dir from container root without idmap: the files are nobody's", async () => {
+      const out = await withBind({}, 'stat -c %u /mnt/shared/root-file; touch /mnt/shared/plain 2>&1; echo rc=$?');
+      expect(out).toMatch(/^65534\n[\s\S]*Permission denied[\s\S]*rc=1\n$/);
+      await expect(lstat(join(shared, 'plain'))).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it("lets container root write an idmapped rw bind, as host root: the new file's host owner is 0, not the container's range", async () => {
+      const out = await withBind({ idmap: true }, 'stat -c %u /mnt/shared/root-file; echo new > /mnt/shared/idmapped && echo ok');
+      expect(out).toBe('0\nok\n');
+      const made = await lstat(join(shared, 'idmapped'));
+      expect({ uid: made.uid, gid: made.gid }).toEqual({ uid: 0, gid: 0 });
+    });
+
+    it('keeps an idmapped ro bind read-only', async () => {
+      const out = await withBind({ idmap: true, mode: 'ro' }, 'stat -c %u /mnt/shared/root-file; touch /mnt/shared/ro 2>&1; echo rc=$?');
+      expect(out).toMatch(/^0\n.*Read-only file system\nrc=1\n$/);
+      await expect(lstat(join(shared, 'ro'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await expectAlive(arbord);
     });
   });
 });
