@@ -9,7 +9,7 @@ import { diskQuotasEnforceable, overlayVolumizerModule } from '@arbor/images';
 import { linuxNetworkerModule } from '@arbor/network';
 import type { RuncBackendConfig } from './runc-backend-config';
 import { RuncCli, checkRuncVersion } from './runc-cli';
-import { RuncRuntime } from './runc-runtime';
+import { RuncRuntime, requireSearchableAbove } from './runc-runtime';
 
 /**
  * runcContainerizer checks that this host can serve the runc backend (root, a runc of 1.0
@@ -38,6 +38,8 @@ export function runcContainerizer(config: RuncBackendConfig, logger: Logger): Ho
     capBnd: /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '',
   });
   const idRanges = usernsIdRanges(config.userns);
+  // said at start, not at each create
+  if (idRanges) requireSearchableAbove(config.stateDir);
   return new HostContainerizer({
     runtime,
     stateDir: config.stateDir,

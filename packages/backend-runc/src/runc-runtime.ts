@@ -1,11 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { HostPreconditionError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
 import { storageName } from '@arbor/depot';
 import { containerDir, killQuietly, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
 import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
+import { attachIdmappedBinds, detachIdmappedBinds } from './idmapped-binds';
 import type { RuncCli } from './runc-cli';
 import { INIT_PATH, resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
 
@@ -96,7 +97,8 @@ export class RuncRuntime implements InitRuntime {
 
   async startInit(desired: DesiredContainer, bundle: string, idRange?: IdRange): Promise<number> {
     // the overlay is mounted (the Volumizer ran) and nothing in it runs yet: container paths resolve in it now
-    const bindMounts = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
+    const resolved = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
+    const bindMounts = await attachIdmappedBinds(this.options.helpers, bundle, resolved, idRange);
     if (idRange) await this.idmapRootfs(desired.rootfs.path, idRange);
     const config = runcConfig(
       { ...desired, bindMounts },
@@ -111,6 +113,8 @@ export class RuncRuntime implements InitRuntime {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     const pidFile = join(bundle, 'init.pid');
     await this.options.runc.run(this.runcId(desired.handle), bundle, pidFile);
+    // the container holds its own copies of the idmapped binds now (a failed run: removeInit)
+    await detachIdmappedBinds(this.options.helpers, bundle);
     return Number((await readFile(pidFile, 'utf8')).trim());
   }
 
@@ -140,6 +144,7 @@ export class RuncRuntime implements InitRuntime {
     // a process that escaped runc's bookkeeping (a half-made create) still goes
     for (const pid of await this.options.cgroups.pids(handle).catch(() => [])) killQuietly(pid, 'SIGKILL');
     await waitCgroupEmpty(this.options.cgroups, handle, 5000);
+    await detachIdmappedBinds(this.options.helpers, bundle);
     await Promise.all(['config.json', 'init.pid'].map((f) => rm(join(bundle, f), { force: true })));
   }
 
@@ -171,21 +176,32 @@ export class RuncRuntime implements InitRuntime {
 }
 
 /**
+ * requireSearchableAbove checks that others may search every dir above stateDir, as a
+ * user-namespace container's root must to reach its rootfs under it (the dirs from stateDir
+ * down are arbord's to open up).
+ * @throws HostPreconditionError naming the first dir that does not allow it, and the fix
+ */
+export function requireSearchableAbove(stateDir: string): void {
+  for (let above = dirname(resolve(stateDir)); ; above = dirname(above)) {
+    const mode = statSync(above, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o001) === 0) {
+      throw new HostPreconditionError(
+        `runc backend: userns.enabled, but ${above} (above the state dir) does not let others search it: a container's root could not reach its rootfs; chmod o+x ${above}, move the state dir or turn userns.enabled off`,
+      );
+    }
+    if (above === dirname(above)) return;
+  }
+}
+
+/**
  * letOthersSearchDownTo adds search (x) for others to stateDir and each dir below it on the
- * way to dir, and checks the dirs above stateDir allow it already; nothing is made readable.
- * @throws HostPreconditionError naming a dir above stateDir that others cannot search
+ * way to dir, after requireSearchableAbove; nothing is made readable.
+ * @throws HostPreconditionError as requireSearchableAbove, or for a dir outside stateDir
  */
 async function letOthersSearchDownTo(stateDir: string, dir: string): Promise<void> {
   const below = relative(stateDir, dir);
   if (below.startsWith('..')) throw new HostPreconditionError(`runc backend: the rootfs ${dir} is not under the state dir ${stateDir}`);
-  for (let above = dirname(stateDir); ; above = dirname(above)) {
-    if (((await stat(above)).mode & 0o001) === 0) {
-      throw new HostPreconditionError(
-        `runc backend: userns.enabled, but ${above} (above the state dir) does not let others search it: a container's root could not reach its rootfs; chmod o+x ${above} or move the state dir`,
-      );
-    }
-    if (above === dirname(above)) break;
-  }
+  requireSearchableAbove(stateDir);
   let path = stateDir;
   for (const part of ['', ...(below ? below.split(sep) : [])]) {
     path = part ? join(path, part) : path;

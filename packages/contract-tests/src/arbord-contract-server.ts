@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
@@ -15,6 +15,8 @@ import { freeTestNetwork, usernsPool } from './helpers/test-network';
  */
 export async function startArbordContractServer(backend: string, overrides: BackendOverrides, options: StartOptions = {}): Promise<ContractServer> {
   const dir = await mkdtemp(join(tmpdir(), `arbor-contract-${backend}-`));
+  // searchable by others, as the dirs above a state dir must be for user-namespace containers on runc
+  await chmod(dir, 0o711);
   const network = backend === 'fake' ? undefined : await freeTestNetwork();
   const server = await startArbord(
     {

@@ -3,7 +3,7 @@
 // front beside gRPC.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,12 @@ import { call } from './wire.testkit';
  */
 function ownNetwork(): string[] {
   const help = existsSync(ARBORD_MAIN) ? spawnSync(process.execPath, [ARBORD_MAIN, '--help']).stdout.toString() : '';
-  return [...(help.includes('--tag') ? ['--tag', 'g'] : []), '--network-pool', '10.251.0.0/22', '--port-pool-start', '51001', '--port-pool-size', '1000'];
+  return [
+    ...(help.includes('--tag') ? ['--tag', 'g'] : []),
+    ...['--network-pool', '10.251.0.0/22', '--port-pool-start', '51001', '--port-pool-size', '1000'],
+    // user-namespace ids of their own, apart from arbord's default pool and the contract suite's
+    ...(help.includes('--userns-base') ? ['--userns-base', '3800000000', '--userns-size', String(256 * 65536)] : []),
+  ];
 }
 
 export interface RealArbord {
@@ -66,6 +71,8 @@ function dial(open: () => Socket): Promise<Socket> {
  */
 export async function startRealArbord(backend: string, transport: 'unix' | 'tcp' = 'unix', extraArgs: string[] = []): Promise<RealArbord> {
   const dir = await mkdtemp(join(tmpdir(), `arbor-garden-${backend}-`));
+  // searchable by others, as the dirs above a state dir must be for user-namespace containers on runc
+  await chmod(dir, 0o711);
   const socket = join(dir, 'arbord.sock');
   const port = transport === 'tcp' ? await freePort() : 0;
   const gardenListen = transport === 'tcp' ? `tcp://127.0.0.1:${port}` : `unix://${join(dir, 'garden.sock')}`;
