@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { startArbord } from '@arbor/server';
+import { createRows } from './create-times';
 import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 
 const run = promisify(execFile);
@@ -51,6 +52,8 @@ export async function benchLinux(): Promise<void> {
     networkPool: '10.253.0.0/22',
     portPoolStart: 47000,
     portPoolSize: 200,
+    // user namespaces (the default) over ids of its own, apart from a running arbord's pool
+    userns: { base: 3_600_000_000, size: 256 * 65536 },
   });
   const client = await GrpcClient.connect(server.address);
   try {
@@ -95,6 +98,8 @@ export async function benchLinux(): Promise<void> {
       await client.destroy(container.handle);
     }
 
+    const creates = await createRows(client, 'bench-linux');
+
     printTable(`linux backend over gRPC vs raw tools, same rootfs, ${BENCH_RUNS} runs each (lower is better)`, [
       { name: 'create + run `true` + destroy p50', value: formatMs(percentile(arbor, 50)), note: `${ratioAt(arbor, runc)} of runc run` },
       { name: 'create + run `true` + destroy p99', value: formatMs(percentile(arbor, 99)), note: `${ratioAt(arbor, runc, 99)} of runc run's p99` },
@@ -107,6 +112,7 @@ export async function benchLinux(): Promise<void> {
         note: `${ratioAt(arborExec, runcExec, 99)} of runc exec's p99`,
       },
       { name: 'raw `runc exec` true p50', value: formatMs(percentile(runcExec, 50)), note: `p99 ${formatMs(percentile(runcExec, 99))}` },
+      ...creates,
     ]);
   } finally {
     client.close();

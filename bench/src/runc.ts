@@ -2,7 +2,7 @@
 // config.json Arbor writes for a container (namespaces, mounts, seccomp, cgroups) over the
 // default rootfs, with `true` as its process.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR } from '@arbor/host';
 import { startArbord } from '@arbor/server';
+import { createRows } from './create-times';
 import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 
 const run = promisify(execFile);
@@ -43,6 +44,8 @@ export async function benchRunc(): Promise<void> {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-runc-'));
+  // searchable by others, as the dirs above a state dir must be for user-namespace containers on runc
+  await chmod(dir, 0o711);
   const server = await startArbord({
     backend: 'runc',
     listen: `unix://${dir}/arbord.sock`,
@@ -53,6 +56,8 @@ export async function benchRunc(): Promise<void> {
     networkPool: '10.253.4.0/22',
     portPoolStart: 47200,
     portPoolSize: 200,
+    // user namespaces (the default) over ids of its own, apart from a running arbord's pool
+    userns: { base: 3_700_000_000, size: 256 * 65536 },
   });
   const client = await GrpcClient.connect(server.address);
   const runcRoot = join(dir, 'raw-runc');
@@ -91,12 +96,15 @@ export async function benchRunc(): Promise<void> {
       await client.destroy(container.handle);
     }
 
+    const creates = await createRows(client, 'bench-runc');
+
     printTable(`runc backend over gRPC vs raw runc, same bundle, ${BENCH_RUNS} runs each (lower is better)`, [
       { name: 'create + run `true` + destroy p50', value: formatMs(percentile(arbor, 50)), note: `${ratioAt(arbor, runc)} of runc run` },
       { name: 'create + run `true` + destroy p99', value: formatMs(percentile(arbor, 99)) },
       { name: 'raw `runc run` true p50', value: formatMs(percentile(runc, 50)), note: `p99 ${formatMs(percentile(runc, 99))}` },
       { name: 'run `true` in a running container p50', value: formatMs(percentile(arborExec, 50)), note: `${ratioAt(arborExec, runcExec)} of runc exec` },
       { name: 'raw `runc exec` true p50', value: formatMs(percentile(runcExec, 50)) },
+      ...creates,
     ]);
   } finally {
     client.close();
