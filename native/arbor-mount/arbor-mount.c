@@ -41,9 +41,13 @@
 //   arbor-mount idmap-bind <src> <dst> <hostid>:<size>
 //       attach a copy of the mount tree at <src> at <dst> (made: a dir, or an empty file for
 //       a file), idmapped the same way, so that host id N shows as container id N
+//   arbor-mount detach <target>
+//       detach the mount at <target> (MNT_DETACH, not following a symlink there), as once runc
+//       holds its own copy of an idmap-bind; a target that is not mounted is not an error
 //
 // Covered by packages/images/src/overlay-volumizer.int.spec.ts ('mounts through arbor-mount'
-// and 'disk limits (btrfs qgroups)') and packages/backend-runc/src/runc-userns.int.spec.ts.
+// and 'disk limits (btrfs qgroups)'), packages/backend-runc/src/runc-userns.int.spec.ts and
+// runc-userns-binds.int.spec.ts (idmap-bind, detach).
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
@@ -285,8 +289,13 @@ static int one_shot(int argc, char **argv) {
     return 0;
   }
   if (argc == 5 && strcmp(argv[1], "idmap-bind") == 0) return idmap_bind(argv[2], argv[3], argv[4]);
+  if (argc == 3 && strcmp(argv[1], "detach") == 0) {
+    /* EINVAL: not a mount point; ENOENT: nothing there */
+    if (umount2(argv[2], MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL && errno != ENOENT) bail(EXIT_HELPER_FAILED, "detach %s", argv[2]);
+    return 0;
+  }
   errno = 0;
-  bail(EXIT_BAD_USAGE, "usage: arbor-mount [idmap-overlay ROOTFS HOSTID:SIZE | idmap-bind SRC DST HOSTID:SIZE]");
+  bail(EXIT_BAD_USAGE, "usage: arbor-mount [idmap-overlay ROOTFS HOSTID:SIZE | idmap-bind SRC DST HOSTID:SIZE | detach TARGET]");
 }
 
 int main(int argc, char **argv) {

@@ -112,9 +112,6 @@ describeIf({ root: true })('bind mounts of origin container against hostile imag
   });
 });
 
-// IDMAP_BACKENDS are the host backends whose bind mounts take idmap (runc's go through arbor-mount idmap-bind)
-const IDMAP_BACKENDS = HOST_BACKENDS.filter((b) => b === 'linux');
-
 describeIf({ root: true })('host bind mounts into user-namespace containers on a real arbord (userns.enabled)', () => {
   jest.setTimeout(120_000);
   // shared is like /var/tmp/arbor-userns-bind-XXXX/shared: a dir of host root's (0755) holding root's file
@@ -133,7 +130,7 @@ describeIf({ root: true })('host bind mounts into user-namespace containers on a
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  describe.each(IDMAP_BACKENDS)('on %s', (backend) => {
+  describe.each(HOST_BACKENDS)('on %s', (backend) => {
     let arbord: RealArbord;
 
     beforeAll(async () => {
