@@ -60,6 +60,8 @@ export interface LinuxNetworkerOptions {
    * while another live arbord holds the tag or overlapping pools; close() releases them.
    */
   poolRegistry?: PoolRegistry;
+  /** userIds are the host ids the containers' user namespaces take, recorded beside the pools in poolRegistry (see PoolClaim). */
+  userIds?: { base: number; size: number };
   /** helperPath is the arbor-net binary, like /opt/arbor/native/arbor-net/arbor-net. */
   helperPath?: string;
   iptables?: IptablesOptions;
@@ -470,6 +472,7 @@ export class LinuxNetworker implements Networker {
         tag: this.options.tag ?? '',
         networkPool: this.options.networkPool ?? DEFAULT_SUBNET_POOL,
         ports: { start: this.ports.start, size: this.ports.size },
+        ...(this.options.userIds && { userIds: this.options.userIds }),
       })
       .catch((err: unknown) => {
         this.claimed = undefined;

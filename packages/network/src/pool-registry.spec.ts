@@ -47,6 +47,19 @@ describe('PoolRegistry', () => {
     await expect(new PoolRegistry(dir).claim({ tag: 'x', networkPool: '10.252.0.0/22', ports: ports(61050) })).rejects.toThrow(/ports 61001-61100/);
   });
 
+  it("refuses user-namespace ids overlapping another arbord's, naming them: two tenants would share host ids; apart, or off on either side, is fine", async () => {
+    const ids = (base: number) => ({ base, size: 65536 * 4 });
+    await new PoolRegistry(dir, other.pid).claim({ tag: '', networkPool: '10.254.0.0/22', ports: ports(61001), userIds: ids(1_000_000_000) });
+    const refused = new PoolRegistry(dir).claim({ tag: 'x', networkPool: '10.252.0.0/22', ports: ports(40000), userIds: ids(1_000_065_536) });
+    await expect(refused).rejects.toMatchObject({ kind: 'failedPrecondition' });
+    await expect(refused).rejects.toThrow(
+      /user ids 1000065536-1000327679 of tag 'x' overlap another arbord's: .* and user ids 1000000000-1000262143; .*--userns-base/,
+    );
+    const apart = await new PoolRegistry(dir).claim({ tag: 'x', networkPool: '10.252.0.0/22', ports: ports(40000), userIds: ids(2_000_000_000) });
+    await apart.release();
+    await new PoolRegistry(dir).claim({ tag: 'y', networkPool: '10.252.4.0/22', ports: ports(40100) });
+  });
+
   it('refuses a tag another arbord holds, whatever its pools', async () => {
     await new PoolRegistry(dir, other.pid).claim({ tag: 'x', networkPool: '10.252.0.0/22', ports: ports(40000) });
     await expect(new PoolRegistry(dir).claim({ tag: 'x', networkPool: '10.253.0.0/22', ports: ports(50000) })).rejects.toThrow(

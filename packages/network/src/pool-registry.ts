@@ -14,6 +14,12 @@ export interface PoolClaim {
   networkPool: string;
   /** ports are the NetIn host ports it hands out, like { start: 61001, size: 4534 }. */
   ports: { start: number; size: number };
+  /**
+   * userIds are the host ids its containers' user namespaces take (userns), like
+   * { base: 1000000000, size: 1000000000 }; absent where userns is off. Two arbords on one
+   * pool would give two tenants' containers the same host ids.
+   */
+  userIds?: { base: number; size: number };
 }
 
 /** PoolEntry is a claim as stored, like /run/arbor/pools/arbx.json. */
@@ -45,16 +51,25 @@ function overlaps(a: { first: number; last: number }, b: { first: number; last: 
   return a.first <= b.last && b.first <= a.last;
 }
 
+function idRange(ids: { base: number; size: number } | undefined): { first: number; last: number } | undefined {
+  return ids && { first: ids.base, last: ids.base + ids.size - 1 };
+}
+
 function describe(e: PoolEntry): string {
-  return `tag '${e.tag}' (pid ${e.pid}) with network pool ${e.networkPool} and ports ${e.ports.start}-${e.ports.start + e.ports.size - 1}`;
+  const ids = idRange(e.userIds);
+  return (
+    `tag '${e.tag}' (pid ${e.pid}) with network pool ${e.networkPool} and ports ${e.ports.start}-${e.ports.start + e.ports.size - 1}` +
+    (ids ? ` and user ids ${ids.first}-${ids.last}` : '')
+  );
 }
 
 /**
  * PoolRegistry keeps, in dir (like /run/arbor/pools), one file per running networker's tag
  * (like arbx.json for tag 'x', arb.json for the default) holding its pools and pid, so that a
  * second arbord on the host refuses to start with the same tag (its start would sweep the
- * first's links and chains) or with an address or NetIn port pool that overlaps (both would
- * route the same addresses, DNAT the same ports). An entry whose process is gone (pid dead, or
+ * first's links and chains) or with an address, NetIn port or user-namespace id pool that
+ * overlaps (both would route the same addresses, DNAT the same ports, map two tenants onto the
+ * same host ids). An entry whose process is gone (pid dead, or
  * reused: another start time) is stale and ignored. Networkers of one process may share
  * pools: that is one composition, like a test's extra servers. Two starts racing on
  * overlapping pools may both be refused; never both accepted.
@@ -92,6 +107,7 @@ export class PoolRegistry {
     try {
       const mine = range(claim.networkPool);
       const myPorts = { first: claim.ports.start, last: claim.ports.start + claim.ports.size - 1 };
+      const myIds = idRange(claim.userIds);
       for (const other of await this.live()) {
         if (other.pid === this.pid) continue;
         const ports = { first: other.ports.start, last: other.ports.start + other.ports.size - 1 };
@@ -100,6 +116,13 @@ export class PoolRegistry {
             'failedPrecondition',
             `network: pools of tag '${claim.tag}' (network ${claim.networkPool}, ports ${myPorts.first}-${myPorts.last}) overlap another arbord's: ` +
               `${describe(other)}; give this one a network pool and port pool of its own (--network-pool, --port-pool-start)`,
+          );
+        }
+        const ids = idRange(other.userIds);
+        if (myIds && ids && overlaps(myIds, ids)) {
+          throw new ArborError(
+            'failedPrecondition',
+            `userns: user ids ${myIds.first}-${myIds.last} of tag '${claim.tag}' overlap another arbord's: ${describe(other)}; give this one a pool of its own (--userns-base, --userns-size)`,
           );
         }
       }
@@ -151,7 +174,15 @@ export class PoolRegistry {
     try {
       const e = JSON.parse(await readFile(file, 'utf8')) as Partial<PoolEntry>;
       if (typeof e.pid !== 'number' || typeof e.startTime !== 'string' || typeof e.networkPool !== 'string' || typeof e.tag !== 'string') return undefined;
-      return { tag: e.tag, networkPool: e.networkPool, ports: e.ports ?? { start: 0, size: 0 }, pid: e.pid, startTime: e.startTime };
+      const userIds = typeof e.userIds?.base === 'number' && typeof e.userIds.size === 'number' ? { base: e.userIds.base, size: e.userIds.size } : undefined;
+      return {
+        tag: e.tag,
+        networkPool: e.networkPool,
+        ports: e.ports ?? { start: 0, size: 0 },
+        ...(userIds && { userIds }),
+        pid: e.pid,
+        startTime: e.startTime,
+      };
     } catch {
       return undefined;
     }
