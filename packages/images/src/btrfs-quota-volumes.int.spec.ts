@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HostPreconditionError } from '@arbor/core';
-import { describeIf } from '@arbor/testkit';
+import { RecordingLogger, describeIf } from '@arbor/testkit';
 import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
 
 const run = promisify(execFile);
@@ -42,6 +42,33 @@ describeIf({ root: true })('BtrfsQuotaVolumes (root: loop mounts)', () => {
       await new Promise((resolve) => holder.stdout.once('data', resolve));
       await volumes.release();
       expect((await run('losetup', ['-j', image])).stdout).toBe('');
+    } finally {
+      if (holder.exitCode === null) holder.kill('SIGKILL');
+      await exited;
+    }
+  });
+
+  it('refuses to mount the image again while the loop device release gave up on still backs it, and mounts it once that is gone', async () => {
+    const logger = new RecordingLogger();
+    const volumes = await BtrfsQuotaVolumes.open({ stateDir, sizeBytes: 256 * 1024 ** 2, loopDetachTimeoutMs: 100, logger });
+    const image = join(stateDir, 'volumes.btrfs');
+    const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'echo copied; read _'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      await volumes.release();
+      const device = (await run('losetup', ['-j', image])).stdout.split(':')[0] ?? '';
+      expect(device).toMatch(/^\/dev\/loop\d+$/);
+      expect(logger.lines.filter((l) => l.event === 'disk-quota-loop-still-attached')).toEqual([expect.objectContaining({ device, image })]);
+      const err = await volumes.create(join(stateDir, 'overlays', 'h')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HostPreconditionError);
+      expect((err as Error).message).toContain(`${image} is still attached to ${device}`);
+      holder.stdin.end(); // the copy goes with the holder's namespace
+      await exited;
+      await volumes.create(join(stateDir, 'overlays', 'h'));
+      expect((await run('losetup', ['-j', image])).stdout.split('\n').filter(Boolean)).toHaveLength(1);
+      await volumes.remove(join(stateDir, 'overlays', 'h'));
+      await volumes.release();
     } finally {
       if (holder.exitCode === null) holder.kill('SIGKILL');
       await exited;

@@ -44,6 +44,8 @@ export interface BtrfsQuotaVolumesOptions {
    * umount(8) or btrfs(8) (around 10 ms each, a commit on delete).
    */
   mounter?: OverlayMounter;
+  /** loopDetachTimeoutMs bounds each wait for the loop device to go after an unmount; absent means LOOP_DETACH_TIMEOUT_MS. */
+  loopDetachTimeoutMs?: number;
 }
 
 /**
@@ -66,6 +68,8 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
   private readonly helper: OverlayMounter | undefined;
   /** counter runs usage's commits in a coprocess of their own: a commit of much dirty data must not hold up creates and destroys queued behind it. */
   private counter: OverlayMounter | undefined;
+  /** lingering is a loop device, like /dev/loop3, still backing the image when release gave up waiting for it. */
+  private lingering: string | undefined;
 
   private constructor(private readonly options: BtrfsQuotaVolumesOptions) {
     this.helper = options.mounter?.helperPath ? options.mounter : undefined;
@@ -164,10 +168,11 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
       // so that a mount after release never attaches the image to a second loop device (a
       // second instance of the same btrfs) while the first is still there
       if (device && !(await this.loopDetached(device))) {
+        this.lingering = device;
         this.options.logger?.error('disk-quota-loop-still-attached', {
           device,
           image: this.image,
-          reason: `still attached ${LOOP_DETACH_TIMEOUT_MS} ms after the unmount: another mount namespace holds a copy of ${this.root}`,
+          reason: `still attached ${this.loopDetachTimeoutMs} ms after the unmount: another mount namespace holds a copy of ${this.root}`,
         });
       }
     });
@@ -176,7 +181,7 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
   /** loopDetached waits up to LOOP_DETACH_TIMEOUT_MS for device, like /dev/loop3, to back this image no more, and says whether it did. */
   private async loopDetached(device: string): Promise<boolean> {
     const backingFile = `/sys/block/${basename(device)}/loop/backing_file`;
-    const deadline = Date.now() + LOOP_DETACH_TIMEOUT_MS;
+    const deadline = Date.now() + this.loopDetachTimeoutMs;
     for (;;) {
       const backing = await readFile(backingFile, 'utf8').catch(() => '');
       if (backing.trim() !== this.image) return true;
@@ -185,12 +190,28 @@ export class BtrfsQuotaVolumes implements QuotaVolumes {
     }
   }
 
-  /** ensureMounted is idempotent; it runs under serial so that release cannot unmount beneath it. */
+  private get loopDetachTimeoutMs(): number {
+    return this.options.loopDetachTimeoutMs ?? LOOP_DETACH_TIMEOUT_MS;
+  }
+
+  /**
+   * ensureMounted is idempotent; it runs under serial so that release cannot unmount beneath it.
+   * It never attaches the image to a new loop device while the one release left still backs it:
+   * that would be a second instance of the same btrfs, both writing the one file.
+   */
   private async ensureMounted(): Promise<void> {
     const type = await mountType(this.root);
     if (type === 'btrfs') return;
     if (type !== undefined) {
       throw new HostPreconditionError(`volumizer: ${this.root} is a ${type} mount, not the btrfs this volumizer makes: unmount it (umount ${this.root})`);
+    }
+    if (this.lingering) {
+      if (!(await this.loopDetached(this.lingering))) {
+        throw new HostPreconditionError(
+          `volumizer: ${this.image} is still attached to ${this.lingering}, because another mount namespace holds a copy of ${this.root} (a process that unshared its mounts while it was mounted): end that process, then create again`,
+        );
+      }
+      this.lingering = undefined;
     }
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     const entries = await readdir(this.root);
