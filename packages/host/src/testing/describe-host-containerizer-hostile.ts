@@ -27,7 +27,7 @@ export type StartContainerizer = (stateDir: string) => Promise<Omit<Containerize
 
 /** HostileOptions say where runtimes differ and what a runtime adds. */
 export interface HostileOptions {
-  /** highestId is the highest uid and gid the runtime runs a process as: 4294967294 for namespaces, 2147483647 for runc (its own range check). */
+  /** highestId is the highest uid and gid the runtime runs a process of a privileged container as: 4294967294 for namespaces, 2147483647 for runc (its own range check). */
   highestId: number;
   /** more declares the runtime's own tests in the same block, with the running setup from under(). */
   more?: (under: () => ContainerizerUnderTest) => void;
@@ -129,9 +129,13 @@ export function describeHostContainerizerHostile(name: string, needs: HostNeeds,
       refusals.push(await containerizer.streamIn(c.handle, { path: '/tmp/streamed', user: 'wraps', tar }).catch((err: Error) => err));
       expect((await run(c, 'cat /tmp/who-* 2>/dev/null; ls /tmp/streamed 2>/dev/null; true')).stdout).toBe('');
       for (const refused of refusals) expect(String(refused)).toMatch(/user/);
-      // the highest ids the runtime takes still work
+      // the highest ids still work: the runtime's own in a privileged container (host ids), the
+      // top of the range in a container with a user namespace (the default)
+      const privileged = await backend.create({ privileged: true });
       const highest = String(options.highestId);
-      expect((await direct(c, { path: 'sh', args: ['-c', 'id -u; id -g'], user: `${highest}:${highest}` })).stdout).toBe(`${highest}\n${highest}\n`);
+      const ids = (user: string) => ({ path: 'sh', args: ['-c', 'id -u; id -g'], user });
+      expect((await direct(privileged, ids(`${highest}:${highest}`))).stdout).toBe(`${highest}\n${highest}\n`);
+      expect((await direct(c, ids('65535:65535'))).stdout).toBe('65535\n65535\n');
     });
 
     it('refuses a working dir that is not absolute', async () => {
