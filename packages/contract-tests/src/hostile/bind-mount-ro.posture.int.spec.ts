@@ -59,7 +59,8 @@ describeIf({ root: true })('filesystem and namespace posture on a real arbord', 
       expect(result.stderr).toMatch(/Read-only file system/);
       const flags = await runToEnd(ro, sh('grep " /data/sub " /proc/self/mountinfo | cut -d" " -f6'));
       expect(flags.stdout.trim().split(',').slice(0, 4)).toEqual(['ro', 'nosuid', 'nodev', 'noexec']);
-      const rw = await arbord.client.create({ bindMounts: [{ srcPath: data, dstPath: '/data', mode: 'rw', origin: 'host' }] });
+      // idmap: in the container's user namespace (the default) host root's files are root's only through an idmapped bind
+      const rw = await arbord.client.create({ bindMounts: [{ srcPath: data, dstPath: '/data', mode: 'rw', origin: 'host', idmap: true }] });
       const written = await runToEnd(rw, sh('echo x > /data/new && echo x > /data/sub/new && echo wrote'));
       expect(written.stdout).toBe('wrote\n');
       expect((await readdir(data)).sort()).toEqual(['marker', 'new', 'sub']);
