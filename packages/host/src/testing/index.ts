@@ -2,3 +2,5 @@
 // backend-runc) share. Loaded by tests only; it needs jest's globals and @arbor/testkit.
 export { describeHostContainerizerHostile, runToEnd } from './describe-host-containerizer-hostile';
 export type { ContainerizerUnderTest, HostileOptions, StartContainerizer } from './describe-host-containerizer-hostile';
+export { describeUserNamespaces } from './describe-user-namespaces';
+export type { MakeUsernsBackend, UsernsSuiteOptions } from './describe-user-namespaces';
