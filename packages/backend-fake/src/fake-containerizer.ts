@@ -18,7 +18,7 @@ import type {
 import { FakeContainer } from './fake-container';
 import { ROOT, type FakeFilesystem } from './fs/fake-filesystem';
 import type { FakeVolumizer } from './fake-volumizer';
-import { writeEtcFiles } from './fs/etc-files';
+import { HostResolvConf, writeEtcFiles } from './fs/etc-files';
 import { resolveUser } from './fs/users';
 import { streamIn } from './tar/stream-in';
 import { streamOut } from './tar/stream-out';
@@ -61,6 +61,9 @@ export class FakeContainerizer implements Containerizer {
   private readonly containers = new Map<string, FakeContainer>();
   private readonly maxContainers: number;
   private readonly stopTimeoutMs: number;
+  private readonly resolvConf = new HostResolvConf();
+  // memoryInBytes is the host's memory, read once: capacity runs at every create (Gardener.maxContainers)
+  private readonly memoryInBytes = totalmem();
 
   constructor(
     private readonly volumizer: FakeVolumizer,
@@ -76,7 +79,7 @@ export class FakeContainerizer implements Containerizer {
     }
     const fs = this.volumizer.filesystem(desired.handle);
     await checkBindSources(desired, fs);
-    await writeEtcFiles(fs, desired.hostname);
+    writeEtcFiles(fs, desired.hostname, await this.resolvConf.text());
     this.containers.set(
       desired.handle,
       new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, structuredClone(desired.bindMounts)),
@@ -147,7 +150,7 @@ export class FakeContainerizer implements Containerizer {
   }
 
   async capacity(): Promise<{ memoryInBytes: number; maxContainers: number }> {
-    return { memoryInBytes: totalmem(), maxContainers: this.maxContainers };
+    return { memoryInBytes: this.memoryInBytes, maxContainers: this.maxContainers };
   }
 
   /** container returns the FakeContainer for handle, for tests. @throws ContainerNotFoundError */

@@ -39,6 +39,8 @@ function checkRoomToWrite(fs: FakeFilesystem, disk: DiskLimits | undefined, what
 export class FakeVolumizer implements Volumizer {
   private readonly filesystems = new Map<string, FakeFilesystem>();
   private readonly now: () => number;
+  // defaultImage is the default rootfs built at the first create that asks for it; each container gets a clone
+  private defaultImage: FakeFilesystem | undefined;
 
   constructor(private readonly options: FakeVolumizerOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -100,7 +102,7 @@ export class FakeVolumizer implements Volumizer {
   }
 
   private async load(uri: string): Promise<FakeFilesystem> {
-    if (uri === '') return buildDefaultRootfs([...APPLETS.keys()], this.now);
+    if (uri === '') return (this.defaultImage ??= buildDefaultRootfs([...APPLETS.keys()], this.now)).clone();
     if (uri.startsWith('raw://')) {
       const dir = uri.slice('raw://'.length);
       if (!dir.startsWith('/')) {

@@ -193,3 +193,32 @@ describe('the default rootfs', () => {
     expect(fs.resolve('/bin/ls').inode).toBe(busybox);
   });
 });
+
+describe('FakeFilesystem.clone', () => {
+  it('copies the tree, usage and hard links, and neither copy sees the other change', () => {
+    const image = buildDefaultRootfs(['sh', 'cat']);
+    const copy = image.clone();
+    expect(copy.stat()).toEqual(image.stat());
+    const busybox = copy.resolve('/bin/busybox').inode;
+    expect(busybox).not.toBe(image.resolve('/bin/busybox').inode);
+    expect(copy.resolve('/bin/sh').inode).toBe(busybox);
+    expect(busybox).toMatchObject({ kind: 'file', links: 3 });
+    const imageSize = busybox.kind === 'file' ? busybox.size : -1;
+
+    copy.sealImage();
+    copy.writeFile('/bin/sh', 'changed');
+    copy.chmod(copy.resolve('/tmp').inode, 0o700);
+    copy.writeFile('/tmp/new', 'x');
+    expect(image.tryResolve('/tmp/new')).toBeUndefined();
+    expect(image.resolve('/tmp').inode.mode).toBe(0o1777);
+    expect(copy.resolve('/bin/cat').inode).toMatchObject({ size: 'changed'.length });
+    expect(image.resolve('/bin/cat').inode).toMatchObject({ size: imageSize });
+    expect(copy.stat().exclusiveInodesUsed).toBeGreaterThan(0);
+    expect(image.stat().exclusiveInodesUsed).toBe(0);
+  });
+
+  it('refuses inside a transaction', () => {
+    const fs = buildDefaultRootfs(['sh']);
+    expect(() => fs.transaction(() => fs.clone())).toThrow(/inside a transaction/);
+  });
+});

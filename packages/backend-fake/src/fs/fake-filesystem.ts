@@ -1,5 +1,5 @@
 import type { DiskLimits, DiskStat } from '@arbor/core';
-import { FsError } from './fs-error';
+import { FsError, type FsErrorCode } from './fs-error';
 
 /** Credentials are who asks: root (uid 0) passes every permission check but exec. */
 export interface Credentials {
@@ -134,30 +134,78 @@ export class FakeFilesystem {
     return { ...this.usage };
   }
 
+  /**
+   * clone copies the whole filesystem: inodes (hard links stay one inode), usage, layer and
+   * limits. File contents are shared, as a file's chunks are replaced and never changed in
+   * place. A cached image is cloned for each container instead of being built again.
+   * @throws Error inside a transaction, whose undo would not reach the copy
+   */
+  clone(): FakeFilesystem {
+    if (this.journal) throw new Error('fake filesystem: cannot clone inside a transaction');
+    const copy = new FakeFilesystem(this.now);
+    const copies = new Map<Inode, Inode>([[this.root, copy.root]]);
+    const cloneInode = (inode: Inode): Inode => {
+      const known = copies.get(inode);
+      if (known) return known;
+      const made: Inode = inode.kind === 'dir' ? { ...inode, xattrs: new Map(inode.xattrs), entries: new Map() } : { ...inode, xattrs: new Map(inode.xattrs) };
+      copies.set(inode, made);
+      if (inode.kind === 'dir') fillDir(inode, made as DirInode);
+      return made;
+    };
+    const fillDir = (from: DirInode, to: DirInode): void => {
+      for (const [name, child] of from.entries) to.entries.set(name, cloneInode(child));
+    };
+    Object.assign(copy.root, { ...this.root, xattrs: new Map(this.root.xattrs), entries: new Map() });
+    fillDir(this.root, copy.root);
+    copy.nextIno = this.nextIno;
+    copy.layer = this.layer;
+    copy.limits = this.limits && { ...this.limits };
+    Object.assign(copy.usage, this.usage);
+    return copy;
+  }
+
   // ------------------------------------------------------------------ lookups
 
   /** resolve looks path up. @throws FsError ENOENT, ENOTDIR, EACCES, ELOOP */
   resolve(path: string, options: LookupOptions = {}): Resolved {
+    const found = this.lookup(path, options);
+    if (typeof found === 'string') throw new FsError(found, path);
+    return found;
+  }
+
+  /** tryResolve is resolve that answers undefined for ENOENT. */
+  tryResolve(path: string, options: LookupOptions = {}): Resolved | undefined {
+    const found = this.lookup(path, options);
+    if (found === 'ENOENT') return undefined;
+    if (typeof found === 'string') throw new FsError(found, path);
+    return found;
+  }
+
+  /**
+   * lookup is resolve answering the errno instead of throwing it: a missing path is the
+   * common answer of tryResolve (every new file), and an Error's stack costs more than the walk.
+   */
+  private lookup(path: string, options: LookupOptions): Resolved | FsErrorCode {
     const cred = options.cred ?? ROOT;
-    if (path === '') throw new FsError('ENOENT', path);
+    if (path === '') return 'ENOENT';
     const queue = components(path, options.cwd ?? '/');
     const stack: Array<{ inode: Inode; name: string }> = [{ inode: this.root, name: '' }];
     let symlinks = 0;
     while (queue.length > 0) {
       const name = queue.shift() as string;
       const cur = (stack[stack.length - 1] as { inode: Inode }).inode;
-      if (cur.kind !== 'dir') throw new FsError('ENOTDIR', path);
-      if (!permits(cur, cred, X)) throw new FsError('EACCES', path);
+      if (cur.kind !== 'dir') return 'ENOTDIR';
+      if (!permits(cur, cred, X)) return 'EACCES';
       if (name === '..') {
         if (stack.length > 1) stack.pop();
         continue;
       }
       const child = cur.entries.get(name);
-      if (!child) throw new FsError('ENOENT', path);
+      if (!child) return 'ENOENT';
       const last = queue.length === 0;
       if (child.kind === 'symlink' && (!last || options.follow !== false)) {
-        if (++symlinks > MAX_SYMLINKS) throw new FsError('ELOOP', path);
-        if (child.target === '') throw new FsError('ENOENT', path);
+        if (++symlinks > MAX_SYMLINKS) return 'ELOOP';
+        if (child.target === '') return 'ENOENT';
         if (child.target.startsWith('/')) stack.splice(1);
         queue.unshift(...components(child.target, '/', false));
         continue;
@@ -165,7 +213,7 @@ export class FakeFilesystem {
       stack.push({ inode: child, name });
     }
     if (path.endsWith('/') && (stack[stack.length - 1] as { inode: Inode }).inode.kind !== 'dir') {
-      throw new FsError('ENOTDIR', path);
+      return 'ENOTDIR';
     }
     const top = stack[stack.length - 1] as { inode: Inode; name: string };
     const parent = stack.length > 1 ? (stack[stack.length - 2] as { inode: Inode }).inode : undefined;
@@ -180,16 +228,6 @@ export class FakeFilesystem {
           .map((s) => s.name)
           .join('/'),
     };
-  }
-
-  /** tryResolve is resolve that answers undefined for ENOENT. */
-  tryResolve(path: string, options: LookupOptions = {}): Resolved | undefined {
-    try {
-      return this.resolve(path, options);
-    } catch (err) {
-      if (FsError.is(err, 'ENOENT')) return undefined;
-      throw err;
-    }
   }
 
   /** parentOf resolves all but the last component, for creating or removing it. */
