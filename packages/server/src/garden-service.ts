@@ -37,15 +37,20 @@ export function createGardenService(backend: Backend, logger: Logger): pb.Garden
     (call, callback) => {
       const log = callLogger(logger, rpc, call.request);
       const started = Date.now();
-      Promise.resolve()
-        .then(() => fn(decoded(call.request), { logger: log }))
-        .then(
-          (res) => {
-            log.debug('rpc-finished', { durationMs: Date.now() - started });
-            callback(null, res);
-          },
-          (err: unknown) => callback(toGrpcStatus(err, log)),
-        );
+      let answer: Promise<Res>;
+      try {
+        answer = fn(decoded(call.request), { logger: log });
+      } catch (err) {
+        // decoded throws for an undecodable request before fn runs
+        answer = Promise.reject(err);
+      }
+      answer.then(
+        (res) => {
+          log.debug('rpc-finished', { durationMs: Date.now() - started });
+          callback(null, res);
+        },
+        (err: unknown) => callback(toGrpcStatus(err, log)),
+      );
     };
   const lookup = (handle: string, ctx: CallContext) => backend.lookup(handle, ctx);
 
