@@ -68,7 +68,19 @@ export async function startRealArbord(backend: string, extraArgs: string[] = [],
     configArgs.push('--config', config);
   }
   const { arbord, ready: client } = await startArbordProcess({
-    args: ['--backend', backend, '--listen', `unix://${socket}`, '--state-dir', stateDir, '--log-level', 'error', ...networkArgs(network), ...configArgs, ...extraArgs],
+    args: [
+      '--backend',
+      backend,
+      '--listen',
+      `unix://${socket}`,
+      '--state-dir',
+      stateDir,
+      '--log-level',
+      'error',
+      ...networkArgs(network),
+      ...configArgs,
+      ...extraArgs,
+    ],
     ...(options.stdio === undefined ? {} : { stdio: options.stdio }),
     ready: async () => {
       const client = await GrpcClient.connect(`unix://${socket}`);
