@@ -1,4 +1,5 @@
 import { access, readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, mergeConfig } from './arbor-config';
 import type { ArborConfig, ArborConfigInput, RuncSection, TlsConfig, UsernsSection } from './arbor-config';
@@ -187,6 +188,32 @@ export function configFromFlags(flags: Record<string, string | boolean | undefin
     set(input, field.path, convert(field, raw, `flag --${field.flag}`));
   }
   return input;
+}
+
+/**
+ * parseArbordArgs reads arbord's command line: --config, -h/--help, --version and a flag per
+ * CONFIG_FIELDS; a bool field also takes --no-<flag> (like --no-userns-enabled), which node's
+ * parseArgs cannot spell as `--userns-enabled false`. Values go to configFromFlags as they are.
+ * @throws Error for an unknown flag, a missing value, a positional or a bool given both ways
+ */
+export function parseArbordArgs(args: string[]): Record<string, string | boolean | undefined> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const f of CONFIG_FIELDS) {
+    options[f.flag] = { type: f.kind === 'bool' ? 'boolean' : 'string' };
+    if (f.kind === 'bool') options[`no-${f.flag}`] = { type: 'boolean' };
+  }
+  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  for (const f of CONFIG_FIELDS) {
+    if (f.kind !== 'bool' || !values[`no-${f.flag}`]) continue;
+    if (values[f.flag]) throw new Error(`--${f.flag} and --no-${f.flag} contradict each other`);
+    values[f.flag] = false;
+    delete values[`no-${f.flag}`];
+  }
+  return values;
 }
 
 /** configFromYaml parses a config file's text; keys are ArborConfig's, with tls nested. */

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { arborVersion } from '@arbor/core';
 import { DEFAULT_CONFIG } from './arbor-config';
 import { backends } from './backends';
-import { CONFIG_FIELDS, DEFAULT_CONFIG_PATH, configFromFlags, loadConfig } from './load-config';
+import { CONFIG_FIELDS, DEFAULT_CONFIG_PATH, configFromFlags, loadConfig, parseArbordArgs } from './load-config';
 import { startArbord } from './start-arbord';
 import { sizeThreadPool } from './thread-pool';
 
 function usage(): string {
-  const flags = CONFIG_FIELDS.map((f) => `  --${f.flag}${f.kind === 'bool' ? '' : ' <value>'}`);
+  const flags = CONFIG_FIELDS.map((f) => (f.kind === 'bool' ? `  --[no-]${f.flag}` : `  --${f.flag} <value>`));
   // the column fits the longest flag, like --tls-insecure-anonymous-clients
   const width = Math.max(34, ...flags.map((flag) => flag.length + 2));
   const lines = CONFIG_FIELDS.map((f, i) => (flags[i] ?? '').padEnd(width) + `${f.description} [${f.env}]`);
@@ -38,13 +37,7 @@ async function main(): Promise<void> {
   sizeThreadPool();
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
-      config: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-    };
-    for (const f of CONFIG_FIELDS) options[f.flag] = { type: f.kind === 'bool' ? 'boolean' : 'string' };
-    ({ values } = parseArgs({ options, strict: true, allowPositionals: false }));
+    values = parseArbordArgs(process.argv.slice(2));
   } catch (err) {
     process.stderr.write(`arbord: ${err instanceof Error ? err.message : String(err)}\n(run arbord --help for usage)\n`);
     process.exit(2);

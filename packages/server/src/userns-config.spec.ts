@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, mergeConfig, validateConfig } from './arbor-config';
-import { configFromEnv, configFromFlags, loadConfig } from './load-config';
+import { configFromEnv, configFromFlags, loadConfig, parseArbordArgs } from './load-config';
 
 describe('userns config', () => {
   test('on by default, with a pool above the /etc/subuid ranges Debian gives users (to 600100000)', () => {
@@ -31,5 +31,13 @@ describe('userns config', () => {
     [{ base: 4_000_000_000, size: 1_000_000_000 }, 'end past 4294967294, the largest host id'],
   ])('a pool like %j is refused at start: %s', (userns, message) => {
     expect(() => validateConfig(mergeConfig({ userns }), ['linux'])).toThrow(message);
+  });
+
+  test('--no-userns-enabled turns the default off on the command line; both ways at once is refused', () => {
+    expect(configFromFlags(parseArbordArgs(['--no-userns-enabled'])).userns).toEqual({ enabled: false });
+    expect(configFromFlags(parseArbordArgs(['--userns-enabled'])).userns).toEqual({ enabled: true });
+    expect(configFromFlags(parseArbordArgs(['--userns-base', '3000000000'])).userns).toEqual({ base: 3_000_000_000 });
+    expect(() => parseArbordArgs(['--userns-enabled', '--no-userns-enabled'])).toThrow('--userns-enabled and --no-userns-enabled contradict each other');
+    expect(() => parseArbordArgs(['--userns-enabled', 'false'])).toThrow(/positional/i);
   });
 });
