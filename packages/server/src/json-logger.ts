@@ -18,6 +18,8 @@ export interface JsonLoggerOptions {
   now?: () => Date;
 }
 
+const newDate = (): Date => new Date();
+
 /** plain makes a value JSON-friendly: Errors keep their name, message and stack. */
 function plain(value: unknown): unknown {
   if (value instanceof Error) {
@@ -34,13 +36,16 @@ function plain(value: unknown): unknown {
 export class JsonLogger implements Logger {
   private readonly sink: LogSink;
   private readonly now: () => Date;
+  // childOptions are options with sink and clock filled in, made once and shared by every child
+  private readonly childOptions: JsonLoggerOptions;
 
   constructor(
     private readonly options: JsonLoggerOptions,
     private readonly data: Record<string, unknown> = {},
   ) {
     this.sink = options.sink ?? process.stdout;
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? newDate;
+    this.childOptions = options.sink && options.now ? options : { ...options, sink: this.sink, now: this.now };
   }
 
   debug(event: string, data?: Record<string, unknown>): void {
@@ -55,8 +60,9 @@ export class JsonLogger implements Logger {
     this.write('error', event, data);
   }
 
+  /** child shares this logger's options, sink and clock: the server makes one per call (callLogger), so it stays cheap. */
   child(data: Record<string, unknown>): Logger {
-    return new JsonLogger(this.options, { ...this.data, ...data });
+    return new JsonLogger(this.childOptions, { ...this.data, ...data });
   }
 
   private write(level: EventLevel, event: string, data: Record<string, unknown> | undefined): void {
