@@ -193,14 +193,24 @@ static void join_cgroups(void) {
   }
 }
 
-/* enter_namespaces enters the init's namespaces but pid, which arbor-tar entered for its child. */
+/* uids and gids are the ids of the container's user namespace (the host's without one). */
+static struct id_map uids, gids;
+
+/* enter_namespaces enters the init's namespaces but pid, which arbor-tar entered for its child,
+ * reading the user namespace's id maps after it (NS_USER) and before the mount namespace. */
+static void read_id_maps(void) {
+  if (read_id_map("/proc/self/uid_map", &uids) != 0 || read_id_map("/proc/self/gid_map", &gids) != 0) bail(EXIT_HELPER_FAILED, "read the id maps");
+}
+
 static void enter_namespaces(void) {
+  if (ns_fds[NS_USER] < 0) read_id_maps();
   for (size_t i = 0; i < NS_COUNT; i++) {
     if (i == NS_PID || ns_fds[i] < 0) continue;
     /* as the user namespace's root, so that the change to the user drops capabilities */
     if (i == NS_USER) enter_user_namespace(ns_fds[i]);
     else if (setns(ns_fds[i], 0) != 0) bail(EXIT_HELPER_FAILED, "enter the container's %s namespace", ns_names[i]);
     close(ns_fds[i]);
+    if (i == NS_USER) read_id_maps();
   }
 }
 
@@ -228,7 +238,8 @@ static void tar_child(int tar, int alive) {
   enter_namespaces();
   /* from here on every path is the container's */
   struct container_user resolved, *user = &resolved;
-  if (resolve_user(user_spec, user) != 0) {
+  /* a user the container lacks, or one its user namespace does not map, is the caller's mistake */
+  if (resolve_user(user_spec, user) != 0 || check_user_mapped(user, &uids, &gids) != 0) {
     errno = 0;
     bail(EXIT_BAD_USAGE, "%s", resolve_user_error());
   }

@@ -376,7 +376,9 @@ export class HostContainerizer implements Containerizer {
       await rm(dir, { recursive: true, force: true });
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) throw new ExecutableNotFoundError(spec.path);
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.badUser) {
-        throw new InvalidArgumentError('user', `${err.stderr.trim().replace(/^arbor-exec: /, '')} (use a name from the container's /etc/passwd or uid:gid)`);
+        const message = err.stderr.trim().replace(/^arbor-exec: /, '');
+        // an unmapped id names its range already; an unknown name gets the ways to say a user
+        throw new InvalidArgumentError('user', /is not mapped/.test(message) ? message : `${message} (use a name from the container's /etc/passwd or uid:gid)`);
       }
       throw err;
     }

@@ -156,6 +156,10 @@ export function describeUserNamespaces(name: string, needs: HostNeeds, makeBacke
           .code,
       ).toBe(0);
       await expect(runToEnd(c, sh('true', { user: 'far' }))).rejects.toMatchObject(unmapped);
+      // StreamIn's tar runs as the user too, and answers the same
+      const tar = async () => Readable.from([await tarOf([{ name: 'f', content: 'x' }])]);
+      await expect(c.streamIn({ path: '/tmp/in', user: '70000', tar: await tar() })).rejects.toMatchObject(unmapped);
+      await expect(c.streamIn({ path: '/tmp/in', user: 'far', tar: await tar() })).rejects.toMatchObject(unmapped);
       // vcap's groups from /etc/group: 4242 is mapped, 70001 cannot be set in this namespace
       const { stdout, code } = await runToEnd(c, sh('id -G', { user: 'vcap' }));
       expect(code).toBe(0);
