@@ -61,6 +61,9 @@ async function makeLeaf(name: string, ca: string, ext: string): Promise<void> {
   );
 }
 
+// each test starts a real arbord (node loading its backends): seconds on a busy 2-core host
+jest.setTimeout(30_000);
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'arbor-mtls-'));
   await makeCa('ca');
