@@ -11,6 +11,7 @@ import { describeIf } from '@arbor/testkit';
 import type { HostNeeds } from '@arbor/testkit';
 import type { UsernsConfig } from '../id-range-allocator';
 import { runToEnd } from './describe-host-containerizer-hostile';
+import { mountPointsUnder, mountsUnderStateDir } from './mount-points';
 
 const run = promisify(execFile);
 
@@ -35,15 +36,6 @@ const USERNS: UsernsConfig = { enabled: true, base: 1_600_000_000, size: 2 * 655
 
 const sh = (script: string, extra: Partial<ProcessSpec> = {}): ProcessSpec => ({ path: 'sh', args: ['-c', script], ...extra });
 
-/** mountPointsUnder lists the host's mount points under dir, like <stateDir>/containers/<handle>/idmap-binds/0, sorted. */
-async function mountPointsUnder(dir: string): Promise<string[]> {
-  return (await readFile('/proc/self/mountinfo', 'utf8'))
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(`${dir}/`))
-    .sort();
-}
-
 /**
  * describeIdmappedBinds declares, for the backend makeBackend composes with user namespaces on,
  * what a host bind mount promises: without idmap, host root's files are the overflow id and out
@@ -62,7 +54,7 @@ export function describeIdmappedBinds(name: string, needs: HostNeeds, makeBacken
     let shared: string;
 
     /** mountsLeft are the mounts under stateDir but its quota filesystem (<stateDir>/overlays, mounted while the backend runs). */
-    const mountsLeft = async () => (await mountPointsUnder(stateDir)).filter((m) => m !== join(stateDir, 'overlays'));
+    const mountsLeft = () => mountsUnderStateDir(stateDir);
 
     beforeAll(async () => {
       options.prepare?.();

@@ -10,6 +10,7 @@ import { describeIf, tarOf } from '@arbor/testkit';
 import type { HostNeeds } from '@arbor/testkit';
 import type { UsernsConfig } from '../id-range-allocator';
 import { runToEnd } from './describe-host-containerizer-hostile';
+import { mountsUnderStateDir } from './mount-points';
 
 /** UsernsSuiteOptions say what the suite needs of a backend besides making it. */
 export interface UsernsSuiteOptions {
@@ -27,15 +28,6 @@ const USERNS: UsernsConfig = { enabled: true, base: 1_500_000_000, size: 4 * 655
 const slot = (n: number) => USERNS.base + n * USERNS.perContainer;
 
 const sh = (script: string, extra: Partial<ProcessSpec> = {}): ProcessSpec => ({ path: 'sh', args: ['-c', script], ...extra });
-
-/** mountsUnder lists the mount points under stateDir but its quota filesystem (<stateDir>/overlays, mounted while the backend runs). */
-async function mountsUnder(stateDir: string): Promise<string[]> {
-  return (await readFile('/proc/self/mountinfo', 'utf8'))
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(stateDir) && m !== join(stateDir, 'overlays'))
-    .sort();
-}
 
 /** initOf is the container's init as the host sees it: its pid and /proc/<pid>/status Uid and Gid (real ids). */
 async function initOf(c: Container): Promise<{ pid: number; uid: number; gid: number; uidMap: string }> {
@@ -93,7 +85,7 @@ export function describeUserNamespaces(name: string, needs: HostNeeds, makeBacke
     });
 
     it("runs an unprivileged container's init as a non-zero host uid, root of its own namespace; its destroy leaves no mount", async () => {
-      const mountsBefore = await mountsUnder(stateDir);
+      const mountsBefore = await mountsUnderStateDir(stateDir);
       const c = await backend.create({});
       const init = await initOf(c);
       expect(init.uid).toBe(slot(0));
@@ -103,7 +95,7 @@ export function describeUserNamespaces(name: string, needs: HostNeeds, makeBacke
       expect(code).toBe(0);
       expect(stdout.trim().split(/\s+/)).toEqual(['0', '0', '0', String(slot(0)), '65536']);
       await backend.destroy(c.handle);
-      expect(await mountsUnder(stateDir)).toEqual(mountsBefore);
+      expect(await mountsUnderStateDir(stateDir)).toEqual(mountsBefore);
     });
 
     it("gives two containers disjoint ranges, and a destroyed container's range to the next", async () => {
