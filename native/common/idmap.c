@@ -115,27 +115,41 @@ static int overlay_layers(const char *rootfs, char *lower, size_t lower_size, ch
   return found;
 }
 
+/* fs_log is the kernel's reason for a failed fsconfig, read from the fs context (like
+ * " (e overlayfs: failed to ...)"), or "" when it gave none; errno is kept for bail. */
+static const char *fs_log(int fs) {
+  static char text[512];
+  int saved = errno;
+  ssize_t n = read(fs, text + 2, sizeof text - 4);
+  errno = saved;
+  if (n <= 0) return "";
+  text[0] = ' ';
+  text[1] = '(';
+  if (text[n + 1] == '\n') n--;
+  text[n + 2] = ')';
+  text[n + 3] = '\0';
+  return text;
+}
+
 /* The layers are attached for a moment on a private tmpfs over rootfs (overlayfs takes only
  * layers attached in the mounter's mount namespace), which goes, and they with it: the
- * overlay keeps its own copies. The Volumizer's later unmount of rootfs removes the overlay. */
-void idmap_overlay(const char *rootfs, int userns, unsigned long long host_root) {
-  static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX], layers[PATH_MAX * 4];
-  if (overlay_layers(rootfs, lower, sizeof lower, upper, work, sizeof upper) != 0) {
-    errno = 0;
-    unsupported("%s is not an overlay mount: a user namespace needs the overlay Volumizer's root filesystem", rootfs);
-  }
+ * overlay keeps its own copies. */
+void mount_idmapped_overlay(const char *rootfs, char *lower, const char *upper, const char *work, int userns, unsigned long long host_root) {
+  static char layers[PATH_MAX * 4];
   if (lchown(upper, (uid_t)host_root, (gid_t)host_root) != 0) bail(EXIT_HELPER_FAILED, "chown %s", upper);
-  /* the Volumizer's overlay goes first: overlayfs refuses an upper dir another overlay uses */
-  if (umount2(rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", rootfs);
   if (mount("tmpfs", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0) bail(EXIT_HELPER_FAILED, "mount a tmpfs on %s", rootfs);
   if (mount(NULL, rootfs, NULL, MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make %s private", rootfs);
+  /* fsconfig takes a string of at most 255 bytes: the layers go by their names relative to
+   * rootfs ("0:1:2"), one "lowerdir+" each (Linux 6.8+) where even those are too long */
+  int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cwd < 0 || chdir(rootfs) != 0) bail(EXIT_HELPER_FAILED, "chdir %s", rootfs);
   size_t used = 0;
   int n = 0;
   char *save = NULL;
   for (char *layer = strtok_r(lower, ":", &save); layer; layer = strtok_r(NULL, ":", &save), n++) {
-    char point[PATH_MAX];
-    snprintf(point, sizeof point, "%s/%d", rootfs, n);
-    if (mkdir(point, 0700) != 0) bail(EXIT_HELPER_FAILED, "mkdir %s", point);
+    char point[16];
+    snprintf(point, sizeof point, "%d", n);
+    if (mkdir(point, 0700) != 0) bail(EXIT_HELPER_FAILED, "mkdir %s/%s", rootfs, point);
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, layer, OPEN_TREE_CLONE | O_CLOEXEC);
     if (tree < 0) bail(EXIT_HELPER_FAILED, "open_tree %s", layer);
     struct tree_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
@@ -149,14 +163,38 @@ void idmap_overlay(const char *rootfs, int userns, unsigned long long host_root)
   }
   int fs = (int)syscall(SYS_fsopen, "overlay", ARBOR_FS_CLOEXEC);
   if (fs < 0) unsupported("fsopen overlay (Linux 5.2+)");
-  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "lowerdir", layers, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay lowerdir %s", layers);
-  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "upperdir", upper, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay upperdir %s", upper);
-  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "workdir", work, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay workdir %s", work);
-  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_CREATE, NULL, NULL, 0) != 0) unsupported("overlayfs over idmapped layers (Linux 5.19+) at %s", rootfs);
+  if (used < ARBOR_FSCONFIG_STRING_MAX) {
+    if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "lowerdir", layers, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay lowerdir %s%s", layers, fs_log(fs));
+  } else {
+    for (int i = 0; i < n; i++) {
+      char point[16];
+      snprintf(point, sizeof point, "%d", i);
+      if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "lowerdir+", point, 0) != 0)
+        unsupported("an image of %d layers (overlayfs lowerdir+: Linux 6.8+)%s", n, fs_log(fs));
+    }
+  }
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "upperdir", upper, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay upperdir %s%s", upper, fs_log(fs));
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_STRING, "workdir", work, 0) != 0) bail(EXIT_HELPER_FAILED, "overlay workdir %s%s", work, fs_log(fs));
+  if (syscall(SYS_fsconfig, fs, ARBOR_FSCONFIG_CREATE, NULL, NULL, 0) != 0) unsupported("overlayfs over idmapped layers (Linux 5.19+) at %s%s", rootfs, fs_log(fs));
+  if (fchdir(cwd) != 0) bail(EXIT_HELPER_FAILED, "chdir back");
+  close(cwd);
   int mnt = (int)syscall(SYS_fsmount, fs, ARBOR_FS_CLOEXEC, 0);
   if (mnt < 0) bail(EXIT_HELPER_FAILED, "fsmount the overlay");
   if (umount2(rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount the tmpfs on %s", rootfs);
   if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) != 0) bail(EXIT_HELPER_FAILED, "mount the overlay at %s", rootfs);
   close(mnt);
   close(fs);
+}
+
+/* The Volumizer's overlay goes first: overlayfs refuses an upper dir another overlay uses.
+ * Its unmount syncs the upper filesystem (a btrfs commit of the new subvolume): the Volumizer
+ * mounts the idmapped overlay itself where it knows the ids, and this is not needed. */
+void idmap_overlay(const char *rootfs, int userns, unsigned long long host_root) {
+  static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX];
+  if (overlay_layers(rootfs, lower, sizeof lower, upper, work, sizeof upper) != 0) {
+    errno = 0;
+    unsupported("%s is not an overlay mount: a user namespace needs the overlay Volumizer's root filesystem", rootfs);
+  }
+  if (umount2(rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", rootfs);
+  mount_idmapped_overlay(rootfs, lower, upper, work, userns, host_root);
 }

@@ -18,6 +18,11 @@ void write_id_maps(pid_t pid, unsigned long long host, unsigned long long size);
  * container's own namespace, as the runc backend must. */
 int range_userns(unsigned long long host, unsigned long long size);
 
+/* mount_idmapped_overlay mounts at rootfs an overlay of the ':'-separated lower dirs (lower is
+ * cut up in place) each idmapped through userns_fd, with upper (made host_root's) and work;
+ * bails EXIT_UNSUPPORTED where the kernel cannot. */
+void mount_idmapped_overlay(const char *rootfs, char *lower, const char *upper, const char *work, int userns_fd, unsigned long long host_root);
+
 /* idmap_overlay mounts the overlay at rootfs again with each lower layer an idmapped mount
  * through userns_fd (host id N shows as the range's id N) and its upper dir owned by
  * host_root, the range's root; bails EXIT_UNSUPPORTED where the kernel cannot, or rootfs is

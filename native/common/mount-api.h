@@ -48,6 +48,8 @@
 #endif
 /* fsconfig's commands and the fsopen/fsmount flags */
 #define ARBOR_FSCONFIG_STRING 1
+/* ARBOR_FSCONFIG_STRING_MAX: fsconfig copies at most 256 bytes of a string value, its NUL included */
+#define ARBOR_FSCONFIG_STRING_MAX 256
 #define ARBOR_FSCONFIG_CREATE 6
 #define ARBOR_FS_CLOEXEC 1
 
