@@ -17,7 +17,11 @@
  *
  * usage: arbor-create --rootfs DIR --hostname NAME --init PATH [--cgroup DIR]...
  *          [--bind SRC DST ro|rw host|container]... [--idmap-bind SRC DST ro|rw]...
- *          [--mask PATH]... [--readonly PATH]... [--userns HOSTID:SIZE] [--log-fd N]
+ *          [--mask PATH]... [--readonly PATH]... [--userns HOSTID:SIZE [--rootfs-idmapped]] [--log-fd N]
+ *
+ * --rootfs-idmapped says the Volumizer mounted --rootfs for the range already (arbor-mount
+ * idmapped-overlay): it is used as it is, saving the remount, whose unmount syncs the upper
+ * filesystem.
  *
  * --idmap-bind is a host bind that, with --userns, is idmapped through the container's user
  * namespace: host uid N shows as its uid N (host root's files as its root's) and is what its
@@ -76,6 +80,8 @@ static struct {
   int nmasked, nreadonly;
   /* userns_host and userns_size are --userns HOSTID:SIZE; size 0: no user namespace */
   unsigned long long userns_host, userns_size;
+  /* rootfs_idmapped: --rootfs-idmapped, the Volumizer mounted --rootfs for the range already */
+  int rootfs_idmapped;
 } opt;
 
 static int sync_fd = -1;
@@ -98,6 +104,7 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--readonly") == 0 && left >= 1 && opt.nreadonly < MAX_ITEMS) opt.readonly[opt.nreadonly++] = argv[++i];
     else if (strcmp(a, "--cgroup") == 0 && left >= 1 && opt.ncgroups < MAX_ITEMS) opt.cgroups[opt.ncgroups++] = argv[++i];
     else if (strcmp(a, "--userns") == 0 && left >= 1) parse_id_range(argv[++i], "--userns", &opt.userns_host, &opt.userns_size);
+    else if (strcmp(a, "--rootfs-idmapped") == 0) opt.rootfs_idmapped = 1;
     else if (strcmp(a, "--bind") == 0 && left >= 4 && opt.nbinds < MAX_ITEMS) {
       struct bind *b = &opt.binds[opt.nbinds++];
       b->src = argv[++i];
@@ -464,7 +471,7 @@ static int make_in_userns(int init_fd) {
   snprintf(ns, sizeof ns, "/proc/%d/ns/user", pid);
   int userns = open(ns, O_RDONLY | O_CLOEXEC);
   if (userns < 0) bail(EXIT_HELPER_FAILED, "open %s", ns);
-  idmap_overlay(opt.rootfs, userns, opt.userns_host);
+  if (!opt.rootfs_idmapped) idmap_overlay(opt.rootfs, userns, opt.userns_host);
   idmap_host_binds(userns);
   close(userns);
   if (write(down[1], "m", 1) != 1) bail(EXIT_HELPER_FAILED, "tell the child");

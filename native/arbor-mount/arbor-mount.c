@@ -27,6 +27,12 @@
 //       a path already gone is not an error
 //   qgroup-limit <path> <bytes>
 //       cap the referenced bytes of the qgroup of the subvolume holding <path>; 0 removes the cap
+//   idmapped-overlay <target> <hostid>:<size> <options>
+//       mount at <target> an overlay with <options> (lowerdir=/a:/b,upperdir=..,workdir=..)
+//       whose lower layers are idmapped into the range (container id N is host id <hostid>+N)
+//       and whose upper dir is <hostid>'s: a user-namespace container's root, in one mount
+//       (the Volumizer's overlay mounted and then replaced would cost an unmount, which syncs
+//       the upper filesystem). "err 95 ..." (EOPNOTSUPP) where the kernel cannot.
 //   qgroup-usage <path>
 //       commit the filesystem (qgroups count a write once its transaction is committed) and
 //       reply "ok <referenced> <exclusive>", the bytes of the qgroup of the subvolume at <path>
@@ -53,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 #include <linux/loop.h>
@@ -63,6 +70,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/arbor.h"
@@ -226,6 +234,68 @@ static int qgroup_usage(const char *path, uint64_t *referenced, uint64_t *exclus
   return 0;
 }
 
+/* idmapped_overlay does the idmapped-overlay request in a child, whose bail (common/idmap.c)
+ * then ends only it: its exit code and what it printed become the reply. */
+static void idmapped_overlay(const char *target, char *rest) {
+  char *space = strchr(rest, ' ');
+  if (space == NULL) {
+    reply(EINVAL, "idmapped-overlay needs a range and options");
+    return;
+  }
+  *space = '\0';
+  const char *range = rest;
+  char *options = space + 1;
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) die("pipe");
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    if (dup2(out[1], STDERR_FILENO) < 0) _exit(EXIT_HELPER_FAILED);
+    helper_name = "arbor-mount";
+    unsigned long long host, size;
+    parse_id_range(range, "range", &host, &size);
+    static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX];
+    lower[0] = upper[0] = work[0] = '\0';
+    for (char *save = NULL, *o = strtok_r(options, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+      if (strncmp(o, "lowerdir=", 9) == 0) snprintf(lower, sizeof lower, "%s", o + 9);
+      else if (strncmp(o, "upperdir=", 9) == 0) snprintf(upper, sizeof upper, "%s", o + 9);
+      else if (strncmp(o, "workdir=", 8) == 0) snprintf(work, sizeof work, "%s", o + 8);
+    }
+    if (!lower[0] || !upper[0] || !work[0]) {
+      errno = 0;
+      bail(EXIT_BAD_USAGE, "options need lowerdir, upperdir and workdir");
+    }
+    int userns = range_userns(host, size);
+    mount_idmapped_overlay(target, lower, upper, work, userns, host);
+    _exit(0);
+  }
+  close(out[1]);
+  char message[1024];
+  size_t used = 0;
+  for (;;) {
+    ssize_t n = read(out[0], message + used, sizeof message - 1 - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += (size_t)n;
+    if (used == sizeof message - 1) break;
+  }
+  close(out[0]);
+  message[used] = '\0';
+  for (char *c = message; *c; c++)
+    if (*c == '\n') *c = ' ';
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    reply(0, "");
+    return;
+  }
+  int err = WIFEXITED(st) && WEXITSTATUS(st) == EXIT_UNSUPPORTED ? EOPNOTSUPP : EIO;
+  fprintf(stdout, "err %d %s\n", err, used ? message : "idmapped overlay failed");
+  if (fflush(stdout) != 0) die("write reply");
+}
+
 static void handle(char *line) {
   char *verb = strtok(line, " ");
   char *target = strtok(NULL, " ");
@@ -247,6 +317,8 @@ static void handle(char *line) {
     reply(subvolume_delete(target), "btrfs subvolume delete");
   } else if (strcmp(verb, "qgroup-limit") == 0 && options != NULL) {
     reply(qgroup_limit(target, options), "btrfs qgroup limit");
+  } else if (strcmp(verb, "idmapped-overlay") == 0 && options != NULL) {
+    idmapped_overlay(target, options);
   } else if (strcmp(verb, "qgroup-usage") == 0 && options == NULL) {
     uint64_t referenced = 0, exclusive = 0;
     int err = qgroup_usage(target, &referenced, &exclusive);

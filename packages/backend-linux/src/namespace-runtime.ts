@@ -1,5 +1,13 @@
 import type { DesiredContainer } from '@arbor/core';
-import { MASKED_PATHS, READONLY_PATHS, killQuietly, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
+import {
+  MASKED_PATHS,
+  READONLY_PATHS,
+  killQuietly,
+  rootfsIdmappedFor as mountedFor,
+  userNamespaceUnsupported,
+  waitCgroupEmpty,
+  waitInitGone,
+} from '@arbor/host';
 import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
 
 /**
@@ -24,7 +32,7 @@ export class NamespaceRuntime implements InitRuntime {
       if (m.idmap) args.push('--idmap-bind', m.srcPath, m.dstPath, m.mode);
       else args.push('--bind', m.srcPath, m.dstPath, m.mode, m.origin);
     }
-    if (idRange) args.push('--userns', `${idRange.hostId}:${idRange.size}`);
+    if (idRange) args.push('--userns', `${idRange.hostId}:${idRange.size}`, ...(mountedFor(desired, idRange) ? ['--rootfs-idmapped'] : []));
     // a privileged container sees /proc and /sys whole, as on runc
     if (!desired.privileged) {
       for (const path of MASKED_PATHS) args.push('--mask', path);

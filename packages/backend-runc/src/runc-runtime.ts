@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { HostPreconditionError } from '@arbor/core';
 import type { DesiredContainer } from '@arbor/core';
 import { storageName } from '@arbor/depot';
-import { containerDir, killQuietly, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
+import { containerDir, killQuietly, rootfsIdmappedFor, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
 import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
 import { attachIdmappedBinds, detachIdmappedBinds } from './idmapped-binds';
 import type { RuncCli } from './runc-cli';
@@ -99,7 +99,9 @@ export class RuncRuntime implements InitRuntime {
     // the overlay is mounted (the Volumizer ran) and nothing in it runs yet: container paths resolve in it now
     const resolved = await resolveBindSources(desired.rootfs.path, desired.bindMounts);
     const bindMounts = await attachIdmappedBinds(this.options.helpers, bundle, resolved, idRange);
-    if (idRange) await this.idmapRootfs(desired.rootfs.path, idRange);
+    if (idRange && !rootfsIdmappedFor(desired, idRange)) await this.idmapRootfs(desired.rootfs.path, idRange);
+    // runc's init, already the range's root when it mounts the rootfs, reaches it by its host path
+    if (idRange) await letOthersSearchDownTo(this.options.stateDir, dirname(desired.rootfs.path));
     const config = runcConfig(
       { ...desired, bindMounts },
       {
@@ -120,14 +122,11 @@ export class RuncRuntime implements InitRuntime {
 
   /**
    * idmapRootfs mounts the Volumizer's overlay at rootfs again with its layers idmapped into
-   * the container's range (arbor-mount idmap-overlay), since runc 1.1 cannot. runc's init,
-   * already the range's root when it mounts the rootfs, reaches it by its host path: every
-   * dir from the state dir down must let others search it (0711, as Docker's /var/lib/docker
-   * under userns-remap), and the dirs above it must already.
-   * @throws ArborError 'failedPrecondition' for a kernel without idmapped overlay layers, or a dir above the state dir others cannot search
+   * the container's range (arbor-mount idmap-overlay), since runc 1.1 cannot: only where the
+   * Volumizer did not mount it for the range already (Rootfs.idmappedFor).
+   * @throws ArborError 'failedPrecondition' for a kernel without idmapped overlay layers
    */
   private async idmapRootfs(rootfs: string, idRange: IdRange): Promise<void> {
-    await letOthersSearchDownTo(this.options.stateDir, dirname(rootfs));
     await this.options.helpers.run('arbor-mount', ['idmap-overlay', rootfs, `${idRange.hostId}:${idRange.size}`]).catch((err: unknown) => {
       throw userNamespaceUnsupported('runc', err);
     });

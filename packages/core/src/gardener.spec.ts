@@ -139,6 +139,24 @@ describe('Gardener.create', () => {
     );
   });
 
+  it("takes a user-namespace container's ids from the containerizer before its rootfs is made, and gives them to the volumizer", async () => {
+    const p = ports();
+    const ids = { hostId: 1_000_065_536, size: 65536 };
+    const reserveUserIds = jest.fn(async (_handle: string, privileged: boolean) => {
+      p.calls.push('containerizer.reserveUserIds');
+      return privileged ? undefined : ids;
+    });
+    const containerizer: Containerizer = Object.assign(p.containerizer, { reserveUserIds });
+    expect(containerizer.reserveUserIds).toBe(reserveUserIds);
+    await p.gardener.create({ handle: 'web' });
+    expect(p.calls.slice(0, 3)).toEqual(['containerizer.reserveUserIds', 'volumizer.create', 'containerizer.create']);
+    expect(reserveUserIds).toHaveBeenCalledWith('web', false);
+    expect(p.volumizer.create).toHaveBeenLastCalledWith('web', { uri: '' }, undefined, undefined, ids);
+    await p.gardener.create({ handle: 'root', privileged: true });
+    expect(reserveUserIds).toHaveBeenLastCalledWith('root', true);
+    expect(p.volumizer.create).toHaveBeenLastCalledWith('root', { uri: '' }, undefined, undefined, undefined);
+  });
+
   it('gives the containerizer the last 49 characters of the handle as hostname and the merged env', async () => {
     const p = ports();
     const handle = 'h'.repeat(20) + 'x'.repeat(49);

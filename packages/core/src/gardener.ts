@@ -201,7 +201,9 @@ export class Gardener implements Backend {
     try {
       await depot.save(record);
       steps.begin('volume');
-      record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk, portCtx);
+      // a user-namespace container's ids come first: its rootfs is mounted for them at once
+      const userIds = await containerizer.reserveUserIds?.(handle, spec.privileged ?? false);
+      record.rootfs = await volumizer.create(handle, spec.image ?? { uri: '' }, spec.limits?.disk, portCtx, userIds);
       record.env = mergeEnv(record.rootfs.env, spec.env ?? []);
       const hostname = handle.slice(-HOSTNAME_LENGTH);
       steps.begin('containerizer');

@@ -59,6 +59,7 @@ export type {
   NetworkInfo,
   Networker,
   Rootfs,
+  UserIds,
   RunRequest,
   Timer,
   Volumizer,

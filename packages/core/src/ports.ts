@@ -51,6 +51,17 @@ export interface Rootfs {
   /** entrypoint and cmd from the image config, for clients that run the image's program. */
   entrypoint: string[];
   cmd: string[];
+  /** idmappedFor, when set, says the mount at path already shows the image's layers through these user-namespace ids (create was given them). */
+  idmappedFor?: UserIds;
+}
+
+/**
+ * UserIds are the host ids of a container's user namespace: its uid and gid N are host id
+ * hostId + N, for N below size, like { hostId: 1000065536, size: 65536 }.
+ */
+export interface UserIds {
+  hostId: number;
+  size: number;
 }
 
 /** Volumizer makes root filesystems from images. */
@@ -63,8 +74,12 @@ export interface Volumizer {
    * @throws ArborError failedPrecondition when byteHard > 0 and this host cannot enforce it
    * @throws what pull throws, for an image not yet pulled
    * @throws ArborError alreadyExists when handle already has a root filesystem (fake)
+   * With userIds (reserved by Containerizer.reserveUserIds) a volumizer that can mounts the
+   * root filesystem for that user namespace at once (layers idmapped, writes owned by
+   * hostId) and says so in Rootfs.idmappedFor; one that cannot leaves it to the containerizer.
+   * @throws ArborError failedPrecondition for userIds on a kernel without idmapped overlay layers
    */
-  create(handle: string, image: ImageRef, disk: DiskLimits | undefined, ctx?: CallContext): Promise<Rootfs>;
+  create(handle: string, image: ImageRef, disk: DiskLimits | undefined, ctx?: CallContext, userIds?: UserIds): Promise<Rootfs>;
   /** destroy removes the root filesystem and drops its image references; idempotent. */
   destroy(handle: string, ctx?: CallContext): Promise<void>;
   /**
@@ -134,6 +149,14 @@ export type RunRequest = ProcessSpec & { id: string };
  * handle it does not hold.
  */
 export interface Containerizer {
+  /**
+   * reserveUserIds, for a backend that puts unprivileged containers in user namespaces, takes
+   * the host ids handle's container will get before anything of it is made (so the volumizer
+   * can mount its rootfs for them); create then uses them, destroy frees them. Undefined for
+   * a privileged container or a backend without user namespaces.
+   * @throws ArborError resourceExhausted when every range of ids is taken
+   */
+  reserveUserIds?(handle: string, privileged: boolean): Promise<UserIds | undefined>;
   /**
    * create starts the container's init in its namespaces and cgroup.
    * @throws InvalidArgumentError ('image') for a rootfs this backend cannot use, like none on disk

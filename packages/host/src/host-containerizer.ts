@@ -244,12 +244,18 @@ export class HostContainerizer implements Containerizer {
     return { netnsPath: `/proc/${initPid}/ns/net` };
   }
 
+  /** reserveUserIds: see Containerizer.reserveUserIds (idRangeFor). */
+  async reserveUserIds(handle: string, privileged: boolean): Promise<IdRange | undefined> {
+    return this.idRangeFor({ handle, privileged });
+  }
+
   /**
-   * idRangeFor gives an unprivileged container its range when user namespaces are on; the
-   * ranges live containers recorded are claimed first, once (after a restart).
+   * idRangeFor gives an unprivileged container its range when user namespaces are on (the one
+   * it holds already, when reserveUserIds took it); the ranges live containers recorded are
+   * claimed first, once (after a restart).
    * @throws ArborError 'resourceExhausted' when every range is taken
    */
-  private async idRangeFor(desired: DesiredContainer): Promise<IdRange | undefined> {
+  private async idRangeFor(desired: Pick<DesiredContainer, 'handle' | 'privileged'>): Promise<IdRange | undefined> {
     const { idRanges } = this.options;
     if (!idRanges || desired.privileged) return undefined;
     this.rangesClaimed ??= this.claimRecordedRanges(idRanges).catch((err: unknown) => {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { ArborError } from '@arbor/core';
+import type { DesiredContainer } from '@arbor/core';
 import { IdRangeAllocator, checkSubordinateIds } from './id-range-allocator';
 import { HELPER_EXIT, HelperError } from './run-helper';
-import type { UsernsConfig } from './id-range-allocator';
+import type { IdRange, UsernsConfig } from './id-range-allocator';
 
 /** SUBORDINATE_ID_FILES are where the host gives users id ranges of their own (shadow's newuidmap reads them). */
 export const SUBORDINATE_ID_FILES = ['/etc/subuid', '/etc/subgid'];
@@ -51,4 +52,10 @@ export function userNamespaceUnsupported(backend: string, err: unknown): unknown
     `${backend} backend: userns.enabled, but ${err.stderr.trim()}: turn userns.enabled off or run a kernel with idmapped overlay layers`,
     { cause: err },
   );
+}
+
+/** rootfsIdmappedFor says the Volumizer mounted desired's rootfs for range already (Rootfs.idmappedFor), so the runtime need not. */
+export function rootfsIdmappedFor(desired: DesiredContainer, range: IdRange): boolean {
+  const ids = desired.rootfs.idmappedFor;
+  return ids !== undefined && ids.hostId === range.hostId && ids.size === range.size;
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { ArborError } from '@arbor/core';
+import type { UserIds } from '@arbor/core';
 import { Coprocess, helperEnvVariable, helperPath, lineCodec } from '@arbor/host';
 
 const run = promisify(execFile);
@@ -44,6 +45,29 @@ export class OverlayMounter {
       return;
     }
     await this.request('overlay', target, options);
+  }
+
+  /**
+   * idmappedOverlay mounts at target the overlay of options with its lower layers idmapped
+   * into ids and its upper dir owned by ids.hostId (arbor-mount idmapped-overlay): a user
+   * namespace's root filesystem in one mount. Needs the helper (canIdmap).
+   * @throws ArborError failedPrecondition where the kernel cannot (no idmapped overlay layers), internal otherwise
+   */
+  async idmappedOverlay(target: string, ids: UserIds, options: string): Promise<void> {
+    try {
+      await this.request('idmapped-overlay', target, `${ids.hostId}:${ids.size}`, options);
+    } catch (err) {
+      // arbor-mount answers EOPNOTSUPP for what this kernel cannot do
+      if (err instanceof MountHelperError && err.errno === EOPNOTSUPP) {
+        throw new ArborError('failedPrecondition', `${err.message}: turn userns.enabled off or run a kernel with idmapped overlay layers`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** canIdmap says idmappedOverlay works here: the helper is built. */
+  get canIdmap(): boolean {
+    return this.helperPath !== '';
   }
 
   /** umount unmounts target; one not mounted is fine with the helper. @throws ArborError */
@@ -112,7 +136,20 @@ export class OverlayMounter {
     if (reply === 'ok' || reply.startsWith('ok ')) return reply.slice(3);
     // an arbor-mount built before a request existed answers 'unknown request'
     const stale = reply.endsWith('unknown request: Invalid argument') ? ` (rebuild it: make -C native)` : '';
-    throw new ArborError('internal', `arbor-mount: '${line}' failed: ${reply.replace(/^err \d+ /, '')}${stale}`);
+    throw new MountHelperError(Number(/^err (\d+) /.exec(reply)?.[1] ?? 0), `arbor-mount: '${line}' failed: ${reply.replace(/^err \d+ /, '')}${stale}`);
+  }
+}
+
+/** EOPNOTSUPP is Linux's errno for an operation not supported, as arbor-mount answers it. */
+const EOPNOTSUPP = 95;
+
+/** MountHelperError is a request arbor-mount refused, with the errno it answered. */
+class MountHelperError extends ArborError {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super('internal', message);
   }
 }
 

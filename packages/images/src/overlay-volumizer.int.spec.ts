@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -58,6 +58,27 @@ describeIf({ root: true })('OverlayVolumizer (root: overlay mounts)', () => {
     expect(after.exclusiveBytesUsed - before.exclusiveBytesUsed).toBeLessThanOrEqual(100_000 + 64 * 1024);
     expect(after.exclusiveInodesUsed - before.exclusiveInodesUsed).toBe(1);
     expect(after.totalBytesUsed).toBeGreaterThanOrEqual(after.exclusiveBytesUsed + 'from the image\n'.length);
+  });
+
+  it("mounts a user namespace's root filesystem for its ids in one mount: the image's files show as the range's, writes land as the range's root, and destroy leaves nothing", async () => {
+    const ids = { hostId: 1_800_000_000, size: 65536 };
+    const a = await volumizer.create('a', { uri: '' }, undefined, undefined, ids);
+    expect(a.idmappedFor).toEqual(ids);
+    // the host sees the image's root-owned files through the idmapped layer as host id 1800000000
+    expect((await lstat(join(a.path, 'etc', 'motd'))).uid).toBe(ids.hostId);
+    expect((await lstat(join(base, 'etc', 'motd'))).uid).toBe(0);
+    expect((await lstat(join(stateDir, 'overlays', 'a', 'upper'))).uid).toBe(ids.hostId);
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === a.path);
+    expect(mounts).toHaveLength(1);
+    expect(mounts[0]).toMatch(/ - overlay /);
+    // a volumizer without arbor-mount leaves the idmapping to the containerizer
+    const plain = new OverlayVolumizer({ stateDir, defaultRootfs: `raw://${base}`, quotaSizeBytes: GiB, mountHelperPath: '' });
+    const b = await plain.create('b', { uri: '' }, undefined, undefined, ids);
+    expect(b.idmappedFor).toBeUndefined();
+    expect((await lstat(join(b.path, 'etc', 'motd'))).uid).toBe(0);
+    await plain.destroy('b');
+    await volumizer.destroy('a');
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(a.path);
   });
 
   it('destroy unmounts and removes everything, and can run twice', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readFile, readdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArborError, HostPreconditionError, InvalidArgumentError, MIN_DISK_LIMIT_BYTES, validateHandle } from '@arbor/core';
-import type { CallContext, DiskLimits, DiskStat, ImagePullProgress, ImageRef, Logger, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
+import type { CallContext, DiskLimits, DiskStat, ImagePullProgress, ImageRef, Logger, PulledImageInfo, Rootfs, UserIds, Volumizer } from '@arbor/core';
 import type Dockerode from 'dockerode';
 import type { ImageDefaults } from './image-config';
 import { BtrfsQuotaVolumes } from './btrfs-quota-volumes';
@@ -87,7 +87,7 @@ export class OverlayVolumizer implements Volumizer {
    * @throws ArborError failedPrecondition for a byteHard > 0 on a host that cannot enforce it
    * @throws HostPreconditionError when the state dir is on a filesystem overlay cannot write to (overlayfs, NFS)
    */
-  async create(handle: string, image: ImageRef, disk: DiskLimits | undefined, ctx?: CallContext): Promise<Rootfs> {
+  async create(handle: string, image: ImageRef, disk: DiskLimits | undefined, ctx?: CallContext, userIds?: UserIds): Promise<Rootfs> {
     const dir = this.dir(handle);
     const upper = join(dir, 'upper');
     const work = join(dir, 'work');
@@ -125,10 +125,14 @@ export class OverlayVolumizer implements Volumizer {
     if (disk && disk.byteHard > 0) await volumes.limit(dir, await this.quotaBytes(disk, lowerDirs, this.imageName(image.uri, lowerDirs)));
     // the upper dir's mode becomes the mode of the container's / : it must be 0755
     for (const p of [upper, work, rootfs]) await mkdir(p, { recursive: true, mode: 0o755 });
+    // for a user namespace, one mount idmapped at once (without the helper, the containerizer idmaps it)
+    const idmappedFor = userIds && this.mounter.canIdmap ? userIds : undefined;
     if (!(await isMountPoint(rootfs))) {
       try {
-        await this.mounter.overlay(rootfs, options);
+        if (idmappedFor) await this.mounter.idmappedOverlay(rootfs, idmappedFor, options);
+        else await this.mounter.overlay(rootfs, options);
       } catch (err) {
+        if (ArborError.is(err) && err.kind === 'failedPrecondition') throw err;
         const refused = NO_UPPER_FILESYSTEMS.get((await statfs(upper).catch(() => undefined))?.type ?? 0);
         if (refused) {
           throw new HostPreconditionError(
@@ -140,8 +144,8 @@ export class OverlayVolumizer implements Volumizer {
         throw new ArborError('internal', `volumizer.create ${handle}: ${(err as Error).message}`, { cause: err });
       }
     }
-    (ctx?.logger ?? this.options.logger)?.debug('rootfs-mounted', { rootfs, layers: lowerDirs.length });
-    return { path: rootfs, ...defaults };
+    (ctx?.logger ?? this.options.logger)?.debug('rootfs-mounted', { rootfs, layers: lowerDirs.length, idmapped: idmappedFor !== undefined });
+    return { path: rootfs, ...defaults, ...(idmappedFor && { idmappedFor }) };
   }
 
   /** pull fetches image into the layer store ahead of create (Client.pullImage); a directory needs no pull. */
