@@ -13,5 +13,5 @@ describeIf({ root: true })('linux backend in-process', () => {
   const setup = { makeClient: (overrides: object) => startHostBackend('linux', linuxBackendModules, overrides) };
   const capabilities = capabilitiesOf(linuxBackendModules, [`raw://${DEFAULT_ROOTFS}`]);
   describeBackendContract('linux (in-process)', setup, capabilities);
-  describePrivilegedContract('linux (in-process)', setup, capabilities);
+  describePrivilegedContract('linux (in-process)', setup, 'in-process');
 });

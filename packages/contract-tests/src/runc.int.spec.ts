@@ -12,5 +12,5 @@ describeIf({ root: true, runc: true })('runc backend in-process', () => {
   const setup = { makeClient: (overrides: object) => startHostBackend('runc', runcBackendModules, overrides) };
   const capabilities = capabilitiesOf(runcBackendModules, [`raw://${DEFAULT_ROOTFS}`]);
   describeBackendContract('runc (in-process)', setup, capabilities);
-  describePrivilegedContract('runc (in-process)', setup, capabilities);
+  describePrivilegedContract('runc (in-process)', setup, 'in-process');
 });

@@ -10,7 +10,7 @@ import { describeIf, expectAlive, HOST_BACKENDS } from '@arbor/testkit';
 import { startRealArbord, type RealArbord } from './real-arbord';
 
 /** RUNS is how many processes each case runs; CONCURRENCY how many at once (the race is likelier under load). */
-const RUNS = 400;
+const RUNS = 200;
 const CONCURRENCY = 16;
 /** SLACK is the growth allowed for what arbord opens lazily (a socket, an inotify), not per run. */
 const SLACK = 2;
