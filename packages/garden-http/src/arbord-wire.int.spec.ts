@@ -17,7 +17,8 @@ function wireOn(backend: string, transport: 'unix' | 'tcp'): void {
       const arbord = await startRealArbord(backend, transport);
       return { target: arbord.garden, close: () => arbord.stop() };
     },
-    { unattachedWaitMs: UNATTACHED_WAIT_MS },
+    // the 10 s wait for unattached output is the front's, whatever the backend: once, on the fake
+    { unattachedWaitMs: UNATTACHED_WAIT_MS, waitsOutUnattachedOutput: backend === 'fake' },
   );
 }
 
