@@ -298,7 +298,7 @@ static void run_sealed(char **argv) {
     left -= n;
   }
   close(self);
-  if (fcntl(mem, F_ADD_SEALS, SEALS) != 0) bail(EXIT_HELPER_FAILED, "seal the memfd");
+  if (add_seals(mem, SEALS) != 0) bail(EXIT_HELPER_FAILED, "seal the memfd");
   fexecve(mem, argv, environ);
   bail(EXIT_HELPER_FAILED, "execute the sealed memfd");
 }

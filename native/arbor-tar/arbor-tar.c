@@ -136,7 +136,7 @@ static int sealed_copy(int fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) bail(EXIT_HELPER_FAILED, "copy %s", busybox);
   }
-  if (fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) bail(EXIT_HELPER_FAILED, "seal the busybox copy");
+  if (add_seals(mem, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) bail(EXIT_HELPER_FAILED, "seal the busybox copy");
   close(fd);
   return mem;
 }

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *helper_name = "arbor-helper";
@@ -420,4 +421,13 @@ int write_file(const char *path, const char *text) {
   close(fd);
   errno = saved;
   return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int add_seals(int fd, int seals) {
+  for (int tries = 0;; tries++) {
+    if (fcntl(fd, F_ADD_SEALS, seals) == 0) return 0;
+    if (errno != EBUSY || tries >= 100) return -1;
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+  }
 }

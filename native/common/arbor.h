@@ -92,6 +92,11 @@ extern const char *const default_cap_names[];
 /* mkdir_p makes every missing directory of path with mode, owned by uid:gid. */
 int mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid);
 
+/* add_seals adds seals to the memfd fd, like F_SEAL_WRITE: 0, or -1 with errno. A memfd just
+ * filled by sendfile can answer EBUSY for a moment (the kernel's splice pipe still holds its
+ * pages; seen on a loaded host): it tries again for up to about 100 ms. */
+int add_seals(int fd, int seals);
+
 /* write_file writes text to path (for cgroup files); returns 0 or -1. */
 int write_file(const char *path, const char *text);
 
