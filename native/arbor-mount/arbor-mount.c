@@ -255,19 +255,13 @@ static void idmapped_overlay(const char *target, char *rest) {
     helper_name = "arbor-mount";
     unsigned long long host, size;
     parse_id_range(range, "range", &host, &size);
-    static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX];
-    lower[0] = upper[0] = work[0] = '\0';
-    for (char *save = NULL, *o = strtok_r(options, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-      if (strncmp(o, "lowerdir=", 9) == 0) snprintf(lower, sizeof lower, "%s", o + 9);
-      else if (strncmp(o, "upperdir=", 9) == 0) snprintf(upper, sizeof upper, "%s", o + 9);
-      else if (strncmp(o, "workdir=", 8) == 0) snprintf(work, sizeof work, "%s", o + 8);
-    }
-    if (!lower[0] || !upper[0] || !work[0]) {
+    static struct overlay_dirs dirs;
+    if (parse_overlay_options(options, &dirs) != 0) {
       errno = 0;
       bail(EXIT_BAD_USAGE, "options need lowerdir, upperdir and workdir");
     }
     int userns = range_userns(host, size);
-    mount_idmapped_overlay(target, lower, upper, work, userns, host);
+    mount_idmapped_overlay(target, dirs.lower, dirs.upper, dirs.work, userns, host);
     _exit(0);
   }
   close(out[1]);

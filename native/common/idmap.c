@@ -80,10 +80,21 @@ int range_userns(unsigned long long host, unsigned long long size) {
   return fd;
 }
 
-/* overlay_layers finds the overlay mounted at rootfs in /proc/self/mountinfo and copies its
- * lowerdir (like '/l/b:/l/a'), upperdir and workdir options; 0, or -1 when the top mount
- * there is not an overlay. The Volumizer refuses layer paths with ',', ':' or '\\'. */
-static int overlay_layers(const char *rootfs, char *lower, size_t lower_size, char *upper, char *work, size_t size) {
+int parse_overlay_options(char *options, struct overlay_dirs *dirs) {
+  dirs->lower[0] = dirs->upper[0] = dirs->work[0] = '\0';
+  char *save = NULL;
+  for (char *o = strtok_r(options, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+    if (strncmp(o, "lowerdir=", 9) == 0) snprintf(dirs->lower, sizeof dirs->lower, "%s", o + 9);
+    else if (strncmp(o, "upperdir=", 9) == 0) snprintf(dirs->upper, sizeof dirs->upper, "%s", o + 9);
+    else if (strncmp(o, "workdir=", 8) == 0) snprintf(dirs->work, sizeof dirs->work, "%s", o + 8);
+  }
+  return dirs->lower[0] && dirs->upper[0] && dirs->work[0] ? 0 : -1;
+}
+
+/* overlay_layers finds the overlay mounted at rootfs in /proc/self/mountinfo and reads its
+ * options into dirs; 0, or -1 when the top mount there is not an overlay. The Volumizer
+ * refuses layer paths with ',', ':' or '\\'. */
+static int overlay_layers(const char *rootfs, struct overlay_dirs *dirs) {
   FILE *f = fopen("/proc/self/mountinfo", "re");
   if (!f) bail(EXIT_HELPER_FAILED, "open /proc/self/mountinfo");
   char *line = NULL;
@@ -101,14 +112,7 @@ static int overlay_layers(const char *rootfs, char *lower, size_t lower_size, ch
     strtok_r(NULL, " ", &save);
     char *options = strtok_r(NULL, " \n", &save);
     if (!type || !options || strcmp(type, "overlay") != 0) continue;
-    lower[0] = upper[0] = work[0] = '\0';
-    char *osave = NULL;
-    for (char *o = strtok_r(options, ",", &osave); o; o = strtok_r(NULL, ",", &osave)) {
-      if (strncmp(o, "lowerdir=", 9) == 0) snprintf(lower, lower_size, "%s", o + 9);
-      else if (strncmp(o, "upperdir=", 9) == 0) snprintf(upper, size, "%s", o + 9);
-      else if (strncmp(o, "workdir=", 8) == 0) snprintf(work, size, "%s", o + 8);
-    }
-    if (lower[0] && upper[0] && work[0]) found = 0;
+    found = parse_overlay_options(options, dirs);
   }
   free(line);
   fclose(f);
@@ -190,11 +194,11 @@ void mount_idmapped_overlay(const char *rootfs, char *lower, const char *upper, 
  * Its unmount syncs the upper filesystem (a btrfs commit of the new subvolume): the Volumizer
  * mounts the idmapped overlay itself where it knows the ids, and this is not needed. */
 void idmap_overlay(const char *rootfs, int userns, unsigned long long host_root) {
-  static char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX];
-  if (overlay_layers(rootfs, lower, sizeof lower, upper, work, sizeof upper) != 0) {
+  static struct overlay_dirs dirs;
+  if (overlay_layers(rootfs, &dirs) != 0) {
     errno = 0;
     unsupported("%s is not an overlay mount: a user namespace needs the overlay Volumizer's root filesystem", rootfs);
   }
   if (umount2(rootfs, MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "unmount %s", rootfs);
-  mount_idmapped_overlay(rootfs, lower, upper, work, userns, host_root);
+  mount_idmapped_overlay(rootfs, dirs.lower, dirs.upper, dirs.work, userns, host_root);
 }

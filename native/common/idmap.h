@@ -4,6 +4,7 @@
 #ifndef ARBOR_IDMAP_H
 #define ARBOR_IDMAP_H
 
+#include <limits.h>
 #include <sys/types.h>
 
 /* parse_id_range reads HOSTID:SIZE, like 1000065536:65536: never host root (HOSTID >= 1),
@@ -17,6 +18,16 @@ void write_id_maps(pid_t pid, unsigned long long host, unsigned long long size);
  * that exits at once: the fd keeps the namespace), for idmapping mounts ahead of the
  * container's own namespace, as the runc backend must. */
 int range_userns(unsigned long long host, unsigned long long size);
+
+/* overlay_dirs are an overlay's lowerdir (':'-separated), upperdir and workdir options. */
+struct overlay_dirs {
+  char lower[PATH_MAX * 4], upper[PATH_MAX], work[PATH_MAX];
+};
+
+/* parse_overlay_options reads lowerdir=, upperdir= and workdir= out of an overlay's mount
+ * options (cut up in place), like "lowerdir=/a:/b,upperdir=/u,workdir=/w"; 0 when it found
+ * all three, else -1. */
+int parse_overlay_options(char *options, struct overlay_dirs *dirs);
 
 /* mount_idmapped_overlay mounts at rootfs an overlay of the ':'-separated lower dirs (lower is
  * cut up in place) each idmapped through userns_fd, with upper (made host_root's) and work;
