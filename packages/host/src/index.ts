@@ -14,7 +14,15 @@ export { HostContainerizer, OOM_EVENT, containerDir } from './host-containerizer
 export type { HostContainerizerOptions, InitContainerState, InitRuntime } from './host-containerizer';
 export { IdRangeAllocator, checkSubordinateIds } from './id-range-allocator';
 export type { IdRange, UsernsConfig } from './id-range-allocator';
-export { DEFAULT_USERNS, SUBORDINATE_ID_FILES, rootfsIdmappedFor, userNamespaceUnsupported, usernsIdRanges, usernsOf } from './userns-id-ranges';
+export {
+  DEFAULT_USERNS,
+  SUBORDINATE_ID_FILES,
+  idmapUnsupported,
+  rootfsIdmappedFor,
+  userNamespaceUnsupported,
+  usernsIdRanges,
+  usernsOf,
+} from './userns-id-ranges';
 export { initAlive, killQuietly, startTime, waitInitGone } from './init-process';
 export type { InitProcess } from './init-process';
 export { BpfDeviceFilter, DEVICE_ALLOW, waitCgroupEmpty } from './cgroups/cgroup-driver';

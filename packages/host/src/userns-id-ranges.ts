@@ -47,11 +47,12 @@ export function usernsIdRanges(section: Partial<UsernsConfig> | undefined, files
  */
 export function userNamespaceUnsupported(backend: string, err: unknown): unknown {
   if (!(err instanceof HelperError) || err.exitCode !== HELPER_EXIT.unsupported) return err;
-  return new ArborError(
-    'failedPrecondition',
-    `${backend} backend: userns.enabled, but ${err.stderr.trim()}: turn userns.enabled off or run a kernel with idmapped overlay layers`,
-    { cause: err },
-  );
+  return idmapUnsupported(`${backend} backend: userns.enabled, but ${err.stderr.trim()}`, err);
+}
+
+/** idmapUnsupported is the FAILED_PRECONDITION of a kernel that cannot idmap: what said so, then the fix. */
+export function idmapUnsupported(what: string, cause: unknown): ArborError {
+  return new ArborError('failedPrecondition', `${what}: turn userns.enabled off or run a kernel with idmapped overlay layers`, { cause });
 }
 
 /** rootfsIdmappedFor says the Volumizer mounted desired's rootfs for range already (Rootfs.idmappedFor), so the runtime need not. */

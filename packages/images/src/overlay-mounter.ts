@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { ArborError } from '@arbor/core';
 import type { UserIds } from '@arbor/core';
-import { Coprocess, helperEnvVariable, helperPath, lineCodec } from '@arbor/host';
+import { Coprocess, helperEnvVariable, helperPath, idmapUnsupported, lineCodec } from '@arbor/host';
 
 const run = promisify(execFile);
 
@@ -59,7 +59,7 @@ export class OverlayMounter {
     } catch (err) {
       // arbor-mount answers EOPNOTSUPP for what this kernel cannot do
       if (err instanceof MountHelperError && err.errno === EOPNOTSUPP) {
-        throw new ArborError('failedPrecondition', `${err.message}: turn userns.enabled off or run a kernel with idmapped overlay layers`, { cause: err });
+        throw idmapUnsupported(err.message, err);
       }
       throw err;
     }
