@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Container, Process, ProcessIO, ProcessSpec } from '@arbor/core';
+import { probeCommand, type ProbeStep } from '@arbor/probes';
 import { OutputCollector } from './output-collector';
 
 /** RunningProcess is a started process with its output collected and a way to detach. */
@@ -57,7 +58,18 @@ export async function runToEnd(container: Container, spec: ProcessSpec, stdin?: 
   return finish(await startProcess(container, spec, stdin));
 }
 
-/** sh is a ProcessSpec running a shell script, like sh('echo hi >&2'). */
+/** probe is a ProcessSpec doing steps, like probe(line('ready'), sleep(0.5), exit(3)): every backend runs it. */
+export function probe(...steps: ProbeStep[]): ProcessSpec {
+  return probeCommand(steps);
+}
+
+/** probeWith is probe with the rest of a ProcessSpec (user, dir, env, tty, id) and args for printArgs. */
+export function probeWith(extra: Omit<ProcessSpec, 'path' | 'args'> & { args?: string[] }, ...steps: ProbeStep[]): ProcessSpec {
+  const { args, ...rest } = extra;
+  return { ...rest, ...probeCommand(steps, args) };
+}
+
+/** sh is a ProcessSpec running a shell script, like sh('echo hi >&2'): only for tests of real shells and kernels, behind a capability. */
 export function sh(script: string, extra: Omit<ProcessSpec, 'path' | 'args'> = {}): ProcessSpec {
   return { path: 'sh', args: ['-c', script], ...extra };
 }
