@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { decodeProbeArgs, decodeProbeScript, probeCommand, probeScriptFile } from './probe';
-import { exit, line, print, printArgs, printVar, writeFile, readFile } from './steps';
+import { exit, line, print, printArgs, printVar, writeFile, readFile, setMode } from './steps';
 
 describe('probes', () => {
   it('decode back to the steps and args they were made of', () => {
@@ -23,6 +24,18 @@ describe('probes', () => {
 
   it('refuse a variable name that would be shell code', () => {
     expect(() => probeCommand([printVar('X; rm -rf /')])).toThrow(/not a variable name/);
+  });
+
+  it('refuse a mode that is not a file mode', () => {
+    expect(() => probeCommand([setMode('/f', 0o10000)])).toThrow(/not a file mode/);
+    expect(() => probeCommand([setMode('/f', 1.5)])).toThrow(/not a file mode/);
+  });
+
+  it('set a mode given as a number in octal, as chmod reads it', () => {
+    const dir = execFileSync('mktemp', ['-d']).toString().trim();
+    const command = probeCommand([writeFile(`${dir}/f`, ''), setMode(`${dir}/f`, 0o640)]);
+    execFileSync(command.path, command.args);
+    expect(statSync(`${dir}/f`).mode & 0o7777).toBe(0o640);
   });
 
   // the host's own sh stands in for the container's: the rendering must mean what the step says

@@ -37,6 +37,8 @@ export type ProbeStep =
   | { op: 'readFile'; path: string }
   /** makeDir makes path and any missing parents. */
   | { op: 'makeDir'; path: string }
+  /** setMode sets the permission bits of path, like chmod: mode is a number such as 0o700. */
+  | { op: 'setMode'; path: string; mode: number }
   /** list prints the names in the directory at path, sorted, a line each; fails when there is none. */
   | { op: 'list'; path: string }
   /** ignoreTerm makes SIGTERM do nothing to the process from here on. */
@@ -97,6 +99,9 @@ function shellOf(step: ProbeStep): string {
       return `cat ${quote(step.path)}`;
     case 'makeDir':
       return `mkdir -p ${quote(step.path)}`;
+    case 'setMode':
+      if (!Number.isInteger(step.mode) || step.mode < 0 || step.mode > 0o7777) throw new Error(`probe: ${JSON.stringify(step.mode)} is not a file mode`);
+      return `chmod ${step.mode.toString(8)} ${quote(step.path)}`;
     case 'list':
       return `ls -1 ${quote(step.path)}`;
     case 'ignoreTerm':

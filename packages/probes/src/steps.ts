@@ -1,5 +1,8 @@
 import type { ProbeStep } from './probe';
 
+/** setMode sets the permission bits of path: setMode('/srv/secret', 0o700). */
+export const setMode = (path: string, mode: number): ProbeStep => ({ op: 'setMode', path, mode });
+
 // Short builders for the steps, so that a test reads as what the process does:
 // probe(line('ready'), sleep(0.5), exit(3)).
 
