@@ -2,9 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, MIN_DISK_LIMIT_BYTES, MIN_MEMORY_LIMIT_BYTES } from '@arbor/core';
+import { steps } from '@arbor/probes';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { runToEnd } from '../helpers/run-process';
+import { probe, probeWith, runToEnd } from '../helpers/run-process';
+
+const { exit } = steps;
 
 /**
  * describeCallerMistakes: a mistake a caller can make is never INTERNAL: it comes back as
@@ -15,7 +18,7 @@ export function describeCallerMistakes(ctx: ContractContext): void {
   describe('caller mistakes', () => {
     it('refuses a Run as a user the container does not know with InvalidArgumentError naming the user', async () => {
       const container = await ctx.create();
-      const err = await expectRejection(container.run({ path: 'true', user: 'no-such-user' }, {}), InvalidArgumentError, {
+      const err = await expectRejection(container.run(probeWith({ user: 'no-such-user' }, exit(0)), {}), InvalidArgumentError, {
         field: 'user',
         kind: 'invalidArgument',
       });
@@ -35,7 +38,7 @@ export function describeCallerMistakes(ctx: ContractContext): void {
       expect(await container.currentMemoryLimits()).toEqual({ limitInBytes: 64 << 20 });
       // the floor itself is a limit a container lives under
       await container.limitMemory({ limitInBytes: MIN_MEMORY_LIMIT_BYTES });
-      expect((await runToEnd(container, { path: 'true' })).exitCode).toBe(0);
+      expect((await runToEnd(container, probe(exit(0)))).exitCode).toBe(0);
     });
 
     it("refuses a disk limit of scope 'total' that the image alone fills with InvalidArgumentError, at create and on a live container", async () => {
@@ -64,7 +67,7 @@ export function describeCallerMistakes(ctx: ContractContext): void {
       expect((await container.currentDiskLimits()).byteHard).toBe(0);
       // the floor itself is a limit a container lives under
       const small = await ctx.create({ limits: { disk: { ...disk, byteHard: MIN_DISK_LIMIT_BYTES } } });
-      expect((await runToEnd(small, { path: 'true' })).exitCode).toBe(0);
+      expect((await runToEnd(small, probe(exit(0)))).exitCode).toBe(0);
       await container.limitDisk({ ...disk, byteHard: MIN_DISK_LIMIT_BYTES });
       expect((await container.currentDiskLimits()).byteHard).toBe(MIN_DISK_LIMIT_BYTES);
     });

@@ -1,9 +1,12 @@
 import { ArborError, ContainerNotFoundError, HandleAlreadyExistsError, InvalidArgumentError, PortInUseError, ResourceExhaustedError } from '@arbor/core';
 import type { Client } from '@arbor/core';
+import { steps } from '@arbor/probes';
 import type { BackendCapabilities } from '../contract-setup';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { runToEnd } from '../helpers/run-process';
+import { probe, runToEnd } from '../helpers/run-process';
+
+const { env, line, printVar } = steps;
 
 async function handles(client: Client): Promise<string[]> {
   return (await client.containers()).map((c) => c.handle);
@@ -77,7 +80,7 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
 
     it('gives every process the spec env', async () => {
       const container = await ctx.create({ env: ['GREETING=hello world', 'EMPTY=', 'WITH_EQ=a=b'] });
-      const { stdout, exitCode } = await runToEnd(container, { path: 'env' });
+      const { stdout, exitCode } = await runToEnd(container, probe(env()));
       expect(exitCode).toBe(0);
       const lines = stdout.split('\n');
       expect(lines).toEqual(expect.arrayContaining(['GREETING=hello world', 'EMPTY=', 'WITH_EQ=a=b']));
@@ -85,7 +88,7 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
 
     it('lets a later spec env entry replace an earlier one with the same key', async () => {
       const container = await ctx.create({ env: ['COLOR=red', 'COLOR=blue'] });
-      const { stdout } = await runToEnd(container, { path: 'sh', args: ['-c', 'echo $COLOR'] });
+      const { stdout } = await runToEnd(container, probe(printVar('COLOR')));
       expect(stdout).toBe('blue\n');
     });
 
@@ -222,7 +225,7 @@ export function describeCreate(ctx: ContractContext, capabilities: BackendCapabi
       'runs busybox from image %s',
       async (uri) => {
         const container = await ctx.create({ image: { uri } });
-        const { stdout, exitCode } = await runToEnd(container, { path: 'echo', args: ['from', 'image'] });
+        const { stdout, exitCode } = await runToEnd(container, probe(line('from image')));
         expect({ stdout, exitCode }).toEqual({ stdout: 'from image\n', exitCode: 0 });
       },
       60_000,

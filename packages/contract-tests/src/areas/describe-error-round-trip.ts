@@ -15,8 +15,9 @@ import {
   ResourceExhaustedError,
 } from '@arbor/core';
 import type { ArborErrorKind, ErrorFields } from '@arbor/core';
+import { steps } from '@arbor/probes';
 import type { ContractContext } from '../contract-context';
-import { startProcess } from '../helpers/run-process';
+import { probe, probeWith, startProcess } from '../helpers/run-process';
 import { tarStream } from '../helpers/tar';
 
 /** Case is one typed error: how to provoke it and what must arrive. */
@@ -72,8 +73,8 @@ const cases: Case[] = [
     kind: 'alreadyExists',
     provoke: async (ctx) => {
       const c = await ctx.create();
-      await startProcess(c, { id: 'twice', path: 'sleep', args: ['100'] });
-      return { promise: c.run({ id: 'twice', path: 'true' }, {}), fields: { processId: 'twice' } };
+      await startProcess(c, probeWith({ id: 'twice' }, steps.sleep(100)));
+      return { promise: c.run(probeWith({ id: 'twice' }, steps.exit(0)), {}), fields: { processId: 'twice' } };
     },
   },
   {
@@ -126,7 +127,7 @@ const cases: Case[] = [
     provoke: async (ctx) => {
       const c = await ctx.create();
       await c.stop(true);
-      return { promise: c.run({ path: 'true' }, {}), fields: { handle: c.handle } };
+      return { promise: c.run(probe(steps.exit(0)), {}), fields: { handle: c.handle } };
     },
   },
 ];

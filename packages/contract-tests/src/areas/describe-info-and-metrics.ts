@@ -1,9 +1,12 @@
 import { ContainerNotFoundError } from '@arbor/core';
 import type { BackendCapabilities } from '@arbor/core';
+import { steps } from '@arbor/probes';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { runToEnd, startProcess } from '../helpers/run-process';
+import { probe, probeWith, runToEnd, startProcess } from '../helpers/run-process';
 import { eventually, sleep } from '@arbor/testkit';
+
+const { exit, spin } = steps;
 
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -22,8 +25,8 @@ export function describeInfoAndMetrics(ctx: ContractContext, capabilities?: Back
 
     it('lists the ids of running processes and drops them when they exit', async () => {
       const container = await ctx.create();
-      const a = await startProcess(container, { id: 'long-a', path: 'sleep', args: ['100'] });
-      const b = await startProcess(container, { id: 'long-b', path: 'sleep', args: ['100'] });
+      const a = await startProcess(container, probeWith({ id: 'long-a' }, steps.sleep(100)));
+      const b = await startProcess(container, probeWith({ id: 'long-b' }, steps.sleep(100)));
       expect((await container.info()).processIds.sort()).toEqual(['long-a', 'long-b']);
       await a.process.signal('SIGKILL');
       await a.process.wait();
@@ -88,14 +91,14 @@ export function describeInfoAndMetrics(ctx: ContractContext, capabilities?: Back
 
     it('counts the running processes in pid.current', async () => {
       const container = await ctx.create();
-      await startProcess(container, { path: 'sleep', args: ['100'] });
-      await startProcess(container, { path: 'sleep', args: ['100'] });
+      await startProcess(container, probe(steps.sleep(100)));
+      await startProcess(container, probe(steps.sleep(100)));
       expect((await container.metrics()).pid.current).toBeGreaterThanOrEqual(2);
     });
 
     it('reports the pid limit in pid.max and numbers everywhere', async () => {
       const container = await ctx.create({ limits: { pid: { max: 50 } } });
-      await runToEnd(container, { path: 'true' });
+      await runToEnd(container, probe(exit(0)));
       const metrics = await container.metrics();
       expect(metrics.pid.max).toBe(50);
       // a healthy container's network counters are readable: absent only when they are not
@@ -109,9 +112,9 @@ export function describeInfoAndMetrics(ctx: ContractContext, capabilities?: Back
 
     it('reports the memory, cpu and pids of a container that ran something, in full, and ContainerNotFoundError once it is gone', async () => {
       const container = await ctx.create();
-      await startProcess(container, { path: 'sleep', args: ['100'] });
+      await startProcess(container, probe(steps.sleep(100)));
       // a little cpu time for the counters to show
-      expect((await runToEnd(container, { path: 'sh', args: ['-c', 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done'] })).exitCode).toBe(0);
+      expect((await runToEnd(container, probe(spin(2000)))).exitCode).toBe(0);
       const metrics = await container.metrics();
       const count = expect.any(Number);
       expect(metrics).toEqual({

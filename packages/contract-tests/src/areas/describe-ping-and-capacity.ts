@@ -1,4 +1,6 @@
+import { steps } from '@arbor/probes';
 import type { ContractContext } from '../contract-context';
+import { probe } from '../helpers/run-process';
 
 export function describePingAndCapacity(ctx: ContractContext): void {
   describe('ping', () => {
@@ -8,7 +10,7 @@ export function describePingAndCapacity(ctx: ContractContext): void {
 
     it('still resolves while containers exist and processes run', async () => {
       const container = await ctx.create();
-      await container.run({ path: 'sleep', args: ['5'] }, {});
+      await container.run(probe(steps.sleep(5)), {});
       await expect(ctx.client.ping()).resolves.toBeUndefined();
     });
   });

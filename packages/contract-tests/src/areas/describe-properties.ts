@@ -1,6 +1,7 @@
 import { InvalidArgumentError, PropertyNotFoundError } from '@arbor/core';
+import { steps } from '@arbor/probes';
 import type { ContractContext } from '../contract-context';
-import { runToEnd } from '../helpers/run-process';
+import { probe, runToEnd } from '../helpers/run-process';
 import { expectRejection } from '../helpers/expect-rejection';
 
 export function describeProperties(ctx: ContractContext): void {
@@ -19,7 +20,7 @@ export function describeProperties(ctx: ContractContext): void {
         env: ['A=1'],
       });
       await container.netOut({ protocol: 'tcp', ports: [{ start: 443, end: 443 }] });
-      await runToEnd(container, { path: 'true' });
+      await runToEnd(container, probe(steps.exit(0)));
       await container.setGraceTime(0);
       expect(await container.properties()).toEqual({ mine: 'yes' });
       expect((await container.info()).properties).toEqual({ mine: 'yes' });

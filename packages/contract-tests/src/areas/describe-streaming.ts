@@ -2,18 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, InvalidTarError, PermissionDeniedError } from '@arbor/core';
 import type { Container } from '@arbor/core';
+import { probeScriptFile, steps } from '@arbor/probes';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { runToEnd } from '../helpers/run-process';
+import { probe, probeWith, runToEnd } from '../helpers/run-process';
 import { normalName, packTar, readTar, tarStream } from '../helpers/tar';
 import type { TarEntry } from '../helpers/tar';
 
-async function exists(container: Container, path: string): Promise<boolean> {
-  return (await runToEnd(container, { path: 'ls', args: [path] })).exitCode === 0;
+const { appendFile, exit, makeDir, printArgs, readFile, setMode, writeFile } = steps;
+
+/** fileExists says whether root can read a file at path in the container. */
+async function fileExists(container: Container, path: string): Promise<boolean> {
+  return (await runToEnd(container, probe(readFile(path)))).exitCode === 0;
 }
 
 async function cat(container: Container, path: string, user?: string): Promise<string> {
-  const result = await runToEnd(container, { path: 'cat', args: [path], ...(user !== undefined && { user }) });
+  const result = await runToEnd(container, probeWith(user !== undefined ? { user } : {}, readFile(path)));
   expect(result.exitCode).toBe(0);
   return result.stdout;
 }
@@ -121,7 +125,7 @@ export function describeStreaming(ctx: ContractContext): void {
       const entries = await readTar(await container.streamOut({ path: '/home/vcap/mine/f.txt' }));
       expect(entries.map((e) => [e.uid, e.gid])).toEqual([[1000, 1000]]);
       // the user can change what it was given
-      const append = await runToEnd(container, { path: 'sh', args: ['-c', 'echo more >> mine/f.txt'], user: 'vcap' });
+      const append = await runToEnd(container, probeWith({ user: 'vcap' }, appendFile('mine/f.txt', 'more\n')));
       expect(append.exitCode).toBe(0);
     });
 
@@ -132,13 +136,13 @@ export function describeStreaming(ctx: ContractContext): void {
         PermissionDeniedError,
         { kind: 'permissionDenied' },
       );
-      expect(await exists(container, '/etc/not-for-vcap/x.txt')).toBe(false);
+      expect(await fileExists(container, '/etc/not-for-vcap/x.txt')).toBe(false);
     });
 
     it('fails a stream-in halfway either writing nothing or saying where it stopped', async () => {
       const container = await ctx.create();
-      const setup = 'mkdir -p /srv/in/locked && chmod 777 /srv/in';
-      expect((await runToEnd(container, { path: 'sh', args: ['-c', setup] })).exitCode).toBe(0);
+      const setup = probe(makeDir('/srv/in/locked'), setMode('/srv/in', 0o777));
+      expect((await runToEnd(container, setup)).exitCode).toBe(0);
       const tar = await tarStream([
         { name: 'first.txt', content: 'first' },
         { name: 'locked/x.txt', content: 'x' },
@@ -146,8 +150,8 @@ export function describeStreaming(ctx: ContractContext): void {
       const err = await expectRejection(container.streamIn({ path: '/srv/in', user: 'vcap', tar }), PermissionDeniedError);
       expect(err.message).toContain('locked/x.txt');
       // written atomically (nothing stays) or not (the message says the entries before it stay)
-      if (await exists(container, '/srv/in/first.txt')) expect(err.message).toMatch(/entries before it were written/);
-      expect(await exists(container, '/srv/in/locked/x.txt')).toBe(false);
+      if (await fileExists(container, '/srv/in/first.txt')) expect(err.message).toMatch(/entries before it were written/);
+      expect(await fileExists(container, '/srv/in/locked/x.txt')).toBe(false);
     });
 
     it('refuses a truncated tar with InvalidTarError', async () => {
@@ -163,8 +167,8 @@ export function describeStreaming(ctx: ContractContext): void {
         { name: 'after.txt', content: 'after' },
       ]);
       await expectRejection(container.streamIn({ path: '/root/in', tar }), InvalidTarError);
-      expect(await exists(container, '/escaped.txt')).toBe(false);
-      expect(await exists(container, '/root/in/after.txt')).toBe(false);
+      expect(await fileExists(container, '/escaped.txt')).toBe(false);
+      expect(await fileExists(container, '/root/in/after.txt')).toBe(false);
     });
 
     it("refuses a '..' entry even when it stays inside the target, as every backend's tar policy does", async () => {
@@ -174,15 +178,15 @@ export function describeStreaming(ctx: ContractContext): void {
         { name: 'a/../inside.txt', content: 'in' },
       ]);
       await expectRejection(container.streamIn({ path: '/root/in', tar }), InvalidTarError);
-      expect(await exists(container, '/root/in/inside.txt')).toBe(false);
+      expect(await fileExists(container, '/root/in/inside.txt')).toBe(false);
     });
 
     it('refuses an absolute entry with InvalidTarError, writing nothing', async () => {
       const container = await ctx.create();
       const tar = await tarStream([{ name: '/absolute.txt', content: 'abs' }]);
       await expectRejection(container.streamIn({ path: '/root/in', tar }), InvalidTarError);
-      expect(await exists(container, '/absolute.txt')).toBe(false);
-      expect(await exists(container, '/root/in/absolute.txt')).toBe(false);
+      expect(await fileExists(container, '/absolute.txt')).toBe(false);
+      expect(await fileExists(container, '/root/in/absolute.txt')).toBe(false);
     });
 
     it('refuses a write through a symlink that points outside with InvalidTarError, writing nothing', async () => {
@@ -192,12 +196,12 @@ export function describeStreaming(ctx: ContractContext): void {
         { name: 'escape/through-link.txt', content: 'out' },
       ]);
       await expectRejection(container.streamIn({ path: '/root/in', tar }), InvalidTarError);
-      expect(await exists(container, '/through-link.txt')).toBe(false);
+      expect(await fileExists(container, '/through-link.txt')).toBe(false);
     });
 
     it('runs a script that was streamed in', async () => {
       const container = await ctx.create();
-      const script = '#!/bin/sh\necho "script says $1"\nexit 6\n';
+      const script = probeScriptFile([printArgs('script says '), exit(6)]);
       await container.streamIn({ path: '/usr/local/bin', tar: await tarStream([{ name: 'greet', content: script, mode: 0o755 }]) });
       expect(await runToEnd(container, { path: '/usr/local/bin/greet', args: ['hi'] })).toMatchObject({
         exitCode: 6,
@@ -216,15 +220,20 @@ export function describeStreaming(ctx: ContractContext): void {
 
     it('streams out what a process wrote', async () => {
       const container = await ctx.create();
-      await runToEnd(container, { path: 'sh', args: ['-c', 'mkdir -p /out && echo produced > /out/result.txt'] });
+      await runToEnd(container, probe(makeDir('/out'), writeFile('/out/result.txt', 'produced\n')));
       const entries = await readTar(await container.streamOut({ path: '/out/result.txt' }));
       expect(entries.map((e) => e.content.toString())).toEqual(['produced\n']);
     });
 
     it('refuses to stream out a directory the user cannot wholly read with PermissionDeniedError: a partial tar is never a success', async () => {
       const container = await ctx.create();
-      const setup = 'mkdir -p /srv/out/secret && echo open > /srv/out/open.txt && echo no > /srv/out/secret/s.txt && chmod 700 /srv/out/secret';
-      expect((await runToEnd(container, { path: 'sh', args: ['-c', setup] })).exitCode).toBe(0);
+      const setup = probe(
+        makeDir('/srv/out/secret'),
+        writeFile('/srv/out/open.txt', 'open\n'),
+        writeFile('/srv/out/secret/s.txt', 'no\n'),
+        setMode('/srv/out/secret', 0o700),
+      );
+      expect((await runToEnd(container, setup)).exitCode).toBe(0);
       await expectRejection(
         container.streamOut({ path: '/srv/out', user: 'vcap' }).then((out) => readTar(out)),
         PermissionDeniedError,
@@ -234,8 +243,13 @@ export function describeStreaming(ctx: ContractContext): void {
 
     it('refuses to stream out a directory holding a file the user cannot read with PermissionDeniedError', async () => {
       const container = await ctx.create();
-      const setup = 'mkdir -p /srv/out && echo open > /srv/out/open.txt && echo no > /srv/out/secret.txt && chmod 600 /srv/out/secret.txt';
-      expect((await runToEnd(container, { path: 'sh', args: ['-c', setup] })).exitCode).toBe(0);
+      const setup = probe(
+        makeDir('/srv/out'),
+        writeFile('/srv/out/open.txt', 'open\n'),
+        writeFile('/srv/out/secret.txt', 'no\n'),
+        setMode('/srv/out/secret.txt', 0o600),
+      );
+      expect((await runToEnd(container, setup)).exitCode).toBe(0);
       await expectRejection(
         container.streamOut({ path: '/srv/out', user: 'vcap' }).then((out) => readTar(out)),
         PermissionDeniedError,
