@@ -42,7 +42,7 @@ export class FakeContainer implements Kernel {
     /** env is the container env, 'KEY=VALUE'. */
     readonly env: readonly string[],
     limits: Limits,
-    /** bindMounts are what create asked for, idmap too, kept for tests: the fake mounts nothing (nor has user namespaces). */
+    /** bindMounts are what create asked for, idmap too, kept for tests (FakeBindMounts puts them in fs; idmap changes nothing: the fake has no user namespaces). */
     readonly bindMounts: readonly BindMount[] = [],
   ) {
     this.limits = structuredClone(limits);

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
-import { ArborError, ContainerNotFoundError, InvalidArgumentError, quoteInput } from '@arbor/core';
+import { ArborError, ContainerNotFoundError, InvalidArgumentError, PermissionDeniedError, quoteInput } from '@arbor/core';
 import type {
   Containerizer,
   ContainerizerInfo,
@@ -15,6 +15,7 @@ import type {
   StreamInSpec,
   StreamOutSpec,
 } from '@arbor/core';
+import { FakeBindMounts } from './fake-bind-mounts';
 import { FakeContainer } from './fake-container';
 import { ROOT, type FakeFilesystem } from './fs/fake-filesystem';
 import type { FakeVolumizer } from './fake-volumizer';
@@ -59,6 +60,7 @@ async function checkBindSources(desired: DesiredContainer, fs: FakeFilesystem): 
  */
 export class FakeContainerizer implements Containerizer {
   private readonly containers = new Map<string, FakeContainer>();
+  private readonly binds = new Map<string, FakeBindMounts>();
   private readonly maxContainers: number;
   private readonly stopTimeoutMs: number;
   private readonly resolvConf = new HostResolvConf();
@@ -77,9 +79,13 @@ export class FakeContainerizer implements Containerizer {
     if (this.containers.has(desired.handle)) {
       throw new ArborError('alreadyExists', `fake containerizer: '${desired.handle}' already exists`);
     }
-    const fs = this.volumizer.filesystem(desired.handle);
-    await checkBindSources(desired, fs);
+    const volume = this.volumizer.filesystem(desired.handle);
+    await checkBindSources(desired, volume);
+    const binds = await FakeBindMounts.mount(volume, desired.bindMounts);
+    // the container's processes and stream-ins see its filesystem through its read-only binds
+    const fs = binds.guard(volume);
     writeEtcFiles(fs, desired.hostname, await this.resolvConf.text());
+    this.binds.set(desired.handle, binds);
     this.containers.set(
       desired.handle,
       new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, structuredClone(desired.bindMounts)),
@@ -92,6 +98,7 @@ export class FakeContainerizer implements Containerizer {
     if (!container) return;
     container.destroy();
     this.containers.delete(handle);
+    this.binds.delete(handle);
   }
 
   async stop(handle: string, kill: boolean): Promise<void> {
@@ -99,18 +106,33 @@ export class FakeContainerizer implements Containerizer {
   }
 
   async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
-    return this.container(handle).run(spec, io);
+    const process = this.container(handle).run(spec, io);
+    return this.bindsOf(handle).afterExit(process);
   }
 
   async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
-    return this.container(handle).attach(processId, io);
+    const process = this.container(handle).attach(processId, io);
+    return this.bindsOf(handle).afterExit(process);
   }
 
   async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
     const container = this.container(handle);
     const user = resolveUser(container.fs, spec.user ?? '');
     const maxBytes = container.fs.byteLimit() ?? Number.MAX_SAFE_INTEGER;
+    const binds = this.bindsOf(handle);
+    // a path that cannot be looked up fails in the stream-in, with its own error
+    const dest = (() => {
+      try {
+        return container.fs.tryResolve(spec.path, { cwd: user.home })?.path;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (dest !== undefined && binds.isReadOnly(dest)) {
+      throw new PermissionDeniedError(`stream in to ${quoteInput(spec.path)} as ${user.name}: ${dest}: Read-only file system (a read-only bind mount)`);
+    }
     await streamIn(container.fs, user, spec.path, spec.tar, maxBytes);
+    await binds.writeBack();
   }
 
   async streamOut(handle: string, spec: StreamOutSpec): Promise<Readable> {
@@ -151,6 +173,12 @@ export class FakeContainerizer implements Containerizer {
 
   async capacity(): Promise<{ memoryInBytes: number; maxContainers: number }> {
     return { memoryInBytes: this.memoryInBytes, maxContainers: this.maxContainers };
+  }
+
+  private bindsOf(handle: string): FakeBindMounts {
+    const binds = this.binds.get(handle);
+    if (!binds) throw new ContainerNotFoundError(handle);
+    return binds;
   }
 
   /** container returns the FakeContainer for handle, for tests. @throws ContainerNotFoundError */
