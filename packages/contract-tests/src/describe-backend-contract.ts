@@ -1,4 +1,5 @@
 import { describeAttachAndSignals } from './areas/describe-attach-and-signals';
+import { describeBindMounts } from './areas/describe-bind-mounts';
 import { describeCallerMistakes } from './areas/describe-caller-mistakes';
 import { describeCreate } from './areas/describe-create';
 import { describePullImage } from './areas/describe-pull-image';
@@ -61,6 +62,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeEvents(ctx);
     describeErrorRoundTrip(ctx);
     describeCallerMistakes(ctx);
+    describeBindMounts(ctx);
     describeEnforcement(ctx, capabilities);
     describeIsolation(ctx, capabilities);
     describeRealNetwork(ctx, capabilities);
