@@ -1,8 +1,11 @@
 import { ContainerNotFoundError, InvalidArgumentError } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { attachProcess, runToEnd, startProcess } from '../helpers/run-process';
+import { steps } from '@arbor/probes';
+import { attachProcess, probe, runToEnd, startProcess } from '../helpers/run-process';
 import { settlesWithin } from '../helpers/timing';
+
+const { print, printVar, sleep, exit } = steps;
 
 export function describeDestroy(ctx: ContractContext): void {
   describe('destroy', () => {
@@ -37,7 +40,7 @@ export function describeDestroy(ctx: ContractContext): void {
       await ctx.client.destroy(container.handle);
       const expected = { handle: container.handle };
       await expectRejection(container.info(), ContainerNotFoundError, expected);
-      await expectRejection(container.run({ path: 'true' }, {}), ContainerNotFoundError, expected);
+      await expectRejection(container.run(probe(exit(0)), {}), ContainerNotFoundError, expected);
       await expectRejection(container.properties(), ContainerNotFoundError, expected);
       await expectRejection(container.setProperty('b', '2'), ContainerNotFoundError, expected);
       await expectRejection(container.metrics(), ContainerNotFoundError, expected);
@@ -55,20 +58,20 @@ export function describeDestroy(ctx: ContractContext): void {
       const info = await fresh.info();
       expect(info.mappedPorts).toEqual([]);
       expect(info.processIds).toEqual([]);
-      const { stdout } = await runToEnd(fresh, { path: 'sh', args: ['-c', 'echo "old=$OLD"'] });
+      const { stdout } = await runToEnd(fresh, probe(print('old='), printVar('OLD')));
       expect(stdout).toBe('old=\n');
     });
 
     it('ends the processes running in it', async () => {
       const container = await ctx.create();
-      const running = await startProcess(container, { path: 'sleep', args: ['100'] });
+      const running = await startProcess(container, probe(sleep(100)));
       await ctx.client.destroy(container.handle);
       expect(await settlesWithin(running.process.wait(), 3000)).toBe(true);
     });
 
     it("ends its processes' Run and Attach streams with exit status 137, as Garden does", async () => {
       const container = await ctx.create();
-      const running = await startProcess(container, { path: 'sleep', args: ['100'] });
+      const running = await startProcess(container, probe(sleep(100)));
       const attached = await attachProcess(container, running.process.id);
       await ctx.client.destroy(container.handle);
       await expect(running.process.wait()).resolves.toBe(137);

@@ -1,6 +1,7 @@
 import type { ArborEvent } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
-import { runToEnd } from '../helpers/run-process';
+import { steps } from '@arbor/probes';
+import { probeWith, runToEnd } from '../helpers/run-process';
 
 /** take reads n events, failing (not hanging) when they do not come within timeoutMs. */
 async function take(events: AsyncIterator<ArborEvent>, n: number, timeoutMs = 5000): Promise<ArborEvent[]> {
@@ -31,7 +32,7 @@ export function describeEvents(ctx: ContractContext): void {
       const events = await ctx.client.events({ handles: [handle] }, stop.signal);
       try {
         const container = await ctx.create({ handle });
-        expect((await runToEnd(container, { path: 'sh', args: ['-c', 'exit 3'], id: 'ev-exit' })).exitCode).toBe(3);
+        expect((await runToEnd(container, probeWith({ id: 'ev-exit' }, steps.exit(3)))).exitCode).toBe(3);
         await container.stop(true);
         await ctx.client.destroy(handle);
         const got = await take(events, 4);

@@ -3,7 +3,8 @@ import { ContainerNotFoundError, InvalidArgumentError } from '@arbor/core';
 import type { Client } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { finish, sh, startProcess } from '../helpers/run-process';
+import { steps } from '@arbor/probes';
+import { finish, probe, startProcess } from '../helpers/run-process';
 import { packTar } from '../helpers/tar';
 import { eventually, sleep } from '@arbor/testkit';
 
@@ -58,7 +59,7 @@ export function describeGraceTime(ctx: ContractContext): void {
 
     it('holds the container while a Run stream is open, and reaps it after the process exits', async () => {
       const container = await ctx.create({ graceTimeMs: 300 });
-      const running = await startProcess(container, sh('sleep 0.8; echo done'));
+      const running = await startProcess(container, probe(steps.sleep(0.8), steps.line('done')));
       await sleep(600);
       expect(await listed(ctx.client, container.handle)).toBe(true);
       expect(await finish(running)).toMatchObject({ exitCode: 0, stdout: 'done\n' });

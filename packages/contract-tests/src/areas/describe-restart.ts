@@ -1,6 +1,9 @@
 import type { BackendCapabilities } from '../contract-setup';
 import type { ContractContext } from '../contract-context';
-import { attachProcess, finish, sh, startProcess } from '../helpers/run-process';
+import { steps } from '@arbor/probes';
+import { attachProcess, finish, probe, startProcess } from '../helpers/run-process';
+
+const { line, sleep, exit } = steps;
 
 // These need a server whose containers and processes outlive it (state on disk, processes
 // not children of the daemon), and a harness that can restart it.
@@ -27,7 +30,7 @@ export function describeRestart(ctx: ContractContext, capabilities: BackendCapab
       const server = await ctx.extraServer({});
       if (!server.restart) throw new Error('survivesRestart needs a harness with restart()');
       const container = await ctx.create({}, server.client);
-      const started = await startProcess(container, sh('sleep 2; echo after-restart; exit 12'));
+      const started = await startProcess(container, probe(sleep(2), line('after-restart'), exit(12)));
       started.detach();
       const client = await server.restart();
       ctx.track(container.handle, client);

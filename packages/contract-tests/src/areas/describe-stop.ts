@@ -1,9 +1,12 @@
 import { ContainerStoppedError } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-import { runToEnd, sh, startProcess } from '../helpers/run-process';
+import { steps } from '@arbor/probes';
+import { probe, runToEnd, startProcess } from '../helpers/run-process';
 import { readTar, tarStream } from '../helpers/tar';
 import { waitForOutput } from '../helpers/wait-for-output';
+
+const { line, sleep, ignoreTerm } = steps;
 
 // MAIN_STOP_TEST_TIMEOUT_MS covers a harness that cannot shorten Garden's 10 s stop timeout.
 const MAIN_STOP_TEST_TIMEOUT_MS = 20_000;
@@ -12,7 +15,7 @@ export function describeStop(ctx: ContractContext): void {
   describe('stop', () => {
     it('marks the container stopped and ends a process that honours TERM with 143, at once', async () => {
       const container = await ctx.create();
-      const running = await startProcess(container, { path: 'sleep', args: ['100'] });
+      const running = await startProcess(container, probe(sleep(100)));
       const started = Date.now();
       await container.stop(false);
       expect(await running.process.wait()).toBe(143);
@@ -26,7 +29,7 @@ export function describeStop(ctx: ContractContext): void {
       'sends KILL after the stop timeout to a process that ignores TERM',
       async () => {
         const container = await ctx.create();
-        const running = await startProcess(container, sh("trap '' TERM; echo ready; sleep 100"));
+        const running = await startProcess(container, probe(ignoreTerm(), line('ready'), sleep(100)));
         await waitForOutput(running.stdout, 'ready\n');
         const started = Date.now();
         await container.stop(false);
@@ -40,8 +43,8 @@ export function describeStop(ctx: ContractContext): void {
 
     it('kills every process at once with stop(true)', async () => {
       const container = await ctx.create();
-      const ignoring = await startProcess(container, sh("trap '' TERM; echo ready; sleep 100"));
-      const plain = await startProcess(container, { path: 'sleep', args: ['100'] });
+      const ignoring = await startProcess(container, probe(ignoreTerm(), line('ready'), sleep(100)));
+      const plain = await startProcess(container, probe(sleep(100)));
       await waitForOutput(ignoring.stdout, 'ready\n');
       const started = Date.now();
       await container.stop(true);
@@ -59,7 +62,7 @@ export function describeStop(ctx: ContractContext): void {
     it('refuses to run a process in a stopped container with ContainerStoppedError', async () => {
       const container = await ctx.create();
       await container.stop(true);
-      await expectRejection(container.run({ path: 'echo', args: ['no'] }, {}), ContainerStoppedError, {
+      await expectRejection(container.run(probe(line('no')), {}), ContainerStoppedError, {
         handle: container.handle,
         kind: 'failedPrecondition',
       });
@@ -90,7 +93,7 @@ export function describeStop(ctx: ContractContext): void {
       const [stopped, running] = await Promise.all([ctx.create(), ctx.create()]);
       await stopped.stop(true);
       expect((await running.info()).state).toBe('active');
-      expect((await runToEnd(running, { path: 'echo', args: ['alive'] })).stdout).toBe('alive\n');
+      expect((await runToEnd(running, probe(line('alive')))).stdout).toBe('alive\n');
     });
   });
 }
