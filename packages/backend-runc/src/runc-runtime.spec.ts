@@ -26,44 +26,41 @@ function pidsCgroups(dir: string, applied: number[]): CgroupDriver {
   };
 }
 
-describe('RuncRuntime.aroundExec: the pid limit while runc exec starts a process', () => {
+describe('RuncRuntime: processes start through arbor-exec alone, not runc exec', () => {
   let dir: string;
   let applied: number[];
+  let updates: string[][];
   let runtime: RuncRuntime;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'arbor-runc-pids-'));
     applied = [];
+    updates = [];
+    const runc = new RuncCli('runc', join(dir, 'runc'));
+    runc.update = async (id: string, flags: string[]) => {
+      updates.push([id, ...flags]);
+    };
     runtime = new RuncRuntime({
       stateDir: dir,
       cgroups: pidsCgroups(dir, applied),
       helpers: {} as HelperRunner,
-      runc: new RuncCli('runc', join(dir, 'runc')),
+      runc,
       cgroupParent: 'arbor-runc',
     });
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('starts with no extra arguments and touches no limit where there is none', async () => {
-    await writeFile(join(dir, 'pids.max'), 'max\n');
+  it('gives arbor-exec the cgroups runc made and no runc options', () => {
+    expect(runtime.execArgs('web')).toEqual(['--cgroup', dir]);
+  });
+
+  it('starts with no extra arguments and leaves a pid limit as it is', async () => {
+    await writeFile(join(dir, 'pids.max'), '10\n');
     expect(await runtime.aroundExec('web', async (args) => args)).toEqual([]);
     expect(applied).toEqual([]);
   });
 
-  it('lifts a limit for the start, tells arbor-exec to restore it, and puts it back after', async () => {
-    await writeFile(join(dir, 'pids.max'), '10\n');
-    const args = await runtime.aroundExec('web', async (a) => a);
-    expect(args).toEqual(['--restore', join(dir, 'pids.max'), '10']);
-    expect(applied).toEqual([42, 10]);
-  });
-
-  it('puts the limit back when the start fails', async () => {
-    await writeFile(join(dir, 'pids.max'), '10\n');
-    await expect(runtime.aroundExec('web', async () => Promise.reject(new Error('exec failed')))).rejects.toThrow('exec failed');
-    expect(applied).toEqual([42, 10]);
-  });
-
-  it('starts one process at a time under a limit, so no start restores a limit another one needs lifted', async () => {
+  it('lets starts of one container overlap, as nothing is lifted for them', async () => {
     await writeFile(join(dir, 'pids.max'), '10\n');
     let running = 0;
     let most = 0;
@@ -72,8 +69,12 @@ describe('RuncRuntime.aroundExec: the pid limit while runc exec starts a process
       await new Promise((r) => setTimeout(r, 10));
       running--;
     };
-    await Promise.all([runtime.aroundExec('web', start), runtime.aroundExec('web', start), runtime.aroundExec('web', start)]);
-    expect(most).toBe(1);
-    expect(applied).toEqual([42, 10, 42, 10, 42, 10]);
+    await Promise.all([runtime.aroundExec('web', start), runtime.aroundExec('web', start)]);
+    expect(most).toBe(2);
+  });
+
+  it('changes a pid limit through runc update at once', async () => {
+    await runtime.update('web', { pid: { max: 5 } });
+    expect(updates).toEqual([['web', '--pids-limit', '5']]);
   });
 });

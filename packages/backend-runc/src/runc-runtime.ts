@@ -8,20 +8,12 @@ import { containerDir, killQuietly, rootfsIdmappedFor, userNamespaceUnsupported,
 import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
 import { attachIdmappedBinds, detachIdmappedBinds } from './idmapped-binds';
 import type { RuncCli } from './runc-cli';
-import { INIT_PATH, resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
-
-/**
- * RUNC_EXEC_PIDS is how far a pid limit is lifted while `runc exec` starts a process: runc's
- * init joins the container's cgroup with its Go runtime threads, which count as tasks, and
- * would otherwise fail under a small limit. The process starts held behind arbor-init, and
- * arbor-exec's supervisor puts the limit back before it lets the program run.
- */
-const RUNC_EXEC_PIDS = 32;
+import { resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
 
 export interface RuncRuntimeOptions {
   /** stateDir is like /var/lib/arbor: a container's bundle is its depot dir, <stateDir>/depot/<handle>. */
   stateDir: string;
-  /** cgroups reads the groups runc made, and lifts the pid limit while runc exec starts a process. */
+  /** cgroups reads the groups runc made, which arbor-exec's processes and arbor-tar join. */
   cgroups: CgroupDriver;
   helpers: HelperRunner;
   runc: RuncCli;
@@ -36,59 +28,15 @@ export interface RuncRuntimeOptions {
 /**
  * RuncRuntime lets the real runc make the containers: startInit writes an OCI bundle
  * (config.json in the container's depot dir, the Volumizer's overlay as root) and runs
- * arbor-init in it with `runc run --detach`; every process is a `runc exec` started by
- * arbor-exec's supervisor, so processes keep their FIFOs and exit files and outlive arbord
- * just as on the linux backend. Live limits go through `runc update`, removal through
- * `runc delete --force`. Under a pid limit, starts go one at a time per container (see
- * aroundExec).
+ * arbor-init in it with `runc run --detach`. Processes do not go through runc: arbor-exec
+ * enters the init's namespaces and runc's cgroups itself, as on the linux backend, with the
+ * same posture runc gives the init (the 14 default capabilities, no_new_privs, the seccomp
+ * allowlist of native/common/seccomp-profile.txt), so that a Run costs no Go start-up and no
+ * `runc exec` (about 5x arbor-exec's own start on a loaded host). Live limits go through
+ * `runc update`, removal through `runc delete`.
  */
 export class RuncRuntime implements InitRuntime {
-  /** pidLocks chains, per container, the starts and pid-limit changes that must not overlap. */
-  private readonly pidLocks = new Map<string, Promise<unknown>>();
-
   constructor(private readonly options: RuncRuntimeOptions) {}
-
-  /**
-   * aroundExec starts a process; under a pid limit, one at a time per container: the limit is
-   * lifted for runc's own threads, and arbor-exec's supervisor restores it (--restore) before
-   * the program runs, which is only safe while no other start needs it lifted.
-   */
-  async aroundExec<T>(handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T> {
-    if ((await this.pidLimit(handle)) === 0) return start([]);
-    return this.withPidLock(handle, async () => {
-      const max = await this.pidLimit(handle);
-      if (max === 0) return start([]);
-      await this.options.cgroups.apply(handle, { pid: { max: max + RUNC_EXEC_PIDS } });
-      try {
-        return await start(['--restore', this.pidsMaxFile(handle), String(max)]);
-      } finally {
-        // the supervisor has restored it already, unless the start failed before
-        await this.options.cgroups.apply(handle, { pid: { max } }).catch(() => undefined);
-      }
-    });
-  }
-
-  private pidsMaxFile(handle: string): string {
-    const dirs = this.options.cgroups.dirs(handle);
-    return join(dirs.find((d) => d.includes('/pids/')) ?? dirs[0] ?? '', 'pids.max');
-  }
-
-  /** pidLimit reads the container's pids.max: 0 for none. */
-  private async pidLimit(handle: string): Promise<number> {
-    const text = (await readFile(this.pidsMaxFile(handle), 'utf8').catch(() => 'max')).trim();
-    return text === 'max' ? 0 : Number(text);
-  }
-
-  private withPidLock<T>(handle: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.pidLocks.get(handle) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(fn);
-    const tail = next.catch(() => undefined);
-    this.pidLocks.set(handle, tail);
-    void tail.then(() => {
-      if (this.pidLocks.get(handle) === tail) this.pidLocks.delete(handle);
-    });
-    return next;
-  }
 
   /** runcId is the container's id under runc's root: the handle, shortened like every stored name. */
   private runcId(handle: string): string {
@@ -147,12 +95,9 @@ export class RuncRuntime implements InitRuntime {
     await Promise.all(['config.json', 'init.pid'].map((f) => rm(join(bundle, f), { force: true })));
   }
 
+  /** execArgs put a process into the cgroups runc made for the container; arbor-exec enters the init's namespaces itself. */
   execArgs(handle: string): string[] {
-    const { runc } = this.options;
-    const args = ['--runc', runc.binary, '--runc-root', runc.root, '--runc-id', this.runcId(handle), '--runc-init', INIT_PATH];
-    // the user lookup joins these: the container's device rules then bound what its /etc/passwd may be
-    for (const dir of this.options.cgroups.dirs(handle)) args.push('--cgroup', dir);
-    return args;
+    return this.options.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
   }
 
   /** tarArgs put StreamIn's and StreamOut's tar into the cgroups runc made for the container (not through runc exec: arbor-tar enters the init's namespaces itself). */
@@ -161,9 +106,12 @@ export class RuncRuntime implements InitRuntime {
   }
 
   async update(handle: string, limits: CgroupLimits): Promise<void> {
-    const update = () => this.options.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.options.swapAccounting ?? false));
-    // a pid limit waits for a start that has it lifted, so that the new one is what stays
-    await (limits.pid ? this.withPidLock(handle, update) : update());
+    await this.options.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.options.swapAccounting ?? false));
+  }
+
+  /** aroundExec needs nothing around a start: no runc process shares the container's pid limit. */
+  aroundExec<T>(_handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T> {
+    return start([]);
   }
 
   async extraHandles(): Promise<string[]> {
