@@ -1,8 +1,11 @@
-// bundle-cli writes dist/cli-bundle.js, the `arbor` CLI as one file, which dist/cli.js runs:
-// esbuild bundles src/cli-run.ts with everything it imports, so a command's start-up reads
-// one file instead of resolving and reading several hundred (grpc-js, commander, @arbor/*),
-// and tree-shaking leaves out what the CLI never calls (the Gardener, most of inversify).
-// Runs after tsc; the library (dist/index.js) stays tsc's. Issue #15 has the figures.
+// bundle-cli writes the `arbor` CLI as two files, which dist/cli.js runs: dist/cli-bundle.js
+// (src/cli-run.ts: commander, the commands, their parsers) and dist/client-bundle.js
+// (src/grpc-client.ts: grpc-js, the proto codecs), which the first loads only for a command
+// that talks to arbord, so `arbor --help` and `arbor completion` neither read nor compile
+// grpc-js. esbuild bundles each with everything it imports, so a start reads one or two
+// files instead of resolving and reading several hundred, and tree-shaking leaves out what
+// the CLI never calls (the Gardener, most of inversify). Runs after tsc; the library
+// (dist/index.js) stays tsc's. Issue #15 has the figures.
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,26 +36,51 @@ const arborSources = {
 };
 
 /**
- * lazyChildProcess: commander requires node:child_process when it loads, for executable
- * subcommands, which arbor has none of; loading it costs about a tenth of node's own start.
- * Commander gets an object that loads it on first use instead.
+ * LAZY_BUILTINS are node modules that a bundled package requires when it loads but uses only
+ * in calls the CLI seldom or never makes; each costs part of node's own start to load.
+ * commander's node:child_process serves executable subcommands (arbor has none); grpc-js's
+ * dns resolves host names (not unix sockets) and its zlib serves compressed messages (arbord
+ * sends none unasked).
  */
-const lazyChildProcess = {
-  name: 'lazy-child-process',
+const LAZY_BUILTINS = [
+  { module: 'node:child_process', importer: /[/\\]commander[/\\]/ },
+  { module: 'dns', importer: /[/\\]@grpc[/\\]grpc-js[/\\]/ },
+  { module: 'zlib', importer: /[/\\]@grpc[/\\]grpc-js[/\\]/ },
+];
+
+/**
+ * lazyBuiltins gives each importer of LAZY_BUILTINS an object that loads the module on first
+ * use instead; safe where the importer only reads properties in calls, not when it loads
+ * (`dns.promises.lookup(...)` inside a function, never `const { lookup } = require('dns')`).
+ */
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[/\\]commander[/\\]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'lazy-child-process' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents: "module.exports = new Proxy({}, { get: (_, name) => require('node:child_process')[name] });",
+    for (const { module, importer } of LAZY_BUILTINS) {
+      const filter = new RegExp(`^${module}$`);
+      b.onResolve({ filter }, (args) => (importer.test(args.importer) ? { path: module, namespace: 'lazy-builtin' } : undefined));
+    }
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `module.exports = new Proxy({}, { get: (_, name) => require(${JSON.stringify(args.path)})[name] });`,
       loader: 'js',
     }));
   },
 };
 
-await build({
-  entryPoints: [join(here, 'src', 'cli-run.ts')],
-  outfile: join(here, 'dist', 'cli-bundle.js'),
+/**
+ * clientBundleExternal leaves cli-modules.ts's require('./grpc-client') to dist/cli.js, which
+ * answers it with client-bundle.js.
+ */
+const clientBundleExternal = {
+  name: 'client-bundle-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/grpc-client$/ }, (args) =>
+      args.importer.endsWith('cli-modules.ts') ? { path: './client-bundle.js', external: true } : undefined,
+    );
+  },
+};
+
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -66,6 +94,20 @@ await build({
   minifyWhitespace: true,
   sourcemap: 'linked',
   legalComments: 'none',
-  plugins: [arborSources, lazyChildProcess],
   logLevel: 'warning',
-});
+};
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: [join(here, 'src', 'cli-run.ts')],
+    outfile: join(here, 'dist', 'cli-bundle.js'),
+    plugins: [clientBundleExternal, arborSources, lazyBuiltins],
+  }),
+  build({
+    ...common,
+    entryPoints: [join(here, 'src', 'grpc-client.ts')],
+    outfile: join(here, 'dist', 'client-bundle.js'),
+    plugins: [arborSources, lazyBuiltins],
+  }),
+]);

@@ -5,16 +5,11 @@
 // import() is an ES module load, which neither jest's CommonJS transform nor Node's CommonJS
 // loader needs; esbuild's bundle (bundle-cli.mjs) keeps each one a lazily run module.
 
-let grpcClientLoaded = false;
-
-/** grpcClient is the client with grpc-js, for the commands that talk to arbord. */
-export const grpcClient = (): typeof import('./grpc-client') => {
-  grpcClientLoaded = true;
-  return require('./grpc-client');
-};
-
-/** usedGrpcClient says whether this process loaded the client (cli.ts keeps a code cache apart for such runs). */
-export const usedGrpcClient = (): boolean => grpcClientLoaded;
+/**
+ * grpcClient is the client with grpc-js, for the commands that talk to arbord. In the bundled
+ * CLI this require is answered by dist/cli.js with client-bundle.js, a file of its own.
+ */
+export const grpcClient = (): typeof import('./grpc-client') => require('./grpc-client');
 
 /** pullProgress draws `arbor pull`'s progress. */
 export const pullProgress = (): typeof import('./pull-progress') => require('./pull-progress');

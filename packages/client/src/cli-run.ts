@@ -2,8 +2,6 @@
 // cli.ts starts it from the bundle (bundle-cli.mjs makes dist/cli-bundle.js of this file).
 import { runArborCli } from './arbor-cli';
 
-export { usedGrpcClient } from './cli-modules';
-
 // getters: process.stdin sets up a stream (a tty, pipe or file reader) the first time it is read
 const stdio = {
   get stdin() {

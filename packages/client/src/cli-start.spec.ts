@@ -1,7 +1,8 @@
-// The `arbor` executable (dist/cli.js) runs the bundle with a code cache kept under
-// XDG_CACHE_HOME/arbor; these check that the cache is made, used, and survives being spoiled.
+// The `arbor` executable (dist/cli.js) runs its bundles with code caches kept under
+// XDG_CACHE_HOME/arbor; these check that the caches are made, used, and survive being
+// spoiled, and that a command loads only what it uses.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFixture } from './arbord-fixture.testkit';
@@ -21,8 +22,8 @@ interface Result {
 }
 
 /** arbor runs the built CLI; not spawnSync, which would block the fixture's arbord in this process. */
-function arbor(args: string[], env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: cacheHome }): Promise<Result> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function arbor(args: string[], env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: cacheHome }, nodeArgs: string[] = []): Promise<Result> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -39,7 +40,7 @@ test('the first start writes the code cache, one file per node and bundle; the n
   const first = await arbor(['--help']);
   expect(first).toMatchObject({ status: 0, stderr: '' });
   expect(first.stdout).toContain('Usage: arbor');
-  expect(cacheFiles()).toEqual([expect.stringMatching(new RegExp(`^cli-${process.version}-${process.arch}-\\d+-\\d+\\.v8$`))]);
+  expect(cacheFiles()).toEqual([expect.stringMatching(new RegExp(`^cli-${process.version}-${process.arch}-\\d+-\\d+-local\\.v8$`))]);
   const file = join(cacheHome, 'arbor', cacheFiles()[0] ?? '');
   const written = statSync(file).mtimeMs;
   expect(await arbor(['--help'])).toEqual(first);
@@ -55,21 +56,33 @@ test('a spoiled cache is rejected by V8 and written anew; the command still runs
   expect(statSync(file).size).toBeGreaterThan(1000);
 });
 
-test('a command that talks to arbord writes a cache of its own (with grpc-js), which later starts prefer', async () => {
+test('a command that talks to arbord writes caches of its own: the CLI part as it ran, and the client bundle (grpc-js)', async () => {
   const f = await startFixture();
   try {
     const ping = (): Promise<Result> => arbor(['--address', f.arbord.address, 'ping']);
     expect((await arbor(['--help'])).status).toBe(0);
     expect(await ping()).toMatchObject({ status: 0, stdout: 'ok\n' });
-    expect(cacheFiles().sort()).toEqual([expect.stringMatching(/\d-client\.v8$/), expect.stringMatching(/\d\.v8$/)]);
-    const client = join(cacheHome, 'arbor', cacheFiles().find((name) => name.endsWith('-client.v8')) ?? '');
-    const written = statSync(client).mtimeMs;
+    expect(cacheFiles().sort()).toEqual([
+      expect.stringMatching(/^cli-.*\d-client\.v8$/),
+      expect.stringMatching(/^cli-.*\d-local\.v8$/),
+      expect.stringMatching(/^client-.*\d\.v8$/),
+    ]);
+    const written = cacheFiles().map((name) => statSync(join(cacheHome, 'arbor', name)).mtimeMs);
     expect(await ping()).toMatchObject({ status: 0, stdout: 'ok\n' });
     expect((await arbor(['--help'])).status).toBe(0);
-    expect(statSync(client).mtimeMs).toBe(written);
+    expect(cacheFiles().map((name) => statSync(join(cacheHome, 'arbor', name)).mtimeMs)).toEqual(written);
   } finally {
     await f.stop();
   }
+});
+
+test.each([[['--help']], [['completion', 'bash']], [['ping', '--help']]])('arbor %j loads neither grpc-js nor node:http2', async (args) => {
+  // the preload lists, at exit, the node modules this process loaded
+  const preload = join(cacheHome, 'loaded.js');
+  writeFileSync(preload, "process.on('exit', () => require('fs').writeFileSync(__dirname + '/loaded.txt', process.moduleLoadList.join('\\n')));");
+  expect(await arbor(args, { XDG_CACHE_HOME: cacheHome }, ['--require', preload])).toMatchObject({ status: 0, stderr: '' });
+  expect(readFileSync(join(cacheHome, 'loaded.txt'), 'utf8').split('\n')).not.toContain('NativeModule http2');
+  expect(cacheFiles()).not.toContainEqual(expect.stringMatching(/^client-/));
 });
 
 test("a new build's cache replaces this node's caches of earlier builds, not other nodes'", async () => {
