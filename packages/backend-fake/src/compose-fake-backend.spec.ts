@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { ContainerNotFoundError, ResourceExhaustedError, composeBackend } from '@arbor/core';
 import type { Gardener } from '@arbor/core';
+import { probeCommand, steps } from '@arbor/probes';
 import { fakeBackendModule } from './fake-backend-module';
 import type { FakeBackendConfig } from './fake-backend-module';
 
@@ -16,9 +17,9 @@ describe('the fake backend composed by composeBackend', () => {
     const stdout = new PassThrough();
     let out = '';
     stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const p = await container.run({ path: 'sh', args: ['-c', 'echo $GREETING from $(hostname)'] }, { stdout });
+    const p = await container.run(probeCommand([steps.printVar('GREETING'), steps.pwd()]), { stdout });
     expect(await p.wait()).toBe(0);
-    expect(out).toBe('hi from web\n');
+    expect(out).toBe('hi\n/root\n');
     expect(await container.info()).toMatchObject({ state: 'active', externalIp: '198.51.100.1', containerIp: '10.254.0.2', properties: { app: 'web' } });
     const capacity = await backend.capacity();
     expect(capacity.maxContainers).toBe(1024);

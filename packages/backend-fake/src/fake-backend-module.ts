@@ -6,10 +6,17 @@ import { FakeNetworker } from './fake-networker';
 import { FakeVolumizer } from './fake-volumizer';
 import { resolveFakeBackendOptions, type FakeBackendOptions } from './fake-backend-options';
 import { InMemoryDepot } from './in-memory-depot';
+import { PROBE_PROGRAMS } from './process/probe-program';
+import type { ProgramRunner } from './process/program-runner';
 
 /** FAKE_VOLUMIZER binds the FakeVolumizer itself: the FakeContainerizer reads its filesystems. */
 const FAKE_VOLUMIZER = Symbol.for('@arbor/backend-fake/FakeVolumizer');
 const FAKE_OPTIONS = Symbol.for('@arbor/backend-fake/FakeBackendOptions');
+/**
+ * FAKE_PROGRAM_RUNNER binds the ProgramRunner the fake's containers exec from, when another
+ * module binds one (like @arbor/fake-shell's fakeShellModule); unbound, they run probes only.
+ */
+export const FAKE_PROGRAM_RUNNER = Symbol.for('@arbor/backend-fake/ProgramRunner');
 
 /** FakeBackendConfig is what the fake backend reads from TOKENS.BackendConfig; other fields are ignored. */
 export type FakeBackendConfig = Partial<FakeBackendOptions> & GardenerSettings;
@@ -31,8 +38,9 @@ const FAKE_CAPABILITIES: BackendCapabilities = {
 /**
  * fakeBackendModule binds the fake ports (Containerizer, Networker, Volumizer, Depot) as
  * singletons, configured from TOKENS.BackendConfig when it is bound (a FakeBackendConfig),
- * and TOKENS.Capabilities. composeBackend(fakeBackendModule, config) is a whole in-memory
- * Arbor backend, for in-process use and the contract suite.
+ * and TOKENS.Capabilities; its containers run the ProgramRunner bound to FAKE_PROGRAM_RUNNER,
+ * or PROBE_PROGRAMS. composeBackend(fakeBackendModule, config) is a whole in-memory Arbor
+ * backend, for in-process use and the contract suite.
  */
 export const fakeBackendModule = new ContainerModule(({ bind }) => {
   bind<FakeBackendOptions>(FAKE_OPTIONS)
@@ -46,11 +54,12 @@ export const fakeBackendModule = new ContainerModule(({ bind }) => {
     .inSingletonScope();
   bind<Volumizer>(TOKENS.Volumizer).toService(FAKE_VOLUMIZER);
   bind<Containerizer>(TOKENS.Containerizer)
-    .toResolvedValue(
-      (volumizer: FakeVolumizer, options: FakeBackendOptions) =>
-        new FakeContainerizer(volumizer, { maxContainers: options.maxContainers, stopTimeoutMs: options.stopTimeoutMs }),
-      [FAKE_VOLUMIZER, FAKE_OPTIONS],
-    )
+    .toDynamicValue((context) => {
+      const volumizer = context.get<FakeVolumizer>(FAKE_VOLUMIZER);
+      const { maxContainers, stopTimeoutMs } = context.get<FakeBackendOptions>(FAKE_OPTIONS);
+      const programs = context.get<ProgramRunner | undefined>(FAKE_PROGRAM_RUNNER, { optional: true }) ?? PROBE_PROGRAMS;
+      return new FakeContainerizer(volumizer, { maxContainers, stopTimeoutMs, programs });
+    })
     .inSingletonScope();
   bind<Networker>(TOKENS.Networker)
     .toResolvedValue((options: FakeBackendOptions, volumizer: FakeVolumizer) => new FakeNetworker(options, volumizer), [FAKE_OPTIONS, FAKE_VOLUMIZER])

@@ -9,24 +9,23 @@ import {
   processEnvironment,
 } from '@arbor/core';
 import type { BindMount, ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
-import { APPLETS } from './applets/applets';
 import { FakeFilesystem, ROOT } from './fs/fake-filesystem';
 import { FsError } from './fs/fs-error';
 import { resolveUser, type User } from './fs/users';
 import { findExecutable, loadProgram } from './process/exec';
 import { FakeProcess } from './process/fake-process';
 import { Proc, type Kernel, type Program } from './process/proc';
+import type { ProgramRunner } from './process/program-runner';
 import { Task } from './process/task';
 
 const DEFAULT_TTY: WindowSize = { columns: 80, rows: 24 };
 
 /**
  * FakeContainer is one container of the fake backend: its filesystem, its processes
- * (fake busybox programs run as tasks with pids), its state and limits. It is the Kernel
+ * (the programs of its ProgramRunner, run as tasks with pids), its state and limits. It is the Kernel
  * its programs see.
  */
 export class FakeContainer implements Kernel {
-  readonly applets: ReadonlyMap<string, Program> = APPLETS;
   state: ContainerState = 'active';
   readonly events: string[] = [];
   limits: Limits;
@@ -43,7 +42,9 @@ export class FakeContainer implements Kernel {
     readonly env: readonly string[],
     limits: Limits,
     /** bindMounts are what create asked for, idmap too, kept for tests (FakeBindMounts puts them in fs; idmap changes nothing: the fake has no user namespaces). */
-    readonly bindMounts: readonly BindMount[] = [],
+    readonly bindMounts: readonly BindMount[],
+    /** programs are what exec runs in this container. */
+    readonly programs: ProgramRunner,
   ) {
     this.limits = structuredClone(limits);
   }
@@ -98,7 +99,7 @@ export class FakeContainer implements Kernel {
     let finalArgv: string[];
     try {
       const exe = findExecutable(this.fs, spec.path, env.get('PATH') ?? '', cwd, cred);
-      const loaded = loadProgram(this.fs, this.applets, exe, argv, cwd, cred);
+      const loaded = loadProgram(this.fs, this.programs, exe, argv, cwd, cred);
       ({ program, name } = loaded);
       finalArgv = loaded.argv;
     } catch (err) {
@@ -106,7 +107,7 @@ export class FakeContainer implements Kernel {
       const found = new ExecutableNotFoundError(spec.path);
       if (err.code === 'EACCES') found.message = `executable not found: ${spec.path}: permission denied (not an executable file for user ${user.name})`;
       if (err.code === 'ENOEXEC')
-        found.message = `executable not found: ${spec.path}: exec format error (the fake backend runs its busybox applets and #! scripts only)`;
+        found.message = `executable not found: ${spec.path}: exec format error (the fake backend runs its busybox links and #! scripts only)`;
       throw found;
     }
     let task: Task;

@@ -1,4 +1,6 @@
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import {
   ContainerNotFoundError,
@@ -9,8 +11,11 @@ import {
   ProcessNotFoundError,
   ResourceExhaustedError,
 } from '@arbor/core';
+import { probeCommand, probeScriptFile, steps } from '@arbor/probes';
 import { eventually } from '@arbor/testkit';
-import { Collector, StuckWriter, makeHarness, request, runToEnd, sh, start, type Harness } from './fake-harness.testkit';
+import { Collector, StuckWriter, makeHarness, probe, request, runToEnd, start, type Harness } from './fake-harness.testkit';
+
+const { copyStdin, exit, ignoreTerm, line, printArgs, sleep, ttySize, zeros } = steps;
 
 let h: Harness;
 beforeEach(async () => {
@@ -24,12 +29,12 @@ const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(
 
 describe('run', () => {
   it('reports stdout, stderr and the exit code', async () => {
-    expect(await runToEnd(h, sh('echo out; echo err >&2; exit 42'))).toEqual({ code: 42, stdout: 'out\n', stderr: 'err\n' });
+    expect(await runToEnd(h, probe([line('out'), line('err', 'stderr'), exit(42)]))).toEqual({ code: 42, stdout: 'out\n', stderr: 'err\n' });
   });
 
   it('finds a bare name on PATH and an absolute path', async () => {
-    expect((await runToEnd(h, request({ path: 'echo', args: ['via PATH'] }))).stdout).toBe('via PATH\n');
-    expect((await runToEnd(h, request({ path: '/bin/echo', args: ['absolute'] }))).stdout).toBe('absolute\n');
+    expect((await runToEnd(h, probe([line('via PATH')]))).stdout).toBe('via PATH\n');
+    expect((await runToEnd(h, request({ path: '/bin/sh', args: probeCommand([line('absolute')]).args }))).stdout).toBe('absolute\n');
   });
 
   it('throws ExecutableNotFoundError for a missing or non-executable file', async () => {
@@ -39,23 +44,37 @@ describe('run', () => {
     await expect(start(h, request({ path: '/tmp/script' }))).rejects.toThrow(/permission denied/);
   });
 
+  it('runs a probe streamed in as a script, with its args', async () => {
+    h.fs.writeFile('/tmp/probe', probeScriptFile([printArgs('arg='), exit(3)]), { mode: 0o755 });
+    expect(await runToEnd(h, request({ path: '/tmp/probe', args: ['a', 'b c'] }))).toEqual({ code: 3, stdout: 'arg=a\narg=b c\n', stderr: '' });
+  });
+
+  it('answers anything but a probe with 127 and a line saying the fake runs probes only', async () => {
+    for (const spec of [request({ path: 'sh', args: ['-c', 'echo hi'] }), request({ path: 'echo', args: ['hi'] })]) {
+      const r = await runToEnd(h, spec);
+      expect(r.code).toBe(127);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^(sh|echo): the fake backend runs probes .* only: for a shell, .*fake-shell.*\n$/);
+    }
+  });
+
   it('throws InvalidArgumentError for a user the container does not know', async () => {
-    const err = await start(h, request({ path: 'true', user: 'alice' })).catch((e: unknown) => e);
+    const err = await start(h, probe([], { user: 'alice' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect(err).toMatchObject({ field: 'user' });
   });
 
   it('refuses a second running process with the same id, and allows it once the first exited', async () => {
-    const first = await start(h, request({ id: 'same', path: 'sleep', args: ['0.1'] }));
-    await expect(start(h, request({ id: 'same', path: 'true' }))).rejects.toBeInstanceOf(ProcessAlreadyExistsError);
+    const first = await start(h, probe([sleep(0.1)], { id: 'same' }));
+    await expect(start(h, probe([], { id: 'same' }))).rejects.toBeInstanceOf(ProcessAlreadyExistsError);
     await first.wait();
-    expect(await (await start(h, request({ id: 'same', path: 'true' }))).wait()).toBe(0);
+    expect(await (await start(h, probe([], { id: 'same' }))).wait()).toBe(0);
   });
 
   it('fails like fork at the pid limit', async () => {
     const limited = await makeHarness({ limits: { pid: { max: 1 } } });
-    const running = await start(limited, request({ path: 'sleep', args: ['5'] }));
-    const err = await start(limited, request({ path: 'true' })).catch((e: unknown) => e);
+    const running = await start(limited, probe([sleep(5)]));
+    const err = await start(limited, probe([])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResourceExhaustedError);
     expect(err).toMatchObject({ resource: 'pids' });
     expect((await limited.containerizer.metrics(limited.handle)).pid).toEqual({ current: 1, max: 1 });
@@ -64,8 +83,8 @@ describe('run', () => {
   });
 
   it('lists running processes in info and counts them in metrics', async () => {
-    const p = await start(h, request({ id: 'sleeper', path: 'sleep', args: ['5'] }));
-    await runToEnd(h, request({ id: 'quick', path: 'true' }));
+    const p = await start(h, probe([sleep(5)], { id: 'sleeper' }));
+    await runToEnd(h, probe([], { id: 'quick' }));
     expect((await h.containerizer.info(h.handle)).processIds).toEqual(['sleeper']);
     expect((await h.containerizer.metrics(h.handle)).pid.current).toBe(1);
     await p.signal('SIGKILL');
@@ -78,7 +97,7 @@ describe('output', () => {
   it('fans out to every attached caller', async () => {
     const a = new Collector();
     const b = new Collector();
-    const p = await start(h, sh('sleep 0.1; echo for-both; exit 9', { id: 'shared' }), { stdout: a });
+    const p = await start(h, probe([sleep(0.1), line('for-both'), exit(9)], { id: 'shared' }), { stdout: a });
     const attached = await h.containerizer.attach(h.handle, 'shared', { stdout: b });
     expect(await Promise.all([p.wait(), attached.wait()])).toEqual([9, 9]);
     expect([a.text, b.text]).toEqual(['for-both\n', 'for-both\n']);
@@ -86,7 +105,7 @@ describe('output', () => {
 
   it('gives an attacher only the output from then on', async () => {
     const first = new Collector();
-    const p = await start(h, sh('echo early; sleep 0.15; echo late', { id: 'later' }), { stdout: first });
+    const p = await start(h, probe([line('early'), sleep(0.15), line('late')], { id: 'later' }), { stdout: first });
     await eventually(() => expect(first.text).toBe('early\n'));
     const second = new Collector();
     const attached = await h.containerizer.attach(h.handle, 'later', { stdout: second });
@@ -106,14 +125,14 @@ describe('output', () => {
         }, 1);
       },
     });
-    const p = await start(h, request({ path: 'head', args: ['-c', '300000', '/dev/zero'] }), { stdout: slow });
+    const p = await start(h, probe([zeros(300000)]), { stdout: slow });
     expect(await p.wait()).toBe(0);
     expect(received).toBe(300000);
   });
 
   it('holds a process back while a writer does not drain, buffering no more than a chunk', async () => {
     const stuck = new StuckWriter();
-    const p = await start(h, request({ id: 'flood', path: 'head', args: ['-c', String(10 * 1024 * 1024), '/dev/zero'] }), { stdout: stuck });
+    const p = await start(h, probe([zeros(10 * 1024 * 1024)], { id: 'flood' }), { stdout: stuck });
     await wait(150);
     const process = h.container.process('flood');
     expect((await h.containerizer.info(h.handle)).processIds).toEqual(['flood']);
@@ -127,7 +146,7 @@ describe('output', () => {
     const stuck = new StuckWriter();
     const detach = new AbortController();
     const fast = new Collector();
-    const p = await start(h, request({ id: 'yes', path: 'head', args: ['-c', '1000000', '/dev/zero'] }), { stdout: stuck, detach: detach.signal });
+    const p = await start(h, probe([zeros(1000000)], { id: 'yes' }), { stdout: stuck, detach: detach.signal });
     await h.containerizer.attach(h.handle, 'yes', { stdout: fast });
     await wait(50);
     expect(fast.bytes).toBeLessThan(1000000);
@@ -139,7 +158,7 @@ describe('output', () => {
   it('drops a writer that is destroyed, without failing the process', async () => {
     const doomed = new PassThrough();
     doomed.on('error', () => undefined);
-    const p = await start(h, sh('echo one; sleep 0.1; echo two; exit 3'), { stdout: doomed });
+    const p = await start(h, probe([line('one'), sleep(0.1), line('two'), exit(3)]), { stdout: doomed });
     doomed.destroy();
     expect(await p.wait()).toBe(3);
   });
@@ -148,14 +167,14 @@ describe('output', () => {
 describe('stdin', () => {
   it('feeds the Run caller stdin and ends at its end', async () => {
     const stdout = new Collector();
-    const p = await start(h, request({ path: 'cat' }), { stdin: Readable.from([Buffer.from('hello '), Buffer.from('world')]), stdout });
+    const p = await start(h, probe([copyStdin()]), { stdin: Readable.from([Buffer.from('hello '), Buffer.from('world')]), stdout });
     expect(await p.wait()).toBe(0);
     expect(stdout.text).toBe('hello world');
   });
 
   it('pauses a stdin the process does not read, instead of buffering it all', async () => {
     const stdin = new PassThrough({ highWaterMark: 1024 });
-    const p = await start(h, request({ path: 'sleep', args: ['5'] }), { stdin });
+    const p = await start(h, probe([sleep(5)]), { stdin });
     let accepted = 0;
     while (stdin.write(Buffer.alloc(16 * 1024)) && accepted < 100) accepted++;
     expect(accepted).toBeLessThan(10);
@@ -163,13 +182,13 @@ describe('stdin', () => {
   });
 
   it('gives EOF at once when Run has no stdin', async () => {
-    expect(await runToEnd(h, request({ path: 'cat' }))).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await runToEnd(h, probe([copyStdin()]))).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
   it('takes input from an attached caller too', async () => {
     const runStdin = new PassThrough();
     const stdout = new Collector();
-    const p = await start(h, request({ id: 'echoer', path: 'cat' }), { stdin: runStdin, stdout });
+    const p = await start(h, probe([copyStdin()], { id: 'echoer' }), { stdin: runStdin, stdout });
     const attachStdin = new PassThrough();
     await h.containerizer.attach(h.handle, 'echoer', { stdin: attachStdin });
     attachStdin.write('from-attach ');
@@ -188,40 +207,31 @@ describe('signals', () => {
     ['SIGHUP', 129],
     ['SIGUSR1', 138],
   ] as const)('%s ends a process with 128+N (%i)', async (signal, code) => {
-    const p = await start(h, request({ path: 'sleep', args: ['10'] }));
+    const p = await start(h, probe([sleep(10)]));
     await p.signal(signal);
     expect(await p.wait()).toBe(code);
   });
 
   it('ignores SIGWINCH and SIGCHLD by default', async () => {
-    const p = await start(h, request({ path: 'sleep', args: ['0.1'] }));
+    const p = await start(h, probe([sleep(0.1)]));
     await p.signal('SIGWINCH');
     await p.signal('SIGCHLD');
     expect(await p.wait()).toBe(0);
   });
 
-  it("lets sh ignore TERM with trap '' TERM, but not KILL", async () => {
+  it('lets a process ignore TERM, but not KILL', async () => {
     const stdout = new Collector();
-    const p = await start(h, sh("trap '' TERM; echo ready; sleep 0.2; exit 4"), { stdout });
+    const p = await start(h, probe([ignoreTerm(), line('ready'), sleep(0.2), exit(4)]), { stdout });
     await eventually(() => expect(stdout.text).toBe('ready\n'));
     await p.signal('SIGTERM');
     expect(await p.wait()).toBe(4);
-    const killed = await start(h, sh("trap '' TERM KILL; sleep 5"));
+    const killed = await start(h, probe([ignoreTerm(), sleep(5)]));
     await killed.signal('SIGKILL');
     expect(await killed.wait()).toBe(137);
   });
 
-  it('runs a trap after the command in progress, as ash does', async () => {
-    const stdout = new Collector();
-    const p = await start(h, sh("trap 'echo caught; exit 3' TERM; echo ready; while true; do sleep 0.02; done"), { stdout });
-    await eventually(() => expect(stdout.text).toBe('ready\n'));
-    await p.signal('SIGTERM');
-    expect(await p.wait()).toBe(3);
-    expect(stdout.text).toBe('ready\ncaught\n');
-  });
-
   it('refuses signal and setTty after exit with ProcessNotFoundError', async () => {
-    const p = await start(h, request({ path: 'true' }));
+    const p = await start(h, probe([]));
     await p.wait();
     await expect(p.signal('SIGTERM')).rejects.toBeInstanceOf(ProcessNotFoundError);
     await expect(p.setTty({ windowSize: { columns: 1, rows: 1 } })).rejects.toBeInstanceOf(ProcessNotFoundError);
@@ -230,7 +240,7 @@ describe('signals', () => {
 
 describe('attach', () => {
   it('gives the exit status of a process that already exited', async () => {
-    await runToEnd(h, sh('exit 5', { id: 'gone' }));
+    await runToEnd(h, probe([exit(5)], { id: 'gone' }));
     expect(await (await h.containerizer.attach(h.handle, 'gone', {})).wait()).toBe(5);
   });
 
@@ -241,13 +251,13 @@ describe('attach', () => {
 
 describe('tty', () => {
   it('sends stderr to stdout with \\n turned into \\r\\n, and has an 80x24 window', async () => {
-    const r = await runToEnd(h, sh('echo out; echo err >&2; stty size', { tty: {} }));
+    const r = await runToEnd(h, probe([line('out'), line('err', 'stderr'), ttySize()], { tty: {} }));
     expect(r).toEqual({ code: 0, stdout: 'out\r\nerr\r\n24 80\r\n', stderr: '' });
   });
 
   it('changes the window size with setTty', async () => {
     const stdout = new Collector();
-    const p = await start(h, sh('echo ready; sleep 0.15; stty size', { tty: { windowSize: { columns: 100, rows: 30 } } }), { stdout });
+    const p = await start(h, probe([line('ready'), sleep(0.15), ttySize()], { tty: { windowSize: { columns: 100, rows: 30 } } }), { stdout });
     await eventually(() => expect(stdout.text).toBe('ready\r\n'));
     await p.setTty({ windowSize: { columns: 132, rows: 50 } });
     await p.wait();
@@ -256,14 +266,14 @@ describe('tty', () => {
 
   it('sends INT for a typed ^C', async () => {
     const stdin = new PassThrough();
-    const p = await start(h, request({ path: 'cat', tty: {} }), { stdin, stdout: new Collector() });
+    const p = await start(h, probe([copyStdin()], { tty: {} }), { stdin, stdout: new Collector() });
     stdin.write('\x03');
     expect(await p.wait()).toBe(130);
   });
 
   it('echoes typed input, as a terminal does', async () => {
     const stdout = new Collector();
-    const p = await start(h, request({ path: 'cat', tty: {} }), { stdin: Readable.from(['hi\n']), stdout });
+    const p = await start(h, probe([copyStdin()], { tty: {} }), { stdin: Readable.from(['hi\n']), stdout });
     await p.wait();
     expect(stdout.text).toBe('hi\r\nhi\r\n');
   });
@@ -271,9 +281,9 @@ describe('tty', () => {
 
 describe('stop', () => {
   it('sends TERM, then KILL after the stop timeout, and marks the container stopped', async () => {
-    const obedient = await start(h, request({ path: 'sleep', args: ['10'] }));
+    const obedient = await start(h, probe([sleep(10)]));
     const ready = new Collector();
-    const stubborn = await start(h, sh("trap '' TERM; echo ready; while true; do sleep 0.02; done"), { stdout: ready });
+    const stubborn = await start(h, probe([ignoreTerm(), line('ready'), sleep(10)]), { stdout: ready });
     await eventually(() => expect(ready.text).toBe('ready\n'));
     const began = Date.now();
     await h.containerizer.stop(h.handle, false);
@@ -285,7 +295,7 @@ describe('stop', () => {
 
   it('kills at once with kill', async () => {
     const ready = new Collector();
-    const p = await start(h, sh("trap '' TERM; echo ready; sleep 10"), { stdout: ready });
+    const p = await start(h, probe([ignoreTerm(), line('ready'), sleep(10)]), { stdout: ready });
     await eventually(() => expect(ready.text).toBe('ready\n'));
     await h.containerizer.stop(h.handle, true);
     expect(await p.wait()).toBe(137);
@@ -293,7 +303,7 @@ describe('stop', () => {
 
   it('refuses to run in a stopped container, but still streams files', async () => {
     await h.containerizer.stop(h.handle, true);
-    await expect(start(h, request({ path: 'true' }))).rejects.toBeInstanceOf(ContainerStoppedError);
+    await expect(start(h, probe([]))).rejects.toBeInstanceOf(ContainerStoppedError);
     const tar = await h.containerizer.streamOut(h.handle, { path: '/etc/passwd' });
     let bytes = 0;
     for await (const chunk of tar) bytes += (chunk as Buffer).length;
@@ -305,7 +315,7 @@ describe('create', () => {
   it('accepts an idmapped bind mount and keeps it as asked (the fake has no user namespaces to map)', async () => {
     const handle = `${h.handle}-binds`;
     const bindMounts = [
-      { srcPath: tmpdir(), dstPath: '/data', mode: 'rw' as const, origin: 'host' as const, idmap: true },
+      { srcPath: mkdtempSync(join(tmpdir(), 'fake-binds-')), dstPath: '/data', mode: 'rw' as const, origin: 'host' as const, idmap: true },
       { srcPath: '/etc', dstPath: '/conf', mode: 'ro' as const, origin: 'container' as const },
     ];
     await h.volumizer.create(handle, { uri: '' }, undefined);
@@ -321,7 +331,7 @@ describe('create', () => {
 
 describe('destroy', () => {
   it('kills every process, forgets the container, and can be repeated', async () => {
-    const p = await start(h, request({ path: 'sleep', args: ['10'] }));
+    const p = await start(h, probe([sleep(10)]));
     await h.containerizer.destroy(h.handle);
     expect(await p.wait()).toBe(137);
     await h.containerizer.destroy(h.handle);

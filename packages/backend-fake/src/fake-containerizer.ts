@@ -21,6 +21,8 @@ import { ROOT, type FakeFilesystem } from './fs/fake-filesystem';
 import type { FakeVolumizer } from './fake-volumizer';
 import { HostResolvConf, writeEtcFiles } from './fs/etc-files';
 import { resolveUser } from './fs/users';
+import { PROBE_PROGRAMS } from './process/probe-program';
+import type { ProgramRunner } from './process/program-runner';
 import { streamIn } from './tar/stream-in';
 import { streamOut } from './tar/stream-out';
 
@@ -29,6 +31,8 @@ export interface FakeContainerizerOptions {
   maxContainers?: number;
   /** stopTimeoutMs is how long stop waits after TERM before KILL; default 10 s. */
   stopTimeoutMs?: number;
+  /** programs are what exec runs in every container; default PROBE_PROGRAMS, probes only. */
+  programs?: ProgramRunner;
 }
 
 /**
@@ -55,7 +59,7 @@ async function checkBindSources(desired: DesiredContainer, fs: FakeFilesystem): 
 
 /**
  * FakeContainerizer runs containers in memory: each has the filesystem its FakeVolumizer
- * made and runs fake busybox programs as processes, with real signals, exit codes, pid
+ * made and runs the programs of its ProgramRunner as processes, with real signals, exit codes, pid
  * limits, terminals and back-pressured output. Nothing leaves the Node process.
  */
 export class FakeContainerizer implements Containerizer {
@@ -63,6 +67,7 @@ export class FakeContainerizer implements Containerizer {
   private readonly binds = new Map<string, FakeBindMounts>();
   private readonly maxContainers: number;
   private readonly stopTimeoutMs: number;
+  private readonly programs: ProgramRunner;
   private readonly resolvConf = new HostResolvConf();
   // memoryInBytes is the host's memory, read once: capacity runs at every create (Gardener.maxContainers)
   private readonly memoryInBytes = totalmem();
@@ -73,6 +78,7 @@ export class FakeContainerizer implements Containerizer {
   ) {
     this.maxContainers = options.maxContainers ?? 1024;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.programs = options.programs ?? PROBE_PROGRAMS;
   }
 
   async create(desired: DesiredContainer): Promise<CreatedContainer> {
@@ -88,7 +94,7 @@ export class FakeContainerizer implements Containerizer {
     this.binds.set(desired.handle, binds);
     this.containers.set(
       desired.handle,
-      new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, structuredClone(desired.bindMounts)),
+      new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, structuredClone(desired.bindMounts), this.programs),
     );
     return { netnsPath: '' };
   }

@@ -2,6 +2,7 @@
 // run a process in it and collect what it prints.
 import { Writable } from 'node:stream';
 import type { DiskLimits, ImageRef, Limits, Process, ProcessIO, RunRequest } from '@arbor/core';
+import { probeCommand, type ProbeStep } from '@arbor/probes';
 import type { FakeContainer } from './fake-container';
 import { FakeContainerizer } from './fake-containerizer';
 import { FakeVolumizer } from './fake-volumizer';
@@ -68,8 +69,10 @@ export function request(spec: Partial<RunRequest> & { path: string }): RunReques
   return { id: `p${++counter}`, ...spec };
 }
 
-export function sh(script: string, extra: Partial<RunRequest> = {}): RunRequest {
-  return request({ path: 'sh', args: ['-c', script], ...extra });
+/** probe is a request that runs steps (see @arbor/probes), with the probe's own args. */
+export function probe(steps: ProbeStep[], extra: Partial<RunRequest> & { probeArgs?: string[] } = {}): RunRequest {
+  const { probeArgs, ...rest } = extra;
+  return request({ ...probeCommand(steps, probeArgs), ...rest });
 }
 
 export interface RunResult {
@@ -89,9 +92,4 @@ export async function runToEnd(h: Harness, spec: RunRequest, io: Omit<ProcessIO,
   const process = await h.containerizer.run(h.handle, spec, { ...io, stdout, stderr });
   const code = await process.wait();
   return { code, stdout: stdout.text, stderr: stderr.text };
-}
-
-/** shell runs a script with sh -c and returns what it did. */
-export function shell(h: Harness, script: string, extra: Partial<RunRequest> = {}): Promise<RunResult> {
-  return runToEnd(h, sh(script, extra));
 }

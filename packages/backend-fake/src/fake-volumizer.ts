@@ -2,8 +2,7 @@ import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { ArborError, ContainerNotFoundError, InvalidArgumentError } from '@arbor/core';
 import type { DiskLimits, DiskStat, ImageRef, PulledImageInfo, Rootfs, Volumizer } from '@arbor/core';
-import { APPLETS } from './applets/applets';
-import { buildDefaultRootfs } from './fs/default-rootfs';
+import { BUSYBOX_APPLETS, buildDefaultRootfs } from './fs/default-rootfs';
 import { FakeFilesystem } from './fs/fake-filesystem';
 import { readHostTree } from './fs/read-host-tree';
 
@@ -102,7 +101,7 @@ export class FakeVolumizer implements Volumizer {
   }
 
   private async load(uri: string): Promise<FakeFilesystem> {
-    if (uri === '') return (this.defaultImage ??= buildDefaultRootfs([...APPLETS.keys()], this.now)).clone();
+    if (uri === '') return (this.defaultImage ??= buildDefaultRootfs(BUSYBOX_APPLETS, this.now)).clone();
     if (uri.startsWith('raw://')) {
       const dir = uri.slice('raw://'.length);
       if (!dir.startsWith('/')) {

@@ -1,5 +1,5 @@
-// @arbor/backend-fake: an in-memory, unprivileged, faithful model of a Garden backend.
-export { fakeBackendModule } from './fake-backend-module';
+// @arbor/backend-fake: an in-memory, unprivileged model of a Garden backend.
+export { FAKE_PROGRAM_RUNNER, fakeBackendModule } from './fake-backend-module';
 export type { FakeBackendConfig } from './fake-backend-module';
 export { DEFAULT_FAKE_BACKEND_OPTIONS } from './fake-backend-options';
 export type { FakeBackendOptions } from './fake-backend-options';
@@ -10,3 +10,20 @@ export type { FakeNetworkerOptions } from './fake-networker';
 export { FakeVolumizer } from './fake-volumizer';
 export type { FakeVolumizerOptions } from './fake-volumizer';
 export { InMemoryDepot } from './in-memory-depot';
+export { PROBE_PROGRAMS } from './process/probe-program';
+export type { ProgramRunner } from './process/program-runner';
+// What a ProgramRunner's programs (like @arbor/fake-shell's) see of a container: its process,
+// filesystem, users and streams.
+export { BUSYBOX_APPLETS } from './fs/default-rootfs';
+export { FakeFilesystem, contentOf } from './fs/fake-filesystem';
+export type { Credentials, Inode } from './fs/fake-filesystem';
+export { FsError } from './fs/fs-error';
+export { groupName, passwdEntries, userName } from './fs/users';
+export { basename, findExecutable, loadProgram } from './process/exec';
+export type { Loaded } from './process/exec';
+export type { Fd, FdTable, Kernel, Proc, Program } from './process/proc';
+export { canCatch, signalFromText, signalNumber } from './process/signals';
+export { CaptureSink, Pipe, deviceSource, directorySource, fileSink, fileSource, nullSink, nullSource } from './process/streams';
+export type { ByteSource } from './process/streams';
+export { TaskTerminated } from './process/task';
+export type { Task } from './process/task';

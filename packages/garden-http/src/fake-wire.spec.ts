@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeBackendModule } from '@arbor/backend-fake';
+import { fakeShellModule } from '@arbor/fake-shell';
 import { composeBackend } from '@arbor/core';
 import { describeGardenWire } from './describe-garden-wire.testkit';
 import type { WireSetup } from './describe-garden-wire.testkit';
@@ -15,7 +16,7 @@ import { attach, attachOutput, call, finishProcess, run } from './wire.testkit';
 const UNATTACHED_WAIT_MS = 500;
 
 async function startFake(kind: 'unix' | 'tcp'): Promise<WireSetup & { socketPath?: string }> {
-  const { backend } = await composeBackend(fakeBackendModule, {});
+  const { backend } = await composeBackend([fakeBackendModule, fakeShellModule], {});
   await backend.start();
   const front = new GardenHttpServer(backend, { unattachedWaitMs: UNATTACHED_WAIT_MS });
   const dir = await mkdtemp(join(tmpdir(), 'garden-wire-'));
@@ -58,7 +59,7 @@ describe('Garden HTTP front: listening', () => {
 
 describe('Garden HTTP front: lifecycle', () => {
   it('close detaches Run streams without killing the process: Attach on a new front gets its status', async () => {
-    const { backend } = await composeBackend(fakeBackendModule, {});
+    const { backend } = await composeBackend([fakeBackendModule, fakeShellModule], {});
     await backend.start();
     const dir = await mkdtemp(join(tmpdir(), 'garden-close-'));
     const open = async (name: string) => {
@@ -96,7 +97,7 @@ describe('Garden HTTP front: lifecycle', () => {
   });
 
   it('cuts a connection that never finishes its request head', async () => {
-    const { backend } = await composeBackend(fakeBackendModule, {});
+    const { backend } = await composeBackend([fakeBackendModule, fakeShellModule], {});
     const dir = await mkdtemp(join(tmpdir(), 'garden-slow-'));
     const listener = await listenGarden(new GardenHttpServer(backend, { headTimeoutMs: 200 }), { kind: 'unix', path: join(dir, 'g.sock') });
     try {

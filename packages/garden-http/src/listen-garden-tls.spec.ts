@@ -3,6 +3,7 @@
 import { connect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { fakeBackendModule } from '@arbor/backend-fake';
+import { fakeShellModule } from '@arbor/fake-shell';
 import { composeBackend } from '@arbor/core';
 import type { Backend } from '@arbor/core';
 import { GardenHttpServer } from './garden-http-server';
@@ -19,7 +20,7 @@ beforeAll(async () => {
   const pair = await selfSignedCert();
   cert = Buffer.from(pair.cert);
   key = Buffer.from(pair.key);
-  backend = (await composeBackend(fakeBackendModule, {})).backend;
+  backend = (await composeBackend([fakeBackendModule, fakeShellModule], {})).backend;
   await backend.start();
 });
 afterAll(async () => {

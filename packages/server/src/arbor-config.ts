@@ -88,6 +88,12 @@ export interface ArborConfig {
    * loopback: the metrics name every container, and arbord logs at start when it is not.
    */
   metricsListen: string;
+  /**
+   * fakeShell gives the fake backend's containers @arbor/fake-shell's busybox-like sh and
+   * applets, for demos (the default); false leaves the fake as the contract suite sees it,
+   * running probes (@arbor/probes) only. Other backends ignore it.
+   */
+  fakeShell: boolean;
   logLevel: LogLevel;
 }
 
@@ -151,6 +157,7 @@ export const DEFAULT_CONFIG: ArborConfig = {
   userns: { ...DEFAULT_USERNS },
   gardenListen: '',
   metricsListen: '',
+  fakeShell: true,
   logLevel: 'info',
 };
 

@@ -22,5 +22,5 @@ export async function composeArbordBackend(
   if (!modules) {
     throw new ConfigError('backend', `unknown backend '${config.backend}': valid backends are ${Object.keys(registry).join(', ')}`);
   }
-  return composeBackend(modules(), config, { logger, gardener: { netInHostPorts: netInHostPorts(config) }, ...(observer && { observer }) });
+  return composeBackend(modules(config), config, { logger, gardener: { netInHostPorts: netInHostPorts(config) }, ...(observer && { observer }) });
 }

@@ -103,6 +103,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     kind: 'string',
     description: 'serve Prometheus GET /metrics on host:port, like 127.0.0.1:9324; off unless set',
   },
+  {
+    path: 'fakeShell',
+    env: 'ARBOR_FAKE_SHELL',
+    flag: 'fake-shell',
+    kind: 'bool',
+    description: 'fake backend: run a busybox-like sh and applets, for demos (default true; false: probes only)',
+  },
   { path: 'insecureTcp', env: 'ARBOR_INSECURE_TCP', flag: 'insecure-tcp', kind: 'bool', description: 'allow TCP without TLS' },
   { path: 'tls.cert', env: 'ARBOR_TLS_CERT', flag: 'tls-cert', kind: 'string', description: 'server certificate (PEM file)' },
   { path: 'tls.key', env: 'ARBOR_TLS_KEY', flag: 'tls-key', kind: 'string', description: 'server private key (PEM file)' },

@@ -3,6 +3,15 @@ import { FakeFilesystem, ROOT } from './fake-filesystem';
 /** BUSYBOX_MAGIC starts the fake /bin/busybox, as \x7fELF starts the real one. */
 export const BUSYBOX_MAGIC = '\x7fELF';
 
+/**
+ * BUSYBOX_APPLETS are the commands of the default rootfs's /bin, each a link to /bin/busybox:
+ * what a ProgramRunner is asked for by name.
+ */
+export const BUSYBOX_APPLETS: readonly string[] = (
+  '[ basename busybox cat chmod cp cut dd dirname echo env false grep head hostname id kill ln ls mkdir mv ' +
+  'printf pwd rm rmdir seq sh sleep sort stty tail tee test touch tr true wc whoami yes'
+).split(' ');
+
 /** The users of the default rootfs; the real backends' default rootfs has the same three. */
 const PASSWD = ['root:x:0:0:root:/root:/bin/sh', 'vcap:x:1000:1000:vcap:/home/vcap:/bin/sh', 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false'];
 const GROUP = ['root:x:0:', 'vcap:x:1000:', 'nogroup:x:65534:'];

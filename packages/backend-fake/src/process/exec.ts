@@ -2,6 +2,7 @@ import { BUSYBOX_MAGIC } from '../fs/default-rootfs';
 import { FakeFilesystem, contentOf, type Credentials, type Inode } from '../fs/fake-filesystem';
 import { FsError } from '../fs/fs-error';
 import type { Program } from './proc';
+import type { ProgramRunner } from './program-runner';
 
 /** Executable is a file found for a command name, like /bin/cat for 'cat'. */
 export interface Executable {
@@ -60,12 +61,12 @@ function checkExecutable(fs: FakeFilesystem, inode: Inode, cred: Credentials, pa
 /**
  * loadProgram decides what exec of file runs, as the kernel and busybox would: a '#!'
  * script runs its interpreter with the script's path; a busybox binary runs the applet
- * its argv[0] names. Anything else cannot be run by the fake.
+ * its argv[0] names, from programs. Anything else cannot be run by the fake.
  * @throws FsError ENOEXEC for a file that is neither, ENOENT/EACCES for a bad interpreter
  */
 export function loadProgram(
   fs: FakeFilesystem,
-  applets: ReadonlyMap<string, Program>,
+  programs: ProgramRunner,
   exe: Executable,
   argv: string[],
   cwd: string,
@@ -84,11 +85,11 @@ export function loadProgram(
     const found = fs.resolve(interpreter, { cwd, cred });
     checkExecutable(fs, found.inode, cred, interpreter);
     const interpArgv = [interpreter, ...(arg ? [arg] : []), exe.path, ...argv.slice(1)];
-    return loadProgram(fs, applets, { path: interpreter, inode: found.inode }, interpArgv, cwd, cred, depth + 1);
+    return loadProgram(fs, programs, { path: interpreter, inode: found.inode }, interpArgv, cwd, cred, depth + 1);
   }
   if (head.startsWith(BUSYBOX_MAGIC)) {
     const name = basename(argv[0] ?? exe.path);
-    const program = applets.get(name);
+    const program = programs.program(name);
     if (program) return { program, argv, name };
   }
   throw new FsError('ENOEXEC', exe.path);

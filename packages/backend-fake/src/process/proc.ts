@@ -2,6 +2,7 @@ import type { ResourceLimits, WindowSize } from '@arbor/core';
 import type { Credentials, FakeFilesystem } from '../fs/fake-filesystem';
 import { FsError } from '../fs/fs-error';
 import type { User } from '../fs/users';
+import type { ProgramRunner } from './program-runner';
 import { CHUNK_BYTES, PipeClosedError, type ByteSink, type ByteSource } from './streams';
 import type { Task } from './task';
 
@@ -21,7 +22,8 @@ export type Program = (proc: Proc) => Promise<number>;
 export interface Kernel {
   readonly fs: FakeFilesystem;
   readonly hostname: string;
-  readonly applets: ReadonlyMap<string, Program>;
+  /** programs are what exec runs (see ProgramRunner). */
+  readonly programs: ProgramRunner;
   /** spawn makes a task (fork). @throws FsError EAGAIN when the pid limit is reached */
   spawn(name: string): Task;
   task(pid: number): Task | undefined;

@@ -1,5 +1,4 @@
-import type { Program } from '../process/proc';
-import type { ByteSource } from '../process/streams';
+import type { ByteSource, Program } from '@arbor/backend-fake';
 import { badOption, fsErrorOf, getopt, openRead, usage } from './common';
 
 // Applets that move or transform bytes: dd and tr, with busybox's messages.

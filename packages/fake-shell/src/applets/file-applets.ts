@@ -1,8 +1,4 @@
-import { FakeFilesystem, type Inode } from '../fs/fake-filesystem';
-import { FsError } from '../fs/fs-error';
-import { groupName, userName } from '../fs/users';
-import type { Program, Proc } from '../process/proc';
-import type { ByteSource } from '../process/streams';
+import { type ByteSource, FakeFilesystem, FsError, groupName, type Inode, type Proc, type Program, userName } from '@arbor/backend-fake';
 import { badOption, fsErrorOf, getopt, openRead, parseSize, writeError } from './common';
 
 // Applets that work on files: messages and exit codes as busybox gives them.

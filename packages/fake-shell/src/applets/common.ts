@@ -1,7 +1,4 @@
-import { FsError } from '../fs/fs-error';
-import type { Proc } from '../process/proc';
-import { deviceSource, directorySource, fileSource, type ByteSource } from '../process/streams';
-import { TaskTerminated } from '../process/task';
+import { type ByteSource, deviceSource, directorySource, fileSource, FsError, type Proc, TaskTerminated } from '@arbor/backend-fake';
 
 export interface Options {
   flags: Map<string, string | true>;

@@ -1,8 +1,5 @@
 import type { ResourceLimits } from '@arbor/core';
-import { FsError } from '../fs/fs-error';
-import { findExecutable } from '../process/exec';
-import type { Program } from '../process/proc';
-import { canCatch, signalFromText } from '../process/signals';
+import { canCatch, findExecutable, FsError, type Program, signalFromText } from '@arbor/backend-fake';
 import { ExitShell, type Builtin } from './shell';
 
 // The fake sh's builtins, with ash's messages. echo, printf, test, kill and the like share
@@ -10,7 +7,7 @@ import { ExitShell, type Builtin } from './shell';
 
 function viaApplet(name: string): Builtin {
   return async (sh, argv, fds) => {
-    const program = sh.procFor(argv, fds).kernel.applets.get(name) as Program;
+    const program = sh.procFor(argv, fds).kernel.programs.program(name) as Program;
     return program(sh.procFor(argv, fds));
   };
 }

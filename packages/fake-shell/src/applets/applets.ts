@@ -1,4 +1,4 @@
-import type { Program } from '../process/proc';
+import type { Program } from '@arbor/backend-fake';
 import { sh } from '../shell/sh-applet';
 import { echo, env, falseApplet, hostname, id, printf, pwd, sleep, stty, trueApplet, whoami, yes } from './basic-applets';
 import { cat, chmod, head, ln, ls, mkdir, rm, rmdir, touch, wc } from './file-applets';

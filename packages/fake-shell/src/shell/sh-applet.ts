@@ -1,6 +1,4 @@
-import { contentOf } from '../fs/fake-filesystem';
-import { FsError } from '../fs/fs-error';
-import type { Program } from '../process/proc';
+import { contentOf, FsError, type Program } from '@arbor/backend-fake';
 import { SHELL_BUILTINS } from './builtins';
 import { Shell, registerBuiltins } from './shell';
 

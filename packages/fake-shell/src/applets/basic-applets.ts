@@ -1,7 +1,4 @@
-import { groupName, passwdEntries, userName } from '../fs/users';
-import type { Program, Proc } from '../process/proc';
-import { findExecutable, loadProgram } from '../process/exec';
-import { FsError } from '../fs/fs-error';
+import { findExecutable, FsError, groupName, loadProgram, passwdEntries, type Proc, type Program, userName } from '@arbor/backend-fake';
 import { badOption, getopt, usage, writeError } from './common';
 
 // Applets that print things: output and exit codes as busybox gives them.
@@ -246,7 +243,7 @@ export const env: Program = async (proc) => {
   try {
     // execvp's default search path when PATH is unset
     const exe = findExecutable(proc.fs, name, vars.get('PATH') ?? '/bin:/usr/bin', proc.cwd, proc.cred);
-    const loaded = loadProgram(proc.fs, proc.kernel.applets, exe, args, proc.cwd, proc.cred);
+    const loaded = loadProgram(proc.fs, proc.kernel.programs, exe, args, proc.cwd, proc.cred);
     return await loaded.program(proc.with({ name: loaded.name, argv: loaded.argv, env: vars }));
   } catch (err) {
     if (!(err instanceof FsError)) throw err;

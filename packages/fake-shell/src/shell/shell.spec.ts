@@ -1,4 +1,4 @@
-import { makeHarness, request, runToEnd, shell, type Harness } from '../fake-harness.testkit';
+import { makeHarness, request, runToEnd, shell, type Harness } from '../shell-harness.testkit';
 
 // The fake sh and applets must print what busybox prints for the same command lines.
 

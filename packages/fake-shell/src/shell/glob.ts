@@ -1,4 +1,4 @@
-import type { Credentials, FakeFilesystem } from '../fs/fake-filesystem';
+import type { Credentials, FakeFilesystem } from '@arbor/backend-fake';
 
 const META = new Set(['*', '?', '[']);
 

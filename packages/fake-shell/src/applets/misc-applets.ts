@@ -1,6 +1,4 @@
-import type { Inode } from '../fs/fake-filesystem';
-import type { Program, Proc } from '../process/proc';
-import { signalFromText } from '../process/signals';
+import { BUSYBOX_APPLETS, type Inode, type Proc, type Program, signalFromText } from '@arbor/backend-fake';
 
 /** kill [-SIG | -s SIG] PID... | kill -l: signals fake processes of the same container. */
 export const kill: Program = async (proc) => {
@@ -223,14 +221,13 @@ class TestParser {
 /** busybox [APPLET [ARG]...]: runs APPLET, or lists the applets. */
 export const busybox: Program = async (proc) => {
   const [name, ...rest] = proc.args;
-  const applets = proc.kernel.applets;
   if (name === undefined || name === '--list' || name === '--help') {
-    const list = [...applets.keys()].filter((n) => n !== 'busybox').sort();
+    const list = BUSYBOX_APPLETS.filter((n) => n !== 'busybox').sort();
     if (name === '--list') await proc.out(list.map((n) => `${n}\n`).join(''));
     else await proc.out(`BusyBox (arbor fake) multi-call binary.\n\nCurrently defined functions:\n\t${list.join(', ')}\n`);
     return 0;
   }
-  const program = applets.get(name);
+  const program = BUSYBOX_APPLETS.includes(name) ? proc.kernel.programs.program(name) : undefined;
   if (!program || name === 'busybox') {
     await proc.err(`${name}: applet not found\n`);
     return 127;

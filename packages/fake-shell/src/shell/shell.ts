@@ -1,11 +1,5 @@
 import type { ResourceLimits, Signal } from '@arbor/core';
-import { contentOf } from '../fs/fake-filesystem';
-import { FsError } from '../fs/fs-error';
-import { findExecutable, loadProgram, type Loaded } from '../process/exec';
-import type { Fd, FdTable, Proc } from '../process/proc';
-import { canCatch, signalFromText, signalNumber } from '../process/signals';
-import { CaptureSink, Pipe, deviceSource, directorySource, fileSink, fileSource, nullSink, nullSource, type ByteSource } from '../process/streams';
-import type { Task } from '../process/task';
+import { type ByteSource, canCatch, CaptureSink, contentOf, deviceSource, directorySource, type Fd, type FdTable, fileSink, fileSource, findExecutable, FsError, type Loaded, loadProgram, nullSink, nullSource, Pipe, type Proc, signalFromText, signalNumber, type Task } from '@arbor/backend-fake';
 import { ArithmeticError, evaluateArithmetic } from './arithmetic';
 import type { AndOr, Command, List, ParamOp, Pipeline, Redirect, SimpleCommand, Word } from './ast';
 import { escapeGlob, expandGlob } from './glob';
@@ -466,17 +460,17 @@ export class Shell {
   async runExternal(argv: string[], fds: FdTable, assigns: Array<[string, string]>, exec: boolean): Promise<number> {
     const name = argv[0] as string;
     const env = this.environment(assigns);
-    const { fs, applets } = this.proc.kernel;
+    const { fs, programs } = this.proc.kernel;
     const cred = this.proc.cred;
     let loaded: Loaded;
     try {
       const exe = findExecutable(fs, name, env.get('PATH') ?? DEFAULT_PATH, this.cwd, cred);
       try {
-        loaded = loadProgram(fs, applets, exe, argv, this.cwd, cred);
+        loaded = loadProgram(fs, programs, exe, argv, this.cwd, cred);
       } catch (err) {
         // ash runs a file the kernel cannot exec as a shell script
         if (!(err instanceof FsError) || err.code !== 'ENOEXEC') throw err;
-        loaded = { program: applets.get('sh') as Loaded['program'], argv: ['sh', exe.path, ...argv.slice(1)], name: 'sh' };
+        loaded = { program: programs.program('sh') as Loaded['program'], argv: ['sh', exe.path, ...argv.slice(1)], name: 'sh' };
       }
     } catch (err) {
       if (!(err instanceof FsError)) throw err;

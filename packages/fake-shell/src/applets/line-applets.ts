@@ -1,7 +1,4 @@
-import { FakeFilesystem } from '../fs/fake-filesystem';
-import { FsError } from '../fs/fs-error';
-import type { Program, Proc } from '../process/proc';
-import { basename as baseOf } from '../process/exec';
+import { basename as baseOf, FakeFilesystem, FsError, type Proc, type Program } from '@arbor/backend-fake';
 import { badOption, fsErrorOf, getopt, openRead, usage } from './common';
 
 // Line-oriented applets (grep, sort, tail, cut, seq, tee) and small file tools (basename,

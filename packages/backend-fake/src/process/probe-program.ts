@@ -1,0 +1,221 @@
+import { decodeProbeArgs, decodeProbeScript, type ProbeStep } from '@arbor/probes';
+import { contentOf } from '../fs/fake-filesystem';
+import { FsError } from '../fs/fs-error';
+import { userName } from '../fs/users';
+import type { Proc, Program } from './proc';
+import type { ProgramRunner } from './program-runner';
+import { deviceSource, fileSource, type ByteSource } from './streams';
+
+type Op = ProbeStep['op'];
+/** StepProgram runs one step as proc and gives its status; args are the probe's own ($1...). */
+type StepProgram<O extends Op> = (proc: Proc, step: Extract<ProbeStep, { op: O }>, args: readonly string[]) => Promise<number>;
+
+/** SPIN_SLICE: how many counts spin does between yields, so that a signal can end it. */
+const SPIN_SLICE = 100_000;
+
+/**
+ * STEPS run each probe step as the line of busybox ash that @arbor/probes renders for it
+ * would: the same output, the same stderr line and status when it fails.
+ */
+const STEPS: { [O in Op]: StepProgram<O> } = {
+  print: async (proc, step) => {
+    await proc.write(step.stream === 'stderr' ? 2 : 1, step.text);
+    return 0;
+  },
+  zeros: async (proc, step) => {
+    await proc.out(Buffer.alloc(Math.max(0, Math.trunc(step.bytes))));
+    return 0;
+  },
+  copyStdin: async (proc) => copy(proc, { read: () => proc.read(0) }),
+  sleep: async (proc, step) => {
+    await proc.sleep(step.seconds * 1000);
+    return 0;
+  },
+  env: async (proc) => {
+    await proc.out([...proc.env].map(([name, value]) => `${name}=${value}\n`).join(''));
+    return 0;
+  },
+  printVar: async (proc, step) => {
+    await proc.out(`${proc.env.get(step.name) ?? ''}\n`);
+    return 0;
+  },
+  printArgs: async (proc, step, args) => {
+    await proc.out(args.map((a) => `${step.prefix ?? ''}${a}\n`).join(''));
+    return 0;
+  },
+  uid: async (proc) => {
+    await proc.out(`${proc.user.uid}\n`);
+    return 0;
+  },
+  user: async (proc) => {
+    const name = userName(proc.fs, proc.user.uid);
+    if (name === undefined) return fail(proc, `whoami: unknown uid ${proc.user.uid}`);
+    await proc.out(`${name}\n`);
+    return 0;
+  },
+  pwd: async (proc) => {
+    await proc.out(`${proc.cwd}\n`);
+    return 0;
+  },
+  ttySize: async (proc) => {
+    // without a terminal tcgetattr fails with ENOTTY, which stty reports with perror
+    if (!proc.isTty(0) || !proc.tty) return fail(proc, 'stty: standard input: Inappropriate ioctl for device');
+    await proc.out(`${proc.tty.rows} ${proc.tty.columns}\n`);
+    return 0;
+  },
+  writeFile: async (proc, step) => {
+    try {
+      const file = proc.fs.openForWrite(step.path, { cwd: proc.cwd, cred: proc.cred, mode: 0o644, append: step.append === true });
+      if (file.kind === 'file') proc.fs.append(file, Buffer.from(step.text), step.path);
+      return 0;
+    } catch (err) {
+      const e = fsError(err);
+      // ash's words for a redirection into a missing directory
+      const why = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 'nonexistent directory' : e.strerror;
+      return fail(proc, `sh: can't create ${step.path}: ${why}`);
+    }
+  },
+  readFile: async (proc, step) => {
+    let source: ByteSource;
+    try {
+      const { inode } = proc.fs.resolve(step.path, { cwd: proc.cwd, cred: proc.cred });
+      if (!proc.fs.canAccess(inode, proc.cred, 'r')) throw new FsError('EACCES', step.path);
+      if (inode.kind === 'dir') return fail(proc, `cat: read error: Is a directory`);
+      if (inode.kind === 'symlink') throw new FsError('ELOOP', step.path);
+      source = inode.kind === 'file' ? fileSource(inode) : deviceSource(inode);
+    } catch (err) {
+      return fail(proc, `cat: can't open '${step.path}': ${fsError(err).strerror}`);
+    }
+    return copy(proc, source);
+  },
+  makeDir: async (proc, step) => {
+    try {
+      proc.fs.mkdirp(step.path, 0o755, { cwd: proc.cwd, cred: proc.cred });
+      return 0;
+    } catch (err) {
+      return fail(proc, `mkdir: can't create directory '${step.path}': ${fsError(err).strerror}`);
+    }
+  },
+  setMode: async (proc, step) => {
+    try {
+      const { inode } = proc.fs.resolve(step.path, { cwd: proc.cwd, cred: proc.cred });
+      proc.fs.chmod(inode, step.mode, proc.cred, step.path);
+      return 0;
+    } catch (err) {
+      return fail(proc, `chmod: ${step.path}: ${fsError(err).strerror}`);
+    }
+  },
+  list: async (proc, step) => {
+    let names: string[];
+    try {
+      const { inode } = proc.fs.resolve(step.path, { cwd: proc.cwd, cred: proc.cred });
+      if (inode.kind !== 'dir') names = [step.path];
+      else if (!proc.fs.canAccess(inode, proc.cred, 'r')) return fail(proc, `ls: can't open '${step.path}': Permission denied`);
+      else names = [...inode.entries.keys()].filter((n) => !n.startsWith('.'));
+    } catch (err) {
+      return fail(proc, `ls: ${step.path}: ${fsError(err).strerror}`);
+    }
+    // busybox sorts by byte value in the C locale
+    await proc.out(names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => `${n}\n`).join(''));
+    return 0;
+  },
+  ignoreTerm: async (proc) => {
+    proc.task.setDisposition('SIGTERM', 'ignore');
+    return 0;
+  },
+  spin: async (proc, step) => {
+    for (let i = 0; i < step.count; i += SPIN_SLICE) {
+      await proc.task.block(new Promise((resolve) => setImmediate(resolve)));
+    }
+    return 0;
+  },
+  exit: async (_proc, step) => step.code & 255,
+};
+
+/** copy writes source to stdout until it ends; a failed read is cat's 'read error', status 1. */
+async function copy(proc: Proc, source: ByteSource): Promise<number> {
+  for (;;) {
+    let chunk: Buffer | null;
+    try {
+      chunk = await proc.task.block(source.read());
+    } catch (err) {
+      return fail(proc, `cat: read error: ${fsError(err).strerror}`);
+    }
+    if (chunk === null) return 0;
+    await proc.out(chunk);
+  }
+}
+
+async function fail(proc: Proc, message: string): Promise<number> {
+  await proc.err(`${message}\n`);
+  return 1;
+}
+
+/** fsError returns err when it is an FsError and rethrows anything else (a kill unwinding). */
+function fsError(err: unknown): FsError {
+  if (err instanceof FsError) return err;
+  throw err;
+}
+
+/** runSteps runs steps in order, as a script's lines: the status is the last step's, or exit's. */
+export async function runSteps(proc: Proc, steps: readonly ProbeStep[], args: readonly string[]): Promise<number> {
+  let status = 0;
+  for (const step of steps) {
+    const run = STEPS[step.op] as StepProgram<Op> | undefined;
+    if (!run) return fail(proc, `sh: the fake backend has no probe step '${String(step.op)}'`);
+    try {
+      status = await run(proc, step, args);
+    } catch (err) {
+      // a write to a closed or full stdout/stderr: the step fails, as printf's does
+      fsError(err);
+      status = 1;
+    }
+    if (step.op === 'exit') return status;
+  }
+  return status;
+}
+
+const PROBES_ONLY =
+  'the fake backend runs probes (@arbor/probes) only: for a shell, serve it with the demo shell (arbord --fake-shell) or bind @arbor/fake-shell';
+
+/** notAProbe is what anything but a probe gets: 127, as for a command that is not there. */
+async function notAProbe(proc: Proc): Promise<number> {
+  await proc.err(`${proc.name}: ${PROBES_ONLY}\n`);
+  return 127;
+}
+
+/**
+ * probeShell is the fake's `sh`: `sh -c <script> arbor-probe:<steps> args...` runs the steps
+ * from $0, `sh <script file> args...` the steps a probeScriptFile carries, with its args.
+ */
+const probeShell: Program = async (proc) => {
+  const [first, ...rest] = proc.args;
+  try {
+    if (first === '-c') {
+      const probe = decodeProbeArgs(proc.args);
+      return probe ? await runSteps(proc, probe.steps, probe.args) : await notAProbe(proc);
+    }
+    if (first === undefined || first.startsWith('-')) return await notAProbe(proc);
+    let content: string;
+    try {
+      const { inode } = proc.fs.resolve(first, { cwd: proc.cwd, cred: proc.cred });
+      if (inode.kind !== 'file' || !proc.fs.canAccess(inode, proc.cred, 'r')) throw new FsError(inode.kind === 'dir' ? 'EISDIR' : 'EACCES', first);
+      content = contentOf(inode).toString('utf8');
+    } catch (err) {
+      return await fail(proc, `sh: can't open '${first}': ${fsError(err).strerror}`);
+    }
+    const steps = decodeProbeScript(content);
+    return steps ? await runSteps(proc, steps, rest) : await notAProbe(proc);
+  } catch (err) {
+    if (err instanceof SyntaxError || (err instanceof Error && err.message.startsWith('probe:'))) {
+      await proc.err(`sh: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+};
+
+/** PROBE_PROGRAMS is the fake's default ProgramRunner: `sh` runs probes; every other command says the fake runs probes only and exits 127. */
+export const PROBE_PROGRAMS: ProgramRunner = {
+  program: (name) => (name === 'sh' ? probeShell : notAProbe),
+};
