@@ -342,18 +342,28 @@ static void open_cgroups(void) {
   }
 }
 
-/* join_cgroups moves the calling process, the init-to-be (alone: a pid limit counts no helper), into the --cgroup dirs. */
-static void join_cgroups(void) {
-  for (int i = 0; i < opt.ncgroups; i++)
-    if (write(cgroup_fds[i], "0", 1) != 1) bail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);
+/* move_to_cgroups moves pid, the init-to-be (alone: a pid limit counts no helper), into the
+ * --cgroup dirs, while it sets itself up: on cgroup v1 the first move after a quiet spell
+ * waits out an RCU grace period (about 10 ms), which the setup's mounts now overlap.
+ * Returns 0, or -1 with errno and *failed naming the dir. */
+static int move_to_cgroups(pid_t pid, const char **failed) {
+  char text[32];
+  int len = snprintf(text, sizeof text, "%d", (int)pid);
+  for (int i = 0; i < opt.ncgroups; i++) {
+    if (write(cgroup_fds[i], text, (size_t)len) != len) {
+      *failed = opt.cgroups[i];
+      return -1;
+    }
+  }
+  return 0;
 }
+
+/* joined_fd is the child's end of the pipe on which the parent says it moved the child into the cgroups ('j'). */
+static int joined_fd = -1;
 
 static void child(int init_fd) {
   umask(0);
-  join_cgroups();
-  /* only now: a cgroup namespace's root is its creator's cgroups, so the container sees its
-   * own as "/" and none of the host's paths (arbor-exec and arbor-tar join it later) */
-  if (unshare(CLONE_NEWCGROUP) != 0) bail(EXIT_HELPER_FAILED, "unshare the cgroup namespace");
+  for (int i = 0; i < opt.ncgroups; i++) close(cgroup_fds[i]);
   loopback_up();
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) bail(EXIT_HELPER_FAILED, "make mounts private");
   int root;
@@ -380,6 +390,15 @@ static void child(int init_fd) {
   if (umount2(".", MNT_DETACH) != 0) bail(EXIT_HELPER_FAILED, "detach the host root");
   if (chdir("/") != 0) bail(EXIT_HELPER_FAILED, "chdir /");
   mask_paths();
+  /* only once in the cgroups: a cgroup namespace's root is its creator's cgroups, so the
+   * container sees its own as "/" and none of the host's paths (arbor-exec and arbor-tar join it later) */
+  char joined = 0;
+  ssize_t got;
+  do got = read(joined_fd, &joined, 1);
+  while (got < 0 && errno == EINTR);
+  if (got != 1 || joined != 'j') bail(EXIT_HELPER_FAILED, "wait to be moved into the cgroups");
+  close(joined_fd);
+  if (unshare(CLONE_NEWCGROUP) != 0) bail(EXIT_HELPER_FAILED, "unshare the cgroup namespace");
   int null = open("/dev/null", O_RDWR);
   if (null < 0) bail(EXIT_HELPER_FAILED, "open /dev/null");
   /* from here on stderr is /dev/null: failures reach the parent through the sync pipe */
@@ -405,18 +424,34 @@ static void child(int init_fd) {
 /* make_container unshares the namespaces but user, forks the init-to-be into them, waits
  * for its setup and prints its host pid. */
 static int make_container(int init_fd) {
-  int sync[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  int sync[2], joined[2];
+  if (pipe2(sync, O_CLOEXEC) != 0 || pipe2(joined, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
   if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0) bail(EXIT_HELPER_FAILED, "unshare");
   pid_t pid = fork();
   if (pid < 0) bail(EXIT_HELPER_FAILED, "fork");
   if (pid == 0) {
     close(sync[0]);
+    close(joined[1]);
     sync_fd = sync[1];
+    joined_fd = joined[0];
     bail_hook = tell_parent;
     child(init_fd);
   }
   close(sync[1]);
+  close(joined[0]);
+  /* pid is the child's pid here, in this process's pid namespace (the host's): the one cgroup.procs reads */
+  const char *failed = NULL;
+  if (move_to_cgroups(pid, &failed) != 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    errno = err;
+    bail(EXIT_HELPER_FAILED, "move the init into cgroup %s", failed);
+  }
+  /* a child that failed meanwhile has closed its end: its reason comes through sync below */
+  signal(SIGPIPE, SIG_IGN);
+  (void)!write(joined[1], "j", 1);
+  close(joined[1]);
   char c = 0;
   ssize_t n;
   /* 'k': ready to exec the init; 'x' or nothing (it died): setup failed */

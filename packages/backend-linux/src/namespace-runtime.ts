@@ -50,7 +50,7 @@ export class NamespaceRuntime implements InitRuntime {
     if (init) killQuietly(init.initPid, 'SIGKILL');
     // what else is in the cgroup (nothing but the dying, once the pid namespace dies with its init)
     for (const pid of await this.cgroups.pids(handle).catch(() => [])) if (pid !== init?.initPid) killQuietly(pid, 'SIGKILL');
-    // The init is in the cgroup too (arbor-create joins it first), and a process leaves its
+    // The init is in the cgroup too (arbor-create moves it in before it execs), and a process leaves its
     // cgroups only after its namespaces (and so the container's mounts) are gone: an empty
     // cgroup says the container's mounts are. The init, reaping the rest of its pid namespace,
     // turns a zombie a moment later: wait for that beside removing the cgroups.
