@@ -3,6 +3,12 @@ import { FsError } from './fs-error';
 import { buildDefaultRootfs } from './default-rootfs';
 import { resolveUser } from './users';
 
+/** symlink makes path (whose directory exists) point at target, as root. */
+function symlink(fs: FakeFilesystem, target: string, path: string): void {
+  const p = fs.parentOf(path);
+  fs.linkEntry(p.dir, p.name, fs.newSymlink(target, ROOT), path);
+}
+
 const vcap = { uid: 1000, gid: 1000 };
 const other = { uid: 2000, gid: 2000 };
 
@@ -69,8 +75,8 @@ describe('FakeFilesystem', () => {
   describe('paths', () => {
     it('follows symlinks, relative and absolute, and .. physically', () => {
       fs.mkdirp('/a/b', 0o755);
-      fs.symlink('/a/b', '/l');
-      fs.symlink('b', '/a/rel');
+      symlink(fs, '/a/b', '/l');
+      symlink(fs, 'b', '/a/rel');
       fs.writeFile('/a/b/f', 'x');
       expect(fs.resolve('/l/f').path).toBe('/a/b/f');
       expect(fs.resolve('/a/rel/f').path).toBe('/a/b/f');
@@ -83,8 +89,8 @@ describe('FakeFilesystem', () => {
     });
 
     it('fails on symlink loops, missing names and files used as directories', () => {
-      fs.symlink('/loop2', '/loop1');
-      fs.symlink('/loop1', '/loop2');
+      symlink(fs, '/loop2', '/loop1');
+      symlink(fs, '/loop1', '/loop2');
       expect(code(() => fs.resolve('/loop1'))).toBe('ELOOP');
       expect(code(() => fs.resolve('/nope'))).toBe('ENOENT');
       expect(code(() => fs.resolve('/etc/passwd/x'))).toBe('ENOTDIR');
@@ -92,7 +98,7 @@ describe('FakeFilesystem', () => {
     });
 
     it('creates the target of a dangling symlink when writing through it', () => {
-      fs.symlink('/tmp/target', '/tmp/dangling');
+      symlink(fs, '/tmp/target', '/tmp/dangling');
       fs.writeFile('/tmp/dangling', 'via link');
       expect(fs.resolve('/tmp/target').inode.kind).toBe('file');
     });

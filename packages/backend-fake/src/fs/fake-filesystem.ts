@@ -335,17 +335,6 @@ export class FakeFilesystem {
     if (fits.length < data.length) throw new FsError('ENOSPC', path);
   }
 
-  /** symlink makes path point at target (any text). @throws FsError EEXIST, EACCES */
-  symlink(target: string, path: string, options: LookupOptions = {}): SymlinkInode {
-    const cred = options.cred ?? ROOT;
-    const p = this.parentOf(path, options);
-    if (p.existing) throw new FsError('EEXIST', path);
-    this.checkCreate(p.dir, cred, path);
-    const link: SymlinkInode = { ...this.common(0o777, cred), kind: 'symlink', target };
-    this.linkEntry(p.dir, p.name, link, path);
-    return link;
-  }
-
   /** link makes path a second name of existing (not a directory). */
   link(existing: Inode, path: string, options: LookupOptions = {}): void {
     const cred = options.cred ?? ROOT;
@@ -385,23 +374,6 @@ export class FakeFilesystem {
     if (p.existing.entries.size > 0) throw new FsError('ENOTEMPTY', path);
     this.checkRemove(p.dir, p.existing, cred, path);
     this.unlinkEntry(p.dir, p.name);
-  }
-
-  /** rename moves from's entry to to's name (which must be free), as rename(2) does. */
-  rename(from: ParentOf, to: ParentOf, cred: Credentials, path = '?'): void {
-    const inode = from.existing;
-    if (!inode) throw new FsError('ENOENT', path);
-    this.checkRemove(from.dir, inode, cred, path);
-    this.checkCreate(to.dir, cred, path);
-    this.linkEntry(to.dir, to.name, inode, path);
-    from.dir.entries.delete(from.name);
-    inode.links--;
-    const undoDir = from.dir;
-    const undoName = from.name;
-    this.record(() => {
-      undoDir.entries.set(undoName, inode);
-      inode.links++;
-    });
   }
 
   // ------------------------------------------------------------------ metadata

@@ -1,23 +1,5 @@
-/** FsErrorCode is the errno a Linux call would fail with. */
-export type FsErrorCode =
-  | 'ENOENT'
-  | 'ENOTDIR'
-  | 'EISDIR'
-  | 'EACCES'
-  | 'EPERM'
-  | 'EEXIST'
-  | 'ENOTEMPTY'
-  | 'ENOSPC'
-  | 'ELOOP'
-  | 'EINVAL'
-  | 'EBUSY'
-  | 'EBADF'
-  | 'EPIPE'
-  | 'ENOEXEC'
-  | 'EAGAIN';
-
 // strerror texts as glibc prints them (busybox-static on Debian is glibc-linked).
-const strerrors: Record<FsErrorCode, string> = {
+const strerrors = {
   ENOENT: 'No such file or directory',
   ENOTDIR: 'Not a directory',
   EISDIR: 'Is a directory',
@@ -33,7 +15,10 @@ const strerrors: Record<FsErrorCode, string> = {
   EPIPE: 'Broken pipe',
   ENOEXEC: 'Exec format error',
   EAGAIN: 'Resource temporarily unavailable',
-};
+} as const;
+
+/** FsErrorCode is the errno a Linux call would fail with, like 'ENOENT'. */
+export type FsErrorCode = keyof typeof strerrors;
 
 /** FsError is a failed filesystem call in a fake container, like ENOENT for /tmp/x. */
 export class FsError extends Error {

@@ -18,50 +18,26 @@ const SPIN_SLICE = 100_000;
  * would: the same output, the same stderr line and status when it fails.
  */
 const STEPS: { [O in Op]: StepProgram<O> } = {
-  print: async (proc, step) => {
-    await proc.write(step.stream === 'stderr' ? 2 : 1, step.text);
-    return 0;
-  },
-  zeros: async (proc, step) => {
-    await proc.out(Buffer.alloc(Math.max(0, Math.trunc(step.bytes))));
-    return 0;
-  },
+  print: (proc, step) => write(proc, step.text, step.stream === 'stderr' ? 2 : 1),
+  zeros: (proc, step) => write(proc, Buffer.alloc(Math.max(0, Math.trunc(step.bytes)))),
   copyStdin: async (proc) => copy(proc, { read: () => proc.read(0) }),
   sleep: async (proc, step) => {
     await proc.sleep(step.seconds * 1000);
     return 0;
   },
-  env: async (proc) => {
-    await proc.out([...proc.env].map(([name, value]) => `${name}=${value}\n`).join(''));
-    return 0;
-  },
-  printVar: async (proc, step) => {
-    await proc.out(`${proc.env.get(step.name) ?? ''}\n`);
-    return 0;
-  },
-  printArgs: async (proc, step, args) => {
-    await proc.out(args.map((a) => `${step.prefix ?? ''}${a}\n`).join(''));
-    return 0;
-  },
-  uid: async (proc) => {
-    await proc.out(`${proc.user.uid}\n`);
-    return 0;
-  },
+  env: (proc) => write(proc, [...proc.env].map(([name, value]) => `${name}=${value}\n`).join('')),
+  printVar: (proc, step) => write(proc, `${proc.env.get(step.name) ?? ''}\n`),
+  printArgs: (proc, step, args) => write(proc, args.map((a) => `${step.prefix ?? ''}${a}\n`).join('')),
+  uid: (proc) => write(proc, `${proc.user.uid}\n`),
   user: async (proc) => {
     const name = userName(proc.fs, proc.user.uid);
-    if (name === undefined) return fail(proc, `whoami: unknown uid ${proc.user.uid}`);
-    await proc.out(`${name}\n`);
-    return 0;
+    return name === undefined ? fail(proc, `whoami: unknown uid ${proc.user.uid}`) : write(proc, `${name}\n`);
   },
-  pwd: async (proc) => {
-    await proc.out(`${proc.cwd}\n`);
-    return 0;
-  },
+  pwd: (proc) => write(proc, `${proc.cwd}\n`),
   ttySize: async (proc) => {
     // without a terminal tcgetattr fails with ENOTTY, which stty reports with perror
     if (!proc.isTty(0) || !proc.tty) return fail(proc, 'stty: standard input: Inappropriate ioctl for device');
-    await proc.out(`${proc.tty.rows} ${proc.tty.columns}\n`);
-    return 0;
+    return write(proc, `${proc.tty.rows} ${proc.tty.columns}\n`);
   },
   writeFile: async (proc, step) => {
     try {
@@ -116,8 +92,7 @@ const STEPS: { [O in Op]: StepProgram<O> } = {
       return fail(proc, `ls: ${step.path}: ${fsError(err).strerror}`);
     }
     // busybox sorts by byte value in the C locale
-    await proc.out(names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => `${n}\n`).join(''));
-    return 0;
+    return write(proc, names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => `${n}\n`).join(''));
   },
   ignoreTerm: async (proc) => {
     proc.task.setDisposition('SIGTERM', 'ignore');
@@ -144,6 +119,12 @@ async function copy(proc: Proc, source: ByteSource): Promise<number> {
     if (chunk === null) return 0;
     await proc.out(chunk);
   }
+}
+
+/** write writes text to fd (stdout) and gives status 0. */
+async function write(proc: Proc, text: string | Buffer, fd = 1): Promise<number> {
+  await proc.write(fd, text);
+  return 0;
 }
 
 async function fail(proc: Proc, message: string): Promise<number> {

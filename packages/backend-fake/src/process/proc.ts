@@ -75,11 +75,6 @@ export class Proc {
     this.rlimits = init.rlimits ?? {};
   }
 
-  /** with returns a Proc that differs in the given fields (a builtin, an exec, a child). */
-  with(change: Partial<ProcInit>): Proc {
-    return new Proc({ ...this.init(), ...change });
-  }
-
   get fs(): FakeFilesystem {
     return this.kernel.fs;
   }
@@ -149,20 +144,5 @@ export class Proc {
       clearTimeout(timer);
       cancel();
     }
-  }
-
-  private init(): ProcInit {
-    return {
-      kernel: this.kernel,
-      task: this.task,
-      name: this.name,
-      argv: this.argv,
-      env: this.env,
-      cwd: this.cwd,
-      user: this.user,
-      fds: this.fds,
-      tty: this.tty,
-      rlimits: this.rlimits,
-    };
   }
 }

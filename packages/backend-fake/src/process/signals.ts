@@ -1,41 +1,14 @@
 import type { Signal } from '@arbor/core';
 
-// Linux signal numbers: the fake models a Linux container whatever the host is.
-const numbers: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGIOT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPOLL: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
+// Linux signal numbers (the fake models a Linux container whatever the host is): SIGHUP is 1,
+// SIGTERM 15; SIGIOT and SIGPOLL are other names of 6 and 29.
+const numbers: Record<string, number> = Object.fromEntries([
+  ...'HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS'
+    .split(' ')
+    .map((name, i) => [`SIG${name}`, i + 1] as const),
+  ['SIGIOT', 6],
+  ['SIGPOLL', 29],
+]);
 
 /**
  * IGNORED_BY_DEFAULT: signals whose default action is to do nothing. The stop signals
@@ -63,9 +36,4 @@ export function signalFromText(text: string): Signal | undefined {
 
 export function isIgnoredByDefault(sig: Signal): boolean {
   return ignoredByDefault.has(sig);
-}
-
-/** canCatch: KILL and STOP can be neither caught nor ignored. */
-export function canCatch(sig: Signal): boolean {
-  return sig !== 'SIGKILL' && sig !== 'SIGSTOP';
 }

@@ -1,5 +1,6 @@
-import { findExecutable, FsError, groupName, loadProgram, passwdEntries, type Proc, type Program, userName } from '@arbor/backend-fake';
+import { groupName, findExecutable, FsError, loadProgram, passwdEntries, type Proc, type Program, userName } from '@arbor/backend-fake';
 import { badOption, getopt, usage, writeError } from './common';
+import { procWith } from '../shell/proc-with';
 
 // Applets that print things: output and exit codes as busybox gives them.
 
@@ -244,7 +245,7 @@ export const env: Program = async (proc) => {
     // execvp's default search path when PATH is unset
     const exe = findExecutable(proc.fs, name, vars.get('PATH') ?? '/bin:/usr/bin', proc.cwd, proc.cred);
     const loaded = loadProgram(proc.fs, proc.kernel.programs, exe, args, proc.cwd, proc.cred);
-    return await loaded.program(proc.with({ name: loaded.name, argv: loaded.argv, env: vars }));
+    return await loaded.program(procWith(proc, { name: loaded.name, argv: loaded.argv, env: vars }));
   } catch (err) {
     if (!(err instanceof FsError)) throw err;
     await proc.err(`env: can't execute '${name}': ${err.strerror}\n`);

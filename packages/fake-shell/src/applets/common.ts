@@ -1,4 +1,5 @@
-import { type ByteSource, deviceSource, directorySource, fileSource, FsError, type Proc, TaskTerminated } from '@arbor/backend-fake';
+import { type ByteSource, deviceSource, fileSource, FsError, type Proc, TaskTerminated } from '@arbor/backend-fake';
+import { directorySource } from '../shell/streams';
 
 export interface Options {
   flags: Map<string, string | true>;

@@ -1,4 +1,5 @@
-import { type ByteSource, FakeFilesystem, FsError, groupName, type Inode, type Proc, type Program, userName } from '@arbor/backend-fake';
+import { groupName, type ByteSource, FakeFilesystem, FsError, type Inode, type Proc, type Program, userName } from '@arbor/backend-fake';
+import { symlink } from './renames';
 import { badOption, fsErrorOf, getopt, openRead, parseSize, writeError } from './common';
 
 // Applets that work on files: messages and exit codes as busybox gives them.
@@ -305,7 +306,7 @@ export const ln: Program = async (proc) => {
   const where = { cwd: proc.cwd, cred: proc.cred };
   try {
     if (opts.flags.has('f') && proc.fs.tryResolve(name, { ...where, follow: false })) proc.fs.unlink(name, where);
-    if (opts.flags.has('s')) proc.fs.symlink(target, name, where);
+    if (opts.flags.has('s')) symlink(proc.fs, target, name, where);
     else proc.fs.link(proc.fs.resolve(target, where).inode, name, where);
     return 0;
   } catch (err) {

@@ -1,4 +1,5 @@
 import { basename as baseOf, FakeFilesystem, FsError, type Proc, type Program } from '@arbor/backend-fake';
+import { rename } from './renames';
 import { badOption, fsErrorOf, getopt, openRead, usage } from './common';
 
 // Line-oriented applets (grep, sort, tail, cut, seq, tee) and small file tools (basename,
@@ -321,7 +322,7 @@ export const mv: Program = async (proc) => {
         if (target.existing.kind === 'dir') proc.fs.rmdir(to, where);
         else proc.fs.unlink(to, where);
       }
-      proc.fs.rename(from, target, proc.cred, to);
+      rename(proc.fs, from, target, proc.cred, to);
     } catch (err) {
       await proc.err(`mv: can't rename '${source}': ${fsErrorOf(err).strerror}\n`);
       status = 1;

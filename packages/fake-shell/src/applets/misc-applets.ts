@@ -1,4 +1,5 @@
 import { BUSYBOX_APPLETS, type Inode, type Proc, type Program, signalFromText } from '@arbor/backend-fake';
+import { procWith } from '../shell/proc-with';
 
 /** kill [-SIG | -s SIG] PID... | kill -l: signals fake processes of the same container. */
 export const kill: Program = async (proc) => {
@@ -232,5 +233,5 @@ export const busybox: Program = async (proc) => {
     await proc.err(`${name}: applet not found\n`);
     return 127;
   }
-  return program(proc.with({ name, argv: [name, ...rest] }));
+  return program(procWith(proc, { name, argv: [name, ...rest] }));
 };

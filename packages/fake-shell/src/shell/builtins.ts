@@ -1,5 +1,6 @@
 import type { ResourceLimits } from '@arbor/core';
-import { canCatch, findExecutable, FsError, type Program, signalFromText } from '@arbor/backend-fake';
+import { findExecutable, FsError, type Program, signalFromText } from '@arbor/backend-fake';
+import { canCatch } from './signals';
 import { ExitShell, type Builtin } from './shell';
 
 // The fake sh's builtins, with ash's messages. echo, printf, test, kill and the like share

@@ -1,9 +1,12 @@
 import type { ResourceLimits, Signal } from '@arbor/core';
-import { type ByteSource, canCatch, CaptureSink, contentOf, deviceSource, directorySource, type Fd, type FdTable, fileSink, fileSource, findExecutable, FsError, type Loaded, loadProgram, nullSink, nullSource, Pipe, type Proc, signalFromText, signalNumber, type Task } from '@arbor/backend-fake';
+import { type ByteSource, contentOf, deviceSource, type Fd, type FdTable, fileSource, findExecutable, FsError, type Loaded, loadProgram, nullSource, type Proc, signalFromText, signalNumber, type Task } from '@arbor/backend-fake';
+import { canCatch } from './signals';
+import { CaptureSink, Pipe, directorySource, fileSink, nullSink } from './streams';
 import { ArithmeticError, evaluateArithmetic } from './arithmetic';
 import type { AndOr, Command, List, ParamOp, Pipeline, Redirect, SimpleCommand, Word } from './ast';
 import { escapeGlob, expandGlob } from './glob';
 import { Parser, ShellSyntaxError, parseHereDocument, parseWordText } from './parser';
+import { procWith } from './proc-with';
 
 /** DEFAULT_PATH is ash's search path when PATH is unset. */
 const DEFAULT_PATH = '/sbin:/usr/sbin:/bin:/usr/bin';
@@ -481,7 +484,7 @@ export class Shell {
       await this.err(`${this.arg0}: ${name}: ${err.strerror}\n`, fds);
       return 126;
     }
-    const procFor = (task: Task): Proc => this.proc.with({ task, name: loaded.name, argv: loaded.argv, env, cwd: this.cwd, fds });
+    const procFor = (task: Task): Proc => procWith(this.proc, { task, name: loaded.name, argv: loaded.argv, env, cwd: this.cwd, fds });
     if (exec && this.traps.size === 0) {
       this.task.onCaught = undefined;
       return loaded.program(procFor(this.task));
@@ -602,7 +605,7 @@ export class Shell {
   private async fork(fds: FdTable): Promise<{ task: Task; shell: Shell }> {
     const task = await this.spawn('sh');
     const shell = new Shell(
-      this.proc.with({ task, fds, cwd: this.cwd, rlimits: { ...this.rlimits } }),
+      procWith(this.proc, { task, fds, cwd: this.cwd, rlimits: { ...this.rlimits } }),
       { arg0: this.arg0, positional: [...this.positional], errexit: this.errexit, xtrace: this.xtrace },
       this,
     );
@@ -868,11 +871,11 @@ export class Shell {
 
   /** procFor is this shell as a process, for builtins that share code with applets. */
   procFor(argv: string[], fds: FdTable): Proc {
-    return this.proc.with({ name: 'sh', argv, fds, cwd: this.cwd, env: this.environment([]) });
+    return procWith(this.proc, { name: 'sh', argv, fds, cwd: this.cwd, env: this.environment([]) });
   }
 
   async err(text: string, fds: FdTable = this.fds): Promise<void> {
-    await this.proc.with({ fds }).err(text);
+    await procWith(this.proc, { fds }).err(text);
   }
 
   /** readLine reads one line from fd 0, leaving the rest for the next reader. */
