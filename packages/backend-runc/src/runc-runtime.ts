@@ -7,6 +7,7 @@ import { storageName } from '@arbor/depot';
 import { containerDir, killQuietly, rootfsIdmappedFor, userNamespaceUnsupported, waitCgroupEmpty, waitInitGone } from '@arbor/host';
 import type { CgroupDriver, CgroupLimits, HelperRunner, IdRange, InitProcess, InitRuntime } from '@arbor/host';
 import { attachIdmappedBinds, detachIdmappedBinds } from './idmapped-binds';
+import { initCgroupDirs } from './init-cgroup-dirs';
 import type { RuncCli } from './runc-cli';
 import { resolveBindSources, runcConfig, runcUpdateArgs } from './runc-config';
 
@@ -36,6 +37,9 @@ export interface RuncRuntimeOptions {
  * `runc update`, removal through `runc delete`.
  */
 export class RuncRuntime implements InitRuntime {
+  /** initCgroups are, per handle, the cgroup dirs of the container's init (see aroundExec). */
+  private readonly initCgroups = new Map<string, string[]>();
+
   constructor(private readonly options: RuncRuntimeOptions) {}
 
   /** runcId is the container's id under runc's root: the handle, shortened like every stored name. */
@@ -81,6 +85,7 @@ export class RuncRuntime implements InitRuntime {
   }
 
   async removeInit(handle: string, bundle: string, init: InitProcess | undefined): Promise<void> {
+    this.initCgroups.delete(handle);
     if (init) {
       // KILL the init first, as `runc kill` would: `runc delete --force` of a running container
       // waits 100 ms before it first looks whether the init is gone, of a stopped one not at all
@@ -95,9 +100,9 @@ export class RuncRuntime implements InitRuntime {
     await Promise.all(['config.json', 'init.pid'].map((f) => rm(join(bundle, f), { force: true })));
   }
 
-  /** execArgs put a process into the cgroups runc made for the container; arbor-exec enters the init's namespaces itself. */
-  execArgs(handle: string): string[] {
-    return this.options.cgroups.dirs(handle).flatMap((dir) => ['--cgroup', dir]);
+  /** execArgs are none: the cgroups a process joins come from its init, per start (aroundExec); arbor-exec enters the init's namespaces itself. */
+  execArgs(_handle: string): string[] {
+    return [];
   }
 
   /** tarArgs put StreamIn's and StreamOut's tar into the cgroups runc made for the container (not through runc exec: arbor-tar enters the init's namespaces itself). */
@@ -109,9 +114,23 @@ export class RuncRuntime implements InitRuntime {
     await this.options.runc.update(this.runcId(handle), runcUpdateArgs(limits, this.options.swapAccounting ?? false));
   }
 
-  /** aroundExec needs nothing around a start: no runc process shares the container's pid limit. */
-  aroundExec<T>(_handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T> {
-    return start([]);
+  /**
+   * aroundExec starts a process in every cgroup the container's init is in (runc puts it into
+   * each mounted hierarchy, name=systemd and blkio too), read once per container, as
+   * `runc exec` would join them; with no init (it is gone) the process joins the ones Arbor's
+   * driver knows, and arbor-exec reports the init gone.
+   */
+  async aroundExec<T>(handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T> {
+    let dirs = this.initCgroups.get(handle);
+    if (!dirs) {
+      const pid = Number((await readFile(join(containerDir(this.options.stateDir, handle), 'init.pid'), 'utf8').catch(() => '')).trim());
+      const known = this.options.cgroups.dirs(handle);
+      dirs = pid > 0 ? await initCgroupDirs(pid).catch(() => undefined) : undefined;
+      // a pid taken by another process since (the init died) is in none of the container's cgroups
+      if (dirs && known.every((d) => dirs?.includes(d))) this.initCgroups.set(handle, dirs);
+      else dirs = known;
+    }
+    return start(dirs.flatMap((dir) => ['--cgroup', dir]));
   }
 
   async extraHandles(): Promise<string[]> {
