@@ -1,4 +1,5 @@
-import { makeHarness, request, runToEnd, shell, type Harness } from '../shell-harness.testkit';
+import { eventually } from '@arbor/testkit';
+import { Collector, makeHarness, request, runToEnd, sh, shell, start, type Harness } from '../shell-harness.testkit';
 
 // The fake sh and applets must print what busybox prints for the same command lines.
 
@@ -233,5 +234,16 @@ describe('the fake applets', () => {
     });
     expect(limited.fs.stat().exclusiveBytesUsed).toBe(1000);
     await limited.containerizer.destroy(limited.handle);
+  });
+});
+
+describe('the fake sh with signals', () => {
+  it('runs a trap after the command in progress, as ash does', async () => {
+    const stdout = new Collector();
+    const p = await start(h, sh("trap 'echo caught; exit 3' TERM; echo ready; while true; do sleep 0.02; done"), { stdout });
+    await eventually(() => expect(stdout.text).toBe('ready\n'));
+    await p.signal('SIGTERM');
+    expect(await p.wait()).toBe(3);
+    expect(stdout.text).toBe('ready\ncaught\n');
   });
 });
