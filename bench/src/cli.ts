@@ -31,6 +31,21 @@ function wallMs(args: string[], command = process.execPath): Promise<number> {
   });
 }
 
+/**
+ * rawPingScript is one gRPC Ping to arbord at socketPath by node:http2 alone (an empty message
+ * framed by hand), then exit: the floor of any client that speaks HTTP/2 from node, which the
+ * CLI's grpc-js and commander add to.
+ */
+function rawPingScript(socketPath: string): string {
+  return `const s = require('node:http2').connect('http://arbord', { createConnection: () => require('node:net').connect(${JSON.stringify(socketPath)}) });
+const call = s.request({ ':method': 'POST', ':path': '/arbor.v1.Garden/Ping', 'content-type': 'application/grpc', te: 'trailers' });
+const done = (h) => h['grpc-status'] === undefined || process.exit(h['grpc-status'] === '0' ? 0 : 1);
+call.on('response', done);
+call.on('trailers', done);
+call.on('data', () => {});
+call.end(Buffer.alloc(5));`;
+}
+
 /** DOCKER_IMAGE is the image the `docker run --rm` yardstick runs: one static `true`, built here. */
 const DOCKER_IMAGE = 'arbor-bench-true:latest';
 
@@ -80,10 +95,12 @@ export async function benchCli(): Promise<void> {
   let docker: Awaited<ReturnType<typeof dockerYardstick>> | undefined;
   try {
     docker = await dockerYardstick(dir);
-    const [ping, nodeStart, http2, help, cycle, dockerRun] = await inTurn([
+    const rawPing = rawPingScript(server.address.replace(/^unix:\/\//, ''));
+    const [ping, nodeStart, http2, raw, help, cycle, dockerRun] = await inTurn([
       () => arbor('ping'),
       () => wallMs(['-e', '0']),
       () => wallMs(['-e', "require('node:http2')"]),
+      () => wallMs(['-e', rawPing]),
       () => arbor('--help'),
       async () => {
         const handle = `bench-cli-${n++}`;
@@ -97,6 +114,7 @@ export async function benchCli(): Promise<void> {
       { name: 'arbor ping', value: formatMs(p50(ping)), note: ofNode(ping) },
       { name: 'node -e 0 (same run)', value: formatMs(p50(nodeStart)), note: "node's own start" },
       { name: 'node -e "require(\'node:http2\')"', value: formatMs(p50(http2)), note: `${ofNode(http2)}: the floor of any grpc-js client` },
+      { name: 'Ping by node:http2 alone (node -e)', value: formatMs(p50(raw)), note: `${ofNode(raw)}: the floor of any HTTP/2 client` },
       { name: 'arbor --help', value: formatMs(p50(help)), note: ofNode(help) },
       {
         name: 'create + run `true` + destroy (3 calls)',
