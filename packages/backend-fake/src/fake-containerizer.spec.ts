@@ -13,7 +13,7 @@ import {
 } from '@arbor/core';
 import { probeCommand, probeScriptFile, steps } from '@arbor/probes';
 import { eventually } from '@arbor/testkit';
-import { Collector, StuckWriter, makeHarness, probe, request, runToEnd, start, type Harness } from './fake-harness.testkit';
+import { Collector, makeHarness, probe, request, runToEnd, start, type Harness } from './fake-harness.testkit';
 
 const { copyStdin, exit, ignoreTerm, line, printArgs, sleep, ttySize, zeros } = steps;
 
@@ -26,6 +26,17 @@ afterEach(async () => {
 });
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** StuckWriter never finishes a write: it models a client that stopped reading. */
+export class StuckWriter extends Writable {
+  received = 0;
+  constructor() {
+    super({ highWaterMark: 1024 });
+  }
+  override _write(chunk: Buffer): void {
+    this.received += chunk.length;
+  }
+}
 
 describe('run', () => {
   it('reports stdout, stderr and the exit code', async () => {

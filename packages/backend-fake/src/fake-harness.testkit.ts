@@ -54,17 +54,6 @@ export class Collector extends Writable {
   }
 }
 
-/** StuckWriter never finishes a write: it models a client that stopped reading. */
-export class StuckWriter extends Writable {
-  received = 0;
-  constructor() {
-    super({ highWaterMark: 1024 });
-  }
-  override _write(chunk: Buffer): void {
-    this.received += chunk.length;
-  }
-}
-
 export function request(spec: Partial<RunRequest> & { path: string }): RunRequest {
   return { id: `p${++counter}`, ...spec };
 }

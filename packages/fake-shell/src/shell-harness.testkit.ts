@@ -15,7 +15,10 @@ let counter = 0;
 
 export async function makeHarness(options: { limits?: Limits; stopTimeoutMs?: number } = {}): Promise<Harness> {
   const volumizer = new FakeVolumizer();
-  const containerizer = new FakeContainerizer(volumizer, { programs: SHELL_PROGRAMS, ...(options.stopTimeoutMs !== undefined && { stopTimeoutMs: options.stopTimeoutMs }) });
+  const containerizer = new FakeContainerizer(volumizer, {
+    programs: SHELL_PROGRAMS,
+    ...(options.stopTimeoutMs !== undefined && { stopTimeoutMs: options.stopTimeoutMs }),
+  });
   const handle = `s${++counter}`;
   const limits = options.limits ?? {};
   await volumizer.create(handle, { uri: '' }, limits.disk as DiskLimits | undefined);

@@ -64,15 +64,7 @@ function checkExecutable(fs: FakeFilesystem, inode: Inode, cred: Credentials, pa
  * its argv[0] names, from programs. Anything else cannot be run by the fake.
  * @throws FsError ENOEXEC for a file that is neither, ENOENT/EACCES for a bad interpreter
  */
-export function loadProgram(
-  fs: FakeFilesystem,
-  programs: ProgramRunner,
-  exe: Executable,
-  argv: string[],
-  cwd: string,
-  cred: Credentials,
-  depth = 0,
-): Loaded {
+export function loadProgram(fs: FakeFilesystem, programs: ProgramRunner, exe: Executable, argv: string[], cwd: string, cred: Credentials, depth = 0): Loaded {
   if (exe.inode.kind !== 'file') throw new FsError('EACCES', exe.path);
   const head = contentOf(exe.inode).subarray(0, 256).toString('latin1');
   if (head.startsWith('#!')) {

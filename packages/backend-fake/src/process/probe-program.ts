@@ -39,18 +39,16 @@ const STEPS: { [O in Op]: StepProgram<O> } = {
     if (!proc.isTty(0) || !proc.tty) return fail(proc, 'stty: standard input: Inappropriate ioctl for device');
     return write(proc, `${proc.tty.rows} ${proc.tty.columns}\n`);
   },
-  writeFile: async (proc, step) => {
-    try {
-      const file = proc.fs.openForWrite(step.path, { cwd: proc.cwd, cred: proc.cred, mode: 0o644, append: step.append === true });
-      if (file.kind === 'file') proc.fs.append(file, Buffer.from(step.text), step.path);
-      return 0;
-    } catch (err) {
-      const e = fsError(err);
+  writeFile: (proc, step) =>
+    attempt(
+      proc,
       // ash's words for a redirection into a missing directory
-      const why = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 'nonexistent directory' : e.strerror;
-      return fail(proc, `sh: can't create ${step.path}: ${why}`);
-    }
-  },
+      (e) => `sh: can't create ${step.path}: ${e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 'nonexistent directory' : e.strerror}`,
+      () => {
+        const file = proc.fs.openForWrite(step.path, { cwd: proc.cwd, cred: proc.cred, mode: 0o644, append: step.append === true });
+        if (file.kind === 'file') proc.fs.append(file, Buffer.from(step.text), step.path);
+      },
+    ),
   readFile: async (proc, step) => {
     let source: ByteSource;
     try {
@@ -64,23 +62,20 @@ const STEPS: { [O in Op]: StepProgram<O> } = {
     }
     return copy(proc, source);
   },
-  makeDir: async (proc, step) => {
-    try {
-      proc.fs.mkdirp(step.path, 0o755, { cwd: proc.cwd, cred: proc.cred });
-      return 0;
-    } catch (err) {
-      return fail(proc, `mkdir: can't create directory '${step.path}': ${fsError(err).strerror}`);
-    }
-  },
-  setMode: async (proc, step) => {
-    try {
-      const { inode } = proc.fs.resolve(step.path, { cwd: proc.cwd, cred: proc.cred });
-      proc.fs.chmod(inode, step.mode, proc.cred, step.path);
-      return 0;
-    } catch (err) {
-      return fail(proc, `chmod: ${step.path}: ${fsError(err).strerror}`);
-    }
-  },
+  makeDir: (proc, step) =>
+    attempt(
+      proc,
+      (e) => `mkdir: can't create directory '${step.path}': ${e.strerror}`,
+      () => proc.fs.mkdirp(step.path, 0o755, { cwd: proc.cwd, cred: proc.cred }),
+    ),
+  setMode: (proc, step) =>
+    attempt(
+      proc,
+      (e) => `chmod: ${step.path}: ${e.strerror}`,
+      () => {
+        proc.fs.chmod(proc.fs.resolve(step.path, { cwd: proc.cwd, cred: proc.cred }).inode, step.mode, proc.cred, step.path);
+      },
+    ),
   list: async (proc, step) => {
     let names: string[];
     try {
@@ -92,7 +87,13 @@ const STEPS: { [O in Op]: StepProgram<O> } = {
       return fail(proc, `ls: ${step.path}: ${fsError(err).strerror}`);
     }
     // busybox sorts by byte value in the C locale
-    return write(proc, names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => `${n}\n`).join(''));
+    return write(
+      proc,
+      names
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        .map((n) => `${n}\n`)
+        .join(''),
+    );
   },
   ignoreTerm: async (proc) => {
     proc.task.setDisposition('SIGTERM', 'ignore');
@@ -125,6 +126,16 @@ async function copy(proc: Proc, source: ByteSource): Promise<number> {
 async function write(proc: Proc, text: string | Buffer, fd = 1): Promise<number> {
   await proc.write(fd, text);
   return 0;
+}
+
+/** attempt makes a change to the filesystem: status 0, or 1 and the message for its FsError. */
+async function attempt(proc: Proc, message: (e: FsError) => string, change: () => unknown): Promise<number> {
+  try {
+    change();
+    return 0;
+  } catch (err) {
+    return fail(proc, message(fsError(err)));
+  }
 }
 
 async function fail(proc: Proc, message: string): Promise<number> {

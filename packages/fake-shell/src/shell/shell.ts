@@ -1,5 +1,21 @@
 import type { ResourceLimits, Signal } from '@arbor/core';
-import { type ByteSource, contentOf, deviceSource, type Fd, type FdTable, fileSource, findExecutable, FsError, type Loaded, loadProgram, nullSource, type Proc, signalFromText, signalNumber, type Task } from '@arbor/backend-fake';
+import {
+  type ByteSource,
+  contentOf,
+  deviceSource,
+  type Fd,
+  type FdTable,
+  fileSource,
+  findExecutable,
+  FsError,
+  type Loaded,
+  loadProgram,
+  nullSource,
+  type Proc,
+  signalFromText,
+  signalNumber,
+  type Task,
+} from '@arbor/backend-fake';
 import { canCatch } from './signals';
 import { CaptureSink, Pipe, directorySource, fileSink, nullSink } from './streams';
 import { ArithmeticError, evaluateArithmetic } from './arithmetic';
