@@ -7,6 +7,7 @@ import {
   HostPreconditionError,
   InvalidArgumentError,
   InvalidTarError,
+  MAX_ECHO,
   PermissionDeniedError,
   PortInUseError,
   ProcessAlreadyExistsError,
@@ -61,6 +62,24 @@ describe('error wire form', () => {
       message: 'disk on fire',
       fields: {},
     });
+  });
+
+  it('quotes at most MAX_ECHO characters of an input, in the message and the fields, and on the wire', () => {
+    const big = 'k'.repeat(100 * 1024);
+    for (const err of [
+      new PropertyNotFoundError('web-1', big),
+      new ExecutableNotFoundError(big),
+      new InvalidArgumentError('env[0]', `${big} must look like KEY=VALUE`),
+    ]) {
+      expect(err.message.length).toBeLessThanOrEqual(MAX_ECHO);
+      for (const value of Object.values(err.fields())) expect(value.length).toBeLessThanOrEqual(MAX_ECHO);
+    }
+    expect(new PropertyNotFoundError('web-1', big).property).toBe(`${'k'.repeat(MAX_ECHO - 3)}...`);
+    // an internal error keeps its whole text for the log; its wire form is cut, as every error's
+    const internal = new ArborError('internal', `arbor-tar: ${big}`);
+    expect(internal.message.length).toBeGreaterThan(100 * 1024);
+    expect(toWireError(internal).message.length).toBe(MAX_ECHO);
+    expect(toWireError(new Error(big)).message.length).toBe(MAX_ECHO);
   });
 
   it('says what to fix in the messages users see most', () => {

@@ -10,6 +10,19 @@ const brand = Symbol.for('@arbor/core/ArborError');
 export type ErrorFields = Record<string, string>;
 
 /**
+ * MAX_ECHO is the most an error repeats of what a caller sent, in characters: in each field
+ * (a 256-character handle fits) and in a message. A 100 KB property name echoed whole went
+ * past the 8 KiB of metadata a default gRPC client accepts, which then saw RESOURCE_EXHAUSTED,
+ * or a call that never ended, instead of the error.
+ */
+export const MAX_ECHO = 1024;
+
+/** clipEcho is text cut to MAX_ECHO characters, '...' marking a cut, like 'kkkk...'. */
+export function clipEcho(text: string): string {
+  return text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO - 3)}...` : text;
+}
+
+/**
  * ArborError is the one error type of the API. Subclasses carry fields; every subclass is
  * registered so that a client can rebuild the same class from its wire form (toWire/fromWire).
  */
@@ -17,8 +30,9 @@ export class ArborError extends Error {
   readonly [brand] = true;
   readonly kind: ArborErrorKind;
 
+  /** message is cut to MAX_ECHO characters but for an internal error, whose whole text (a helper's stderr) goes to the log. */
   constructor(kind: ArborErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(kind === 'internal' ? message : clipEcho(message), options);
     this.kind = kind;
     this.name = new.target.name;
   }
@@ -53,11 +67,14 @@ export class ProcessNotFoundError extends ArborError {
 }
 
 export class PropertyNotFoundError extends ArborError {
-  constructor(
-    readonly handle: string,
-    readonly property: string,
-  ) {
-    super('notFound', `container '${handle}' has no property '${property}'`);
+  readonly handle: string;
+  /** property is the name asked for, cut to MAX_ECHO: a caller may ask for any name. */
+  readonly property: string;
+
+  constructor(handle: string, property: string) {
+    super('notFound', `container '${handle}' has no property '${clipEcho(property)}'`);
+    this.handle = handle;
+    this.property = clipEcho(property);
   }
   override fields(): ErrorFields {
     return { handle: this.handle, property: this.property };
@@ -84,8 +101,12 @@ export class ProcessAlreadyExistsError extends ArborError {
 }
 
 export class ExecutableNotFoundError extends ArborError {
-  constructor(readonly path: string) {
-    super('notFound', `executable not found: ${path}`);
+  /** path is the executable asked for, cut to MAX_ECHO: a caller may name any path. */
+  readonly path: string;
+
+  constructor(path: string) {
+    super('notFound', `executable not found: ${clipEcho(path)}`);
+    this.path = clipEcho(path);
   }
   override fields(): ErrorFields {
     return { path: this.path };
@@ -182,12 +203,17 @@ export interface WireError {
   fields: ErrorFields;
 }
 
+/**
+ * toWireError is err's serialisable form, every text cut to MAX_ECHO whatever made the error:
+ * it goes into a gRPC trailer, which a client refuses beyond 8 KiB.
+ */
 export function toWireError(err: unknown): WireError {
   if (ArborError.is(err)) {
-    return { name: err.name, kind: err.kind, message: err.message, fields: err.fields() };
+    const fields = Object.fromEntries(Object.entries(err.fields()).map(([k, v]) => [k, clipEcho(v)]));
+    return { name: err.name, kind: err.kind, message: clipEcho(err.message), fields };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { name: 'ArborError', kind: 'internal', message, fields: {} };
+  return { name: 'ArborError', kind: 'internal', message: clipEcho(message), fields: {} };
 }
 
 const kinds: ReadonlySet<string> = new Set<ArborErrorKind>([

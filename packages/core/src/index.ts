@@ -73,6 +73,7 @@ export {
   HostPreconditionError,
   InvalidArgumentError,
   InvalidTarError,
+  MAX_ECHO,
   PermissionDeniedError,
   PortInUseError,
   ProcessAlreadyExistsError,

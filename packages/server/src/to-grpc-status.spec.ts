@@ -6,7 +6,9 @@ import {
   HandleAlreadyExistsError,
   HostPreconditionError,
   InvalidArgumentError,
+  MAX_ECHO,
   PermissionDeniedError,
+  PropertyNotFoundError,
   ResourceExhaustedError,
   ServiceUnavailableError,
   UnrecoverableError,
@@ -63,6 +65,15 @@ describe('toGrpcStatus', () => {
     expect(detailOf(s)).toMatchObject({ kind: 'internal', message: 'undefined is not a function' });
     expect(log.events).toHaveLength(1);
     expect(log.events[0]).toMatchObject({ level: 'error', event: 'unexpected-error' });
+  });
+
+  test('keeps details and trailer within what a gRPC client accepts (8 KiB of metadata) for a 100 KB input', () => {
+    const s = toGrpcStatus(new PropertyNotFoundError('web-1', 'k'.repeat(100 * 1024)));
+    expect(s.code).toBe(status.NOT_FOUND);
+    expect(s.details.length).toBeLessThanOrEqual(MAX_ECHO);
+    const [trailer] = s.metadata.get(ERROR_METADATA_KEY);
+    expect(Buffer.byteLength(trailer as Buffer)).toBeLessThan(4 * 1024);
+    expect(detailOf(s).fields['property']).toHaveLength(MAX_ECHO);
   });
 
   test("a caller's mistake is logged at debug level only", () => {

@@ -54,5 +54,5 @@ export function toGrpcStatus(err: unknown, log?: Logger): StatusObject {
   }
   if (err.kind === 'internal' || err instanceof HostPreconditionError) log?.error('call-failed', { error: err });
   else log?.debug('call-failed', { error: err.message, kind: err.kind });
-  return withOriginal({ code: codes[err.kind], details: err.message, metadata }, err);
+  return withOriginal({ code: codes[err.kind], details: detail.message, metadata }, err);
 }
