@@ -1,5 +1,6 @@
 import { describeAttachAndSignals } from './areas/describe-attach-and-signals';
 import { describeBindMounts } from './areas/describe-bind-mounts';
+import { describeBoundedErrors } from './areas/describe-bounded-errors';
 import { describeCallerMistakes } from './areas/describe-caller-mistakes';
 import { describeCreate } from './areas/describe-create';
 import { describePullImage } from './areas/describe-pull-image';
@@ -63,6 +64,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeErrorRoundTrip(ctx);
     describeCallerMistakes(ctx);
     describeBindMounts(ctx);
+    describeBoundedErrors(ctx);
     describeEnforcement(ctx, capabilities);
     describeIsolation(ctx, capabilities);
     describeRealNetwork(ctx, capabilities);
