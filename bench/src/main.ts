@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import { sizeThreadPool, startArbord } from '@arbor/server';
 import { benchCli } from './cli';
+import { benchDataPath } from './data-path';
 import { benchLinux } from './linux';
 import { benchRunc } from './runc';
 import { withRawGrpcServer } from './raw-grpc';
@@ -71,7 +72,7 @@ async function benchFakeOverGrpc(): Promise<void> {
   }
 }
 
-/** BENCH_ONLY is `fake`, `cli`, `linux` or `runc` to run one section, e.g. while tuning one backend. */
+/** BENCH_ONLY is `fake`, `cli`, `linux`, `data` or `runc` to run one section, e.g. while tuning one backend. */
 const ONLY = process.env.BENCH_ONLY;
 
 /** RESULTS_PATH is where the figures go as JSON: env BENCH_RESULTS, default bench/results/latest.json (not committed). */
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
   if (!ONLY || ONLY === 'fake') await benchFakeOverGrpc();
   if (!ONLY || ONLY === 'cli') await benchCli();
   if (!ONLY || ONLY === 'linux') await benchLinux();
+  if (!ONLY || ONLY === 'data') await benchDataPath();
   if (!ONLY || ONLY === 'runc') await benchRunc();
   await writeResults(RESULTS_PATH, startedAt);
   console.log(`\nfigures as JSON: ${RESULTS_PATH}`);
