@@ -7,6 +7,7 @@ import {
   ProcessNotFoundError,
   ResourceExhaustedError,
   processEnvironment,
+  quoteInput,
 } from '@arbor/core';
 import type { BindMount, ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
 import { FakeFilesystem, ROOT } from './fs/fake-filesystem';
@@ -170,7 +171,7 @@ export class FakeContainer implements Kernel {
       const found = this.fs.tryResolve(path, { cred: ROOT });
       if (found) {
         if (found.inode.kind !== 'dir') throw new InvalidArgumentError('dir', `'${dir}' is not a directory in the container`);
-        return found.path;
+        return this.enterable(found.path, dir, user);
       }
       const parts = path.split('/').filter((p) => p !== '');
       let current = '/';
@@ -182,12 +183,27 @@ export class FakeContainer implements Kernel {
         }
         current = this.fs.resolve(next, { cred: ROOT }).path;
       }
-      return current;
+      return this.enterable(current, dir, user);
     } catch (err) {
       if (err instanceof FsError) {
         throw new PermissionDeniedError(`run: cannot make the working directory '${dir}': ${err.strerror}`);
       }
       throw err;
     }
+  }
+
+  /** enterable is path when user may enter it, as the chdir after setuid needs. @throws PermissionDeniedError */
+  private enterable(path: string, dir: string, user: User): string {
+    const cred = { uid: user.uid, gid: user.gid };
+    let found: ReturnType<FakeFilesystem['tryResolve']>;
+    try {
+      found = this.fs.tryResolve(path, { cred });
+    } catch {
+      found = undefined;
+    }
+    if (!found || !this.fs.canAccess(found.inode, cred, 'x')) {
+      throw new PermissionDeniedError(`run as ${user.name}: chdir ${quoteInput(dir)}: Permission denied`);
+    }
+    return path;
   }
 }

@@ -82,6 +82,8 @@ async function readEntries(input: Readable, maxBytes: number): Promise<Entry[]> 
     if (!extract.destroyed) extract.end(undefined);
   } catch (err) {
     extract.destroy();
+    // the disk limit stops the extractor, and so the loop feeding it: the caller's tar is too big, not broken
+    if (err instanceof ResourceExhaustedError) throw err;
     throw new InvalidTarError(`the tar stream failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   try {
