@@ -381,11 +381,18 @@ static void build_env(const struct container_user *user, char **env) {
   env[n] = NULL;
 }
 
+/* names_no_program: an exec failing with err found no program the user may run at the path
+ * (nothing there, a name too long to be a file's, a file without x or of no known format):
+ * the caller's mistake, EXIT_NOT_FOUND (contract-tests' describe-error-codes.ts). */
+static int names_no_program(int err) {
+  return err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG || err == ELOOP || err == EACCES || err == ENOEXEC;
+}
+
 static void exec_program(char **env) {
   const char *path = opt.argv[0];
   if (strchr(path, '/')) {
     execve(path, opt.argv, env);
-    child_fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, "exec %s", path);
+    child_fail(names_no_program(errno) ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, "exec %s", path);
   }
   const char *search = "/usr/local/bin:/usr/bin:/bin";
   for (int i = 0; env[i]; i++)
@@ -401,7 +408,7 @@ static void exec_program(char **env) {
     if (errno == EACCES) denied = 1;
   }
   errno = denied ? EACCES : 0;
-  child_fail(denied ? EXIT_HELPER_FAILED : EXIT_NOT_FOUND, "exec %s", path);
+  child_fail(EXIT_NOT_FOUND, "exec %s", path);
 }
 
 /* send_fd passes fd over the unix socket sock. */
@@ -539,7 +546,8 @@ static void container_child(int stdio[3], int pty_sock) {
   enter_user(&user);
   if (user.uid == 0 && !opt.privileged) set_default_caps();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(EXIT_HELPER_FAILED, "no_new_privs%s", "");
-  if (chdir(cwd) != 0) child_fail(EXIT_HELPER_FAILED, "chdir %s", cwd);
+  /* a working dir its user may not enter is the caller's mistake (contract-tests' describe-error-codes.ts) */
+  if (chdir(cwd) != 0) child_fail(errno == EACCES ? EXIT_PERMISSION : EXIT_HELPER_FAILED, "chdir %s", cwd);
   sigset_t none;
   sigemptyset(&none);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);

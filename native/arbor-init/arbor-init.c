@@ -31,7 +31,9 @@ static int hold(char **argv) {
   fcntl(4, F_SETFD, FD_CLOEXEC);
   execvp(argv[0], argv);
   int saved = errno;
-  dprintf(4, "%d exec %s: %s", saved == ENOENT || saved == ENOTDIR ? 3 : 1, argv[0], strerror(saved));
+  /* no program the user may run there is the caller's mistake, 3 (EXIT_NOT_FOUND), as in arbor-exec's names_no_program */
+  int not_found = saved == ENOENT || saved == ENOTDIR || saved == ENAMETOOLONG || saved == ELOOP || saved == EACCES || saved == ENOEXEC;
+  dprintf(4, "%d exec %s: %s", not_found ? 3 : 1, argv[0], strerror(saved));
   return 127;
 }
 

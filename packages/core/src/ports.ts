@@ -171,7 +171,7 @@ export interface Containerizer {
    * run starts a process.
    * @throws ContainerStoppedError, ProcessAlreadyExistsError (an id already running),
    * ExecutableNotFoundError, InvalidArgumentError (a bad user or working directory),
-   * PermissionDeniedError (a working directory the user cannot make),
+   * PermissionDeniedError (a working directory the user cannot make or enter),
    * ResourceExhaustedError ('pids') when the pid limit is reached
    */
   run(handle: string, spec: RunRequest, io: ProcessIO, ctx?: CallContext): Promise<Process>;

@@ -6,6 +6,8 @@ import {
   ContainerNotFoundError,
   ContainerStoppedError,
   ExecutableNotFoundError,
+  MAX_ECHO,
+  PermissionDeniedError,
   InvalidArgumentError,
   ProcessAlreadyExistsError,
   ProcessNotFoundError,
@@ -380,7 +382,17 @@ export class HostContainerizer implements Containerizer {
       if (started.status === 'rejected') throw started.reason;
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
-      if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) throw new ExecutableNotFoundError(spec.path);
+      if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) {
+        const notFound = new ExecutableNotFoundError(spec.path);
+        // say why when something is there, like 'Permission denied' for a file without x
+        const why = /: ([^:]+)$/.exec(err.stderr.trim())?.[1];
+        const message = `${notFound.message}: ${why ?? ''}`;
+        if (why !== undefined && why !== 'No such file or directory' && message.length <= MAX_ECHO) notFound.message = message;
+        throw notFound;
+      }
+      if (err instanceof HelperError && err.exitCode === HELPER_EXIT.permission) {
+        throw new PermissionDeniedError(`run as ${spec.user || 'root'}: ${err.stderr.trim().replace(/^arbor-exec: /, '')}`);
+      }
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.badUser) {
         const message = err.stderr.trim().replace(/^arbor-exec: /, '');
         // an unmapped id names its range already; an unknown name gets the ways to say a user
