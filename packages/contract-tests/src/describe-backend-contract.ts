@@ -6,6 +6,7 @@ import { describeCreate } from './areas/describe-create';
 import { describePullImage } from './areas/describe-pull-image';
 import { describeDestroy } from './areas/describe-destroy';
 import { describeEnforcement } from './areas/describe-enforcement';
+import { describeErrorCodes } from './areas/describe-error-codes';
 import { describeErrorRoundTrip } from './areas/describe-error-round-trip';
 import { describeEvents } from './areas/describe-events';
 import { describeGraceTime } from './areas/describe-grace-time';
@@ -65,6 +66,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeCallerMistakes(ctx);
     describeBindMounts(ctx);
     describeBoundedErrors(ctx);
+    describeErrorCodes(ctx, capabilities);
     describeEnforcement(ctx, capabilities);
     describeIsolation(ctx, capabilities);
     describeRealNetwork(ctx, capabilities);
