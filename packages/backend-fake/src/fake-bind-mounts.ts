@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:f
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, quoteInput } from '@arbor/core';
 import type { BindMount, Process } from '@arbor/core';
-import { FakeFilesystem, ROOT, contentOf, type Inode, type LookupOptions, type ParentOf } from './fs/fake-filesystem';
+import { FakeFilesystem, ROOT, contentOf, type Inode, type LookupOptions } from './fs/fake-filesystem';
 import { FsError } from './fs/fs-error';
 import { readHostTree } from './fs/read-host-tree';
 
@@ -41,14 +41,12 @@ const at = (fs: FakeFilesystem, path: unknown, options?: unknown): string | unde
 };
 const GUARDED: Record<string, Guarded> = {
   mkdir: (fs, [path, , options]) => [at(fs, path, options)],
-  symlink: (fs, [, path, options]) => [at(fs, path, options)],
   link: (fs, [, path, options]) => [at(fs, path, options)],
   mknod: (fs, [path]) => [at(fs, path)],
   unlink: (fs, [path, options]) => [at(fs, path, options)],
   rmdir: (fs, [path, options]) => [at(fs, path, options)],
   openForWrite: (fs, [path, options]) => [fs.tryResolve(path as string, { ...(options as LookupOptions), follow: true })?.path ?? at(fs, path, options)],
-  rename: (_fs, [from, to]) => [from, to].map((p) => FakeFilesystem.join((p as ParentOf).dirPath, (p as ParentOf).name)),
-  // a stream-in links what it extracts under its canonical path
+  // a stream-in (and @arbor/fake-shell's ln and mv) link what they make under its path
   linkEntry: (_fs, [, , , path]) => [typeof path === 'string' && path.startsWith('/') ? path : undefined],
 };
 
@@ -183,7 +181,8 @@ async function copyHostSource(fs: FakeFilesystem, srcPath: string, field: string
   }
   if (!st.isDirectory()) throw new InvalidArgumentError(field, `${quoteInput(srcPath)} is neither a directory nor a file: give one of those`);
   const tree = await readHostTree(srcPath, srcPath).catch((err: unknown) => {
-    const why = err instanceof Error ? err.message.replace(/^'[^']*'/, quoteInput(srcPath)) : String(err);
+    // readHostTree words its refusal for an image: 'image.uri: '<dir>': ...'
+    const why = err instanceof Error ? err.message.replace(/^image\.uri: '[^']*'/, quoteInput(srcPath)) : String(err);
     throw new InvalidArgumentError(field, why);
   });
   const copies = new Map<Inode, Inode>();
