@@ -107,7 +107,7 @@ function commandNamed(program: Command, argv: readonly string[]): string | undef
  * createArborCli builds the `arbor` command line. Each action prints its result (plain or
  * --json) and returns; errors propagate to runArborCli, which maps them to exit codes. Given
  * the argv it will parse, it builds only the command argv names, like ping for ['ping']:
- * building all 31 commands and their options costs more than a short command's own work
+ * building all 31 commands and their options is start-up that a short command does not need
  * (issue #15). The program's help, completion (which reads every command) and a word that
  * is no command get them all.
  */
