@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { ContainerModule } from 'inversify';
 import { pack, extract } from 'tar-stream';
@@ -190,13 +193,19 @@ describe('containers', () => {
   });
 
   test('a bind mount asking for idmap reaches the backend so; one of origin container is INVALID_ARGUMENT', async () => {
-    const bindMounts: BindMount[] = [
-      { srcPath: '/', dstPath: '/host', mode: 'rw', origin: 'host', idmap: true },
-      { srcPath: '/', dstPath: '/host-ro', mode: 'ro', origin: 'host' },
-    ];
-    await client.create({ handle: 'idmap-1', bindMounts });
-    expect(createdBinds.get('idmap-1')).toEqual(bindMounts);
-    await client.destroy('idmap-1');
+    // a small host dir: the fake models a bind's contents, and refuses a source as big as /
+    const src = mkdtempSync(join(tmpdir(), 'arbor-idmap-bind-'));
+    try {
+      const bindMounts: BindMount[] = [
+        { srcPath: src, dstPath: '/host', mode: 'rw', origin: 'host', idmap: true },
+        { srcPath: src, dstPath: '/host-ro', mode: 'ro', origin: 'host' },
+      ];
+      await client.create({ handle: 'idmap-1', bindMounts });
+      expect(createdBinds.get('idmap-1')).toEqual(bindMounts);
+      await client.destroy('idmap-1');
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
     const wrong = client.create({ handle: 'idmap-2', bindMounts: [{ srcPath: '/etc', dstPath: '/etc2', mode: 'ro', origin: 'container', idmap: true }] });
     await expect(wrong).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'bindMounts[0].idmap' });
   });
