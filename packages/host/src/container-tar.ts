@@ -22,6 +22,12 @@ const STDERR_LIMIT = 8 * 1024;
 const STOP_GRACE_MS = 2000;
 /** INIT_EXIT_MS is how long a killed tar's container may take to show that a destroy killed it. */
 const INIT_EXIT_MS = 1000;
+/**
+ * STREAM_OUT_BUFFER is how much of a tar arbord holds for a StreamOut before it stops reading
+ * the helper, like 256 KiB: a few of its 64 KiB reads, where the default 16 KiB stopped and
+ * restarted the reading at every one.
+ */
+const STREAM_OUT_BUFFER = 256 * 1024;
 /** MESSAGE_LIMIT bounds how much of it an error message repeats. */
 const MESSAGE_LIMIT = 400;
 
@@ -114,7 +120,7 @@ export class ContainerTar {
       if (first.code === 0) return endedWith(new PassThrough(), undefined);
       throw await this.failure(target, first, 'stream out of', spec);
     }
-    const out = new PassThrough();
+    const out = new PassThrough({ highWaterMark: STREAM_OUT_BUFFER });
     let done = false;
     // a reader that goes away (a cancelled call, a destroyed stream) ends the tar
     out.on('close', () => {

@@ -13,6 +13,13 @@ import { decoded } from './undecodable-message';
 /** MAX_OUTPUT_CHUNK bounds one stdout/stderr message, like 64 KiB, well under gRPC's 4 MiB. */
 export const MAX_OUTPUT_CHUNK = 64 * 1024;
 
+/**
+ * OUTPUT_BUFFER is how much of one stream's output a call holds before arbord stops reading the
+ * process, like 256 KiB: a few chunks, so reading goes on while the call sends, where a
+ * Writable's default 16 KiB stopped and restarted the reading at every 64 KiB chunk.
+ */
+const OUTPUT_BUFFER = 4 * MAX_OUTPUT_CHUNK;
+
 type Call = ServerDuplexStream<ProcessInput, ProcessOutput>;
 
 /** signalFromProto accepts POSIX signal names like 'SIGTERM'. */
@@ -43,6 +50,7 @@ class OutputSink {
 
   writable(kind: 'stdout' | 'stderr', log: Logger): Writable {
     const w = new Writable({
+      highWaterMark: OUTPUT_BUFFER,
       write: (chunk: Buffer, _encoding, callback) => {
         this.send(kind, chunk).then(() => callback(), callback);
       },

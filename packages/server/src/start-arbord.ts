@@ -20,6 +20,7 @@ import { ArborMetrics } from './arbor-metrics';
 import { startMetricsServer } from './metrics-server';
 import type { MetricsServer } from './metrics-server';
 import { logContainerCapacity } from './log-container-capacity';
+import { withDirectBytesEncoding } from './bytes-response-encoding';
 import { tolerantDefinition } from './undecodable-message';
 
 /** GARDEN_SERVICE_NAME is the fully qualified gRPC service name, for health checks and reflection. */
@@ -131,7 +132,7 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   await backend.start();
 
   const server = new Server();
-  const gardenDefinition = tolerantDefinition(GardenService);
+  const gardenDefinition = withDirectBytesEncoding(tolerantDefinition(GardenService));
   const gardenService = createGardenService(backend, logger);
   server.addService(gardenDefinition, metrics ? metrics.instrument(gardenDefinition, gardenService) : gardenService);
   const health = new HealthImplementation({ '': 'SERVING', [GARDEN_SERVICE_NAME]: 'SERVING' });
