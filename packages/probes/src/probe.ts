@@ -37,6 +37,10 @@ export type ProbeStep =
   | { op: 'readFile'; path: string }
   /** makeDir makes path and any missing parents. */
   | { op: 'makeDir'; path: string }
+  /** fillFile writes `bytes` zero bytes to path, replacing it: a disk-limit test's writer. */
+  | { op: 'fillFile'; path: string; bytes: number }
+  /** remove removes the file at path; a missing one is no failure. */
+  | { op: 'remove'; path: string }
   /** setMode sets the permission bits of path, like chmod: mode is a number such as 0o700. */
   | { op: 'setMode'; path: string; mode: number }
   /** list prints the names in the directory at path, sorted, a line each; fails when there is none. */
@@ -99,6 +103,10 @@ function shellOf(step: ProbeStep): string {
       return `cat ${quote(step.path)}`;
     case 'makeDir':
       return `mkdir -p ${quote(step.path)}`;
+    case 'fillFile':
+      return `head -c ${Math.trunc(step.bytes)} /dev/zero > ${quote(step.path)}`;
+    case 'remove':
+      return `rm -f ${quote(step.path)}`;
     case 'setMode':
       if (!Number.isInteger(step.mode) || step.mode < 0 || step.mode > 0o7777) throw new Error(`probe: ${JSON.stringify(step.mode)} is not a file mode`);
       return `chmod ${step.mode.toString(8)} ${quote(step.path)}`;

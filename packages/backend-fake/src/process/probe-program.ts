@@ -49,6 +49,28 @@ const STEPS: { [O in Op]: StepProgram<O> } = {
         if (file.kind === 'file') proc.fs.append(file, Buffer.from(step.text), step.path);
       },
     ),
+  fillFile: (proc, step) =>
+    attempt(
+      proc,
+      // head's words when the redirected file cannot take the bytes (quota, disk limit)
+      (e) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? `sh: can't create ${step.path}: nonexistent directory` : `head: write error: ${e.strerror}`),
+      () => {
+        const file = proc.fs.openForWrite(step.path, { cwd: proc.cwd, cred: proc.cred, mode: 0o644, append: false });
+        if (file.kind === 'file') proc.fs.append(file, Buffer.alloc(Math.max(0, Math.trunc(step.bytes))), step.path);
+      },
+    ),
+  remove: (proc, step) =>
+    attempt(
+      proc,
+      (e) => `rm: can't remove '${step.path}': ${e.strerror}`,
+      () => {
+        try {
+          proc.fs.unlink(step.path, { cwd: proc.cwd, cred: proc.cred });
+        } catch (err) {
+          if (!(err instanceof FsError && err.code === 'ENOENT')) throw err;
+        }
+      },
+    ),
   readFile: async (proc, step) => {
     let source: ByteSource;
     try {

@@ -1,12 +1,15 @@
 import type { BackendCapabilities } from '../contract-setup';
 import type { ContractContext } from '../contract-context';
-import { runToEnd, sh } from '../helpers/run-process';
+import { steps } from '@arbor/probes';
+import { probe, runToEnd, sh } from '../helpers/run-process';
 import { eventually } from '@arbor/testkit';
 
 const MiB = 1024 * 1024;
+const { fillFile, remove } = steps;
 
-// These need a backend whose limits bite (cgroups, quotas, setrlimit). The scripts use busybox
-// applets beyond the fake's command set on purpose: only real backends run them.
+// These need a backend whose limits bite (cgroups, quotas, setrlimit). The memory, pid and
+// rlimit tests run busybox itself (dd's buffer, ash's fork, ulimit): real backends only. The
+// disk-limit writers are probes, which a fake that models quotas runs too.
 export function describeEnforcement(ctx: ContractContext, capabilities: BackendCapabilities): void {
   const describeIf = capabilities.enforcesLimits ? describe : describe.skip;
 
@@ -55,35 +58,35 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
       const container = await ctx.create({
         limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } },
       });
-      const within = await runToEnd(container, sh('dd if=/dev/zero of=/root/small bs=1M count=5 2>&1'));
+      const within = await runToEnd(container, probe(fillFile('/root/small', 5 * MiB)));
       expect(within.exitCode).toBe(0);
-      const beyond = await runToEnd(container, sh('dd if=/dev/zero of=/root/big bs=1M count=40 2>&1'));
+      const beyond = await runToEnd(container, probe(fillFile('/root/big', 40 * MiB)));
       expect(beyond.exitCode).not.toBe(0);
-      expect(beyond.stdout).toMatch(/space|quota/i);
+      expect(beyond.stderr).toMatch(/space|quota/i);
     }, 30_000);
 
     it("counts the image against a 'total' byteHard", async () => {
       const container = await ctx.create({
         limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'total' } },
       });
-      const within = await runToEnd(container, sh('dd if=/dev/zero of=/root/small bs=1M count=5 2>&1'));
+      const within = await runToEnd(container, probe(fillFile('/root/small', 5 * MiB)));
       expect(within.exitCode).toBe(0);
       // 5 MiB written, the image takes some more: 15 MiB no longer fits under 20 MiB in all
-      const beyond = await runToEnd(container, sh('dd if=/dev/zero of=/root/big bs=1M count=15 2>&1'));
+      const beyond = await runToEnd(container, probe(fillFile('/root/big', 15 * MiB)));
       expect(beyond.exitCode).not.toBe(0);
-      expect(beyond.stdout).toMatch(/space|quota/i);
+      expect(beyond.stderr).toMatch(/space|quota/i);
     }, 30_000);
 
     it('applies a disk limit set on a running container, and lets writes through again once raised', async () => {
       const container = await ctx.create();
       const before = await ctx.client.capacity();
-      expect((await runToEnd(container, sh('dd if=/dev/zero of=/root/a bs=1M count=5 2>&1'))).exitCode).toBe(0);
+      expect((await runToEnd(container, probe(fillFile('/root/a', 5 * MiB)))).exitCode).toBe(0);
       await container.limitDisk({ byteSoft: 0, byteHard: 10 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
-      const capped = await runToEnd(container, sh('dd if=/dev/zero of=/root/b bs=1M count=40 2>&1'));
+      const capped = await runToEnd(container, probe(fillFile('/root/b', 40 * MiB)));
       expect(capped.exitCode).not.toBe(0);
-      expect(capped.stdout).toMatch(/space|quota/i);
+      expect(capped.stderr).toMatch(/space|quota/i);
       await container.limitDisk({ byteSoft: 0, byteHard: 100 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
-      expect((await runToEnd(container, sh('rm /root/b; dd if=/dev/zero of=/root/c bs=1M count=40 2>&1'))).exitCode).toBe(0);
+      expect((await runToEnd(container, probe(remove('/root/b'), fillFile('/root/c', 40 * MiB)))).exitCode).toBe(0);
       // the host's disk paid for the writes and no more: the cap did not come from a full host disk
       const after = await ctx.client.capacity();
       expect(before.schedulableDiskInBytes - after.schedulableDiskInBytes).toBeLessThan(before.schedulableDiskInBytes / 2);
