@@ -50,6 +50,7 @@ describe('the fake backend composed by composeBackend', () => {
       realNetwork: false,
       isolation: false,
       survivesRestart: false,
+      runsImagePrograms: false,
       userNamespaces: false,
     });
   });

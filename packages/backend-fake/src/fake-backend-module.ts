@@ -32,6 +32,7 @@ const FAKE_CAPABILITIES: BackendCapabilities = {
   realNetwork: false,
   isolation: false,
   survivesRestart: false,
+  runsImagePrograms: false,
   userNamespaces: false,
 };
 

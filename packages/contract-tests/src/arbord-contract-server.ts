@@ -13,7 +13,11 @@ import { freeTestNetwork, usernsPool } from './helpers/test-network';
  * server -> backend). Every backend's over-gRPC contract run uses it. arbord gets a tag of its
  * own, so it never sweeps the links, chains and cgroups of another test's or a running arbord.
  */
-export async function startArbordContractServer(backend: string, overrides: BackendOverrides, options: StartOptions = {}): Promise<ContractServer> {
+export async function startArbordContractServer(
+  backend: string,
+  overrides: BackendOverrides & { fakeShell?: boolean },
+  options: StartOptions = {},
+): Promise<ContractServer> {
   const dir = await mkdtemp(join(tmpdir(), `arbor-contract-${backend}-`));
   // searchable by others, as the dirs above a state dir must be for user-namespace containers on runc
   await chmod(dir, 0o711);

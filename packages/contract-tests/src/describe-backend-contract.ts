@@ -52,7 +52,7 @@ export function describeBackendContract(name: string, setup: ContractSetup, capa
     describeDestroy(ctx);
     describeListAndLookup(ctx);
     describeInfoAndMetrics(ctx, capabilities);
-    describeRun(ctx);
+    describeRun(ctx, capabilities);
     describeAttachAndSignals(ctx);
     describeTty(ctx);
     describeStop(ctx);

@@ -14,6 +14,8 @@ export interface BackendCapabilities {
   isolation: boolean;
   /** survivesRestart: containers and processes outlive arbord's restart. */
   survivesRestart: boolean;
+  /** runsImagePrograms: a process runs the image's own programs (its shell, busybox); the fake runs probes only. */
+  runsImagePrograms: boolean;
   /** userNamespaces: an unprivileged container's root is an unprivileged user of the host (a user namespace of its own). */
   userNamespaces: boolean;
 }

@@ -10,6 +10,7 @@ const CAPABILITIES: BackendCapabilities = {
   realNetwork: false,
   isolation: true,
   survivesRestart: false,
+  runsImagePrograms: false,
   userNamespaces: false,
 };
 

@@ -7,5 +7,13 @@ import type { BackendCapabilities } from '@arbor/core';
  * namespaces where userns.enabled puts unprivileged containers in them.
  */
 export function hostBackendCapabilities(diskQuotas: boolean, userNamespaces = false): BackendCapabilities {
-  return { enforcesLimits: true, enforcesDiskLimits: diskQuotas, realNetwork: true, isolation: true, survivesRestart: true, userNamespaces };
+  return {
+    enforcesLimits: true,
+    enforcesDiskLimits: diskQuotas,
+    realNetwork: true,
+    isolation: true,
+    survivesRestart: true,
+    runsImagePrograms: true,
+    userNamespaces,
+  };
 }
