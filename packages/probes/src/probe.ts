@@ -37,8 +37,8 @@ export type ProbeStep =
   | { op: 'readFile'; path: string }
   /** makeDir makes path and any missing parents. */
   | { op: 'makeDir'; path: string }
-  /** fillFile writes `bytes` zero bytes to path, replacing it: a disk-limit test's writer. */
-  | { op: 'fillFile'; path: string; bytes: number }
+  /** fillFile writes `mib` MiB of zeros to path, replacing it, as dd does: a disk-limit test's writer. */
+  | { op: 'fillFile'; path: string; mib: number }
   /** remove removes the file at path; a missing one is no failure. */
   | { op: 'remove'; path: string }
   /** setMode sets the permission bits of path, like chmod: mode is a number such as 0o700. */
@@ -104,7 +104,7 @@ function shellOf(step: ProbeStep): string {
     case 'makeDir':
       return `mkdir -p ${quote(step.path)}`;
     case 'fillFile':
-      return `head -c ${Math.trunc(step.bytes)} /dev/zero > ${quote(step.path)}`;
+      return `dd if=/dev/zero of=${quote(step.path)} bs=1048576 count=${Math.trunc(step.mib)}`;
     case 'remove':
       return `rm -f ${quote(step.path)}`;
     case 'setMode':

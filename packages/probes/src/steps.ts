@@ -28,6 +28,6 @@ export const list = (path: string): ProbeStep => ({ op: 'list', path });
 export const ignoreTerm = (): ProbeStep => ({ op: 'ignoreTerm' });
 export const spin = (count: number): ProbeStep => ({ op: 'spin', count });
 export const exit = (code: number): ProbeStep => ({ op: 'exit', code });
-/** fillFile writes bytes zero bytes to path: fillFile('/root/big', 40 * MiB). */
-export const fillFile = (path: string, bytes: number): ProbeStep => ({ op: 'fillFile', path, bytes });
+/** fillFile writes mib MiB of zeros to path: fillFile('/root/big', 40). */
+export const fillFile = (path: string, mib: number): ProbeStep => ({ op: 'fillFile', path, mib });
 export const remove = (path: string): ProbeStep => ({ op: 'remove', path });

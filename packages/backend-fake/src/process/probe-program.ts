@@ -52,11 +52,11 @@ const STEPS: { [O in Op]: StepProgram<O> } = {
   fillFile: (proc, step) =>
     attempt(
       proc,
-      // head's words when the redirected file cannot take the bytes (quota, disk limit)
-      (e) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? `sh: can't create ${step.path}: nonexistent directory` : `head: write error: ${e.strerror}`),
+      // dd's words when the file cannot be opened or take the bytes (quota, disk limit)
+      (e) => `dd: ${e.code === 'ENOSPC' ? 'error writing' : "can't open"} '${step.path}': ${e.strerror}`,
       () => {
         const file = proc.fs.openForWrite(step.path, { cwd: proc.cwd, cred: proc.cred, mode: 0o644, append: false });
-        if (file.kind === 'file') proc.fs.append(file, Buffer.alloc(Math.max(0, Math.trunc(step.bytes))), step.path);
+        if (file.kind === 'file') proc.fs.append(file, Buffer.alloc(Math.max(0, Math.trunc(step.mib)) * 1024 * 1024), step.path);
       },
     ),
   remove: (proc, step) =>

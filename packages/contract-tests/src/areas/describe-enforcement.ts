@@ -58,9 +58,9 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
       const container = await ctx.create({
         limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' } },
       });
-      const within = await runToEnd(container, probe(fillFile('/root/small', 5 * MiB)));
+      const within = await runToEnd(container, probe(fillFile('/root/small', 5)));
       expect(within.exitCode).toBe(0);
-      const beyond = await runToEnd(container, probe(fillFile('/root/big', 40 * MiB)));
+      const beyond = await runToEnd(container, probe(fillFile('/root/big', 40)));
       expect(beyond.exitCode).not.toBe(0);
       expect(beyond.stderr).toMatch(/space|quota/i);
     }, 30_000);
@@ -69,10 +69,10 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
       const container = await ctx.create({
         limits: { disk: { byteSoft: 0, byteHard: 20 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'total' } },
       });
-      const within = await runToEnd(container, probe(fillFile('/root/small', 5 * MiB)));
+      const within = await runToEnd(container, probe(fillFile('/root/small', 5)));
       expect(within.exitCode).toBe(0);
       // 5 MiB written, the image takes some more: 15 MiB no longer fits under 20 MiB in all
-      const beyond = await runToEnd(container, probe(fillFile('/root/big', 15 * MiB)));
+      const beyond = await runToEnd(container, probe(fillFile('/root/big', 15)));
       expect(beyond.exitCode).not.toBe(0);
       expect(beyond.stderr).toMatch(/space|quota/i);
     }, 30_000);
@@ -80,13 +80,13 @@ export function describeEnforcement(ctx: ContractContext, capabilities: BackendC
     it('applies a disk limit set on a running container, and lets writes through again once raised', async () => {
       const container = await ctx.create();
       const before = await ctx.client.capacity();
-      expect((await runToEnd(container, probe(fillFile('/root/a', 5 * MiB)))).exitCode).toBe(0);
+      expect((await runToEnd(container, probe(fillFile('/root/a', 5)))).exitCode).toBe(0);
       await container.limitDisk({ byteSoft: 0, byteHard: 10 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
-      const capped = await runToEnd(container, probe(fillFile('/root/b', 40 * MiB)));
+      const capped = await runToEnd(container, probe(fillFile('/root/b', 40)));
       expect(capped.exitCode).not.toBe(0);
       expect(capped.stderr).toMatch(/space|quota/i);
       await container.limitDisk({ byteSoft: 0, byteHard: 100 * MiB, inodeSoft: 0, inodeHard: 0, scope: 'exclusive' });
-      expect((await runToEnd(container, probe(remove('/root/b'), fillFile('/root/c', 40 * MiB)))).exitCode).toBe(0);
+      expect((await runToEnd(container, probe(remove('/root/b'), fillFile('/root/c', 40)))).exitCode).toBe(0);
       // the host's disk paid for the writes and no more: the cap did not come from a full host disk
       const after = await ctx.client.capacity();
       expect(before.schedulableDiskInBytes - after.schedulableDiskInBytes).toBeLessThan(before.schedulableDiskInBytes / 2);
