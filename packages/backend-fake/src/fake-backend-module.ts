@@ -1,25 +1,25 @@
 import { TOKENS } from '@arbor/core';
 import type { BackendCapabilities, Containerizer, Depot, GardenerSettings, Networker, Volumizer } from '@arbor/core';
-import { ContainerModule } from 'inversify';
-import { FakeContainerizer } from './fake-containerizer';
-import { FakeNetworker } from './fake-networker';
+import { ContainerModule, type ResolutionContext } from 'inversify';
+import { FakeContainerizer, type FakeContainerizerOptions } from './fake-containerizer';
+import { FakeNetworker, type FakeNetworkerOptions } from './fake-networker';
 import { FakeVolumizer } from './fake-volumizer';
-import { resolveFakeBackendOptions, type FakeBackendOptions } from './fake-backend-options';
 import { InMemoryDepot } from './in-memory-depot';
-import { PROBE_PROGRAMS } from './process/probe-program';
 import type { ProgramRunner } from './process/program-runner';
 
 /** FAKE_VOLUMIZER binds the FakeVolumizer itself: the FakeContainerizer reads its filesystems. */
 const FAKE_VOLUMIZER = Symbol.for('@arbor/backend-fake/FakeVolumizer');
-const FAKE_OPTIONS = Symbol.for('@arbor/backend-fake/FakeBackendOptions');
 /**
  * FAKE_PROGRAM_RUNNER binds the ProgramRunner the fake's containers exec from, when another
  * module binds one (like @arbor/fake-shell's fakeShellModule); unbound, they run probes only.
  */
 export const FAKE_PROGRAM_RUNNER = Symbol.for('@arbor/backend-fake/ProgramRunner');
 
-/** FakeBackendConfig is what the fake backend reads from TOKENS.BackendConfig; other fields are ignored. */
-export type FakeBackendConfig = Partial<FakeBackendOptions> & GardenerSettings;
+/**
+ * FakeBackendConfig is what the fake backend reads from TOKENS.BackendConfig; each port reads
+ * its own fields, with its own defaults, and ignores the rest (the server's config is passed whole).
+ */
+export type FakeBackendConfig = FakeNetworkerOptions & Pick<FakeContainerizerOptions, 'maxContainers' | 'stopTimeoutMs'> & GardenerSettings;
 
 /**
  * FAKE_CAPABILITIES: the fake keeps everything in memory: limits are recorded, not enforced
@@ -36,6 +36,8 @@ const FAKE_CAPABILITIES: BackendCapabilities = {
   userNamespaces: false,
 };
 
+const configOf = (context: ResolutionContext): FakeBackendConfig | undefined => context.get(TOKENS.BackendConfig, { optional: true });
+
 /**
  * fakeBackendModule binds the fake ports (Containerizer, Networker, Volumizer, Depot) as
  * singletons, configured from TOKENS.BackendConfig when it is bound (a FakeBackendConfig),
@@ -44,12 +46,6 @@ const FAKE_CAPABILITIES: BackendCapabilities = {
  * backend, for in-process use and the contract suite.
  */
 export const fakeBackendModule = new ContainerModule(({ bind }) => {
-  bind<FakeBackendOptions>(FAKE_OPTIONS)
-    .toDynamicValue((context) => {
-      const config = context.get<Partial<FakeBackendOptions> | undefined>(TOKENS.BackendConfig, { optional: true });
-      return resolveFakeBackendOptions(config);
-    })
-    .inSingletonScope();
   bind<FakeVolumizer>(FAKE_VOLUMIZER)
     .toResolvedValue(() => new FakeVolumizer())
     .inSingletonScope();
@@ -57,13 +53,13 @@ export const fakeBackendModule = new ContainerModule(({ bind }) => {
   bind<Containerizer>(TOKENS.Containerizer)
     .toDynamicValue((context) => {
       const volumizer = context.get<FakeVolumizer>(FAKE_VOLUMIZER);
-      const { maxContainers, stopTimeoutMs } = context.get<FakeBackendOptions>(FAKE_OPTIONS);
-      const programs = context.get<ProgramRunner | undefined>(FAKE_PROGRAM_RUNNER, { optional: true }) ?? PROBE_PROGRAMS;
-      return new FakeContainerizer(volumizer, { maxContainers, stopTimeoutMs, programs });
+      const config = configOf(context);
+      const programs = context.get<ProgramRunner | undefined>(FAKE_PROGRAM_RUNNER, { optional: true });
+      return new FakeContainerizer(volumizer, { maxContainers: config?.maxContainers, stopTimeoutMs: config?.stopTimeoutMs, programs });
     })
     .inSingletonScope();
   bind<Networker>(TOKENS.Networker)
-    .toResolvedValue((options: FakeBackendOptions, volumizer: FakeVolumizer) => new FakeNetworker(options, volumizer), [FAKE_OPTIONS, FAKE_VOLUMIZER])
+    .toDynamicValue((context) => new FakeNetworker(configOf(context), context.get<FakeVolumizer>(FAKE_VOLUMIZER)))
     .inSingletonScope();
   bind<Depot>(TOKENS.Depot)
     .toResolvedValue(() => new InMemoryDepot())

@@ -27,12 +27,12 @@ import { streamIn } from './tar/stream-in';
 import { streamOut } from './tar/stream-out';
 
 export interface FakeContainerizerOptions {
-  /** maxContainers is what capacity reports; default 1024. */
-  maxContainers?: number;
+  /** maxContainers is what capacity reports (and the Gardener enforces); 0 or absent: 1024. */
+  maxContainers?: number | undefined;
   /** stopTimeoutMs is how long stop waits after TERM before KILL; default 10 s. */
-  stopTimeoutMs?: number;
+  stopTimeoutMs?: number | undefined;
   /** programs are what exec runs in every container; default PROBE_PROGRAMS, probes only. */
-  programs?: ProgramRunner;
+  programs?: ProgramRunner | undefined;
 }
 
 /**
@@ -76,7 +76,7 @@ export class FakeContainerizer implements Containerizer {
     private readonly volumizer: FakeVolumizer,
     options: FakeContainerizerOptions = {},
   ) {
-    this.maxContainers = options.maxContainers ?? 1024;
+    this.maxContainers = options.maxContainers || 1024;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.programs = options.programs ?? PROBE_PROGRAMS;
   }

@@ -7,11 +7,12 @@ import { hostnameOf, writeHostsFile } from './fs/etc-files';
 
 export interface FakeNetworkerOptions {
   /** networkPool is the CIDR '' requests take a /30 from; default '10.254.0.0/22'. */
-  networkPool?: string;
-  portPoolStart?: number;
-  portPoolSize?: number;
+  networkPool?: string | undefined;
+  /** portPoolStart and portPoolSize bound the host ports NetIn hands out: 61001 and 4534 by default. */
+  portPoolStart?: number | undefined;
+  portPoolSize?: number | undefined;
   /** externalIp is the host address containers are reached at; default '127.0.0.1'. */
-  externalIp?: string;
+  externalIp?: string | undefined;
 }
 
 interface Wiring {

@@ -1,8 +1,6 @@
 // @arbor/backend-fake: an in-memory, unprivileged model of a Garden backend.
 export { FAKE_PROGRAM_RUNNER, fakeBackendModule } from './fake-backend-module';
 export type { FakeBackendConfig } from './fake-backend-module';
-export { DEFAULT_FAKE_BACKEND_OPTIONS } from './fake-backend-options';
-export type { FakeBackendOptions } from './fake-backend-options';
 export { FakeContainerizer } from './fake-containerizer';
 export type { FakeContainerizerOptions } from './fake-containerizer';
 export { FakeNetworker } from './fake-networker';
