@@ -80,17 +80,12 @@ async function readEntries(input: Readable, maxBytes: number): Promise<Entry[]> 
       if (extract.destroyed) break;
     }
     if (!extract.destroyed) extract.end(undefined);
+    await done;
   } catch (err) {
     extract.destroy();
     // the disk limit stops the extractor, and so the loop feeding it: the caller's tar is too big, not broken
     if (err instanceof ResourceExhaustedError) throw err;
     throw new InvalidTarError(`the tar stream failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  try {
-    await done;
-  } catch (err) {
-    if (err instanceof ResourceExhaustedError) throw err;
-    throw new InvalidTarError(err instanceof Error ? err.message : String(err), { cause: err });
   }
   return entries;
 }
@@ -98,9 +93,9 @@ async function readEntries(input: Readable, maxBytes: number): Promise<Entry[]> 
 /** Extraction applies entries synchronously; it runs inside a filesystem transaction. */
 class Extraction {
   private destPath = '/';
-  /** dirMeta holds directory modes and mtimes, set last (children would change the mtime). */
   /** policy is the host backends' rule for entries (a '..' anywhere, devices, ...), one per tar. */
   private readonly policy = new TarEntryPolicy();
+  /** dirMeta holds directory modes and mtimes, set last (children would change the mtime). */
   private readonly dirMeta: Array<{ dir: DirInode; mode: number; uid: number; gid: number; mtimeMs: number; xattrs: Map<string, string> }> = [];
 
   constructor(
@@ -126,7 +121,7 @@ class Extraction {
     const decision = this.policy.check(header);
     if (decision.verdict === 'refuse') throw new InvalidTarError(`entry '${header.name}' ${decision.reason}`);
     if (decision.verdict === 'skip') return;
-    const parts = this.relative(header.name, header.name);
+    const { parts, linkParts = [] } = decision;
     const owner = this.owner(header);
     const mode = this.mode(header.mode ?? 0o644);
     const mtimeMs = header.mtime ? header.mtime.getTime() : Date.now();
@@ -158,26 +153,19 @@ class Extraction {
         return;
       }
       case 'file':
-      case 'contiguous-file': {
-        this.replace(existing, path, header.name);
-        const file = this.fs.newFile(mode, this.cred);
-        this.fs.setContent(file, entry.chunks, entry.size);
-        this.finishInode(file, mode, owner, mtimeMs, xattrs);
-        this.checkCreate(parent.dir, path);
-        this.fs.linkEntry(parent.dir, name, file, path);
-        return;
-      }
+      case 'contiguous-file':
       case 'symlink': {
         this.replace(existing, path, header.name);
-        const link = this.fs.newSymlink(header.linkname ?? '', this.cred);
-        this.finishInode(link, undefined, owner, mtimeMs, xattrs);
+        const inode = header.type === 'symlink' ? this.fs.newSymlink(header.linkname ?? '', this.cred) : this.fs.newFile(mode, this.cred);
+        if (inode.kind === 'file') this.fs.setContent(inode, entry.chunks, entry.size);
+        // a symlink's mode is always 0777
+        this.finishInode(inode, inode.kind === 'file' ? mode : undefined, owner, mtimeMs, xattrs);
         this.checkCreate(parent.dir, path);
-        this.fs.linkEntry(parent.dir, name, link, path);
+        this.fs.linkEntry(parent.dir, name, inode, path);
         return;
       }
       case 'link': {
-        const targetParts = this.relative(header.linkname ?? '', header.name);
-        const targetPath = FakeFilesystem.join(this.destPath, targetParts.join('/'));
+        const targetPath = FakeFilesystem.join(this.destPath, linkParts.join('/'));
         const target = this.fs.tryResolve(targetPath, { cred: this.cred, follow: false });
         if (!target || target.inode.kind === 'dir') {
           throw new InvalidTarError(
@@ -193,22 +181,6 @@ class Extraction {
         // devices and FIFOs need privileges an unprivileged container does not have: skipped
         return;
     }
-  }
-
-  /** relative normalises an entry name (or a hard link's target) to parts inside the target. */
-  private relative(name: string, entryName: string): string[] {
-    if (name.startsWith('/')) throw new InvalidTarError(`entry '${entryName}' has an absolute path: tar entries must be relative`);
-    const parts: string[] = [];
-    for (const part of name.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (parts.length === 0) throw new InvalidTarError(`entry '${entryName}' leaves the target directory with '..'`);
-        parts.pop();
-        continue;
-      }
-      parts.push(part);
-    }
-    return parts;
   }
 
   /** parentDir makes the entry's missing parent directories and checks it stays inside the target. */
