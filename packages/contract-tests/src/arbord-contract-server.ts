@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import { silentLogger } from '@arbor/core';
 import { startArbord, type StartOptions } from '@arbor/server';
+import { FAKE_POOLS, poolsOf } from './contract-setup';
 import type { BackendOverrides, ContractServer } from './contract-setup';
 import { freeTestNetwork, usernsPool } from './helpers/test-network';
 
@@ -22,6 +23,8 @@ export async function startArbordContractServer(
   // searchable by others, as the dirs above a state dir must be for user-namespace containers on runc
   await chmod(dir, 0o711);
   const network = backend === 'fake' ? undefined : await freeTestNetwork();
+  const pools = poolsOf(network ?? FAKE_POOLS, overrides);
+  const { staticBlock: _static, ...poolOverrides } = pools;
   const server = await startArbord(
     {
       backend,
@@ -29,6 +32,9 @@ export async function startArbordContractServer(
       stateDir: join(dir, 'state'),
       ...(network && { tag: network.tag, userns: usernsPool(network) }),
       ...overrides,
+      networkPool: poolOverrides.networkPool,
+      portPoolStart: poolOverrides.portPoolStart,
+      portPoolSize: poolOverrides.portPoolSize,
     },
     { logger: silentLogger, ...options },
   );
@@ -42,6 +48,7 @@ export async function startArbordContractServer(
   return {
     client,
     stopTimeoutMs: server.config.stopTimeoutMs,
+    pools,
     connect: async () => {
       const other = await open();
       return { client: other, close: async () => other.close() };

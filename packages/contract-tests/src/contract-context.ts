@@ -1,21 +1,17 @@
 import { ContainerNotFoundError } from '@arbor/core';
 import type { Client, Container, ContainerSpec } from '@arbor/core';
-import type { BackendOverrides, ContractServer, ContractSetup } from './contract-setup';
+import type { BackendOverrides, ContractServer, ContractSetup, ServerPools } from './contract-setup';
 
 /**
  * MAIN_OVERRIDES configure the server most tests share: nothing is reaped unless a test asks,
- * ports come from a known pool, and Stop(false) waits only briefly before KILL.
+ * and Stop(false) waits only briefly before KILL. Its pools are its setup's (ctx.pools).
  */
 export const MAIN_OVERRIDES = {
   defaultGraceTimeMs: 0,
   maxContainers: 0,
-  portPoolStart: 61000,
-  portPoolSize: 500,
-  // apart from arbord's default 10.254.0.0/22, so a test run starts beside a running arbord
-  networkPool: '10.253.0.0/22',
   stopTimeoutMs: 1000,
   defaultPidLimit: 0,
-} as const satisfies Required<BackendOverrides>;
+} as const satisfies BackendOverrides;
 
 interface Tracked {
   client: Client;
@@ -52,6 +48,17 @@ export class ContractContext {
 
   get client(): Client {
     return this.server.client;
+  }
+
+  /** pools are the main server's address and port pools. */
+  get pools(): ServerPools {
+    return this.server.pools;
+  }
+
+  /** staticNet is the first three octets of the i-th (0-3) /24 of the main server's static block, like '10.251.5'. */
+  staticNet(i: number): string {
+    const [a, b, c] = this.pools.staticBlock.split('.');
+    return `${a}.${b}.${Number(c) + i}`;
   }
 
   /** unique returns a name no other test uses, like 'ct-create-17-x8k2'. */

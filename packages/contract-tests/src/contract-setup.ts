@@ -25,6 +25,31 @@ export interface BackendOverrides {
   defaultPidLimit?: number;
 }
 
+/**
+ * ServerPools are what a server hands out: its own, so that servers of suites running side by
+ * side (jest workers) never share an address or a port.
+ */
+export interface ServerPools {
+  networkPool: string;
+  portPoolStart: number;
+  portPoolSize: number;
+  /** staticBlock is a /22 outside networkPool for the tests that ask for static addresses, like '10.251.4.0/22'. */
+  staticBlock: string;
+}
+
+/** FAKE_POOLS are the fake's: it holds no host address or port, so every fake server may share them. */
+export const FAKE_POOLS: ServerPools = { networkPool: '10.253.0.0/22', portPoolStart: 61000, portPoolSize: 500, staticBlock: '10.254.100.0/22' };
+
+/** poolsOf are the pools of a server started on base (a test network, or FAKE_POOLS), with any overrides applied. */
+export function poolsOf(base: ServerPools, overrides: BackendOverrides): ServerPools {
+  return {
+    networkPool: overrides.networkPool ?? base.networkPool,
+    portPoolStart: overrides.portPoolStart ?? base.portPoolStart,
+    portPoolSize: overrides.portPoolSize ?? base.portPoolSize,
+    staticBlock: base.staticBlock,
+  };
+}
+
 /** ContractConnection is one more client of a running server, like a second user. */
 export interface ContractConnection {
   client: Client;
@@ -41,6 +66,8 @@ export interface ContractServer extends ContractConnection {
    * harness could apply it, else the server's default (10000).
    */
   readonly stopTimeoutMs: number;
+  /** pools are the address and port pools this server really uses. */
+  readonly pools: ServerPools;
   /**
    * restart stops the server without touching its containers and starts it again on the same
    * state, returning a client of the new server. Only for backends with survivesRestart.
@@ -106,6 +133,7 @@ export function privilegedSetup(setup: ContractSetup): ContractSetup {
           return privilegedClient(server.client);
         },
         stopTimeoutMs: server.stopTimeoutMs,
+        pools: server.pools,
         connect: async () => {
           const other = await server.connect();
           return { client: privilegedClient(other.client), close: () => other.close() };

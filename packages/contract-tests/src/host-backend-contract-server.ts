@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { composeBackend } from '@arbor/core';
 import type { BackendModules } from '@arbor/core';
 import type { BackendOverrides, ContractServer } from './contract-setup';
+import { poolsOf } from './contract-setup';
 import { freeTestNetwork, usernsPool } from './helpers/test-network';
 
 /**
@@ -11,16 +12,18 @@ import { freeTestNetwork, usernsPool } from './helpers/test-network';
  * /tmp, composed from its modules as arbord composes it (the real LinuxNetworker); restart() makes a new backend over the same state dir,
  * as a restart of arbord would, and close() destroys what is left and removes the dir. Each
  * server has a tag of its own (kept across restart), so it never sweeps the links, chains and
- * cgroups of another server, nor of an arbord running on this host; its pools are the
- * overrides', recorded in /run/arbor/pools (refused where another arbord's overlap).
+ * cgroups of another server, nor of an arbord running on this host; its pools are its test
+ * network's unless overridden, recorded in /run/arbor/pools (refused where another arbord's overlap).
  */
 export async function startHostBackend(name: string, modules: BackendModules, overrides: BackendOverrides): Promise<ContractServer> {
   const stateDir = await mkdtemp(join(tmpdir(), `arbor-contract-${name}-`));
   const network = await freeTestNetwork();
   const { tag } = network;
+  const pools = poolsOf(network, overrides);
+  const { staticBlock: _static, ...poolOverrides } = pools;
   // start makes a fresh backend over the same state dir: a restart of arbord
   const start = async () => {
-    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', userns: usernsPool(network), ...overrides, tag });
+    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', userns: usernsPool(network), ...overrides, ...poolOverrides, tag });
     await backend.start();
     return backend;
   };
@@ -30,6 +33,7 @@ export async function startHostBackend(name: string, modules: BackendModules, ov
       return backend;
     },
     stopTimeoutMs: overrides.stopTimeoutMs ?? 10_000,
+    pools,
     connect: async () => ({ client: backend, close: async () => undefined }),
     restart: async () => {
       await backend.stop();

@@ -79,18 +79,18 @@ export function describeDestroy(ctx: ContractContext): void {
     });
 
     it('releases a static address so another container can take it', async () => {
-      const first = await ctx.create({ network: '10.254.102.6/30' });
-      expect((await first.info()).containerIp).toBe('10.254.102.6');
+      const first = await ctx.create({ network: `${ctx.staticNet(2)}.6/30` });
+      expect((await first.info()).containerIp).toBe(`${ctx.staticNet(2)}.6`);
       await ctx.client.destroy(first.handle);
-      const second = await ctx.create({ network: '10.254.102.6/30' });
-      expect((await second.info()).containerIp).toBe('10.254.102.6');
+      const second = await ctx.create({ network: `${ctx.staticNet(2)}.6/30` });
+      expect((await second.info()).containerIp).toBe(`${ctx.staticNet(2)}.6`);
     });
 
     it('refuses a second container on a static address in use, and creates nothing', async () => {
-      await ctx.create({ network: '10.254.103.6/30' });
+      await ctx.create({ network: `${ctx.staticNet(3)}.6/30` });
       const handle = ctx.unique('ipclash');
       ctx.track(handle);
-      await expect(ctx.client.create({ handle, network: '10.254.103.6/30' })).rejects.toMatchObject({
+      await expect(ctx.client.create({ handle, network: `${ctx.staticNet(3)}.6/30` })).rejects.toMatchObject({
         kind: expect.stringMatching(/^(alreadyExists|resourceExhausted|invalidArgument|failedPrecondition)$/),
       });
       expect((await ctx.client.containers()).map((c) => c.handle)).not.toContain(handle);

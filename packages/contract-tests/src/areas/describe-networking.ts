@@ -1,19 +1,15 @@
 import { InvalidArgumentError, PortInUseError, ResourceExhaustedError } from '@arbor/core';
 import type { NetOutRule } from '@arbor/core';
-import { MAIN_OVERRIDES } from '../contract-context';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
-
-const poolStart = MAIN_OVERRIDES.portPoolStart;
-const poolEnd = MAIN_OVERRIDES.portPoolStart + MAIN_OVERRIDES.portPoolSize;
 
 export function describeNetworking(ctx: ContractContext): void {
   describe('netIn', () => {
     it('takes the host port from the pool for 0, and uses it as the container port for 0', async () => {
       const container = await ctx.create();
       const mapping = await container.netIn(0, 0);
-      expect(mapping.hostPort).toBeGreaterThanOrEqual(poolStart);
-      expect(mapping.hostPort).toBeLessThan(poolEnd);
+      expect(mapping.hostPort).toBeGreaterThanOrEqual(ctx.pools.portPoolStart);
+      expect(mapping.hostPort).toBeLessThan(ctx.pools.portPoolStart + ctx.pools.portPoolSize);
       expect(mapping.containerPort).toBe(mapping.hostPort);
     });
 
@@ -21,7 +17,7 @@ export function describeNetworking(ctx: ContractContext): void {
       const container = await ctx.create();
       const mapping = await container.netIn(0, 8080);
       expect(mapping.containerPort).toBe(8080);
-      expect(mapping.hostPort).toBeGreaterThanOrEqual(poolStart);
+      expect(mapping.hostPort).toBeGreaterThanOrEqual(ctx.pools.portPoolStart);
     });
 
     it('maps exactly the host and container ports it is given', async () => {
@@ -67,15 +63,17 @@ export function describeNetworking(ctx: ContractContext): void {
     });
 
     it('reports an empty pool with ResourceExhaustedError, and refills it on destroy', async () => {
-      const server = await ctx.extraServer({ portPoolStart: 62000, portPoolSize: 2 });
+      // a server of its own with a pool of two ports: the first two of its own network's
+      const server = await ctx.extraServer({ portPoolSize: 2 });
+      const [p0, p1] = [server.pools.portPoolStart, server.pools.portPoolStart + 1];
       const a = await ctx.create({}, server.client);
       const b = await ctx.create({}, server.client);
       const taken = [await a.netIn(0, 80), await a.netIn(0, 81)].map((m) => m.hostPort).sort();
-      expect(taken).toEqual([62000, 62001]);
+      expect(taken).toEqual([p0, p1]);
       await expectRejection(b.netIn(0, 80), ResourceExhaustedError, { kind: 'resourceExhausted' });
       await server.client.destroy(a.handle);
       const again = await b.netIn(0, 80);
-      expect([62000, 62001]).toContain(again.hostPort);
+      expect([p0, p1]).toContain(again.hostPort);
     });
   });
 

@@ -30,8 +30,8 @@ export function describeRealNetwork(ctx: ContractContext, capabilities: BackendC
     }, 15_000);
 
     it('lets containers in the same subnet reach each other', async () => {
-      const server = await ctx.create({ network: '10.254.110.0/29' });
-      const client = await ctx.create({ network: '10.254.110.0/29' });
+      const server = await ctx.create({ network: `${ctx.staticNet(3)}.64/29` });
+      const client = await ctx.create({ network: `${ctx.staticNet(3)}.64/29` });
       const serverIp = (await server.info()).containerIp;
       const listening = await startProcess(server, sh('echo neighbour | nc -l -p 7000'));
       const result = await eventually(

@@ -9,6 +9,8 @@ export interface TestNetwork {
   /** portPoolStart and portPoolSize: 100 ports from 43000 + 100 k, apart from arbord's default 61001-65534. */
   portPoolStart: number;
   portPoolSize: number;
+  /** staticBlock is like '10.251.4.0/22': 10.251.<4 k>.0/22, where its tests ask for static addresses. */
+  staticBlock: string;
   /** usernsBase and usernsSize: 256 containers' host ids from 2.5e9 + 2^24 k, apart from arbord's default pool (1e9 to 2e9) and each other's. */
   usernsBase: number;
   usernsSize: number;
@@ -28,6 +30,7 @@ export function testNetworkFor(tag: string): TestNetwork {
     networkPool: `10.252.${4 * k}.0/22`,
     portPoolStart: 43000 + 100 * k,
     portPoolSize: 100,
+    staticBlock: `10.251.${4 * k}.0/22`,
     usernsBase: 2_500_000_000 + USERNS_IDS_PER_TAG * k,
     usernsSize: USERNS_IDS_PER_TAG,
   };
