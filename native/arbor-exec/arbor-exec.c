@@ -10,7 +10,6 @@
  * EXIT_NOT_FOUND when the executable does not exist.
  *
  * usage: arbor-exec --init-pid PID --dir PROCESS_DIR [--cgroup DIR]... [--privileged] [--log-fd N]
- *          [--runc BINARY --runc-root DIR --runc-id ID [--runc-init PATH] [--restore FILE VALUE]]
  * Every option comes from arbord itself. What the process is (program, args, env, user,
  * working dir, rlimits, TTY) comes from API clients and images: arbord writes it to
  * <dir>/process.spec (see read_spec), never into argv, where a value could be read as an option
@@ -23,13 +22,8 @@
  * loads right after it entered the container's namespaces (the filter forbids setns), and
  * only fds 0, 1 and 2 cross into the container.
  *
- * With --runc (the runc backend), the supervisor resolves the user and working dir in the
- * container's mount namespace, writes <dir>/process.json and starts the process with
- * `runc exec --detach`, a TTY through runc's console socket. As a child subreaper it then
- * waits for the process runc leaves behind, exactly as for its own child. With --runc-init the
- * process starts as `arbor-init --hold`, which execs the program only once the supervisor says
- * go: after runc has exited and VALUE is written to FILE (a pid limit lifted for runc's own
- * threads is back before the program can fork).
+ * The runc backend starts its processes the same way: --cgroup names the cgroups runc made
+ * for the container's init, and the init's namespaces are runc's.
  *
  * Covered by: packages/backend-linux/src/namespace-containerizer.int.spec.ts
  * (processes, users, rlimits, TTY, restart; hostile specs, the process spec file, the /proc/<pid>/exe
@@ -58,7 +52,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -90,12 +83,6 @@ static struct {
   int tty, privileged;
   unsigned short cols, rows;
   char *argv[MAX_ARGS + 1];
-  /* runc mode: the runc binary, its --root and the container's id */
-  const char *runc, *runc_root, *runc_id;
-  /* runc_init is arbor-init's path in the container: processes start held behind it */
-  const char *runc_init;
-  /* restore_file/value: written once runc is done and before the process runs (a pid limit) */
-  const char *restore_file, *restore_value;
 } opt;
 
 static void parse(int argc, char **argv) {
@@ -109,20 +96,11 @@ static void parse(int argc, char **argv) {
     }
     else if (strcmp(a, "--dir") == 0 && has) opt.dir = argv[++i];
     else if (strcmp(a, "--privileged") == 0) opt.privileged = 1;
-    else if (strcmp(a, "--runc") == 0 && has) opt.runc = argv[++i];
-    else if (strcmp(a, "--runc-root") == 0 && has) opt.runc_root = argv[++i];
-    else if (strcmp(a, "--runc-id") == 0 && has) opt.runc_id = argv[++i];
-    else if (strcmp(a, "--runc-init") == 0 && has) opt.runc_init = argv[++i];
-    else if (strcmp(a, "--restore") == 0 && i + 2 < argc) {
-      opt.restore_file = argv[++i];
-      opt.restore_value = argv[++i];
-    }
     else if (strcmp(a, "--log-fd") == 0 && has) log_fd = (int)parse_int(argv[++i], "--log-fd");
     else if (strcmp(a, "--cgroup") == 0 && has && opt.ncgroups < 64) opt.cgroups[opt.ncgroups++] = argv[++i];
     else bail(EXIT_BAD_USAGE, "unknown or incomplete argument '%s'", a);
   }
   if (!opt.init_pid || !opt.dir) bail(EXIT_BAD_USAGE, "--init-pid and --dir are required");
-  if (opt.runc && (!opt.runc_root || !opt.runc_id)) bail(EXIT_BAD_USAGE, "--runc needs --runc-root and --runc-id");
 }
 
 /* ------------------------------------------------------------------ the process spec */
@@ -455,7 +433,6 @@ static void apply_seccomp(void) {
 static const char *ns_names[] = {"user", "cgroup", "ipc", "uts", "net", "mnt"};
 #define NS_COUNT (int)(sizeof ns_names / sizeof ns_names[0])
 #define NS_USER 0
-#define NS_MNT (NS_COUNT - 1)
 static int ns_fds[NS_COUNT];
 
 /* join_cgroups moves the calling process into every --cgroup dir. Before anything of the
@@ -648,8 +625,7 @@ static int relay(int src, int dst) {
   }
 }
 
-/* reap collects every ended child (a subreaper also gets orphans) and notes the process's
- * status: 128+N on signal N. */
+/* reap collects the ended child and notes the process's status: 128+N on signal N. */
 static void reap(pid_t child, int *exited, int *status) {
   int st;
   pid_t pid;
@@ -743,305 +719,6 @@ static void supervise(pid_t child, int out_src, int err_src, int tty, int out_ho
   _exit(0);
 }
 
-/* ------------------------------------------------------------------ runc mode */
-
-/* resolved is what the supervisor learns inside the container before runc starts the process. */
-struct resolved {
-  struct container_user user;
-  char cwd[PATH_MAX];
-};
-
-/* resolve_in_container resolves the user and makes the working dir in a child that entered
- * the container's cgroups (--cgroup), user namespace and mount namespace: no container path is
- * ever looked up on the host, and the dir is owned by the user's mapped host ids (like
- * base+1000 for uid 1000). On failure it forwards the child's "<code> <message>" to ready_fd
- * and exits. */
-static void resolve_in_container(int ready_fd, struct resolved *out) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
-  pid_t c = fork();
-  if (c < 0) bail(EXIT_HELPER_FAILED, "fork");
-  if (c == 0) {
-    close(p[0]);
-    report_fd = p[1];
-    join_cgroups();
-    enter_container_userns();
-    if (setns(ns_fds[NS_MNT], CLONE_NEWNS) != 0) child_fail(EXIT_HELPER_FAILED, "enter mnt namespace%s", "");
-    static struct resolved r;
-    resolve_mapped_user(&r.user);
-    snprintf(r.cwd, sizeof r.cwd, "%s", opt.cwd ? opt.cwd : r.user.home);
-    if (mkdir_p(r.cwd, 0755, r.user.uid, r.user.gid) != 0) child_fail(EXIT_HELPER_FAILED, "create working directory %s", r.cwd);
-    if (write(p[1], "R", 1) != 1) _exit(1);
-    write_all(p[1], (const char *)&r, sizeof r);
-    _exit(0);
-  }
-  close(p[1]);
-  static char buf[sizeof(struct resolved) + 1];
-  size_t total = 0;
-  for (;;) {
-    ssize_t n = read(p[0], buf + total, sizeof buf - total);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    total += (size_t)n;
-    if (total == sizeof buf) break;
-  }
-  close(p[0]);
-  waitpid(c, NULL, 0);
-  if (total == sizeof buf && buf[0] == 'R') {
-    memcpy(out, buf + 1, sizeof *out);
-    return;
-  }
-  if (total > 1100) total = 1100;
-  buf[total] = '\0';
-  dprintf(ready_fd, "%s", total > 0 ? buf : "1 the user lookup in the container died");
-  _exit(1);
-}
-
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    if (*c == '"' || *c == '\\')
-      fprintf(f, "\\%c", *c);
-    else if (*c < 0x20)
-      fprintf(f, "\\u%04x", *c);
-    else
-      fputc(*c, f);
-  }
-  fputc('"', f);
-}
-
-static void json_caps(FILE *f, int any) {
-  fputc('[', f);
-  for (int i = 0; any && default_cap_names[i]; i++) {
-    if (i) fputc(',', f);
-    json_string(f, default_cap_names[i]);
-  }
-  fputc(']', f);
-}
-
-/* write_process_json writes <dir>/process.json, the OCI process runc exec starts (mode 0600:
- * it holds the env; removed once runc is done). A privileged container's processes take the
- * capabilities of its config.json. */
-static void write_process_json(const struct resolved *r) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s/.process.json.tmp", opt.dir);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-  if (!f) bail(EXIT_HELPER_FAILED, "create %s", tmp);
-  static char *env[MAX_ENV + 4];
-  build_env(&r->user, env);
-  fprintf(f, "{\"terminal\":%s", opt.tty ? "true" : "false");
-  if (opt.tty) fprintf(f, ",\"consoleSize\":{\"height\":%u,\"width\":%u}", opt.rows, opt.cols);
-  fprintf(f, ",\"user\":{\"uid\":%u,\"gid\":%u,\"additionalGids\":[", r->user.uid, r->user.gid);
-  for (int i = 0; i < r->user.ngroups; i++) fprintf(f, "%s%u", i ? "," : "", r->user.groups[i]);
-  fputs("]},\"args\":[", f);
-  if (opt.runc_init) {
-    json_string(f, opt.runc_init);
-    fputs(",\"--hold\",\"--\",", f);
-  }
-  for (int i = 0; opt.argv[i]; i++) {
-    if (i) fputc(',', f);
-    json_string(f, opt.argv[i]);
-  }
-  fputs("],\"env\":[", f);
-  for (int i = 0; env[i]; i++) {
-    if (i) fputc(',', f);
-    json_string(f, env[i]);
-  }
-  fputs("],\"cwd\":", f);
-  json_string(f, r->cwd);
-  if (!opt.privileged) {
-    /* root has the default set; any other user only has it as the bounding set */
-    int root = r->user.uid == 0;
-    fputs(",\"capabilities\":{\"bounding\":", f);
-    json_caps(f, 1);
-    fputs(",\"effective\":", f);
-    json_caps(f, root);
-    fputs(",\"permitted\":", f);
-    json_caps(f, root);
-    fputs(",\"inheritable\":[],\"ambient\":[]}", f);
-  }
-  fputs(",\"rlimits\":[", f);
-  for (int i = 0; i < opt.nrlimits; i++) {
-    fputs(i ? ",{\"type\":\"RLIMIT_" : "{\"type\":\"RLIMIT_", f);
-    for (const char *c = opt.rlimits[i].name; *c; c++) fputc(*c - 'a' + 'A', f);
-    fprintf(f, "\",\"hard\":%llu,\"soft\":%llu}", (unsigned long long)opt.rlimits[i].value, (unsigned long long)opt.rlimits[i].value);
-  }
-  fputs("],\"noNewPrivileges\":true}\n", f);
-  if (fclose(f) != 0) bail(EXIT_HELPER_FAILED, "write %s", tmp);
-  if (rename(tmp, in_dir("process.json")) != 0) bail(EXIT_HELPER_FAILED, "rename %s", tmp);
-}
-
-/* runc_error copies the last error runc logged to <dir>/runc.log into out. */
-static void runc_error(char *out, size_t size) {
-  snprintf(out, size, "runc exec failed");
-  FILE *f = fopen(in_dir("runc.log"), "re");
-  if (!f) return;
-  char line[4096];
-  while (fgets(line, sizeof line, f)) {
-    char *m = strstr(line, "\"msg\":\"");
-    if (!m || (!strstr(line, "\"level\":\"error\"") && !strstr(line, "\"level\":\"fatal\""))) continue;
-    size_t k = 0;
-    for (m += 7; *m && k + 1 < size; m++) {
-      if (*m == '\\' && m[1]) {
-        m++;
-        out[k++] = *m == 'n' ? ' ' : *m;
-        continue;
-      }
-      if (*m == '"') break;
-      out[k++] = *m;
-    }
-    out[k] = '\0';
-  }
-  fclose(f);
-}
-
-/* release_held lets the held process exec, after writing --restore's value. If the exec
- * fails it forwards the held process's "<code> <message>" to ready_fd and exits. */
-static void release_held(pid_t child, int go, int result, int ready_fd) {
-  if (opt.restore_file && write_file(opt.restore_file, opt.restore_value) != 0) {
-    int saved = errno;
-    kill(child, SIGKILL);
-    errno = saved;
-    dprintf(ready_fd, "%d restore %s: %s", EXIT_HELPER_FAILED, opt.restore_file, strerror(errno));
-    _exit(1);
-  }
-  if (write(go, "g", 1) != 1) {
-    dprintf(ready_fd, "%d the held process is gone", EXIT_HELPER_FAILED);
-    _exit(1);
-  }
-  close(go);
-  char msg[1100];
-  ssize_t total = 0, n;
-  while ((n = read(result, msg + total, sizeof msg - 1 - (size_t)total)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) total += n;
-  close(result);
-  if (total == 0) return; /* the exec closed it: the program runs */
-  msg[total] = '\0';
-  waitpid(child, NULL, 0);
-  dprintf(ready_fd, "%s", msg);
-  _exit(1);
-}
-
-/* start_with_runc starts the process with `runc exec --detach` and returns its host pid; the
- * supervisor is a child subreaper, so the process becomes its child once runc exits. On
- * failure it reports to ready_fd and exits. */
-static pid_t start_with_runc(int stdio[3], int ready_fd, int *pty) {
-  struct resolved r;
-  resolve_in_container(ready_fd, &r);
-  write_process_json(&r);
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) bail(EXIT_HELPER_FAILED, "become a subreaper");
-  /* runc dials the console socket by path: through an inherited directory fd it stays
-   * within a socket address's 108 bytes however deep the process dir is */
-  int opened = open(opt.dir, O_PATH | O_DIRECTORY);
-  if (opened < 0) bail(EXIT_HELPER_FAILED, "open %s", opt.dir);
-  /* above 10, so that the fds 3 and 4 handed to the held process never land on it */
-  int dirfd = fcntl(opened, F_DUPFD, 10);
-  close(opened);
-  if (dirfd < 0) bail(EXIT_HELPER_FAILED, "dup %s", opt.dir);
-  /* go: the supervisor's byte that lets a held process exec; result: its exec error, if any */
-  int go[2] = {-1, -1}, result[2] = {-1, -1};
-  if (opt.runc_init && (pipe2(go, O_CLOEXEC) != 0 || pipe2(result, O_CLOEXEC) != 0)) bail(EXIT_HELPER_FAILED, "pipe");
-  char sockpath[64];
-  snprintf(sockpath, sizeof sockpath, "/proc/self/fd/%d/console.sock", dirfd);
-  int listener = -1;
-  if (opt.tty) {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sockpath);
-    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 1) != 0)
-      bail(EXIT_HELPER_FAILED, "console socket %s", in_dir("console.sock"));
-  }
-  pid_t runc = fork();
-  if (runc < 0) bail(EXIT_HELPER_FAILED, "fork");
-  if (runc == 0) {
-    /* without a TTY, runc hands its stdio to the process */
-    int null = open("/dev/null", O_RDWR);
-    for (int i = 0; i < 3; i++) {
-      dup2(opt.tty ? null : stdio[i], i);
-      fcntl(i, F_SETFL, fcntl(i, F_GETFL) & ~O_NONBLOCK);
-    }
-    if (opt.runc_init) {
-      /* runc --preserve-fds 2 hands fds 3 and 4 to the process (dup2 clears close-on-exec) */
-      int go_in = fcntl(go[0], F_DUPFD, 20), result_out = fcntl(result[1], F_DUPFD, 20);
-      if (go_in < 0 || result_out < 0 || dup2(go_in, 3) < 0 || dup2(result_out, 4) < 0) _exit(127);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    const char *args[26];
-    int n = 0;
-    args[n++] = opt.runc;
-    args[n++] = "--root";
-    args[n++] = opt.runc_root;
-    args[n++] = "--log";
-    args[n++] = in_dir("runc.log");
-    args[n++] = "--log-format";
-    args[n++] = "json";
-    args[n++] = "exec";
-    args[n++] = "--detach";
-    args[n++] = "--pid-file";
-    args[n++] = in_dir("runc.pid");
-    args[n++] = "--process";
-    args[n++] = in_dir("process.json");
-    if (opt.runc_init) {
-      args[n++] = "--preserve-fds";
-      args[n++] = "2";
-    }
-    if (opt.tty) {
-      args[n++] = "--console-socket";
-      args[n++] = sockpath;
-    }
-    args[n++] = opt.runc_id;
-    args[n] = NULL;
-    execvp(opt.runc, (char **)args);
-    _exit(127);
-  }
-  close(dirfd);
-  if (opt.runc_init) {
-    close(go[0]);
-    close(result[1]);
-  }
-  int st = 0, reaped = 0;
-  if (opt.tty) {
-    while (*pty < 0) {
-      struct pollfd p = {.fd = listener, .events = POLLIN};
-      if (poll(&p, 1, 50) > 0) {
-        int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        if (conn >= 0) {
-          *pty = recv_fd(conn);
-          close(conn);
-        }
-        if (*pty >= 0) fcntl(*pty, F_SETFL, fcntl(*pty, F_GETFL) | O_NONBLOCK);
-      } else if (waitpid(runc, &st, WNOHANG) == runc) {
-        reaped = 1;
-        break;
-      }
-    }
-    close(listener);
-    unlink(in_dir("console.sock"));
-  }
-  if (!reaped) waitpid(runc, &st, 0);
-  unlink(in_dir("process.json"));
-  char text[64] = "";
-  int fd = open(in_dir("runc.pid"), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (read(fd, text, sizeof text - 1) < 0) text[0] = '\0';
-    close(fd);
-  }
-  pid_t child = (pid_t)atoi(text);
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || child <= 0) {
-    char msg[1024];
-    runc_error(msg, sizeof msg);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) snprintf(msg, sizeof msg, "cannot run %s", opt.runc);
-    int not_found = strstr(msg, "executable file not found") || (strstr(msg, "exec: ") && strstr(msg, "no such file or directory"));
-    dprintf(ready_fd, "%d %s", not_found ? EXIT_NOT_FOUND : EXIT_HELPER_FAILED, msg);
-    _exit(1);
-  }
-  if (opt.runc_init) release_held(child, go[1], result[0], ready_fd);
-  return child;
-}
-
 int main(int argc, char **argv) {
   helper_name = "arbor-exec";
   run_sealed(argv);
@@ -1114,44 +791,37 @@ int main(int argc, char **argv) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  pid_t child;
   int pty = -1;
-  if (opt.runc) {
-    child = start_with_runc(stdio, ready[1], &pty);
-    for (int i = 0; i < 3; i++)
-      if (stdio[i] >= 0) close(stdio[i]);
-  } else {
-    int errpipe[2], sock[2] = {-1, -1};
-    if (pipe2(errpipe, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
-    if (opt.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) bail(EXIT_HELPER_FAILED, "socketpair");
-    if (setns(pidns_fd, CLONE_NEWPID) != 0) bail(EXIT_HELPER_FAILED, "enter pid namespace");
-    child = fork();
-    if (child < 0) bail(EXIT_HELPER_FAILED, "fork");
-    if (child == 0) {
-      close(errpipe[0]);
-      report_fd = errpipe[1];
-      if (sock[0] >= 0) close(sock[0]);
-      container_child(stdio, sock[1]);
-    }
-    close(errpipe[1]);
-    for (int i = 0; i < 3; i++)
-      if (stdio[i] >= 0) close(stdio[i]);
-    if (opt.tty) {
-      close(sock[1]);
-      pty = recv_fd(sock[0]);
-      close(sock[0]);
-      if (pty >= 0) fcntl(pty, F_SETFL, fcntl(pty, F_GETFL) | O_NONBLOCK);
-    }
-    char failure[1100];
-    ssize_t total = 0, n;
-    while ((n = read(errpipe[0], failure + total, sizeof failure - 1 - (size_t)total)) > 0) total += n;
-    failure[total] = '\0';
+  int errpipe[2], sock[2] = {-1, -1};
+  if (pipe2(errpipe, O_CLOEXEC) != 0) bail(EXIT_HELPER_FAILED, "pipe");
+  if (opt.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) bail(EXIT_HELPER_FAILED, "socketpair");
+  if (setns(pidns_fd, CLONE_NEWPID) != 0) bail(EXIT_HELPER_FAILED, "enter pid namespace");
+  pid_t child = fork();
+  if (child < 0) bail(EXIT_HELPER_FAILED, "fork");
+  if (child == 0) {
     close(errpipe[0]);
-    if (total > 0) {
-      waitpid(child, NULL, 0);
-      dprintf(ready[1], "%s", failure);
-      _exit(1);
-    }
+    report_fd = errpipe[1];
+    if (sock[0] >= 0) close(sock[0]);
+    container_child(stdio, sock[1]);
+  }
+  close(errpipe[1]);
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] >= 0) close(stdio[i]);
+  if (opt.tty) {
+    close(sock[1]);
+    pty = recv_fd(sock[0]);
+    close(sock[0]);
+    if (pty >= 0) fcntl(pty, F_SETFL, fcntl(pty, F_GETFL) | O_NONBLOCK);
+  }
+  char failure[1100];
+  ssize_t total = 0, n;
+  while ((n = read(errpipe[0], failure + total, sizeof failure - 1 - (size_t)total)) > 0) total += n;
+  failure[total] = '\0';
+  close(errpipe[0]);
+  if (total > 0) {
+    waitpid(child, NULL, 0);
+    dprintf(ready[1], "%s", failure);
+    _exit(1);
   }
   char pids[64];
   snprintf(pids, sizeof pids, "%d %d\n", getpid(), child);

@@ -359,12 +359,6 @@ static const int default_caps[] = {
     CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SYS_CHROOT, CAP_MKNOD, CAP_AUDIT_WRITE, CAP_SETFCAP,
 };
 
-const char *const default_cap_names[] = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE",     "CAP_FOWNER",  "CAP_FSETID",     "CAP_KILL",  "CAP_SETGID",       "CAP_SETUID",
-    "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
-    NULL,
-};
-
 static int is_default_cap(int cap) {
   for (size_t i = 0; i < sizeof default_caps / sizeof default_caps[0]; i++)
     if (default_caps[i] == cap) return 1;

@@ -86,8 +86,6 @@ void enter_user(const struct container_user *user);
  * uid change); set_default_caps sets effective and permitted to it, inheritable empty (root only). */
 void drop_bounding_caps(void);
 void set_default_caps(void);
-/* default_cap_names names the same set as runc spells it ("CAP_CHOWN"), NULL-terminated. */
-extern const char *const default_cap_names[];
 
 /* mkdir_p makes every missing directory of path with mode, owned by uid:gid. */
 int mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid);

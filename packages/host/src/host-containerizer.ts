@@ -79,8 +79,8 @@ export interface InitRuntime {
   extraHandles(): Promise<string[]>;
   /**
    * aroundExec runs start, which starts one process of the container with arbor-exec, and
-   * gives it the arbor-exec options this one start needs besides execArgs (like runc's pid
-   * limit to restore); a runtime that needs none calls start([]).
+   * gives it the arbor-exec options this one start needs besides execArgs (like the cgroups
+   * runc put the container's init in, read once it runs); a runtime that needs none calls start([]).
    */
   aroundExec<T>(handle: string, start: (args: readonly string[]) => Promise<T>): Promise<T>;
 }
