@@ -124,14 +124,10 @@ function addMounts(fs: FakeFilesystem): void {
   const tmp = fs.tryResolve('/tmp');
   if (!tmp) fs.mkdir('/tmp', 0o1777);
   else if (tmp.inode.kind === 'dir') fs.chmod(tmp.inode, 0o1777);
-  for (const [name, kind] of [
-    ['null', 'null'],
-    ['zero', 'zero'],
-    ['urandom', 'urandom'],
-  ] as const) {
-    const found = fs.tryResolve(`/dev/${name}`, { follow: false });
+  for (const kind of ['null', 'zero', 'urandom'] as const) {
+    const found = fs.tryResolve(`/dev/${kind}`, { follow: false });
     if (found?.inode.kind === 'device') continue;
-    if (found) fs.unlink(`/dev/${name}`);
-    fs.mknod(`/dev/${name}`, kind, 0o666);
+    if (found) fs.unlink(`/dev/${kind}`);
+    fs.mknod(`/dev/${kind}`, kind, 0o666);
   }
 }

@@ -52,10 +52,9 @@ export interface DeviceInode extends InodeCommon {
 
 export type Inode = FileInode | DirInode | SymlinkInode | DeviceInode;
 
-/** Resolved is a path looked up: the inode, the directory holding it and its canonical path. */
+/** Resolved is a path looked up: the inode, its name and its canonical path. */
 export interface Resolved {
   inode: Inode;
-  parent: DirInode | undefined;
   name: string;
   /** path is absolute and free of symlinks, '.' and '..', like /home/vcap/x. */
   path: string;
@@ -216,10 +215,8 @@ export class FakeFilesystem {
       return 'ENOTDIR';
     }
     const top = stack[stack.length - 1] as { inode: Inode; name: string };
-    const parent = stack.length > 1 ? (stack[stack.length - 2] as { inode: Inode }).inode : undefined;
     return {
       inode: top.inode,
-      parent: parent?.kind === 'dir' ? parent : undefined,
       name: top.name,
       path:
         '/' +
@@ -438,7 +435,8 @@ export class FakeFilesystem {
     };
   }
 
-  private newDir(mode: number, cred: Credentials, parent?: DirInode): DirInode {
+  /** newDir makes an unlinked directory; parent (where it will be linked) passes on its setgid bit. */
+  newDir(mode: number, cred: Credentials, parent?: DirInode): DirInode {
     const dir: DirInode = { ...this.common(mode, cred), kind: 'dir', entries: new Map() };
     // a directory in a setgid directory takes its group and the setgid bit, as on Linux
     if (parent && parent.mode & 0o2000) {
@@ -456,10 +454,6 @@ export class FakeFilesystem {
   /** newSymlink makes an unlinked symlink. */
   newSymlink(target: string, cred: Credentials): SymlinkInode {
     return { ...this.common(0o777, cred), kind: 'symlink', target };
-  }
-
-  newDirectory(mode: number, cred: Credentials): DirInode {
-    return this.newDir(mode, cred);
   }
 
   newDevice(device: DeviceKind, mode: number): DeviceInode {

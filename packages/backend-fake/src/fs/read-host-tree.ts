@@ -43,7 +43,7 @@ export async function readHostTree(dir: string, uri: string, now: () => number =
       }
       let inode: Inode;
       if (st.isDirectory()) {
-        inode = fs.newDirectory(0o755, { uid: 0, gid: 0 });
+        inode = fs.newDir(0o755, { uid: 0, gid: 0 });
         fs.linkEntry(into, name, inode, hostPath);
         await walk(hostPath, inode);
       } else if (st.isSymbolicLink()) {

@@ -14,7 +14,7 @@ const numbers: Record<string, number> = Object.fromEntries([
  * IGNORED_BY_DEFAULT: signals whose default action is to do nothing. The stop signals
  * (STOP, TSTP, TTIN, TTOU) are not modelled: the fake ignores them too.
  */
-const ignoredByDefault = new Set(['SIGCHLD', 'SIGCONT', 'SIGURG', 'SIGWINCH', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
+export const IGNORED_BY_DEFAULT: ReadonlySet<Signal> = new Set(['SIGCHLD', 'SIGCONT', 'SIGURG', 'SIGWINCH', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
 
 /** signalNumber is the Linux number of sig, like 15 for SIGTERM. */
 export function signalNumber(sig: Signal): number {
@@ -32,8 +32,4 @@ export function signalFromText(text: string): Signal | undefined {
   const upper = text.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
   return name in numbers ? (name as Signal) : undefined;
-}
-
-export function isIgnoredByDefault(sig: Signal): boolean {
-  return ignoredByDefault.has(sig);
 }

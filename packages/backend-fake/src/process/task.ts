@@ -1,5 +1,5 @@
 import type { Signal } from '@arbor/core';
-import { isIgnoredByDefault, signalNumber } from './signals';
+import { IGNORED_BY_DEFAULT, signalNumber } from './signals';
 
 /** TaskTerminated unwinds a program whose task was killed by a signal. */
 export class TaskTerminated extends Error {
@@ -72,7 +72,7 @@ export class Task {
       this.onCaught?.(sig);
       return;
     }
-    if (sig !== 'SIGKILL' && isIgnoredByDefault(sig)) return;
+    if (IGNORED_BY_DEFAULT.has(sig)) return;
     this.terminate(sig);
   }
 
@@ -116,7 +116,7 @@ export class Task {
     const err = new TaskTerminated(sig);
     for (const abort of this.aborters) abort(err);
     this.aborters.clear();
-    for (const child of this.children) child.deliver(sig === 'SIGKILL' ? 'SIGKILL' : sig);
+    for (const child of this.children) child.deliver(sig);
     this.finish(128 + signalNumber(sig));
   }
 

@@ -146,7 +146,7 @@ class Extraction {
           return;
         }
         if (existing) this.fs.unlink(path, { cred: this.cred });
-        const dir = this.fs.newDirectory(0o700, this.cred);
+        const dir = this.fs.newDir(0o700, this.cred);
         this.checkCreate(parent.dir, path);
         this.fs.linkEntry(parent.dir, name, dir, path);
         this.keepDirMeta(dir, mode, owner, mtimeMs, xattrs);
