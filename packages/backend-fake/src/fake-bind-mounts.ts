@@ -66,16 +66,17 @@ export class FakeBindMounts {
   private constructor(private readonly mounts: readonly Mounted[]) {}
 
   /**
-   * mount puts each bind at its dstPath in fs, in order, making dstPath's parents; the source
-   * must exist (FakeContainerizer checks first).
-   * @throws InvalidArgumentError naming the bind, like bindMounts[0].srcPath, for a host source
-   *   the fake cannot hold in memory, or a container directory bound under itself
+   * mount puts each bind at its dstPath in fs, in order, making dstPath's parents.
+   * @throws InvalidArgumentError naming the bind, like bindMounts[0].srcPath, for a source that
+   *   does not exist (on the host or in the container, by its origin, as the host backends
+   *   say), a host source the fake cannot hold in memory, or a container directory bound under itself
    */
   static async mount(fs: FakeFilesystem, binds: readonly BindMount[]): Promise<FakeBindMounts> {
     const mounts: Mounted[] = [];
     for (const [i, bind] of binds.entries()) {
       const field = `bindMounts[${i}].srcPath`;
-      const inode = bind.origin === 'host' ? await copyHostSource(fs, bind.srcPath, field) : fs.resolve(bind.srcPath, { cred: ROOT }).inode;
+      const inode = bind.origin === 'host' ? await copyHostSource(fs, bind.srcPath, field) : fs.tryResolve(bind.srcPath, { cred: ROOT })?.inode;
+      if (!inode) throw new InvalidArgumentError(field, `${quoteInput(bind.srcPath)} does not exist in the container: give an existing path`);
       const dstPath = fs.asImage(() => {
         fs.mkdirp(dirname(bind.dstPath), 0o755, { cred: ROOT });
         const p = fs.parentOf(bind.dstPath, { cred: ROOT });
@@ -170,7 +171,9 @@ function isUnder(path: string, dir: string): boolean {
  * @throws InvalidArgumentError(field) when it is too big for memory or of another kind
  */
 async function copyHostSource(fs: FakeFilesystem, srcPath: string, field: string): Promise<Inode> {
-  const st = await lstat(srcPath);
+  const st = await lstat(srcPath).catch(() => {
+    throw new InvalidArgumentError(field, `${quoteInput(srcPath)} does not exist on the host: give an existing path`);
+  });
   if (st.isFile()) {
     const data = await readFile(srcPath);
     return fs.asImage(() => {
@@ -191,7 +194,7 @@ async function copyHostSource(fs: FakeFilesystem, srcPath: string, field: string
     if (known) return known;
     const owner = { uid: from.uid, gid: from.gid };
     let made: Inode;
-    if (from.kind === 'dir') made = fs.newDirectory(from.mode, owner);
+    if (from.kind === 'dir') made = fs.newDir(from.mode, owner);
     else if (from.kind === 'symlink') made = fs.newSymlink(from.target, owner);
     else if (from.kind === 'device') made = fs.newDevice(from.device, from.mode);
     else {

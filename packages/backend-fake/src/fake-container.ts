@@ -9,7 +9,8 @@ import {
   processEnvironment,
   quoteInput,
 } from '@arbor/core';
-import type { BindMount, ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
+import type { ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
+import type { FakeBindMounts } from './fake-bind-mounts';
 import { FakeFilesystem, ROOT } from './fs/fake-filesystem';
 import { FsError } from './fs/fs-error';
 import { resolveUser, type User } from './fs/users';
@@ -42,8 +43,8 @@ export class FakeContainer implements Kernel {
     /** env is the container env, 'KEY=VALUE'. */
     readonly env: readonly string[],
     limits: Limits,
-    /** bindMounts are what create asked for, idmap too, kept for tests (FakeBindMounts puts them in fs; idmap changes nothing: the fake has no user namespaces). */
-    readonly bindMounts: readonly BindMount[],
+    /** binds are the container's bind mounts, in fs (idmap changes nothing: the fake has no user namespaces). */
+    readonly binds: FakeBindMounts,
     /** programs are what exec runs in this container. */
     readonly programs: ProgramRunner,
   ) {

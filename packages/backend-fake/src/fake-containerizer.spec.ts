@@ -323,7 +323,7 @@ describe('stop', () => {
 });
 
 describe('create', () => {
-  it('accepts an idmapped bind mount and keeps it as asked (the fake has no user namespaces to map)', async () => {
+  it('accepts and mounts an idmapped bind (the fake has no user namespaces to map)', async () => {
     const handle = `${h.handle}-binds`;
     const bindMounts = [
       { srcPath: mkdtempSync(join(tmpdir(), 'fake-binds-')), dstPath: '/data', mode: 'rw' as const, origin: 'host' as const, idmap: true },
@@ -333,7 +333,7 @@ describe('create', () => {
     const rootfs = { path: '', env: [], user: '', workingDir: '', entrypoint: [], cmd: [] };
     await h.containerizer.create({ handle, hostname: handle, rootfs, env: [], bindMounts, privileged: false, limits: {} });
     try {
-      expect(h.containerizer.container(handle).bindMounts).toEqual(bindMounts);
+      expect(h.containerizer.container(handle).fs.resolve('/data').inode.kind).toBe('dir');
     } finally {
       await h.containerizer.destroy(handle);
     }

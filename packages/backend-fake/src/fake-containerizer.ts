@@ -1,7 +1,6 @@
-import { stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
-import { ArborError, ContainerNotFoundError, InvalidArgumentError, PermissionDeniedError, quoteInput } from '@arbor/core';
+import { ArborError, ContainerNotFoundError, PermissionDeniedError, quoteInput } from '@arbor/core';
 import type {
   Containerizer,
   ContainerizerInfo,
@@ -17,7 +16,6 @@ import type {
 } from '@arbor/core';
 import { FakeBindMounts } from './fake-bind-mounts';
 import { FakeContainer } from './fake-container';
-import { ROOT, type FakeFilesystem } from './fs/fake-filesystem';
 import type { FakeVolumizer } from './fake-volumizer';
 import { HostResolvConf, writeEtcFiles } from './fs/etc-files';
 import { resolveUser } from './fs/users';
@@ -36,35 +34,12 @@ export interface FakeContainerizerOptions {
 }
 
 /**
- * checkBindSources refuses a bind mount whose source is missing, as the host backends do: of
- * origin host on this host, of origin container in the container's filesystem. The fake
- * mounts nothing; it only judges the request alike.
- * @throws InvalidArgumentError naming the mount, like bindMounts[0].srcPath
- */
-async function checkBindSources(desired: DesiredContainer, fs: FakeFilesystem): Promise<void> {
-  for (const [i, m] of desired.bindMounts.entries()) {
-    const found =
-      m.origin === 'host'
-        ? await stat(m.srcPath).then(
-            () => true,
-            () => false,
-          )
-        : fs.tryResolve(m.srcPath, { cred: ROOT }) !== undefined;
-    if (!found) {
-      const where = m.origin === 'host' ? 'on the host' : 'in the container';
-      throw new InvalidArgumentError(`bindMounts[${i}].srcPath`, `${quoteInput(m.srcPath)} does not exist ${where}: give an existing path`);
-    }
-  }
-}
-
-/**
  * FakeContainerizer runs containers in memory: each has the filesystem its FakeVolumizer
  * made and runs the programs of its ProgramRunner as processes, with real signals, exit codes, pid
  * limits, terminals and back-pressured output. Nothing leaves the Node process.
  */
 export class FakeContainerizer implements Containerizer {
   private readonly containers = new Map<string, FakeContainer>();
-  private readonly binds = new Map<string, FakeBindMounts>();
   private readonly maxContainers: number;
   private readonly stopTimeoutMs: number;
   private readonly programs: ProgramRunner;
@@ -86,16 +61,11 @@ export class FakeContainerizer implements Containerizer {
       throw new ArborError('alreadyExists', `fake containerizer: '${desired.handle}' already exists`);
     }
     const volume = this.volumizer.filesystem(desired.handle);
-    await checkBindSources(desired, volume);
     const binds = await FakeBindMounts.mount(volume, desired.bindMounts);
     // the container's processes and stream-ins see its filesystem through its read-only binds
     const fs = binds.guard(volume);
     writeEtcFiles(fs, desired.hostname, await this.resolvConf.text());
-    this.binds.set(desired.handle, binds);
-    this.containers.set(
-      desired.handle,
-      new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, structuredClone(desired.bindMounts), this.programs),
-    );
+    this.containers.set(desired.handle, new FakeContainer(desired.handle, desired.hostname, fs, desired.env, desired.limits, binds, this.programs));
     return { netnsPath: '' };
   }
 
@@ -104,7 +74,6 @@ export class FakeContainerizer implements Containerizer {
     if (!container) return;
     container.destroy();
     this.containers.delete(handle);
-    this.binds.delete(handle);
   }
 
   async stop(handle: string, kill: boolean): Promise<void> {
@@ -112,20 +81,20 @@ export class FakeContainerizer implements Containerizer {
   }
 
   async run(handle: string, spec: RunRequest, io: ProcessIO): Promise<Process> {
-    const process = this.container(handle).run(spec, io);
-    return this.bindsOf(handle).afterExit(process);
+    const container = this.container(handle);
+    return container.binds.afterExit(container.run(spec, io));
   }
 
   async attach(handle: string, processId: string, io: ProcessIO): Promise<Process> {
-    const process = this.container(handle).attach(processId, io);
-    return this.bindsOf(handle).afterExit(process);
+    const container = this.container(handle);
+    return container.binds.afterExit(container.attach(processId, io));
   }
 
   async streamIn(handle: string, spec: StreamInSpec): Promise<void> {
     const container = this.container(handle);
     const user = resolveUser(container.fs, spec.user ?? '');
     const maxBytes = container.fs.byteLimit() ?? Number.MAX_SAFE_INTEGER;
-    const binds = this.bindsOf(handle);
+    const binds = container.binds;
     // a path that cannot be looked up fails in the stream-in, with its own error
     const dest = (() => {
       try {
@@ -179,12 +148,6 @@ export class FakeContainerizer implements Containerizer {
 
   async capacity(): Promise<{ memoryInBytes: number; maxContainers: number }> {
     return { memoryInBytes: this.memoryInBytes, maxContainers: this.maxContainers };
-  }
-
-  private bindsOf(handle: string): FakeBindMounts {
-    const binds = this.binds.get(handle);
-    if (!binds) throw new ContainerNotFoundError(handle);
-    return binds;
   }
 
   /** container returns the FakeContainer for handle, for tests. @throws ContainerNotFoundError */
