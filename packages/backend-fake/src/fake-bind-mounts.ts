@@ -75,7 +75,9 @@ export class FakeBindMounts {
     const mounts: Mounted[] = [];
     for (const [i, bind] of binds.entries()) {
       const field = `bindMounts[${i}].srcPath`;
-      const inode = bind.origin === 'host' ? await copyHostSource(fs, bind.srcPath, field) : fs.tryResolve(bind.srcPath, { cred: ROOT })?.inode;
+      const host = bind.origin === 'host' ? await readHostTree(bind.srcPath, 'directory or file', field, quoteInput(bind.srcPath)) : undefined;
+      // a host source is copied in as the image's: what is mounted does not count as the container's writes
+      const inode = host ? fs.asImage(() => host(fs)) : fs.tryResolve(bind.srcPath, { cred: ROOT })?.inode;
       if (!inode) throw new InvalidArgumentError(field, `${quoteInput(bind.srcPath)} does not exist in the container: give an existing path`);
       const dstPath = fs.asImage(() => {
         fs.mkdirp(dirname(bind.dstPath), 0o755, { cred: ROOT });
@@ -163,55 +165,6 @@ export class FakeBindMounts {
 /** isUnder says whether canonical path is dir or inside it. */
 function isUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
-}
-
-/**
- * copyHostSource copies a host directory (or file) into fs as the image's (what is mounted
- * does not count as the container's writes), keeping modes, owners and mtimes.
- * @throws InvalidArgumentError(field) when it is too big for memory or of another kind
- */
-async function copyHostSource(fs: FakeFilesystem, srcPath: string, field: string): Promise<Inode> {
-  const st = await lstat(srcPath).catch(() => {
-    throw new InvalidArgumentError(field, `${quoteInput(srcPath)} does not exist on the host: give an existing path`);
-  });
-  if (st.isFile()) {
-    const data = await readFile(srcPath);
-    return fs.asImage(() => {
-      const file = fs.newFile(st.mode, { uid: st.uid, gid: st.gid });
-      fs.setContent(file, [data], data.length);
-      return file;
-    });
-  }
-  if (!st.isDirectory()) throw new InvalidArgumentError(field, `${quoteInput(srcPath)} is neither a directory nor a file: give one of those`);
-  const tree = await readHostTree(srcPath, srcPath).catch((err: unknown) => {
-    // readHostTree words its refusal for an image: 'image.uri: '<dir>': ...'
-    const why = err instanceof Error ? err.message.replace(/^image\.uri: '[^']*'/, quoteInput(srcPath)) : String(err);
-    throw new InvalidArgumentError(field, why);
-  });
-  const copies = new Map<Inode, Inode>();
-  const copy = (from: Inode): Inode => {
-    const known = copies.get(from);
-    if (known) return known;
-    const owner = { uid: from.uid, gid: from.gid };
-    let made: Inode;
-    if (from.kind === 'dir') made = fs.newDir(from.mode, owner);
-    else if (from.kind === 'symlink') made = fs.newSymlink(from.target, owner);
-    else if (from.kind === 'device') made = fs.newDevice(from.device, from.mode);
-    else {
-      made = fs.newFile(from.mode, owner);
-      fs.setContent(made, from.chunks, from.size);
-    }
-    copies.set(from, made);
-    if (from.kind === 'dir' && made.kind === 'dir') for (const [name, child] of from.entries) fs.linkEntry(made, name, copy(child));
-    fs.setMtime(made, from.mtimeMs);
-    return made;
-  };
-  return fs.asImage(() => {
-    const top = copy(tree.root);
-    fs.chown(top, st.uid, st.gid);
-    fs.chmod(top, st.mode & 0o7777);
-    return top;
-  });
 }
 
 /** walk lists the paths under inode, relative to it, like ['a', 'a/b']. */

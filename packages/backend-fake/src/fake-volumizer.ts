@@ -107,7 +107,9 @@ export class FakeVolumizer implements Volumizer {
       if (!dir.startsWith('/')) {
         throw new InvalidArgumentError('image.uri', `'${uri}' must name an absolute directory, like raw:///var/lib/rootfs`);
       }
-      const fs = await readHostTree(dir, uri, this.now);
+      const tree = await readHostTree(dir, 'directory', 'image.uri', `'${uri}'`);
+      const fs = new FakeFilesystem(this.now);
+      tree(fs, fs.root);
       addMounts(fs);
       return fs;
     }
