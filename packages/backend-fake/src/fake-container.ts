@@ -11,7 +11,7 @@ import {
 } from '@arbor/core';
 import type { ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
 import type { FakeBindMounts } from './fake-bind-mounts';
-import { FakeFilesystem, ROOT } from './fs/fake-filesystem';
+import { FakeFilesystem, ROOT, type Resolved } from './fs/fake-filesystem';
 import { FsError } from './fs/fs-error';
 import { resolveUser, type User } from './fs/users';
 import { findExecutable, loadProgram } from './process/exec';
@@ -29,7 +29,6 @@ const DEFAULT_TTY: WindowSize = { columns: 80, rows: 24 };
  */
 export class FakeContainer implements Kernel {
   state: ContainerState = 'active';
-  readonly events: string[] = [];
   limits: Limits;
   private destroyed = false;
   private nextPid = 2;
@@ -162,41 +161,22 @@ export class FakeContainer implements Kernel {
   }
 
   /**
-   * workingDirectory returns the canonical dir, made (owned by the user) when missing,
-   * as Garden does for a process's working directory.
+   * workingDirectory returns the canonical dir, made (owned by the user) when missing, as Garden
+   * does, once the user may enter it, as the chdir after setuid needs.
+   * @throws InvalidArgumentError('dir') for what is not a directory, PermissionDeniedError for one
+   *   that cannot be made or entered
    */
   private workingDirectory(dir: string, user: User): string {
     const path = dir.startsWith('/') ? dir : FakeFilesystem.join(user.home, dir);
     const cred = { uid: user.uid, gid: user.gid };
     try {
-      const found = this.fs.tryResolve(path, { cred: ROOT });
-      if (found) {
-        if (found.inode.kind !== 'dir') throw new InvalidArgumentError('dir', `'${dir}' is not a directory in the container`);
-        return this.enterable(found.path, dir, user);
-      }
-      const parts = path.split('/').filter((p) => p !== '');
-      let current = '/';
-      for (const part of parts) {
-        const next = FakeFilesystem.join(current, part);
-        if (!this.fs.tryResolve(next, { cred: ROOT })) {
-          const made = this.fs.mkdir(next, 0o755, { cred: ROOT });
-          this.fs.chown(made, cred.uid, cred.gid);
-        }
-        current = this.fs.resolve(next, { cred: ROOT }).path;
-      }
-      return this.enterable(current, dir, user);
+      this.fs.mkdirp(path, 0o755, { cred: ROOT, owner: cred });
     } catch (err) {
-      if (err instanceof FsError) {
-        throw new PermissionDeniedError(`run: cannot make the working directory '${dir}': ${err.strerror}`);
-      }
-      throw err;
+      if (!(err instanceof FsError)) throw err;
+      if (err.code === 'ENOTDIR') throw new InvalidArgumentError('dir', `'${dir}' is not a directory in the container`);
+      throw new PermissionDeniedError(`run: cannot make the working directory '${dir}': ${err.strerror}`);
     }
-  }
-
-  /** enterable is path when user may enter it, as the chdir after setuid needs. @throws PermissionDeniedError */
-  private enterable(path: string, dir: string, user: User): string {
-    const cred = { uid: user.uid, gid: user.gid };
-    let found: ReturnType<FakeFilesystem['tryResolve']>;
+    let found: Resolved | undefined;
     try {
       found = this.fs.tryResolve(path, { cred });
     } catch {
@@ -205,6 +185,6 @@ export class FakeContainer implements Kernel {
     if (!found || !this.fs.canAccess(found.inode, cred, 'x')) {
       throw new PermissionDeniedError(`run as ${user.name}: chdir ${quoteInput(dir)}: Permission denied`);
     }
-    return path;
+    return found.path;
   }
 }

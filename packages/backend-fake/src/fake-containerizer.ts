@@ -120,7 +120,7 @@ export class FakeContainerizer implements Containerizer {
     const container = this.container(handle);
     return {
       state: container.state,
-      events: [...container.events],
+      events: [],
       processIds: container.runningProcessIds(),
       containerPath: `/arbor-fake/containers/${handle}`,
     };

@@ -142,20 +142,19 @@ export class FakeFilesystem {
   clone(): FakeFilesystem {
     if (this.journal) throw new Error('fake filesystem: cannot clone inside a transaction');
     const copy = new FakeFilesystem(this.now);
-    const copies = new Map<Inode, Inode>([[this.root, copy.root]]);
+    const copies = new Map<Inode, Inode>();
     const cloneInode = (inode: Inode): Inode => {
-      const known = copies.get(inode);
-      if (known) return known;
-      const made: Inode = inode.kind === 'dir' ? { ...inode, xattrs: new Map(inode.xattrs), entries: new Map() } : { ...inode, xattrs: new Map(inode.xattrs) };
+      let made = copies.get(inode);
+      if (made) return made;
+      const xattrs = new Map(inode.xattrs);
+      made =
+        inode.kind === 'dir'
+          ? { ...inode, xattrs, entries: new Map([...inode.entries].map(([name, child]) => [name, cloneInode(child)])) }
+          : { ...inode, xattrs };
       copies.set(inode, made);
-      if (inode.kind === 'dir') fillDir(inode, made as DirInode);
       return made;
     };
-    const fillDir = (from: DirInode, to: DirInode): void => {
-      for (const [name, child] of from.entries) to.entries.set(name, cloneInode(child));
-    };
-    Object.assign(copy.root, { ...this.root, xattrs: new Map(this.root.xattrs), entries: new Map() });
-    fillDir(this.root, copy.root);
+    Object.assign(copy.root, cloneInode(this.root));
     copy.nextIno = this.nextIno;
     copy.layer = this.layer;
     copy.limits = this.limits && { ...this.limits };
@@ -257,8 +256,8 @@ export class FakeFilesystem {
     return dir;
   }
 
-  /** mkdirp makes path and its missing parents, like mkdir -p, and returns the last. */
-  mkdirp(path: string, mode: number, options: LookupOptions = {}): DirInode {
+  /** mkdirp makes path and its missing parents, like mkdir -p, owned by owner (default cred), and returns the last. */
+  mkdirp(path: string, mode: number, options: LookupOptions & { owner?: Credentials } = {}): DirInode {
     const parts = components(path, options.cwd ?? '/');
     let dirPath = '/';
     for (const part of parts) {
@@ -269,7 +268,8 @@ export class FakeFilesystem {
         dirPath = found.path;
         continue;
       }
-      this.mkdir(next, mode, { ...options, cwd: '/' });
+      const made = this.mkdir(next, mode, { ...options, cwd: '/' });
+      if (options.owner) this.chown(made, options.owner.uid, options.owner.gid);
       dirPath = this.resolve(next, { ...options, cwd: '/' }).path;
     }
     const last = this.resolve(dirPath);

@@ -9,16 +9,12 @@ export interface User {
   home: string;
 }
 
-interface PasswdEntry extends User {
-  shell: string;
-}
-
 /** passwdEntries reads /etc/passwd of a container; a missing or unreadable file has no entries. */
-export function passwdEntries(fs: FakeFilesystem): PasswdEntry[] {
+export function passwdEntries(fs: FakeFilesystem): User[] {
   return readLines(fs, '/etc/passwd').flatMap((line) => {
-    const [name, , uid, gid, , home, shell] = line.split(':');
+    const [name, , uid, gid, , home] = line.split(':');
     if (!name || uid === undefined || gid === undefined || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) return [];
-    return [{ name, uid: Number(uid), gid: Number(gid), home: home || '/', shell: shell ?? '' }];
+    return [{ name, uid: Number(uid), gid: Number(gid), home: home || '/' }];
   });
 }
 

@@ -44,10 +44,6 @@ export class Attachment {
     }
   }
 
-  get isDropped(): boolean {
-    return this.dropped;
-  }
-
   write(stream: OutputStream, data: Buffer): Promise<void> {
     const w = stream === 'stdout' ? this.io.stdout : this.io.stderr;
     if (!w || this.dropped || this.dead.has(w)) return Promise.resolve();
