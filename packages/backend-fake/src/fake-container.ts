@@ -11,7 +11,7 @@ import {
 } from '@arbor/core';
 import type { ContainerState, Limits, Process, ProcessIO, RunRequest, WindowSize } from '@arbor/core';
 import type { FakeBindMounts } from './fake-bind-mounts';
-import { FakeFilesystem, ROOT, type Resolved } from './fs/fake-filesystem';
+import { FakeFilesystem, ROOT } from './fs/fake-filesystem';
 import { FsError } from './fs/fs-error';
 import { resolveUser, type User } from './fs/users';
 import { findExecutable, loadProgram } from './process/exec';
@@ -176,12 +176,7 @@ export class FakeContainer implements Kernel {
       if (err.code === 'ENOTDIR') throw new InvalidArgumentError('dir', `'${dir}' is not a directory in the container`);
       throw new PermissionDeniedError(`run: cannot make the working directory '${dir}': ${err.strerror}`);
     }
-    let found: Resolved | undefined;
-    try {
-      found = this.fs.tryResolve(path, { cred });
-    } catch {
-      found = undefined;
-    }
+    const found = this.fs.find(path, { cred });
     if (!found || !this.fs.canAccess(found.inode, cred, 'x')) {
       throw new PermissionDeniedError(`run as ${user.name}: chdir ${quoteInput(dir)}: Permission denied`);
     }

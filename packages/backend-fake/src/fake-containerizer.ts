@@ -96,13 +96,7 @@ export class FakeContainerizer implements Containerizer {
     const maxBytes = container.fs.byteLimit() ?? Number.MAX_SAFE_INTEGER;
     const binds = container.binds;
     // a path that cannot be looked up fails in the stream-in, with its own error
-    const dest = (() => {
-      try {
-        return container.fs.tryResolve(spec.path, { cwd: user.home })?.path;
-      } catch {
-        return undefined;
-      }
-    })();
+    const dest = container.fs.find(spec.path, { cwd: user.home })?.path;
     if (dest !== undefined && binds.isReadOnly(dest)) {
       throw new PermissionDeniedError(`stream in to ${quoteInput(spec.path)} as ${user.name}: ${dest}: Read-only file system (a read-only bind mount)`);
     }

@@ -179,6 +179,12 @@ export class FakeFilesystem {
     return found;
   }
 
+  /** find is resolve that answers undefined for any path it cannot look up, whatever the errno. */
+  find(path: string, options: LookupOptions = {}): Resolved | undefined {
+    const found = this.lookup(path, options);
+    return typeof found === 'string' ? undefined : found;
+  }
+
   /**
    * lookup is resolve answering the errno instead of throwing it: a missing path is the
    * common answer of tryResolve (every new file), and an Error's stack costs more than the walk.
@@ -238,7 +244,7 @@ export class FakeFilesystem {
     return { dir: parent.inode, dirPath: parent.path, name, existing: parent.inode.entries.get(name) };
   }
 
-  /** pathOf joins a canonical directory path and a name. */
+  /** join joins a canonical directory path and a name. */
   static join(dirPath: string, name: string): string {
     return dirPath === '/' ? `/${name}` : `${dirPath}/${name}`;
   }
