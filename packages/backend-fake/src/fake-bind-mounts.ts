@@ -135,14 +135,9 @@ export class FakeBindMounts {
     });
   }
 
-  /** writesBack says whether some bind is a read-write host one, which writeBack keeps up to date. */
-  get writesBack(): boolean {
-    return this.mounts.some((m) => m.hostPath !== undefined);
-  }
-
   /** afterExit is process, whose wait resolves once the read-write host binds are written back. */
   afterExit(process: Process): Process {
-    if (!this.writesBack) return process;
+    if (!this.mounts.some((m) => m.hostPath !== undefined)) return process;
     let written: Promise<number> | undefined;
     return {
       id: process.id,

@@ -582,7 +582,8 @@ export class FakeFilesystem {
     if (limits.inodeHard > 0 && inodes > 0 && usedInodes + inodes > limits.inodeHard) throw new FsError('ENOSPC', path);
   }
 
-  private checkCreate(dir: DirInode, cred: Credentials, path: string): void {
+  /** checkCreate: cred may make or link a name in dir, for what links a new inode itself. @throws FsError EACCES */
+  checkCreate(dir: DirInode, cred: Credentials, path: string): void {
     if (!permits(dir, cred, W | X)) throw new FsError('EACCES', path);
   }
 

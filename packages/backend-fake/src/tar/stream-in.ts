@@ -147,7 +147,7 @@ class Extraction {
         }
         if (existing) this.fs.unlink(path, { cred: this.cred });
         const dir = this.fs.newDir(0o700, this.cred);
-        this.checkCreate(parent.dir, path);
+        this.fs.checkCreate(parent.dir, this.cred, path);
         this.fs.linkEntry(parent.dir, name, dir, path);
         this.keepDirMeta(dir, mode, owner, mtimeMs, xattrs);
         return;
@@ -160,7 +160,7 @@ class Extraction {
         if (inode.kind === 'file') this.fs.setContent(inode, entry.chunks, entry.size);
         // a symlink's mode is always 0777
         this.finishInode(inode, inode.kind === 'file' ? mode : undefined, owner, mtimeMs, xattrs);
-        this.checkCreate(parent.dir, path);
+        this.fs.checkCreate(parent.dir, this.cred, path);
         this.fs.linkEntry(parent.dir, name, inode, path);
         return;
       }
@@ -214,10 +214,6 @@ class Extraction {
       return;
     }
     this.fs.unlink(path, { cred: this.cred });
-  }
-
-  private checkCreate(dir: DirInode, path: string): void {
-    if (!this.fs.canAccess(dir, this.cred, 'w') || !this.fs.canAccess(dir, this.cred, 'x')) throw new FsError('EACCES', path);
   }
 
   private finishInode(inode: Inode, mode: number | undefined, owner: Credentials, mtimeMs: number, xattrs: Map<string, string>): void {
