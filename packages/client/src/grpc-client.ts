@@ -113,6 +113,9 @@ function metricsFromProto(metrics: Record<string, ContainerMetricsEntry>): Recor
   return out;
 }
 
+/** RECEIVE_WINDOW_BYTES is the HTTP/2 flow-control window the client grants arbord's streams and connection. */
+const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /**
  * GrpcClient is the Client over gRPC: code written against Client runs the same against
  * arbord as in-process. Input is validated before it is sent, with core's validators, so
@@ -151,6 +154,9 @@ export class GrpcClient implements Client {
     const grpc = new GardenClient(dialAddress(address), creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      // HTTP/2's 64 KiB receive window is one output message: with it the server waits on every
+      // window update; 4 MiB lets Run output and StreamOut flow while the client writes it out
+      'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
     });
     return new GrpcClient(grpc, address, tls?.cert !== undefined);
   }

@@ -131,7 +131,8 @@ export async function startArbord(input: ArborConfigInput = {}, options: StartOp
   metrics?.watch(backend);
   await backend.start();
 
-  const server = new Server();
+  // a 4 MiB HTTP/2 window (64 KiB by default) lets StreamIn's tar flow without a wait per message
+  const server = new Server({ 'grpc-node.flow_control_window': 4 * 1024 * 1024 });
   const gardenDefinition = withDirectBytesEncoding(tolerantDefinition(GardenService));
   const gardenService = createGardenService(backend, logger);
   server.addService(gardenDefinition, metrics ? metrics.instrument(gardenDefinition, gardenService) : gardenService);
