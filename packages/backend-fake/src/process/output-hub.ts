@@ -171,17 +171,7 @@ export class OutputHub {
   }
 }
 
-/** onlcr turns every '\n' into '\r\n', as a terminal's output processing does. */
-export function onlcr(data: Buffer): Buffer {
-  if (!data.includes(0x0a)) return data;
-  const parts: Buffer[] = [];
-  let start = 0;
-  for (let i = data.indexOf(0x0a); i !== -1; i = data.indexOf(0x0a, i + 1)) {
-    parts.push(data.subarray(start, i), CRLF);
-    start = i + 1;
-  }
-  parts.push(data.subarray(start));
-  return Buffer.concat(parts);
+/** onlcr turns every '\n' into '\r\n', as a terminal's output processing does (latin1 keeps every byte as it is). */
+function onlcr(data: Buffer): Buffer {
+  return data.includes(0x0a) ? Buffer.from(data.toString('latin1').replaceAll('\n', '\r\n'), 'latin1') : data;
 }
-
-const CRLF = Buffer.from('\r\n');
