@@ -46,9 +46,9 @@ describe('encodeProcessSpec', () => {
   });
 
   it('carries option-like and non-ASCII values as plain data, and leaves out what is absent', () => {
-    const encoded = encodeProcessSpec({ ...base, args: ['--privileged', 'ü ✓', ''], env: ['X=--restore'] });
+    const encoded = encodeProcessSpec({ ...base, args: ['--privileged', 'ü ✓', ''], env: ['X=--cgroup'] });
     expect(encoded).toEqual(
-      Buffer.concat([Buffer.from('ARBORPS1'), record('p', 'sh'), record('p', '--privileged'), record('p', 'ü ✓'), record('p', ''), record('e', 'X=--restore')]),
+      Buffer.concat([Buffer.from('ARBORPS1'), record('p', 'sh'), record('p', '--privileged'), record('p', 'ü ✓'), record('p', ''), record('e', 'X=--cgroup')]),
     );
   });
 
