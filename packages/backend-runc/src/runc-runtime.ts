@@ -75,7 +75,10 @@ export class RuncRuntime implements InitRuntime {
   /**
    * idmapRootfs mounts the Volumizer's overlay at rootfs again with its layers idmapped into
    * the container's range (arbor-mount idmap-overlay), since runc 1.1 cannot: only where the
-   * Volumizer did not mount it for the range already (Rootfs.idmappedFor).
+   * Volumizer did not mount it for the range already (Rootfs.idmappedFor). In arbord it always
+   * has: the backend starts only with arbor-mount, which the OverlayVolumizer finds too. A plain
+   * overlay comes from a composition given a helpersDir (the OverlayVolumizer does not read it)
+   * while native/build holds no arbor-mount.
    * @throws ArborError 'failedPrecondition' for a kernel without idmapped overlay layers
    */
   private async idmapRootfs(rootfs: string, idRange: IdRange): Promise<void> {
