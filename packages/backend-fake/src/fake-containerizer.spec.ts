@@ -13,7 +13,7 @@ import {
 } from '@arbor/core';
 import { probeCommand, probeScriptFile, steps } from '@arbor/probes';
 import { eventually } from '@arbor/testkit';
-import { Collector, makeHarness, probe, request, runToEnd, start, type Harness } from './fake-harness.testkit';
+import { Collector, makeHarness, probe, request, runToEnd, start, type Harness } from './testing';
 
 const { copyStdin, exit, ignoreTerm, line, printArgs, sleep, ttySize, zeros } = steps;
 

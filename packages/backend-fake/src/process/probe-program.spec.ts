@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { probeScriptFile, steps } from '@arbor/probes';
 import type { ProbeStep } from '@arbor/probes';
-import { Collector, makeHarness, probe, request, runToEnd, start, type Harness } from '../fake-harness.testkit';
+import { Collector, makeHarness, probe, request, runToEnd, start, type Harness } from '../testing';
 
 // The fake's probe steps print what busybox 1.35's ash prints for the line each stands for
 // (the expected texts were taken from busybox sh on a Debian host).

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { InvalidArgumentError, InvalidTarError, PermissionDeniedError, ResourceExhaustedError } from '@arbor/core';
 import * as tar from 'tar-stream';
 import { contentOf } from '../fs/fake-filesystem';
-import { makeHarness, type Harness } from '../fake-harness.testkit';
+import { makeHarness, type Harness } from '../testing';
 
 interface TarEntry {
   header: Partial<tar.Header> & { name: string };

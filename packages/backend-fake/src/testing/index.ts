@@ -1,12 +1,13 @@
-// Test helpers for this package's specs: a containerizer with one container, and ways to
-// run a process in it and collect what it prints.
+// @arbor/backend-fake/testing: test helpers for this package's specs and @arbor/fake-shell's: a
+// containerizer with one container, and ways to run a process in it and collect what it prints.
 import { Writable } from 'node:stream';
 import type { DiskLimits, ImageRef, Limits, Process, ProcessIO, RunRequest } from '@arbor/core';
 import { probeCommand, type ProbeStep } from '@arbor/probes';
-import type { FakeContainer } from './fake-container';
-import { FakeContainerizer } from './fake-containerizer';
-import { FakeVolumizer } from './fake-volumizer';
-import type { FakeFilesystem } from './fs/fake-filesystem';
+import type { FakeContainer } from '../fake-container';
+import { FakeContainerizer } from '../fake-containerizer';
+import { FakeVolumizer } from '../fake-volumizer';
+import type { FakeFilesystem } from '../fs/fake-filesystem';
+import type { ProgramRunner } from '../process/program-runner';
 
 export interface Harness {
   containerizer: FakeContainerizer;
@@ -18,9 +19,21 @@ export interface Harness {
 
 let counter = 0;
 
-export async function makeHarness(options: { limits?: Limits; image?: ImageRef; stopTimeoutMs?: number; handle?: string } = {}): Promise<Harness> {
+/** HarnessOptions: programs is what the container's exec runs (the fake's probes by default). */
+export interface HarnessOptions {
+  limits?: Limits;
+  image?: ImageRef;
+  stopTimeoutMs?: number;
+  handle?: string;
+  programs?: ProgramRunner;
+}
+
+export async function makeHarness(options: HarnessOptions = {}): Promise<Harness> {
   const volumizer = new FakeVolumizer();
-  const containerizer = new FakeContainerizer(volumizer, options.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: options.stopTimeoutMs });
+  const containerizer = new FakeContainerizer(volumizer, {
+    ...(options.stopTimeoutMs !== undefined && { stopTimeoutMs: options.stopTimeoutMs }),
+    ...(options.programs && { programs: options.programs }),
+  });
   const handle = options.handle ?? `c${++counter}`;
   const limits = options.limits ?? {};
   await volumizer.create(handle, options.image ?? { uri: '' }, limits.disk as DiskLimits | undefined);
