@@ -435,10 +435,34 @@ static const char *ns_names[] = {"user", "cgroup", "ipc", "uts", "net", "mnt"};
 #define NS_USER 0
 static int ns_fds[NS_COUNT];
 
+/* check_pid_limit refuses to join a pids cgroup (dir has pids.max) that already holds its
+ * limit: a move into a cgroup is not charged against pids.max as a fork in it is, so without
+ * this check a Run would start past the container's pid limit. Two Runs at once may both pass. */
+static void check_pid_limit(const char *dir) {
+  char path[PATH_MAX], max[32] = "", current[32] = "";
+  snprintf(path, sizeof path, "%s/pids.max", dir);
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  int got_max = fgets(max, sizeof max, f) != NULL;
+  fclose(f);
+  if (!got_max || strncmp(max, "max", 3) == 0) return;
+  snprintf(path, sizeof path, "%s/pids.current", dir);
+  f = fopen(path, "re");
+  if (!f) return;
+  int got_current = fgets(current, sizeof current, f) != NULL;
+  fclose(f);
+  if (got_current && strtol(current, NULL, 10) >= strtol(max, NULL, 10)) {
+    errno = 0;
+    current[strcspn(current, "\n")] = '\0';
+    child_fail(EXIT_LIMIT, "the container already holds %s processes, its pid limit (limits.pid.max)", current);
+  }
+}
+
 /* join_cgroups moves the calling process into every --cgroup dir. Before anything of the
  * container is read: its devices rules then apply to what the container's root put in /etc. */
 static void join_cgroups(void) {
   for (int i = 0; i < opt.ncgroups; i++) {
+    check_pid_limit(opt.cgroups[i]);
     char procs[PATH_MAX];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroups[i]);
     if (write_file(procs, "0") != 0) child_fail(EXIT_HELPER_FAILED, "join cgroup %s", opt.cgroups[i]);

@@ -12,6 +12,7 @@
 #define EXIT_PERMISSION 4      /* the user may not do this */
 #define EXIT_BAD_USER 6        /* the caller named a user the container does not have */
 #define EXIT_UNSUPPORTED 5     /* this kernel cannot do what was asked (like idmapped mounts) */
+#define EXIT_LIMIT 7           /* a limit of the container is reached (its pid limit) */
 #define EXIT_BAD_USAGE 64
 
 /* helper_name is set by each helper's main for messages, like "arbor-exec". */

@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   ProcessAlreadyExistsError,
   ProcessNotFoundError,
+  ResourceExhaustedError,
   quoteInput,
   silentLogger,
   validateHandle,
@@ -392,6 +393,9 @@ export class HostContainerizer implements Containerizer {
       }
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.permission) {
         throw new PermissionDeniedError(`run as ${spec.user || 'root'}: ${err.stderr.trim().replace(/^arbor-exec: /, '')}`);
+      }
+      if (err instanceof HelperError && err.exitCode === HELPER_EXIT.limit) {
+        throw new ResourceExhaustedError('pids', `run: ${err.stderr.trim().replace(/^arbor-exec: /, '')}`);
       }
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.badUser) {
         const message = err.stderr.trim().replace(/^arbor-exec: /, '');

@@ -18,6 +18,7 @@ export const HELPER_EXIT = {
   permission: 4,
   unsupported: 5,
   badUser: 6,
+  limit: 7,
   badUsage: 64,
 } as const;
 

@@ -1,7 +1,9 @@
-import { InvalidArgumentError } from '@arbor/core';
+import { InvalidArgumentError, ResourceExhaustedError } from '@arbor/core';
+import { steps } from '@arbor/probes';
 import type { Container, Limits } from '@arbor/core';
 import type { ContractContext } from '../contract-context';
 import { expectRejection } from '../helpers/expect-rejection';
+import { probe, runToEnd, startProcess, type RunningProcess } from '../helpers/run-process';
 
 const full: Required<Limits> = {
   bandwidth: { rateInBytesPerSecond: 1_000_000, burstRateInBytesPerSecond: 2_000_000 },
@@ -117,6 +119,28 @@ export function describeLimits(ctx: ContractContext): void {
       await setter.set(container, 0);
       expect(await setter.get(container)).toBe(0);
     });
+
+    it('refuses a Run at the pid limit with ResourceExhaustedError (pids), and runs again once a process ends', async () => {
+      const max = 4;
+      const container = await ctx.create({ limits: { pid: { max } } });
+      // the limit counts whatever the backend keeps in the container (an init on the real ones)
+      const running: RunningProcess[] = [];
+      let refused: unknown;
+      for (let i = 0; i < max + 1 && refused === undefined; i++) {
+        try {
+          running.push(await startProcess(container, probe(steps.sleep(100))));
+        } catch (err) {
+          refused = err;
+        }
+      }
+      expect(running.length).toBeGreaterThan(0);
+      expect(running.length).toBeLessThanOrEqual(max);
+      expect(refused).toBeInstanceOf(ResourceExhaustedError);
+      expect(refused).toMatchObject({ resource: 'pids' });
+      await running[0]?.process.signal('SIGKILL');
+      await running[0]?.process.wait();
+      expect((await runToEnd(container, probe(steps.exit(0)))).exitCode).toBe(0);
+    }, 20_000);
 
     it('refuses a disk scope other than total or exclusive', async () => {
       const container = await ctx.create();
