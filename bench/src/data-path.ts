@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import type { Container } from '@arbor/core';
-import { startArbord } from '@arbor/server';
+import { BENCH_NETWORKS, startBenchArbord } from './bench-arbord';
 import { percentile, printTable, type Sample } from './stats';
 
 /** ARBOR_CLI is the `arbor` executable: env BENCH_ARBOR_CLI (to hold the CLI fixed while comparing servers), else @arbor/client's bin. */
@@ -108,18 +108,7 @@ export async function benchDataPath(): Promise<void> {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-data-'));
-  const server = await startArbord({
-    backend: 'linux',
-    listen: `unix://${dir}/arbord.sock`,
-    stateDir: join(dir, 'state'),
-    logLevel: 'error',
-    // a tag, pools and ids of its own, apart from the linux and runc sections' and a running arbord's
-    tag: 'z',
-    networkPool: '10.253.8.0/22',
-    portPoolStart: 47400,
-    portPoolSize: 100,
-    userns: { base: 3_650_000_000, size: 256 * 65536 },
-  });
+  const server = await startBenchArbord('linux', dir, BENCH_NETWORKS.data);
   const client = await GrpcClient.connect(server.address);
   const handle = 'bench-data';
   try {

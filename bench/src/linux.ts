@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
-import { startArbord } from '@arbor/server';
+import { BENCH_NETWORKS, startBenchArbord } from './bench-arbord';
 import { createRows } from './create-times';
 import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 
@@ -41,20 +41,7 @@ export async function benchLinux(): Promise<void> {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-linux-'));
-  const server = await startArbord({
-    backend: 'linux',
-    listen: `unix://${dir}/arbord.sock`,
-    stateDir: join(dir, 'state'),
-    logLevel: 'error',
-    // a tag and pools of its own: the bench never sweeps a running arbord's links, chains or
-    // cgroups, and refuses to start (naming it) if another bench holds them
-    tag: 'x',
-    networkPool: '10.253.0.0/22',
-    portPoolStart: 47000,
-    portPoolSize: 200,
-    // user namespaces (the default) over ids of its own, apart from a running arbord's pool
-    userns: { base: 3_600_000_000, size: 256 * 65536 },
-  });
+  const server = await startBenchArbord('linux', dir, BENCH_NETWORKS.linux);
   const client = await GrpcClient.connect(server.address);
   try {
     const trueBundle = await runcBundle(dir, ['true']);

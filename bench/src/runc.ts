@@ -10,7 +10,7 @@ import { runcConfig } from '@arbor/backend-runc';
 import { GrpcClient } from '@arbor/client';
 import { DEFAULT_ROOTFS } from '@arbor/images';
 import { DEFAULT_HELPERS_DIR } from '@arbor/host';
-import { startArbord } from '@arbor/server';
+import { BENCH_NETWORKS, startBenchArbord } from './bench-arbord';
 import { createRows } from './create-times';
 import { BENCH_RUNS, formatMs, percentile, printTable, ratioAt, timeEach, type Sample } from './stats';
 
@@ -46,19 +46,7 @@ export async function benchRunc(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-runc-'));
   // searchable by others, as the dirs above a state dir must be for user-namespace containers on runc
   await chmod(dir, 0o711);
-  const server = await startArbord({
-    backend: 'runc',
-    listen: `unix://${dir}/arbord.sock`,
-    stateDir: join(dir, 'state'),
-    logLevel: 'error',
-    // a tag and pools of its own, apart from a running arbord's and the linux bench's ('x')
-    tag: 'y',
-    networkPool: '10.253.4.0/22',
-    portPoolStart: 47200,
-    portPoolSize: 200,
-    // user namespaces (the default) over ids of its own, apart from a running arbord's pool
-    userns: { base: 3_700_000_000, size: 256 * 65536 },
-  });
+  const server = await startBenchArbord('runc', dir, BENCH_NETWORKS.runc);
   const client = await GrpcClient.connect(server.address);
   const runcRoot = join(dir, 'raw-runc');
   try {
