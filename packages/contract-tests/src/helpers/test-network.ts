@@ -36,23 +36,27 @@ export function testNetworkFor(tag: string): TestNetwork {
   };
 }
 
+/** WORKER_SLOTS: the tags are dealt out in this many disjoint sets, one per jest worker (JEST_WORKER_ID 1, 2, ...). */
+const WORKER_SLOTS = 4;
+
 /**
  * freeTestNetwork picks a tag no live arbord holds (see /run/arbor/pools), so that a test's
  * arbord never sweeps another's links, chains or cgroups, nor a developer's on the default
- * tag. Successive calls in one process take successive tags, and each process starts at its
- * own place (from its pid), so that parallel jest workers rarely reach for the same tag; if
- * they do, the second arbord refuses to start, naming the first.
+ * tag. Each jest worker takes tags from its own set (every WORKER_SLOTS-th of TAGS), so that
+ * suites running side by side never reach for the same free tag at once; successive calls in
+ * one process take successive tags of the set.
  */
 export async function freeTestNetwork(exclude: readonly string[] = []): Promise<TestNetwork> {
   const held = new Set([...(await new PoolRegistry().live()).map((e) => e.tag), ...exclude]);
-  const start = process.pid * 11 + handedOut;
-  for (let i = 0; i < TAGS.length; i++) {
-    const tag = TAGS[(start + i) % TAGS.length] ?? '';
+  const slot = (Number(process.env['JEST_WORKER_ID'] ?? '1') - 1) % WORKER_SLOTS;
+  const mine = TAGS.filter((_, k) => k % WORKER_SLOTS === slot);
+  for (let i = 0; i < mine.length; i++) {
+    const tag = mine[(handedOut + i) % mine.length] ?? '';
     if (held.has(tag)) continue;
     handedOut += i + 1;
     return testNetworkFor(tag);
   }
-  throw new Error(`test network: every tag is held by a running arbord (${[...held].join(', ')}): see /run/arbor/pools`);
+  throw new Error(`test network: every tag of this worker's set (${mine.join('')}) is held by a running arbord: see /run/arbor/pools`);
 }
 
 /** networkArgs are arbord's flags for a test network, like ['--tag', 'x', '--network-pool', '10.252.76.0/22', ...]. */
