@@ -435,25 +435,29 @@ static const char *ns_names[] = {"user", "cgroup", "ipc", "uts", "net", "mnt"};
 #define NS_USER 0
 static int ns_fds[NS_COUNT];
 
+/* read_cgroup_value reads the first line of dir/name into buf, without its newline; -1 when
+ * there is no such file or it is empty. */
+static int read_cgroup_value(const char *dir, const char *name, char *buf, size_t size) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  int got = fgets(buf, (int)size, f) != NULL;
+  fclose(f);
+  if (!got) return -1;
+  buf[strcspn(buf, "\n")] = '\0';
+  return 0;
+}
+
 /* check_pid_limit refuses to join a pids cgroup (dir has pids.max) that already holds its
  * limit: a move into a cgroup is not charged against pids.max as a fork in it is, so without
  * this check a Run would start past the container's pid limit. Two Runs at once may both pass. */
 static void check_pid_limit(const char *dir) {
-  char path[PATH_MAX], max[32] = "", current[32] = "";
-  snprintf(path, sizeof path, "%s/pids.max", dir);
-  FILE *f = fopen(path, "re");
-  if (!f) return;
-  int got_max = fgets(max, sizeof max, f) != NULL;
-  fclose(f);
-  if (!got_max || strncmp(max, "max", 3) == 0) return;
-  snprintf(path, sizeof path, "%s/pids.current", dir);
-  f = fopen(path, "re");
-  if (!f) return;
-  int got_current = fgets(current, sizeof current, f) != NULL;
-  fclose(f);
-  if (got_current && strtol(current, NULL, 10) >= strtol(max, NULL, 10)) {
+  char max[32], current[32];
+  if (read_cgroup_value(dir, "pids.max", max, sizeof max) != 0 || strcmp(max, "max") == 0) return;
+  if (read_cgroup_value(dir, "pids.current", current, sizeof current) != 0) return;
+  if (strtol(current, NULL, 10) >= strtol(max, NULL, 10)) {
     errno = 0;
-    current[strcspn(current, "\n")] = '\0';
     child_fail(EXIT_LIMIT, "the container already holds %s processes, its pid limit (limits.pid.max)", current);
   }
 }

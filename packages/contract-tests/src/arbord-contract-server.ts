@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GrpcClient } from '@arbor/client';
 import { silentLogger } from '@arbor/core';
 import { startArbord, type StartOptions } from '@arbor/server';
-import { FAKE_POOLS, poolsOf } from './contract-setup';
+import { FAKE_POOLS, poolSettings, poolsOf } from './contract-setup';
 import type { BackendOverrides, ContractServer } from './contract-setup';
 import { freeTestNetwork, usernsPool } from './helpers/test-network';
 
@@ -24,7 +24,6 @@ export async function startArbordContractServer(
   await chmod(dir, 0o711);
   const network = backend === 'fake' ? undefined : await freeTestNetwork();
   const pools = poolsOf(network ?? FAKE_POOLS, overrides);
-  const { staticBlock: _static, ...poolOverrides } = pools;
   const server = await startArbord(
     {
       backend,
@@ -32,9 +31,7 @@ export async function startArbordContractServer(
       stateDir: join(dir, 'state'),
       ...(network && { tag: network.tag, userns: usernsPool(network) }),
       ...overrides,
-      networkPool: poolOverrides.networkPool,
-      portPoolStart: poolOverrides.portPoolStart,
-      portPoolSize: poolOverrides.portPoolSize,
+      ...poolSettings(pools),
     },
     { logger: silentLogger, ...options },
   );

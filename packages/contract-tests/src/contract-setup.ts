@@ -50,6 +50,11 @@ export function poolsOf(base: ServerPools, overrides: BackendOverrides): ServerP
   };
 }
 
+/** poolSettings are the pool settings a server is started with: pools without staticBlock, which only tests use. */
+export function poolSettings(pools: ServerPools): Pick<BackendOverrides, 'networkPool' | 'portPoolStart' | 'portPoolSize'> {
+  return { networkPool: pools.networkPool, portPoolStart: pools.portPoolStart, portPoolSize: pools.portPoolSize };
+}
+
 /** ContractConnection is one more client of a running server, like a second user. */
 export interface ContractConnection {
   client: Client;

@@ -1,6 +1,6 @@
 import { fakeBackendModule } from '@arbor/backend-fake';
 import { composeBackend } from '@arbor/core';
-import { FAKE_POOLS, capabilitiesOf, poolsOf } from './contract-setup';
+import { FAKE_POOLS, capabilitiesOf, poolSettings, poolsOf } from './contract-setup';
 import type { BackendOverrides, ContractServer } from './contract-setup';
 import { describeBackendContract } from './describe-backend-contract';
 
@@ -8,8 +8,7 @@ import { describeBackendContract } from './describe-backend-contract';
 // own model, whose processes run the suite's probes and nothing else.
 async function startFake(overrides: BackendOverrides): Promise<ContractServer> {
   const pools = poolsOf(FAKE_POOLS, overrides);
-  const { staticBlock: _static, ...poolOverrides } = pools;
-  const { backend } = await composeBackend(fakeBackendModule, { ...poolOverrides, ...overrides });
+  const { backend } = await composeBackend(fakeBackendModule, { ...poolSettings(pools), ...overrides });
   await backend.start();
   return {
     client: backend,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { composeBackend } from '@arbor/core';
 import type { BackendModules } from '@arbor/core';
 import type { BackendOverrides, ContractServer } from './contract-setup';
-import { poolsOf } from './contract-setup';
+import { poolSettings, poolsOf } from './contract-setup';
 import { freeTestNetwork, usernsPool } from './helpers/test-network';
 
 /**
@@ -20,10 +20,9 @@ export async function startHostBackend(name: string, modules: BackendModules, ov
   const network = await freeTestNetwork();
   const { tag } = network;
   const pools = poolsOf(network, overrides);
-  const { staticBlock: _static, ...poolOverrides } = pools;
   // start makes a fresh backend over the same state dir: a restart of arbord
   const start = async () => {
-    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', userns: usernsPool(network), ...overrides, ...poolOverrides, tag });
+    const { backend } = await composeBackend(modules, { stateDir, defaultRootfs: '', userns: usernsPool(network), ...overrides, ...poolSettings(pools), tag });
     await backend.start();
     return backend;
   };

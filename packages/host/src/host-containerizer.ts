@@ -383,6 +383,8 @@ export class HostContainerizer implements Containerizer {
       if (started.status === 'rejected') throw started.reason;
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
+      // what arbor-exec said, without its name
+      const said = err instanceof HelperError ? err.stderr.trim().replace(/^arbor-exec: /, '') : '';
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.notFound) {
         const notFound = new ExecutableNotFoundError(spec.path);
         // say why when something is there, like 'Permission denied' for a file without x
@@ -392,15 +394,14 @@ export class HostContainerizer implements Containerizer {
         throw notFound;
       }
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.permission) {
-        throw new PermissionDeniedError(`run as ${spec.user || 'root'}: ${err.stderr.trim().replace(/^arbor-exec: /, '')}`);
+        throw new PermissionDeniedError(`run as ${spec.user || 'root'}: ${said}`);
       }
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.limit) {
-        throw new ResourceExhaustedError('pids', `run: ${err.stderr.trim().replace(/^arbor-exec: /, '')}`);
+        throw new ResourceExhaustedError('pids', `run: ${said}`);
       }
       if (err instanceof HelperError && err.exitCode === HELPER_EXIT.badUser) {
-        const message = err.stderr.trim().replace(/^arbor-exec: /, '');
         // an unmapped id names its range already; an unknown name gets the ways to say a user
-        throw new InvalidArgumentError('user', /is not mapped/.test(message) ? message : `${message} (use a name from the container's /etc/passwd or uid:gid)`);
+        throw new InvalidArgumentError('user', /is not mapped/.test(said) ? said : `${said} (use a name from the container's /etc/passwd or uid:gid)`);
       }
       throw err;
     }
