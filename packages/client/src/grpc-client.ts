@@ -1,5 +1,5 @@
-import { Metadata, credentials, status } from '@grpc/grpc-js';
-import type { ChannelCredentials } from '@grpc/grpc-js';
+import { Metadata, credentials, makeGenericClientConstructor, status } from '@grpc/grpc-js';
+import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
 import { ArborError, InvalidArgumentError, PermissionDeniedError, ServiceUnavailableError, validateContainerSpec, validateHandle } from '@arbor/core';
 import type {
   ArborEvent,
@@ -16,7 +16,9 @@ import type {
   Properties,
   PulledImageInfo,
 } from '@arbor/core';
-import { GardenClient } from '@arbor/proto';
+import { GardenService } from '@arbor/proto';
+import type { GardenClient } from '@arbor/proto';
+import { withDirectBytesDecoding } from './bytes-response-decoding';
 import type { ContainerInfoEntry, ContainerMetricsEntry, Event as EventMessage, PullImageProgress } from '@arbor/proto';
 import { DEFAULT_ADDRESS } from './default-address';
 import { errorFromDetail, fromGrpcError } from './from-grpc-error';
@@ -113,6 +115,13 @@ function metricsFromProto(metrics: Record<string, ContainerMetricsEntry>): Recor
   return out;
 }
 
+/** DirectBytesGardenClient is the generated GardenClient with withDirectBytesDecoding's output decoders. */
+const DirectBytesGardenClient = makeGenericClientConstructor(withDirectBytesDecoding(GardenService), 'arbor.v1.Garden') as unknown as new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: Partial<ClientOptions>,
+) => GardenClient;
+
 /** RECEIVE_WINDOW_BYTES is the HTTP/2 flow-control window the client grants arbord's streams and connection. */
 const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
 
@@ -151,7 +160,7 @@ export class GrpcClient implements Client {
     const tls = typeof target === 'string' ? undefined : target.tls;
     if (tls && !tls.cert !== !tls.key) throw new InvalidArgumentError(tls.cert ? 'tls.key' : 'tls.cert', 'tls.cert and tls.key go together');
     const creds: ChannelCredentials = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
-    const grpc = new GardenClient(dialAddress(address), creds, {
+    const grpc = new DirectBytesGardenClient(dialAddress(address), creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       // HTTP/2's 64 KiB receive window is one output message: with it the server waits on every
